@@ -1,0 +1,26 @@
+//! OCI types for ferry.
+//!
+//! This crate owns the vocabulary every other ferry crate speaks: [`Digest`], [`Reference`]
+//! (registry references and `oci:PATH` layout references), [`Descriptor`] and [`Platform`],
+//! [`Manifest`] (always the original bytes, never re-serialized, with the successor function of
+//! ace-dt's mirror), the Go-compatible JSON encoding used for gather indexes ([`gojson`]), and
+//! the on-disk OCI image layout ([`layout`]).
+//!
+//! It does no network I/O and has no async runtime: registry access lives in `ferry-registry`,
+//! and workflows in `ferry-engine`.
+
+pub mod annotations;
+mod descriptor;
+mod digest;
+pub mod gojson;
+pub mod layout;
+mod manifest;
+pub mod media_type;
+mod platform;
+mod reference;
+
+pub use descriptor::Descriptor;
+pub use digest::{Algorithm, Digest, DigestError, Hasher};
+pub use manifest::{Index, Manifest, ManifestError, ManifestView};
+pub use platform::{Platform, PlatformError};
+pub use reference::{ImageRef, LayoutRef, Reference, ReferenceError};
