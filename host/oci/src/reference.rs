@@ -70,7 +70,7 @@ pub enum ReferenceError {
 }
 
 /// Default tag when a command needs one and none was given.
-pub const DEFAULT_TAG: &str = "latest";
+pub(crate) const DEFAULT_TAG: &str = "latest";
 
 impl Reference {
     /// The tag or digest string to resolve: digest if present, else tag, else `latest`.

@@ -1,0 +1,81 @@
+//! Command-line definitions, as typed (validated in the commands).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// ferry: air-gap OCI image mirroring.
+#[derive(Parser, Debug)]
+#[command(name = "ferry", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct Global {
+    /// Configuration file candidates; the first readable one is used [env: FERRY_CONFIG, ':'-separated]
+    #[arg(long = "config", global = true, value_name = "PATH")]
+    pub(crate) config: Vec<PathBuf>,
+    /// Log level: error, warn, info, debug
+    #[arg(short = 'v', long, global = true, env = "FERRY_VERBOSITY", default_value = "warn", value_name = "LEVEL")]
+    pub(crate) verbosity: String,
+    /// No progress output on stdout; errors still go to stderr
+    #[arg(short = 'q', long, global = true)]
+    pub(crate) quiet: bool,
+    /// Plain line output, no terminal redrawing
+    #[arg(long = "no-term", global = true)]
+    pub(crate) no_term: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Move images across an air gap (ace-dt mirror compatible)
+    Mirror(Mirror),
+    /// Print the effective configuration, or a commented sample
+    Config(ConfigArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct Mirror {
+    /// Also copy referrers (signatures, SBOMs, attestations) and cosign attachments
+    #[arg(short = 'r', long, global = true)]
+    pub(crate) recursive: bool,
+    #[command(subcommand)]
+    pub(crate) command: MirrorCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum MirrorCommand {
+    /// Copy the images listed in SOURCES-FILE into IMAGE's repository and tag a gather index
+    Gather(GatherArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct GatherArgs {
+    /// Sources list: one reference per line, optional key=value labels after commas
+    #[arg(value_name = "SOURCES-FILE")]
+    pub(crate) sources: PathBuf,
+    /// Where to push: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// Extra annotations on the gather index: k=v[,k=v...] (repeatable)
+    #[arg(short = 'a', long = "annotations", value_name = "K=V,...")]
+    pub(crate) annotations: Vec<String>,
+    /// Put index children in the vnd.act3-ace.data.extra-manifests annotation (registries without nested indexes)
+    #[arg(long = "index-fallback")]
+    pub(crate) index_fallback: bool,
+    /// Only gather these platforms: os/arch[/variant][:osversion], comma-separated or repeated; `all` keeps every platform
+    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',')]
+    pub(crate) platforms: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ConfigArgs {
+    /// Print a commented sample instead of the effective configuration
+    #[arg(short = 's', long)]
+    pub(crate) sample: bool,
+}

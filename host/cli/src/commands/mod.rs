@@ -1,0 +1,21 @@
+//! One module per command.
+
+pub(crate) mod config;
+mod gather;
+
+use anyhow::Context as _;
+use ferry_config::Config;
+
+use crate::args::{Global, Mirror, MirrorCommand};
+
+pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
+    match m.command {
+        MirrorCommand::Gather(args) => gather::run(global, m.recursive, args).await,
+    }
+}
+
+/// Loads the configuration the global flags point at.
+pub(crate) fn load_config(global: &Global) -> anyhow::Result<Config> {
+    let candidates = Config::candidates(&global.config);
+    Config::load(&candidates).context("loading configuration")
+}

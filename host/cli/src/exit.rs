@@ -1,0 +1,47 @@
+//! Exit codes (cli-contract: 0 success, 1 a failed operation, 2 bad usage or bad input).
+
+/// Everything worked.
+pub const SUCCESS: u8 = 0;
+/// An operation failed (registry, network, content).
+pub const FAILURE: u8 = 1;
+/// The command line or an input file is wrong.
+pub const USAGE: u8 = 2;
+
+/// An error in what the user gave (flags, files, references): exits with [`USAGE`].
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// The exit code for an error chain.
+pub fn code_for(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if cause.is::<BadInput>() || cause.is::<ferry_config::ConfigError>() {
+            return USAGE;
+        }
+        if let Some(engine) = cause.downcast_ref::<ferry_engine::Error>() {
+            return if engine.is_bad_input() { USAGE } else { FAILURE };
+        }
+    }
+    FAILURE
+}
+
+/// The error and its causes on one line, each cause once.
+pub fn render(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        // Some errors repeat their source's text; print each piece once.
+        if parts.last().is_some_and(|p| p.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,5 @@
+//! The `ferry` binary.
+
+fn main() -> std::process::ExitCode {
+    ferry_cli::main()
+}

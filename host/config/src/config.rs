@@ -1,0 +1,487 @@
+//! The configuration file: schema, loading, endpoint resolution and `rewritePull`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Default concurrency, as ace-dt's real default.
+const DEFAULT_CONCURRENT_HTTP: usize = 5;
+
+/// The file as written (ace-dt's schema).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache_path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache_prune_max: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    compression_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    editor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    chunk_size: Option<String>,
+    #[serde(default, rename = "concurrentHTTP", skip_serializing_if = "Option::is_none")]
+    concurrent_http: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    registry_auth_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hide_progress: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    telemetry: Vec<Telemetry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    telemetry_user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    keys: Vec<SigningKey>,
+    #[serde(default)]
+    registry_config: RegistryConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Telemetry {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    url: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigningKey {
+    #[serde(default)]
+    alias: String,
+    #[serde(default)]
+    path: String,
+    #[serde(default)]
+    api: String,
+    #[serde(default)]
+    userid: String,
+    #[serde(default)]
+    keyid: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegistryConfig {
+    #[serde(default)]
+    registries: BTreeMap<String, RegistryEntry>,
+    #[serde(default)]
+    endpoint_config: BTreeMap<String, EndpointConfig>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RegistryEntry {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    endpoints: Vec<String>,
+    #[serde(default, skip_serializing_if = "OrderedRules::is_empty")]
+    rewrite_pull: OrderedRules,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    noncompliant: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct EndpointConfig {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    supports_referrers: String,
+    #[serde(default)]
+    tls: TlsConfig,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TlsConfig {
+    #[serde(default)]
+    insecure_skip_verify: bool,
+}
+
+/// A YAML mapping kept in file order.
+#[derive(Clone, Debug, Default)]
+struct OrderedRules(Vec<(String, String)>);
+
+impl OrderedRules {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderedRules {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OrderedRules;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of regular expression to replacement")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedRules, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, String>()? {
+                    out.push((k, v));
+                }
+                Ok(OrderedRules(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl Serialize for OrderedRules {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// Plain HTTP or TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// `http://`.
+    Http,
+    /// `https://`.
+    Https,
+}
+
+/// How to discover referrers on an endpoint (`supportsReferrers`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferrersMode {
+    /// Probe the referrers API, fall back to the tag schema.
+    Auto,
+    /// Always the referrers API.
+    Api,
+    /// Always the `sha256-<hex>` tag schema.
+    Tag,
+}
+
+/// Where and how to reach one registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The registry as written in the reference.
+    pub registry: String,
+    /// Plain HTTP or TLS.
+    pub scheme: Scheme,
+    /// `host[:port]` used on the network.
+    pub host: String,
+    /// `scheme://host[:port]`, the key of `endpointConfig`.
+    pub url: String,
+    /// Skip certificate verification.
+    pub insecure_skip_verify: bool,
+    /// Referrers discovery.
+    pub referrers: ReferrersMode,
+}
+
+/// The configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("reading {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not decode (syntax, unknown key, wrong type).
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message, with the key path and position.
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("{}: {key}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// Why.
+        message: String,
+    },
+    /// An environment override is not acceptable.
+    #[error("environment variable {name}={value:?}: {message}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The effective configuration: the file, defaults and environment overrides.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    file: FileConfig,
+    source: Option<PathBuf>,
+    rules: BTreeMap<String, Vec<(Regex, String)>>,
+}
+
+impl Config {
+    /// Candidate files in order: the `--config` paths, else `FERRY_CONFIG` (`:`-separated),
+    /// else `ferry-config.yaml`, `$XDG_CONFIG_HOME/ferry/config.yaml`, `/etc/ferry/config.yaml`.
+    pub fn candidates(cli: &[PathBuf]) -> Vec<PathBuf> {
+        if !cli.is_empty() {
+            return cli.to_vec();
+        }
+        if let Ok(v) = std::env::var("FERRY_CONFIG")
+            && !v.is_empty()
+        {
+            return std::env::split_paths(&v).collect();
+        }
+        let xdg = std::env::var_os("XDG_CONFIG_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
+        let mut out = vec![PathBuf::from("ferry-config.yaml")];
+        out.extend(xdg.map(|x| x.join("ferry").join("config.yaml")));
+        out.push(PathBuf::from("/etc/ferry/config.yaml"));
+        out
+    }
+
+    /// Decodes the first readable candidate (none: defaults), then applies environment
+    /// overrides (`FERRY_CACHE_PATH`, `FERRY_CONCURRENT_HTTP`).
+    pub fn load(candidates: &[PathBuf]) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        for path in candidates {
+            match fs_err::read_to_string(path) {
+                Ok(text) => {
+                    config = Config::from_yaml(&text, path)?;
+                    break;
+                }
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied) => continue,
+                Err(e) if path.is_dir() => {
+                    tracing::debug!("skipping config candidate {}: {e}", path.display());
+                    continue;
+                }
+                Err(source) => return Err(ConfigError::Read { path: path.clone(), source }),
+            }
+        }
+        if let Ok(v) = std::env::var("FERRY_CACHE_PATH")
+            && !v.is_empty()
+        {
+            config.file.cache_path = Some(PathBuf::from(v));
+        }
+        if let Ok(v) = std::env::var("FERRY_CONCURRENT_HTTP") {
+            let n = v.parse::<i64>().map_err(|e| ConfigError::Env { name: "FERRY_CONCURRENT_HTTP".into(), value: v.clone(), message: e.to_string() })?;
+            config.file.concurrent_http = Some(n);
+        }
+        Ok(config)
+    }
+
+    /// Decodes configuration text; `origin` names it in errors.
+    pub fn from_yaml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let file: FileConfig = if text.trim().is_empty() {
+            FileConfig::default()
+        } else {
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_owned(), message: describe(&e) })?
+        };
+        let invalid = |key: String, message: String| ConfigError::Invalid { path: origin.to_owned(), key, message };
+        let mut rules = BTreeMap::new();
+        for (host, entry) in &file.registry_config.registries {
+            let mut compiled = Vec::new();
+            for (pattern, replacement) in &entry.rewrite_pull.0 {
+                let re = Regex::new(pattern).map_err(|e| invalid(format!("registryConfig.registries.{host}.rewritePull {pattern:?}"), e.to_string()))?;
+                compiled.push((re, replacement.clone()));
+            }
+            rules.insert(host.clone(), compiled);
+            for ep in &entry.endpoints {
+                parse_endpoint(ep).ok_or_else(|| invalid(format!("registryConfig.registries.{host}.endpoints"), format!("{ep:?} is not an http:// or https:// URL with a host")))?;
+            }
+        }
+        for (url, ep) in &file.registry_config.endpoint_config {
+            if !matches!(ep.supports_referrers.as_str(), "" | "auto" | "api" | "tag") {
+                return Err(invalid(
+                    format!("registryConfig.endpointConfig.{url}.supportsReferrers"),
+                    format!("{:?} is not one of tag, api, auto", ep.supports_referrers),
+                ));
+            }
+        }
+        Ok(Config { file, source: Some(origin.to_owned()), rules })
+    }
+
+    /// The file the configuration came from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// Requests per host and sources at once: `concurrentHTTP`, default 5, values < 1 give 5.
+    pub fn concurrent_http(&self) -> usize {
+        match self.file.concurrent_http {
+            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(DEFAULT_CONCURRENT_HTTP),
+            _ => DEFAULT_CONCURRENT_HTTP,
+        }
+    }
+
+    /// The cache directory: `cachePath`, default `$XDG_CACHE_HOME/ferry` (`~/.cache/ferry`).
+    pub fn cache_path(&self) -> PathBuf {
+        if let Some(p) = &self.file.cache_path {
+            return p.clone();
+        }
+        std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("ferry")
+    }
+
+    /// The endpoint for a registry: the first configured endpoint, else `https://<registry>`
+    /// (`docker.io` is reached at `registry-1.docker.io`).
+    pub fn endpoint(&self, registry: &str) -> Endpoint {
+        let configured = self.file.registry_config.registries.get(registry).and_then(|e| e.endpoints.first());
+        let (url, scheme, host) = match configured.and_then(|u| parse_endpoint(u).map(|(s, h)| (u.clone(), s, h))) {
+            Some(found) => found,
+            None => {
+                let host = if registry == "docker.io" { "registry-1.docker.io".to_owned() } else { registry.to_owned() };
+                (format!("https://{host}"), Scheme::Https, host)
+            }
+        };
+        let ep = self.file.registry_config.endpoint_config.get(&url).or_else(|| self.file.registry_config.endpoint_config.get(url.trim_end_matches('/')));
+        let referrers = match ep.map(|e| e.supports_referrers.as_str()) {
+            Some("api") => ReferrersMode::Api,
+            Some("tag") => ReferrersMode::Tag,
+            _ => ReferrersMode::Auto,
+        };
+        Endpoint {
+            registry: registry.to_owned(),
+            scheme,
+            host,
+            url: url.trim_end_matches('/').to_owned(),
+            insecure_skip_verify: ep.is_some_and(|e| e.tls.insecure_skip_verify),
+            referrers,
+        }
+    }
+
+    /// Applies the registry's `rewritePull` rules to a repository path: in file order, the
+    /// first that matches is applied (`${1}` expands groups), otherwise the path is unchanged.
+    pub fn rewrite_repository(&self, registry: &str, repository: &str) -> String {
+        for (re, replacement) in self.rules.get(registry).into_iter().flatten() {
+            if re.is_match(repository) {
+                return re.replace_all(repository, replacement.as_str()).into_owned();
+            }
+        }
+        repository.to_owned()
+    }
+
+    /// The effective configuration as YAML, defaults filled in.
+    pub fn to_yaml(&self) -> String {
+        let mut file = self.file.clone();
+        file.api_version.get_or_insert_with(|| "config.dt.act3-ace.io/v1alpha1".to_owned());
+        file.kind.get_or_insert_with(|| "Configuration".to_owned());
+        file.cache_path = Some(self.cache_path());
+        file.concurrent_http = Some(self.concurrent_http() as i64);
+        serde_yaml_ng::to_string(&file).unwrap_or_default()
+    }
+}
+
+/// `scheme://host[:port][/]` → scheme and host.
+fn parse_endpoint(url: &str) -> Option<(Scheme, String)> {
+    let (scheme, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (Scheme::Https, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (Scheme::Http, r)
+    } else {
+        return None;
+    };
+    let host = rest.trim_end_matches('/');
+    (!host.is_empty() && !host.contains('/')).then(|| (scheme, host.to_owned()))
+}
+
+/// The decoder's message, with unknown fields phrased as "unknown key".
+fn describe(e: &serde_yaml_ng::Error) -> String {
+    let text = e.to_string();
+    match text.find("unknown field `") {
+        Some(i) => {
+            let path = text[..i].trim_end_matches(": ").trim();
+            let rest = &text[i + "unknown field `".len()..];
+            let name = rest.split('`').next().unwrap_or("");
+            let key = if path.is_empty() || path == "." { name.to_owned() } else { format!("{path}.{name}") };
+            let location = e.location().map(|l| format!(" (line {}, column {})", l.line(), l.column())).unwrap_or_default();
+            format!("unknown key {key:?}{location}")
+        }
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        Config::from_yaml(text, Path::new("/etc/ferry/test.yaml"))
+    }
+
+    #[test]
+    fn unknown_keys_name_key_and_file() {
+        for (text, key) in [
+            ("bogus: 1\n", "bogus"),
+            ("registryConfig:\n  registries:\n    reg.io:\n      endpoint: [x]\n", "endpoint"),
+            ("registryConfig:\n  endpointConfig:\n    https://a:\n      tls:\n        insecure: true\n", "insecure"),
+        ] {
+            let msg = load(text).unwrap_err().to_string();
+            assert!(msg.starts_with("/etc/ferry/test.yaml: "), "{msg}");
+            assert!(msg.contains("unknown key") && msg.contains(key), "{msg}");
+        }
+    }
+
+    #[test]
+    fn reads_acedt_config_and_resolves_endpoints() {
+        let c = load(
+            "apiVersion: config.dt.act3-ace.io/v1alpha1\nkind: Configuration\nconcurrentHTTP: 0\nregistryConfig:\n  registries:\n    localhost:5000:\n      endpoints: [\"http://127.0.0.1:5000\"]\n    reg.io:\n      rewritePull:\n        \"^a/(.*)\": \"first/${1}\"\n        \"^a/b(.*)\": \"second/${1}\"\n  endpointConfig:\n    http://127.0.0.1:5000:\n      supportsReferrers: tag\n      tls:\n        insecureSkipVerify: true\n",
+        )
+        .unwrap();
+        assert_eq!(c.concurrent_http(), 5);
+        let e = c.endpoint("localhost:5000");
+        assert_eq!((e.scheme, e.host.as_str(), e.referrers, e.insecure_skip_verify), (Scheme::Http, "127.0.0.1:5000", ReferrersMode::Tag, true));
+        let d = c.endpoint("docker.io");
+        assert_eq!((d.url.as_str(), d.referrers), ("https://registry-1.docker.io", ReferrersMode::Auto));
+        for _ in 0..20 {
+            assert_eq!(c.rewrite_repository("reg.io", "a/bc"), "first/bc");
+        }
+        assert_eq!(c.rewrite_repository("reg.io", "z/y"), "z/y");
+        assert!(c.to_yaml().contains("concurrentHTTP: 5"));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(load("registryConfig:\n  endpointConfig:\n    https://a:\n      supportsReferrers: maybe\n").unwrap_err().to_string().contains("supportsReferrers"));
+        assert!(load("registryConfig:\n  registries:\n    r:\n      rewritePull:\n        \"(\": x\n").unwrap_err().to_string().contains("rewritePull"));
+        assert!(load("registryConfig:\n  registries:\n    r:\n      endpoints: [\"ftp://x\"]\n").is_err());
+        assert!(load(": : :\n").unwrap_err().to_string().starts_with("/etc/ferry/test.yaml: "));
+    }
+
+    #[test]
+    fn first_readable_candidate_wins_and_broken_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("good.yaml");
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&good, "concurrentHTTP: 7\n").unwrap();
+        std::fs::write(&bad, "concurrentHTTP: [\n").unwrap();
+        let c = Config::load(&[dir.path().join("missing.yaml"), good.clone(), bad.clone()]).unwrap();
+        assert_eq!((c.concurrent_http(), c.source()), (7, Some(good.as_path())));
+        assert!(Config::load(&[bad.clone(), good]).unwrap_err().to_string().contains("bad.yaml"));
+    }
+
+    #[test]
+    fn sample_decodes_when_uncommented() {
+        let text: String = crate::sample()
+            .lines()
+            .filter(|l| l.starts_with("# ") && (l.starts_with("#   ") || l[2..].starts_with(|c: char| c.is_ascii_lowercase())) || !l.starts_with('#'))
+            .map(|l| if let Some(rest) = l.strip_prefix("# ") { if rest.contains(':') || rest.trim_start().starts_with('-') { rest } else { "" } } else { l })
+            .map(|l| l.split("  #").next().unwrap_or(l).to_owned() + "\n")
+            .collect();
+        let c = load(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(c.rewrite_repository("index.docker.io", "rancher/x"), "ace/dt/rancher-images/x");
+        assert_eq!(c.endpoint("localhost:5000").scheme, Scheme::Http);
+    }
+}

@@ -1,0 +1,18 @@
+//! ferry's configuration.
+//!
+//! It owns three things read from the machine, none of them from the network:
+//! - the configuration file ([`Config`]), in ace-dt's schema so an existing ace-dt file works
+//!   unchanged, decoded strictly (an unknown key is an error naming the key and the file);
+//!   `rewritePull` rules apply in file order (ace-dt used random order, spec §13.26) and a
+//!   broken file is an error, never silently replaced by defaults (§13.27);
+//! - Docker's credential store ([`credentials`]): `config.json`, `credHelpers`,
+//!   `credsStore`, identity tokens;
+//! - per-host TLS material in `certs.d` directories ([`certs`]).
+
+pub mod certs;
+mod config;
+pub mod credentials;
+mod sample;
+
+pub use config::{Config, ConfigError, Endpoint, ReferrersMode, Scheme};
+pub use sample::sample;

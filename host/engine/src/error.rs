@@ -1,0 +1,96 @@
+//! The engine's error type. [`Error::is_bad_input`] tells the CLI which exit code applies.
+
+use std::path::PathBuf;
+
+use ferry_oci::layout::LayoutError;
+use ferry_oci::{ManifestError, PlatformError, ReferenceError};
+
+use crate::sources::SourcesError;
+
+/// A workflow failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A registry operation failed.
+    #[error(transparent)]
+    Registry(#[from] ferry_registry::Error),
+    /// An OCI layout directory could not be read or written.
+    #[error("OCI layout {}", path.display())]
+    Layout {
+        /// The layout directory.
+        path: PathBuf,
+        /// What failed.
+        #[source]
+        source: LayoutError,
+    },
+    /// The sources list is unreadable or malformed.
+    #[error(transparent)]
+    Sources(#[from] SourcesError),
+    /// A reference given by the user is malformed.
+    #[error("{location}")]
+    Reference {
+        /// Where it was given (`argument IMAGE`, `sources.list:3`).
+        location: String,
+        /// Why it is invalid.
+        #[source]
+        source: ReferenceError,
+    },
+    /// A `--platforms` value is malformed.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// Content claiming to be a manifest is not usable.
+    #[error("{what}")]
+    Manifest {
+        /// Which manifest, from where.
+        what: String,
+        /// Why.
+        #[source]
+        source: ManifestError,
+    },
+    /// A platform filter met a media type it cannot filter.
+    #[error("{source_ref}: media type {media_type:?} cannot be filtered by platform (expected an image manifest or an index)")]
+    PlatformUnsupported {
+        /// The source reference.
+        source_ref: String,
+        /// Its media type.
+        media_type: String,
+    },
+    /// A gather destination was given by digest.
+    #[error("destination {0} names a digest; gather needs a tag to point at the new index")]
+    DigestDestination(String),
+    /// A config blob could not be read as JSON when filtering by platform.
+    #[error("{what}: config is not valid JSON")]
+    Config {
+        /// Which config.
+        what: String,
+        /// Parser error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// One source of a gather failed; names it and its line.
+    #[error("source {reference} (line {line})")]
+    Source {
+        /// The source reference.
+        reference: String,
+        /// Its line in the sources file.
+        line: usize,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl Error {
+    /// True for errors in what the user gave (files, references, flags): exit code 2.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Error::Sources(_) | Error::Reference { .. } | Error::Platform(_) | Error::DigestDestination(_) => true,
+            Error::Source { source, .. } => source.is_bad_input(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn layout(path: &std::path::Path, source: LayoutError) -> Error {
+        Error::Layout { path: path.to_owned(), source }
+    }
+}

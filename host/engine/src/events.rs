@@ -1,0 +1,54 @@
+//! Progress events. Workflows emit them; the CLI draws them.
+
+use std::sync::Arc;
+
+use ferry_oci::Digest;
+
+use crate::store::Transfer;
+
+/// Something a workflow did.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// A source is being resolved and copied.
+    SourceStarted {
+        /// The reference as written.
+        reference: String,
+    },
+    /// A source and its graph are at the destination.
+    SourceDone {
+        /// The reference as written.
+        reference: String,
+        /// Its resolved digest.
+        digest: Digest,
+    },
+    /// A blob was uploaded or mounted.
+    BlobCopied {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+        /// Uploaded or mounted.
+        transfer: Transfer,
+    },
+    /// A blob was already at the destination.
+    BlobSkipped {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// A manifest was pushed.
+    ManifestPushed {
+        /// Digest.
+        digest: Digest,
+    },
+}
+
+/// Where events go.
+pub type Events = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// An event sink that drops everything.
+pub fn no_events() -> Events {
+    Arc::new(|_| {})
+}

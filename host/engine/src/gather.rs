@@ -1,0 +1,238 @@
+//! `gather` (spec §5): copy every source into one repository and point a tag at a gather
+//! index listing them.
+//!
+//! Fixed against ace-dt (§13 items 19, 20, 25): an empty gather writes `"manifests": []`;
+//! entries are stably sorted by source (ties keep their source-index order); a platform-less
+//! index child simply does not match a platform; Docker schema2 images are filtered by their
+//! config's platform like OCI images; copy errors of selected children are never swallowed;
+//! duplicate source lines are merged.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use ferry_oci::{Descriptor, ImageRef, Index, Manifest, Platform, annotations, gojson, media_type};
+use ferry_registry::Client;
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::copy::{CopyState, CopyStats, Copier};
+use crate::error::Error;
+use crate::events::{Event, Events};
+use crate::sources::SourceEntry;
+use crate::store::{Store, open_store, reference_string};
+
+/// Value of `vnd.act3-ace.data.version` on what ferry writes.
+pub const TOOL_VERSION: &str = concat!("ferry-v", env!("CARGO_PKG_VERSION"));
+
+/// How to gather.
+#[derive(Clone, Debug, Default)]
+pub struct GatherOptions {
+    /// Keep only these platforms (empty: everything).
+    pub platforms: Vec<Platform>,
+    /// Extra annotations on the gather index.
+    pub annotations: BTreeMap<String, String>,
+    /// Move index children into `vnd.act3-ace.data.extra-manifests`.
+    pub index_fallback: bool,
+    /// Also copy referrers.
+    pub recursive: bool,
+}
+
+/// What a gather produced.
+#[derive(Clone, Debug)]
+pub struct GatherOutcome {
+    /// The gather index.
+    pub index: Descriptor,
+    /// Where it was tagged (`registry/repo:tag` or `oci:path:tag`).
+    pub reference: String,
+    /// Entries in the index (including extra manifests).
+    pub entries: usize,
+    /// `vnd.act3-ace.data.layer.size.total`.
+    pub total_bytes: u64,
+    /// `vnd.act3-ace.data.layer.size.deduplicated`.
+    pub deduplicated_bytes: u64,
+    /// What the copies did.
+    pub stats: CopyStats,
+}
+
+/// Runs a gather of `sources` (from `sources_file`, for messages) into `dest`.
+pub async fn gather(
+    client: &Client,
+    sources_file: &Path,
+    sources: &[SourceEntry],
+    dest: &ImageRef,
+    options: &GatherOptions,
+    events: Events,
+) -> Result<GatherOutcome, Error> {
+    let tag = match dest {
+        ImageRef::Registry(r) if r.digest.is_some() => return Err(Error::DigestDestination(dest.to_string())),
+        ImageRef::Layout(l) if l.digest.is_some() => return Err(Error::DigestDestination(dest.to_string())),
+        _ => reference_string(dest),
+    };
+    // Every reference is checked before anything is copied.
+    let parsed: Vec<(&SourceEntry, ImageRef)> = sources
+        .iter()
+        .map(|s| {
+            s.reference.parse::<ImageRef>().map(|r| (s, r)).map_err(|source| Error::Reference {
+                location: format!("{}:{}", sources_file.display(), s.line),
+                source,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let dst = open_store(client, dest, true)?;
+    let concurrency = client.config().concurrent_http();
+    let state = CopyState::new(concurrency, events.clone());
+
+    let per_source: Vec<Vec<Descriptor>> = futures_util::stream::iter(parsed.iter().map(|(entry, reference)| {
+        let (dst, state, events) = (dst.as_ref(), &state, events.clone());
+        async move {
+            events(&Event::SourceStarted { reference: entry.reference.clone() });
+            let result = gather_source(client, entry, reference, dst, state, options).await;
+            result.map_err(|e| Error::Source { reference: entry.reference.clone(), line: entry.line, source: Box::new(e) })
+        }
+    }))
+    .buffered(concurrency)
+    .try_collect()
+    .await?;
+
+    let entries: Vec<Descriptor> = per_source.into_iter().flatten().collect();
+    let (total, dedup) = count_sizes(dst.as_ref(), &state, &entries).await?;
+
+    let mut index = Index::new();
+    index.artifact_type = Some(media_type::GATHER_ARTIFACT_TYPE.to_owned());
+    index.annotations = options.annotations.clone();
+    index.annotations.insert(annotations::VERSION.to_owned(), TOOL_VERSION.to_owned());
+    index.annotations.insert(annotations::SIZE_TOTAL.to_owned(), total.to_string());
+    index.annotations.insert(annotations::SIZE_DEDUPLICATED.to_owned(), dedup.to_string());
+    let count = entries.len();
+    if options.index_fallback {
+        let (indexes, rest): (Vec<_>, Vec<_>) = entries.into_iter().partition(|d| media_type::is_index(&d.media_type));
+        index.manifests = rest;
+        if !indexes.is_empty() {
+            let json = String::from_utf8(gojson::to_vec(&indexes)).unwrap_or_default();
+            index.annotations.insert(annotations::EXTRA_MANIFESTS.to_owned(), json);
+        }
+    } else {
+        index.manifests = entries;
+    }
+    let bytes = gojson::to_vec(&index);
+    let desc = Descriptor::of_bytes(media_type::OCI_INDEX, &bytes);
+    let manifest = Manifest::from_bytes(desc.clone(), bytes).map_err(|source| Error::Manifest { what: "gather index".to_owned(), source })?;
+    // The tag is the last write: nothing points at a gather that did not complete.
+    dst.push_manifest(&manifest, Some(&tag)).await?;
+    Ok(GatherOutcome {
+        index: desc,
+        reference: format!("{}:{tag}", dst.name()),
+        entries: count,
+        total_bytes: total,
+        deduplicated_bytes: dedup,
+        stats: state.stats(),
+    })
+}
+
+/// Copies one source and returns its gather-index entries.
+async fn gather_source(
+    client: &Client,
+    entry: &SourceEntry,
+    reference: &ImageRef,
+    dst: &dyn Store,
+    state: &CopyState,
+    options: &GatherOptions,
+) -> Result<Vec<Descriptor>, Error> {
+    let src = open_store(client, reference, false)?;
+    let root = src.resolve(&reference_string(reference)).await?;
+    let copier = Copier { src: src.as_ref(), dst, state, recursive: options.recursive };
+    let selected = if options.platforms.is_empty() {
+        copier.copy(&root).await?;
+        vec![(root.clone(), None)]
+    } else {
+        let selected = select_platforms(src.as_ref(), &entry.reference, &root, &options.platforms).await?;
+        for (desc, from_index) in &selected {
+            // Children of a filtered index are copied without referrers, as in ace-dt.
+            let copier = Copier { src: src.as_ref(), dst, state, recursive: options.recursive && from_index.is_none() };
+            copier.copy(desc).await?;
+        }
+        selected
+    };
+    let mut out = Vec::new();
+    for (mut desc, source_index) in selected {
+        desc.annotations.clear();
+        desc.annotations.insert(annotations::SOURCE.to_owned(), entry.reference.clone());
+        desc.annotations.insert(annotations::REF_NAME.to_owned(), entry.reference.clone());
+        if !entry.labels.is_empty() {
+            let labels = String::from_utf8(gojson::to_vec(&entry.labels)).unwrap_or_default();
+            desc.annotations.insert(annotations::LABELS.to_owned(), labels);
+        }
+        if let Some(raw) = source_index {
+            desc.annotations.insert(annotations::SOURCE_INDEX.to_owned(), raw);
+        }
+        out.push(desc);
+    }
+    state.emit(Event::SourceDone { reference: entry.reference.clone(), digest: root.digest });
+    Ok(out)
+}
+
+/// The manifests of `root` that match `platforms` (spec §5.3), each with the raw source
+/// index it came from when `root` is an index.
+async fn select_platforms(
+    src: &dyn Store,
+    source_ref: &str,
+    root: &Descriptor,
+    platforms: &[Platform],
+) -> Result<Vec<(Descriptor, Option<String>)>, Error> {
+    let wanted = |p: &Platform| platforms.iter().any(|w| w.matches(p));
+    let manifest = src.fetch_manifest(root).await?;
+    if media_type::is_index(&root.media_type) {
+        let raw = String::from_utf8_lossy(manifest.bytes()).into_owned();
+        let picked: Vec<_> = manifest
+            .view()
+            .manifests
+            .iter()
+            .filter(|c| c.platform.as_ref().is_some_and(wanted))
+            .map(|c| (c.clone(), Some(raw.clone())))
+            .collect();
+        if picked.is_empty() {
+            tracing::info!("{source_ref}: no child matches the requested platforms");
+        }
+        return Ok(picked);
+    }
+    if !media_type::is_image(&root.media_type) {
+        return Err(Error::PlatformUnsupported { source_ref: source_ref.to_owned(), media_type: root.media_type.clone() });
+    }
+    let Some(config) = manifest.view().config.clone() else { return Ok(Vec::new()) };
+    if config.media_type != media_type::OCI_CONFIG && config.media_type != media_type::DOCKER_CONFIG {
+        // Artifacts (signatures, charts, SBOMs) have no platform: always kept.
+        return Ok(vec![(root.clone(), None)]);
+    }
+    let bytes = src.fetch_blob(&config).await?.collect().await?;
+    let platform: Platform = serde_json::from_slice(&bytes)
+        .map_err(|source| Error::Config { what: format!("{source_ref} config {}", config.digest), source })?;
+    if wanted(&platform) {
+        Ok(vec![(root.clone(), None)])
+    } else {
+        tracing::info!("{source_ref}: platform {platform} not requested");
+        Ok(Vec::new())
+    }
+}
+
+/// `layer.size.total` (every non-manifest blob reachable from every entry, repeats counted)
+/// and `layer.size.deduplicated` (each digest once across the whole gather).
+async fn count_sizes(dst: &dyn Store, state: &CopyState, entries: &[Descriptor]) -> Result<(u64, u64), Error> {
+    let mut total = 0u64;
+    let mut dedup = 0u64;
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Descriptor> = entries.iter().rev().cloned().collect();
+    while let Some(desc) = stack.pop() {
+        if desc.is_manifest() {
+            let manifest = match state.manifest(&desc.digest) {
+                Some(m) => m,
+                None => dst.fetch_manifest(&desc).await?,
+            };
+            stack.extend(manifest.successors().into_iter().rev());
+        } else {
+            total += desc.size;
+            if seen.insert(desc.digest.clone()) {
+                dedup += desc.size;
+            }
+        }
+    }
+    Ok((total, dedup))
+}

@@ -1,0 +1,16 @@
+//! ferry's workflows.
+//!
+//! The engine turns commands into registry and layout operations: it reads sources lists
+//! ([`sources`]), opens stores ([`store`]: a registry repository or an OCI layout directory),
+//! copies manifest graphs between them ([`copy`]) and runs the workflows (now [`gather`]).
+//! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
+//! prints.
+
+pub mod copy;
+mod error;
+pub mod events;
+pub mod gather;
+pub mod sources;
+pub mod store;
+
+pub use error::Error;

@@ -1,0 +1,83 @@
+//! Where images live: a registry repository or an OCI layout directory, behind one trait so
+//! every workflow copies between any two of them.
+
+mod layout;
+mod registry;
+
+use async_trait::async_trait;
+use ferry_oci::{Descriptor, ImageRef, Manifest};
+use ferry_registry::{BlobStream, Client};
+
+use crate::error::Error;
+
+pub use layout::LayoutStore;
+pub use registry::RegistryStore;
+
+/// How a blob reached its destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transfer {
+    /// The bytes were uploaded.
+    Uploaded,
+    /// The registry linked it from another repository.
+    Mounted,
+}
+
+/// A place holding manifests and blobs.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Names the store in messages (`registry/repo`, `oci:/path`).
+    fn name(&self) -> String;
+
+    /// Network host and repository name, for registries; used to decide on mounts.
+    fn registry_repository(&self) -> Option<(String, String)> {
+        None
+    }
+
+    /// Resolves a tag or digest string.
+    async fn resolve(&self, reference: &str) -> Result<Descriptor, Error>;
+
+    /// Fetches and verifies a manifest.
+    async fn fetch_manifest(&self, desc: &Descriptor) -> Result<Manifest, Error>;
+
+    /// Whether a manifest exists.
+    async fn manifest_exists(&self, desc: &Descriptor) -> Result<bool, Error>;
+
+    /// Whether a blob exists.
+    async fn blob_exists(&self, desc: &Descriptor) -> Result<bool, Error>;
+
+    /// Streams a blob, verified as it flows.
+    async fn fetch_blob(&self, desc: &Descriptor) -> Result<BlobStream, Error>;
+
+    /// Copies a blob from `source` into this store (mounting when both are repositories of
+    /// one registry).
+    async fn push_blob(&self, desc: &Descriptor, source: &dyn Store) -> Result<Transfer, Error>;
+
+    /// Stores a manifest by digest, and tags it when `tag` is given. Returns whether the
+    /// store indexed its `subject` itself.
+    async fn push_manifest(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error>;
+
+    /// Manifests whose `subject` is `desc`.
+    async fn referrers(&self, desc: &Descriptor) -> Result<Vec<Descriptor>, Error>;
+
+    /// cosign's tag attachments of `desc`: `(tag, descriptor)`.
+    async fn cosign_attachments(&self, desc: &Descriptor) -> Result<Vec<(String, Descriptor)>, Error>;
+
+    /// Makes a pushed referrer discoverable from its subject.
+    async fn record_referrer(&self, subject: &Descriptor, referrer: &Manifest, indexed: bool) -> Result<(), Error>;
+}
+
+/// Opens the store an image reference names. A layout directory is created when `create`.
+pub fn open_store(client: &Client, reference: &ImageRef, create: bool) -> Result<Box<dyn Store>, Error> {
+    Ok(match reference {
+        ImageRef::Registry(r) => Box::new(RegistryStore::new(client.repository(r))),
+        ImageRef::Layout(l) => Box::new(LayoutStore::open(&l.path, create)?),
+    })
+}
+
+/// The tag or digest string of an image reference (`latest` when neither was given).
+pub fn reference_string(reference: &ImageRef) -> String {
+    match reference {
+        ImageRef::Registry(r) => r.reference_or_default(),
+        ImageRef::Layout(l) => l.reference_or_default(),
+    }
+}

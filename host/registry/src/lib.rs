@@ -1,0 +1,39 @@
+//! ferry's OCI distribution client.
+//!
+//! It owns everything between a [`Reference`](ferry_oci::Reference) and the registry's HTTP
+//! API: endpoint selection and repository rewriting from the configuration, TLS (system roots
+//! plus `certs.d` CAs and client certificates, or `insecureSkipVerify`), anonymous, basic and
+//! bearer-token auth with a token cache (Docker credential store, helpers and identity
+//! tokens), retries with backoff on network errors, 408, 429 (honouring `Retry-After`) and
+//! 5xx, and one concurrency limit per host.
+//!
+//! On top of that transport, a [`Repository`] offers manifest resolve/fetch/push kept as raw
+//! bytes, blob existence checks, streaming blob fetches that verify digest and size as bytes
+//! flow, streaming pushes (monolithic `PUT` with a known digest, chunked `PATCH` fallback),
+//! cross-repository mounts with the 202 fallback, and referrers via the API or the
+//! `sha256-<hex>` tag schema, plus cosign `.sig/.att/.sbom` tag attachments.
+//!
+//! # Quirks handled (distribution 2.8)
+//! - the full manifest `Accept` list on every manifest request, `Content-Type` on every PUT;
+//! - `202` after a mount request: the upload continues at the returned `Location`;
+//! - absolute and relative `Location`, the newest one followed at every step;
+//! - tags sorted client-side; `Link` pagination followed when present;
+//! - a plain-text 404 from `/referrers/` means "no API": the tag schema is used.
+
+mod auth;
+mod blob;
+mod client;
+mod error;
+mod manifest;
+mod referrers;
+mod retry;
+mod tls;
+mod upload;
+
+pub use upload::{Mount, UploadSession};
+
+pub use blob::BlobStream;
+pub use client::{Client, Repository};
+pub use error::{Error, ErrorKind};
+pub use referrers::COSIGN_SUFFIXES;
+pub use retry::RetryPolicy;

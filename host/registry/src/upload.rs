@@ -1,0 +1,175 @@
+//! Blob uploads: a monolithic `PUT ?digest=` with the size known up front, the chunked
+//! `PATCH` fallback for registries or proxies that refuse large bodies (413), and
+//! cross-repository mounts whose `202` answer turns into an ordinary upload.
+
+use std::future::Future;
+
+use bytes::{Bytes, BytesMut};
+use ferry_oci::Descriptor;
+use futures_util::StreamExt;
+use reqwest::Method;
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+
+use crate::blob::BlobStream;
+use crate::client::{Body, Repository, Request};
+use crate::error::{Error, ErrorKind};
+
+/// Size of each `PATCH` in the chunked fallback; also the most it holds in memory.
+const CHUNK_BYTES: usize = 16 << 20;
+
+/// An upload the registry has opened: where to send the next request.
+#[derive(Debug, Clone)]
+pub struct UploadSession {
+    location: String,
+}
+
+/// What a mount request achieved.
+#[derive(Debug)]
+pub enum Mount {
+    /// The registry linked the blob from the other repository.
+    Mounted,
+    /// The registry refused (202) and opened an upload instead, to be used for the push.
+    Upload(UploadSession),
+}
+
+fn with_digest(location: &str, desc: &Descriptor) -> String {
+    let sep = if location.contains('?') { '&' } else { '?' };
+    format!("{location}{sep}digest={}", desc.digest)
+}
+
+impl Repository {
+    fn upload_what(&self, desc: &Descriptor) -> String {
+        format!("upload of blob {} to {}/{}", desc.digest, self.registry(), self.name)
+    }
+
+    fn location(&self, resp: &reqwest::Response, what: &str) -> Result<String, Error> {
+        let loc = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+            self.error(ErrorKind::Protocol { what: what.to_owned(), detail: "upload response has no Location".to_owned() })
+        })?;
+        Ok(self.absolute(loc))
+    }
+
+    /// Opens an upload session (`POST /blobs/uploads/`).
+    pub async fn start_upload(&self, desc: &Descriptor) -> Result<UploadSession, Error> {
+        let what = self.upload_what(desc);
+        let resp = self.send(Request::new(Method::POST, self.url("blobs/uploads/"), self.push_scope(), what.clone())).await?;
+        if resp.status().as_u16() != 202 {
+            return Err(self.unexpected(resp, what).await);
+        }
+        Ok(UploadSession { location: self.location(&resp, &what)? })
+    }
+
+    /// Asks the registry to mount `desc` from repository `from` on the same registry.
+    pub async fn mount_blob(&self, desc: &Descriptor, from: &str) -> Result<Mount, Error> {
+        let what = format!("mount of blob {} from {from} into {}/{}", desc.digest, self.registry(), self.name);
+        let url = format!("{}?mount={}&from={}", self.url("blobs/uploads/"), desc.digest, url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>());
+        let mut scopes = self.push_scope();
+        scopes.push(format!("repository:{from}:pull"));
+        let resp = self.send(Request::new(Method::POST, url, scopes, what.clone())).await?;
+        match resp.status().as_u16() {
+            201 => Ok(Mount::Mounted),
+            202 => Ok(Mount::Upload(UploadSession { location: self.location(&resp, &what)? })),
+            _ => Err(self.unexpected(resp, what).await),
+        }
+    }
+
+    /// Pushes small bytes (a config, a manifest as a blob) in one request.
+    pub async fn push_blob_bytes(&self, desc: &Descriptor, bytes: Bytes) -> Result<(), Error> {
+        let what = self.upload_what(desc);
+        let session = self.start_upload(desc).await?;
+        let mut req = Request::new(Method::PUT, with_digest(&session.location, desc), self.push_scope(), what.clone())
+            .header(CONTENT_TYPE, "application/octet-stream");
+        req.body = Body::Bytes(bytes);
+        let resp = self.send(req).await?;
+        if resp.status().as_u16() != 201 {
+            return Err(self.unexpected(resp, what).await);
+        }
+        Ok(())
+    }
+
+    /// Streams a blob into the repository: a monolithic `PUT` with the digest, falling back to
+    /// chunked `PATCH`es if the registry answers 413. `open` (re)opens the verified source,
+    /// since a consumed stream cannot be replayed. `session` continues an upload a refused
+    /// mount opened.
+    pub async fn push_blob<F, Fut>(&self, desc: &Descriptor, session: Option<UploadSession>, open: F) -> Result<(), Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<BlobStream, Error>>,
+    {
+        let what = self.upload_what(desc);
+        let session = match session {
+            Some(s) => s,
+            None => self.start_upload(desc).await?,
+        };
+        let source = open().await?;
+        let mut req = Request::new(Method::PUT, with_digest(&session.location, desc), self.push_scope(), what.clone())
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .header(CONTENT_LENGTH, &desc.size.to_string());
+        req.body = Body::Stream(reqwest::Body::wrap_stream(source));
+        let resp = match self.send(req).await {
+            Ok(r) => r,
+            Err(e) => return Err(body_error(self, e, &what)),
+        };
+        match resp.status().as_u16() {
+            201 => Ok(()),
+            413 => {
+                tracing::info!("{}: monolithic upload refused (413); retrying in {} MiB chunks", self.host(), CHUNK_BYTES >> 20);
+                self.push_blob_chunked(desc, open().await?).await
+            }
+            _ => Err(self.unexpected(resp, what).await),
+        }
+    }
+
+    /// Uploads in `PATCH` chunks and finishes with `PUT ?digest=`. Follows the newest
+    /// `Location` at every step, as distribution changes it each time.
+    pub async fn push_blob_chunked(&self, desc: &Descriptor, mut source: BlobStream) -> Result<(), Error> {
+        let what = self.upload_what(desc);
+        let mut session = self.start_upload(desc).await?;
+        let mut offset: u64 = 0;
+        let mut buf = BytesMut::with_capacity(CHUNK_BYTES.min(usize::try_from(desc.size).unwrap_or(CHUNK_BYTES).max(1)));
+        loop {
+            let next = source.next().await.transpose()?;
+            if let Some(chunk) = &next {
+                buf.extend_from_slice(chunk);
+            }
+            if buf.len() >= CHUNK_BYTES || (next.is_none() && !buf.is_empty()) {
+                let chunk = buf.split().freeze();
+                let end = offset + chunk.len() as u64 - 1;
+                let mut req = Request::new(Method::PATCH, session.location.clone(), self.push_scope(), what.clone())
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(reqwest::header::CONTENT_RANGE, &format!("{offset}-{end}"));
+                offset = end + 1;
+                req.body = Body::Bytes(chunk);
+                let resp = self.send(req).await?;
+                if resp.status().as_u16() != 202 {
+                    return Err(self.unexpected(resp, what).await);
+                }
+                session = UploadSession { location: self.location(&resp, &what)? };
+            }
+            if next.is_none() {
+                break;
+            }
+        }
+        let resp = self.send(Request::new(Method::PUT, with_digest(&session.location, desc), self.push_scope(), what.clone())).await?;
+        if resp.status().as_u16() != 201 {
+            return Err(self.unexpected(resp, what).await);
+        }
+        Ok(())
+    }
+}
+
+/// A failed streaming PUT is usually the source failing mid-body; say so.
+fn body_error(repo: &Repository, e: Error, what: &str) -> Error {
+    match e.kind {
+        ErrorKind::Network { source, .. } if source.is_body() || source.is_request() => {
+            let mut detail = source.to_string();
+            let mut cause = std::error::Error::source(&source);
+            while let Some(c) = cause {
+                detail = c.to_string();
+                cause = c.source();
+            }
+            repo.error(ErrorKind::Body { what: what.to_owned(), detail })
+        }
+        kind => Error { host: e.host, kind },
+    }
+}
