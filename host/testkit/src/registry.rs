@@ -1,0 +1,212 @@
+//! A real registry per test: `/usr/bin/docker-registry serve` on 127.0.0.1 port 0, its port
+//! read from its log, stopped by PID on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = "/usr/bin/docker-registry";
+
+/// A running registry.
+pub struct Registry {
+    child: Child,
+    dir: tempfile::TempDir,
+    addr: String,
+    tls: bool,
+    credentials: Option<(String, String)>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+/// Options for [`Registry`].
+#[derive(Default)]
+pub struct Builder {
+    tls: bool,
+    basic: Option<(String, String)>,
+}
+
+impl Builder {
+    /// Serve HTTPS with a fresh CA and leaf certificate.
+    pub fn tls(mut self) -> Builder {
+        self.tls = true;
+        self
+    }
+
+    /// Require HTTP basic auth with this user.
+    pub fn basic_auth(mut self, user: &str, password: &str) -> Builder {
+        self.basic = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    pub fn start(self) -> Registry {
+        Registry::launch(self)
+    }
+}
+
+impl Registry {
+    /// A plain-HTTP registry without auth.
+    pub fn start() -> Registry {
+        Builder::default().start()
+    }
+
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn launch(opts: Builder) -> Registry {
+        assert!(
+            Path::new(BINARY).exists(),
+            "{BINARY} is missing: install it with `apt-get install docker-registry` (the README's test command does)"
+        );
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let root = dir.path();
+        let mut http = "http: {addr: '127.0.0.1:0', secret: test".to_owned();
+        if opts.tls {
+            make_certificates(root);
+            http += &format!(", tls: {{certificate: {}, key: {}}}", root.join("leaf.pem").display(), root.join("leaf.key").display());
+        }
+        http += "}";
+        let mut auth = String::new();
+        if let Some((user, pass)) = &opts.basic {
+            let out = run(Command::new("htpasswd").args(["-Bbn", "-C", "4", user, pass]));
+            std::fs::write(root.join("htpasswd"), out).unwrap();
+            auth = format!("auth: {{htpasswd: {{realm: test-realm, path: {}}}}}\n", root.join("htpasswd").display());
+        }
+        let config = format!(
+            "version: 0.1\nlog: {{level: info, accesslog: {{disabled: true}}}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n{http}\n{auth}",
+            root.join("data").display()
+        );
+        std::fs::write(root.join("config.yml"), config).unwrap();
+        let mut child = Command::new(BINARY)
+            .arg("serve")
+            .arg(root.join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting docker-registry");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("docker-registry exited before listening:\n{}", log.lock().unwrap().join("\n"));
+            };
+            log.lock().unwrap().push(line.clone());
+            if let Some(i) = line.find("listening on ") {
+                break line[i + 13..].split(['"', ' ', ',']).next().unwrap().to_owned();
+            }
+        };
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                if l.len() > 200 {
+                    l.remove(0);
+                }
+                l.push(line);
+            }
+        });
+        let reg = Registry { child, dir, addr, tls: opts.tls, credentials: opts.basic, log };
+        reg.wait_ready();
+        reg
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let code = self.pusher_anonymous().status("GET", "/v2/");
+            if code == 200 || code == 401 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "registry at {} not ready (last status {code}):\n{}", self.addr, self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` or `https://…`.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// The CA certificate (PEM) of a TLS registry.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.tls.then(|| std::fs::read_to_string(self.ca_path()).unwrap())
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn credentials(&self) -> Option<(&str, &str)> {
+        self.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The last lines the registry logged.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// A pusher with this registry's credentials and CA.
+    pub fn pusher(&self) -> crate::Pusher {
+        crate::Pusher::new(self.url(), self.credentials.clone(), self.tls.then(|| self.ca_path()))
+    }
+
+    fn pusher_anonymous(&self) -> crate::Pusher {
+        crate::Pusher::new(self.url(), None, self.tls.then(|| self.ca_path()))
+    }
+
+    /// A ferry config file that reaches this registry (plain HTTP endpoints need it).
+    pub fn ferry_config(&self) -> String {
+        if self.tls {
+            "kind: Configuration\n".to_owned()
+        } else {
+            format!("registryConfig:\n  registries:\n    {0}:\n      endpoints: [\"http://{0}\"]\n", self.addr)
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// A CA and a leaf for 127.0.0.1/localhost (rustls refuses a CA used as the server cert).
+fn make_certificates(dir: &Path) {
+    let p = |n: &str| dir.join(n).display().to_string();
+    run(Command::new("openssl").args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
+        .args(["-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-subj", "/CN=ferry-test-ca"])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]));
+    run(Command::new("openssl").args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+        .args(["-keyout", &p("leaf.key"), "-out", &p("leaf.csr"), "-subj", "/CN=localhost"]));
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
+    )
+    .unwrap();
+    run(Command::new("openssl").args(["x509", "-req", "-in", &p("leaf.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"), "-CAcreateserial"])
+        .args(["-days", "30", "-out", &p("leaf.pem"), "-extfile", &p("leaf.ext")]));
+}

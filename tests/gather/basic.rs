@@ -1,0 +1,177 @@
+//! The scenarios of spec §12.1, plus the gather index's exact bytes.
+
+use ferry_oci::Descriptor;
+use ferry_testkit::{Registry, TestHome, images};
+use ferry_tests::{ferry, sha256, skopeo_digest, write_file};
+use serde_json::Value;
+
+fn sources_of(index: &Value) -> Vec<String> {
+    index["manifests"].as_array().unwrap().iter().map(|m| m["annotations"]["vnd.act3-ace.manifest.source"].as_str().unwrap().to_owned()).collect()
+}
+
+fn sizes(descs: &[&Descriptor]) -> u64 {
+    descs.iter().map(|d| d.size).sum()
+}
+
+/// §12.1.1: every entry carries its source; digests match skopeo; sizes add up; the same
+/// registry means blobs are mounted, not uploaded.
+#[test]
+fn gathers_image_and_index_by_digest() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let img = images::single_image(&p, "low/source1", "v1", 1);
+    let idx = images::multi_platform_index(&p, "low/source2", "v2", 2);
+    let r = reg.addr();
+    let src1 = format!("{r}/low/source1:v1");
+    let src2 = format!("{r}/low/source2@{}", idx.index.digest);
+    let home = TestHome::new();
+    let list = write_file(&home, "sources.list", &format!("{src2}\n{src1}"));
+    let run = ferry(&home, &reg.ferry_config(), &["mirror", "gather", &list, &format!("{r}/low/mirror1:sync-1")]);
+    run.expect_code(0);
+
+    let (_, raw) = p.manifest("low/mirror1", "sync-1").unwrap();
+    let digest = sha256(&raw);
+    assert!(run.stdout.contains(&format!("Gather index: {r}/low/mirror1@{digest}")), "{}", run.stdout);
+    assert_eq!(skopeo_digest(&format!("{r}/low/mirror1:sync-1"), &["--tls-verify=false"]), digest);
+
+    let index: Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(index["artifactType"], "application/vnd.act3-ace.data.gather+json");
+    assert_eq!(sources_of(&index), vec![src1.clone(), src2.clone()], "sorted by source");
+    for m in index["manifests"].as_array().unwrap() {
+        assert_eq!(m["annotations"]["org.opencontainers.image.ref.name"], m["annotations"]["vnd.act3-ace.manifest.source"]);
+    }
+    assert_eq!(index["manifests"][0]["digest"], img.manifest.digest.to_string());
+    assert_eq!(index["manifests"][1]["digest"], idx.index.digest.to_string());
+
+    // Sizes: every non-manifest blob of every entry's graph.
+    let mut expected = sizes(&[&img.config, &img.layers[0], &img.layers[1]]);
+    for child in &idx.children {
+        let (_, bytes) = p.manifest("low/source2", &child.digest.to_string()).unwrap();
+        let m: Value = serde_json::from_slice(&bytes).unwrap();
+        expected += m["config"]["size"].as_u64().unwrap();
+        expected += m["layers"].as_array().unwrap().iter().map(|l| l["size"].as_u64().unwrap()).sum::<u64>();
+    }
+    assert_eq!(index["annotations"]["vnd.act3-ace.data.layer.size.total"], expected.to_string());
+
+    // Everything is in the gather repository, mounted from the sources.
+    for d in [&img.config, &img.layers[0], &img.layers[1]] {
+        assert!(p.has_blob("low/mirror1", &d.digest));
+    }
+    for child in &idx.children {
+        assert!(p.has_manifest("low/mirror1", &child.digest.to_string()));
+    }
+    assert!(run.stdout.contains("Copied 0 blobs"), "same registry should mount: {}", run.stdout);
+
+    // A second gather of the same sources finds everything present and gives the same index.
+    let again = ferry(&home, &reg.ferry_config(), &["mirror", "gather", &list, &format!("{r}/low/mirror1:sync-2")]);
+    again.expect_code(0);
+    assert!(again.stdout.contains("mounted 0"), "{}", again.stdout);
+    assert_eq!(sha256(&p.manifest("low/mirror1", "sync-2").unwrap().1), digest, "deterministic");
+}
+
+/// §12.1.2: with --index-fallback, index entries move to the extra-manifests annotation.
+#[test]
+fn index_fallback_moves_indexes_to_annotation() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/source1", "v1", 1);
+    let idx = images::multi_platform_index(&p, "low/source2", "v2", 2);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let list = write_file(&home, "sources.list", &format!("{r}/low/source1:v1\n{r}/low/source2@{}\n", idx.index.digest));
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "--index-fallback", &list, &format!("{r}/low/mirror2:sync-1")]).expect_code(0);
+    let index = p.manifest_json("low/mirror2", "sync-1");
+    assert_eq!(sources_of(&index), vec![format!("{r}/low/source1:v1")]);
+    let extra: Value = serde_json::from_str(index["annotations"]["vnd.act3-ace.data.extra-manifests"].as_str().unwrap()).unwrap();
+    assert_eq!(extra.as_array().unwrap().len(), 1);
+    assert_eq!(extra[0]["digest"], idx.index.digest.to_string());
+    assert!(p.has_manifest("low/mirror2", &idx.index.digest.to_string()));
+}
+
+/// §12.1.3: platform filtering selects index children by platform, drops an image of another
+/// platform, survives a platform-less child, and records the source index.
+#[test]
+fn platforms_select_children() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/source1", "v1", 1);
+    let idx = images::multi_platform_index(&p, "low/platform", "v1", 3);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let list = write_file(&home, "sources.list", &format!("{r}/low/platform:v1\n{r}/low/source1:v1\n"));
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &format!("{r}/low/mirror3:sync-1")])
+        .expect_code(0);
+    let index = p.manifest_json("low/mirror3", "sync-1");
+    let entries = index["manifests"].as_array().unwrap();
+    let platforms: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{}/{}/{}", e["platform"]["os"].as_str().unwrap(), e["platform"]["architecture"].as_str().unwrap(), e["platform"]["variant"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(platforms, vec!["linux/arm64/v8", "linux/arm/v7"]);
+    for e in entries {
+        assert_eq!(e["annotations"]["vnd.act3-ace.manifest.source"], format!("{r}/low/platform:v1"));
+        assert_eq!(sha256(e["annotations"]["data.act3-ace.io/source-index"].as_str().unwrap().as_bytes()), idx.index.digest.to_string());
+        assert!(p.has_manifest("low/mirror3", e["digest"].as_str().unwrap()));
+    }
+    // The original index is neither referenced nor copied.
+    assert!(!p.has_manifest("low/mirror3", &idx.index.digest.to_string()));
+
+    // `all` keeps everything.
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "-p", "all", &list, &format!("{r}/low/mirror3:sync-2")]).expect_code(0);
+    assert_eq!(p.manifest_json("low/mirror3", "sync-2")["manifests"].as_array().unwrap().len(), 2);
+}
+
+/// §12.1.4: labels become a compact JSON annotation with sorted keys.
+#[test]
+fn labels_become_annotations() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/labels", "image2", 4);
+    images::single_image(&p, "low/labels", "image3", 5);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let list = write_file(
+        &home,
+        "sources.list",
+        &format!("# labelled\n{r}/low/labels:image2,module=kuberay,component=core\n{r}/low/labels:image3, component=env , module=kuberay\n"),
+    );
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "--index-fallback", &list, &format!("{r}/low/mirror2:sync-2")]).expect_code(0);
+    let index = p.manifest_json("low/mirror2", "sync-2");
+    let labels: Vec<&str> = index["manifests"].as_array().unwrap().iter().map(|m| m["annotations"]["data.act3-ace.io/labels"].as_str().unwrap()).collect();
+    assert_eq!(labels, vec![r#"{"component":"core","module":"kuberay"}"#, r#"{"component":"env","module":"kuberay"}"#]);
+}
+
+/// The index is byte-for-byte what Go's encoder writes (field order, sorted keys, escaping),
+/// and an empty gather writes `"manifests":[]`, not null.
+#[test]
+fn index_bytes_are_go_encoded() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let img = images::single_image(&p, "low/one", "v1", 6);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let src = format!("{r}/low/one:v1");
+    let list = write_file(&home, "sources.list", &format!("{src}\n"));
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "-a", "note=<a&b>,z=1", &list, &format!("{r}/low/g:s")]).expect_code(0);
+    let size = sizes(&[&img.config, &img.layers[0], &img.layers[1]]);
+    let expected = format!(
+        concat!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","artifactType":"application/vnd.act3-ace.data.gather+json","#,
+            r#""manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{digest}","size":{msize},"#,
+            r#""annotations":{{"org.opencontainers.image.ref.name":"{src}","vnd.act3-ace.manifest.source":"{src}"}}}}],"#,
+            r#""annotations":{{"note":"\u003ca\u0026b\u003e","vnd.act3-ace.data.layer.size.deduplicated":"{size}","#,
+            r#""vnd.act3-ace.data.layer.size.total":"{size}","vnd.act3-ace.data.version":"ferry-v{version}","z":"1"}}}}"#
+        ),
+        digest = img.manifest.digest,
+        msize = img.manifest.size,
+        src = src,
+        size = size,
+        version = env!("CARGO_PKG_VERSION"),
+    );
+    assert_eq!(String::from_utf8(p.manifest("low/g", "s").unwrap().1).unwrap(), expected);
+
+    let empty = write_file(&home, "empty.list", "# nothing yet\n\n");
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", &empty, &format!("{r}/low/g:empty")]).expect_code(0);
+    let raw = String::from_utf8(p.manifest("low/g", "empty").unwrap().1).unwrap();
+    assert!(raw.contains(r#""manifests":[]"#), "{raw}");
+}
