@@ -32,6 +32,8 @@ pub struct CopyStats {
     pub skipped: u64,
     /// Manifests pushed.
     pub manifests: u64,
+    /// Manifests already present (their subtrees were not walked).
+    pub manifests_present: u64,
 }
 
 /// State shared by every copy into one destination during one command.
@@ -125,7 +127,9 @@ impl Copier<'_> {
             manifest.successors()
         };
         try_join_all(children.iter().map(|c| self.copy_node(c))).await?;
-        if !exists {
+        if exists {
+            self.state.count(|s| s.manifests_present += 1);
+        } else {
             let indexed = self.dst.push_manifest(&manifest, None).await?;
             if let Some(subject) = &manifest.view().subject {
                 self.dst.record_referrer(subject, &manifest, indexed).await?;

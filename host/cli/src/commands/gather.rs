@@ -27,12 +27,13 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> a
     progress.finish();
     let s = &outcome.stats;
     progress.line(&format!(
-        "Copied {} blobs ({}), mounted {}, skipped {} already present; pushed {} manifests",
+        "Copied {} blobs ({}), mounted {}; pushed {} manifests; already present: {} blobs, {} manifests",
         s.uploaded,
         crate::output::bytes(s.uploaded_bytes),
         s.mounted,
+        s.manifests,
         s.skipped,
-        s.manifests
+        s.manifests_present
     ));
     progress.line(&format!(
         "Gather index: {}@{} ({} entries, {} total, {} deduplicated)",

@@ -1,0 +1,40 @@
+//! Seeds a registry with the sample images the demo and benchmarks use, and prints a
+//! sources list for them. `ferry-seed URL [big-layer-MiB...]`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, missing_docs, reason = "a small tool")]
+
+use ferry_testkit::{Pusher, images};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(url) = args.next() else {
+        eprintln!("usage: ferry-seed URL [--big MiB,MiB,...] [--many N]");
+        std::process::exit(2);
+    };
+    let host = url.split("://").nth(1).unwrap_or(&url).to_owned();
+    let p = Pusher::new(url, None, None);
+    let rest: Vec<String> = args.collect();
+    if let Some(i) = rest.iter().position(|a| a == "--big") {
+        let sizes: Vec<u64> = rest[i + 1].split(',').map(|m| m.parse::<u64>().expect("MiB") << 20).collect();
+        images::big_image(&p, "bench/big", "v1", &sizes, 42);
+        println!("{host}/bench/big:v1");
+        return;
+    }
+    if let Some(i) = rest.iter().position(|a| a == "--many") {
+        let n: u64 = rest[i + 1].parse().expect("count");
+        for k in 0..n {
+            images::single_image(&p, &format!("bench/small{k:03}"), "v1", 1000 + k);
+            println!("{host}/bench/small{k:03}:v1");
+        }
+        return;
+    }
+    let app = images::single_image(&p, "library/app", "1.0", 1);
+    images::artifact_with_subject(&p, "library/app", &app.manifest, 2);
+    images::multi_platform_index(&p, "library/base", "2.1", 3);
+    images::docker_image(&p, "legacy/tool", "0.9", 4);
+    images::index_of_indexes(&p, "platform/bundle", "v1", 5);
+    println!("{host}/library/app:1.0,team=apps");
+    println!("{host}/library/base:2.1,team=platform");
+    println!("{host}/legacy/tool:0.9");
+    println!("{host}/platform/bundle:v1,team=platform");
+}

@@ -1,0 +1,38 @@
+# ferry's command book. `just` lists the recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes
+default:
+    @just --list
+
+# Install the Debian packages, the pinned toolchain and just (idempotent)
+setup:
+    scripts/bootstrap
+
+# Build the ferry binary (debug)
+build:
+    cargo build --bin ferry
+
+# Run every test against real registries (unit and integration)
+test:
+    cargo build --workspace --bins
+    if command -v cargo-nextest >/dev/null; then cargo nextest run --workspace --no-fail-fast; else cargo test --workspace --no-fail-fast; fi
+
+# Two throw-away local registries, sample images, and the workflow as far as it exists
+demo:
+    cargo build --release --bin ferry
+    scripts/demo target/release/ferry
+
+# Benchmarks side by side with skopeo; writes docs/benchmarks.md
+bench:
+    cargo build --release --bin ferry
+    scripts/bench target/release/ferry
+
+# Formatting and lints
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# What CI runs
+ci: test
