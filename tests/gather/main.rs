@@ -6,3 +6,4 @@ mod auth;
 mod basic;
 mod content;
 mod errors;
+mod faults;

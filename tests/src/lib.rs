@@ -49,9 +49,15 @@ pub fn ferry_raw(home: &TestHome, args: &[&str]) -> Run {
 
 /// A config reaching every plain-HTTP registry given (TLS ones need no entry).
 pub fn config_for(registries: &[&ferry_testkit::Registry]) -> String {
+    let plain: Vec<&str> = registries.iter().filter(|r| !r.is_tls()).map(|r| r.addr()).collect();
+    config_for_addrs(&plain)
+}
+
+/// A config reaching these `host:port`s over plain HTTP.
+pub fn config_for_addrs(addrs: &[&str]) -> String {
     let mut out = String::from("registryConfig:\n  registries:\n");
-    for r in registries.iter().filter(|r| !r.is_tls()) {
-        out += &format!("    {0}:\n      endpoints: [\"http://{0}\"]\n", r.addr());
+    for a in addrs {
+        out += &format!("    {a}:\n      endpoints: [\"http://{a}\"]\n");
     }
     out
 }

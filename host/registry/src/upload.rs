@@ -79,12 +79,17 @@ impl Repository {
         let session = self.start_upload(desc).await?;
         let mut req = Request::new(Method::PUT, with_digest(&session.location, desc), self.push_scope(), what.clone())
             .header(CONTENT_TYPE, "application/octet-stream");
-        req.body = Body::Bytes(bytes);
+        req.body = Body::Bytes(bytes.clone());
         let resp = self.send(req).await?;
-        if resp.status().as_u16() != 201 {
-            return Err(self.unexpected(resp, what).await);
+        match resp.status().as_u16() {
+            201 => Ok(()),
+            413 => {
+                tracing::info!("{}: monolithic upload refused (413); retrying in chunks", self.host());
+                let stream = futures_util::stream::once(async move { Ok::<Bytes, ErrorKind>(bytes) });
+                self.push_blob_chunked(desc, BlobStream::verifying(desc.clone(), self.host(), what, stream)).await
+            }
+            _ => Err(self.unexpected(resp, what).await),
         }
-        Ok(())
     }
 
     /// Streams a blob into the repository: a monolithic `PUT` with the digest, falling back to

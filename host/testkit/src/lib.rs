@@ -15,10 +15,12 @@
 
 pub mod home;
 pub mod images;
+pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod rng;
 
 pub use home::TestHome;
+pub use proxy::{Fault, FaultProxy, Rule};
 pub use push::Pusher;
 pub use registry::Registry;
