@@ -49,3 +49,40 @@ fn tls_and_basic_auth() {
     ferry(&no_ca, &insecure, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-4")]).expect_code(0);
     assert!(p.tags("low/mirror").contains(&"sync-4".to_owned()));
 }
+
+#[test]
+fn token_auth_passwords_identity_tokens_and_anonymous_pulls() {
+    let reg = Registry::builder().token_auth(&[("alice", "alice-pw")]).refresh_token("alice", "refresh-123").start();
+    let plain = Registry::start();
+    let p = reg.pusher();
+    let img = images::single_image(&p, "low/app", "v1", 21);
+    let r = reg.addr();
+    let config = ferry_tests::config_for(&[&reg, &plain]);
+
+    // A user with a password: gather within the registry (mounts need pull on the source and
+    // push on the destination). The token cache keeps the token server's load small.
+    let mut home = TestHome::new();
+    home.add_auth(r, "alice", "alice-pw");
+    let list = write_file(&home, "sources.list", &format!("{r}/low/app:v1\n"));
+    let before = reg.token_requests();
+    ferry(&home, &config, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]).expect_code(0);
+    let used = reg.token_requests() - before;
+    assert!((1..=4).contains(&used), "{used} token requests for one source");
+    assert_eq!(p.manifest_json("low/mirror", "sync-1")["manifests"][0]["digest"], img.manifest.digest.to_string());
+
+    // An identity token (OAuth2 refresh token) instead of a password.
+    let mut id = TestHome::new();
+    id.add_identity_token(r, "refresh-123");
+    let list = write_file(&id, "sources.list", &format!("{r}/low/app:v1\n"));
+    ferry(&id, &config, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-2")]).expect_code(0);
+    assert!(p.tags("low/mirror").contains(&"sync-2".to_owned()));
+
+    // Anonymous: pulling works, pushing is refused with the host named.
+    let anon = TestHome::new();
+    let list = write_file(&anon, "sources.list", &format!("{r}/low/app:v1\n"));
+    ferry(&anon, &config, &["mirror", "gather", &list, &format!("{}/copy/app:s", plain.addr())]).expect_code(0);
+    let run = ferry(&anon, &config, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-3")]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(r) && (run.stderr.contains("unauthorized") || run.stderr.contains("denied")), "{}", run.stderr);
+    assert!(!p.tags("low/mirror").contains(&"sync-3".to_owned()));
+}

@@ -42,6 +42,12 @@ impl TestHome {
         self.write_config();
     }
 
+    /// `auths[host].identitytoken`: an OAuth2 refresh token.
+    pub fn add_identity_token(&mut self, host: &str, token: &str) {
+        self.auths.insert(host.to_owned(), serde_json::json!({ "identitytoken": token }));
+        self.write_config();
+    }
+
     /// `~/.docker/certs.d/<host>/ca.crt`.
     pub fn add_ca(&self, host: &str, ca_pem: &str) {
         let dir = self.docker_config_dir().join("certs.d").join(host);

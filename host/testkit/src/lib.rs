@@ -19,6 +19,7 @@ pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod rng;
+mod token;
 
 pub use home::TestHome;
 pub use proxy::{Fault, FaultProxy, Rule};

@@ -12,6 +12,8 @@ pub struct Pusher {
     base: String,
     credentials: Option<(String, String)>,
     ca: Option<PathBuf>,
+    /// Token realm and service, for registries with token auth.
+    token: Option<(String, String)>,
 }
 
 /// A response: status, headers (lowercased names), body.
@@ -29,7 +31,28 @@ impl Response {
 
 impl Pusher {
     pub fn new(base: String, credentials: Option<(String, String)>, ca: Option<PathBuf>) -> Pusher {
-        Pusher { base, credentials, ca }
+        Pusher { base, credentials, ca, token: None }
+    }
+
+    /// Use bearer tokens from `realm` (Docker token auth) instead of basic auth.
+    pub fn with_token_realm(mut self, realm: &str, service: &str) -> Pusher {
+        self.token = Some((realm.to_owned(), service.to_owned()));
+        self
+    }
+
+    /// A push+pull token for the repository in `url`'s path.
+    fn bearer(&self, url: &str) -> Option<String> {
+        let (realm, service) = self.token.as_ref()?;
+        let path = url.split("/v2/").nth(1)?;
+        let repo = ["/blobs/", "/manifests/", "/tags/"].iter().find_map(|m| path.split_once(m).map(|(r, _)| r.to_owned()))?;
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "-G", realm, "--data-urlencode", &format!("service={service}"), "--data-urlencode", &format!("scope=repository:{repo}:pull,push")]);
+        if let Some((u, p)) = &self.credentials {
+            cmd.args(["-u", &format!("{u}:{p}")]);
+        }
+        let out = cmd.output().ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        v["token"].as_str().map(str::to_owned)
     }
 
     /// Makes a request; `body` is a file to upload.
@@ -42,7 +65,9 @@ impl Pusher {
         if method == "HEAD" {
             cmd.arg("-I");
         }
-        if let Some((u, p)) = &self.credentials {
+        if let Some(token) = self.bearer(&url) {
+            cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
+        } else if let Some((u, p)) = &self.credentials {
             cmd.args(["-u", &format!("{u}:{p}")]);
         }
         if let Some(ca) = &self.ca {

@@ -17,6 +17,8 @@ pub struct Registry {
     tls: bool,
     credentials: Option<(String, String)>,
     log: Arc<Mutex<Vec<String>>>,
+    token_requests: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    token_realm: Option<String>,
 }
 
 /// Options for [`Registry`].
@@ -24,6 +26,8 @@ pub struct Registry {
 pub struct Builder {
     tls: bool,
     basic: Option<(String, String)>,
+    token_users: Option<Vec<(String, String)>>,
+    refresh_tokens: Vec<(String, String)>,
 }
 
 impl Builder {
@@ -36,6 +40,19 @@ impl Builder {
     /// Require HTTP basic auth with this user.
     pub fn basic_auth(mut self, user: &str, password: &str) -> Builder {
         self.basic = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Require Docker token auth from a token server that knows these users: they may push
+    /// and pull; anonymous callers may only pull.
+    pub fn token_auth(mut self, users: &[(&str, &str)]) -> Builder {
+        self.token_users = Some(users.iter().map(|(u, p)| ((*u).to_owned(), (*p).to_owned())).collect());
+        self
+    }
+
+    /// Accept `token` as an OAuth2 refresh token (a Docker identity token) for `user`.
+    pub fn refresh_token(mut self, user: &str, token: &str) -> Builder {
+        self.refresh_tokens.push((user.to_owned(), token.to_owned()));
         self
     }
 
@@ -73,6 +90,20 @@ impl Registry {
             std::fs::write(root.join("htpasswd"), out).unwrap();
             auth = format!("auth: {{htpasswd: {{realm: test-realm, path: {}}}}}\n", root.join("htpasswd").display());
         }
+        let mut token = None;
+        let mut token_realm = None;
+        if let Some(users) = &opts.token_users {
+            let t = crate::token::start(root, users.iter().cloned().collect(), opts.refresh_tokens.iter().cloned().collect());
+            auth = format!(
+                "auth: {{token: {{realm: {}, service: {}, issuer: {}, rootcertbundle: {}}}}}\n",
+                t.realm,
+                crate::token::SERVICE,
+                crate::token::ISSUER,
+                t.cert.display()
+            );
+            token = Some(t.requests);
+            token_realm = Some(t.realm.clone());
+        }
         let config = format!(
             "version: 0.1\nlog: {{level: info, accesslog: {{disabled: true}}}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n{http}\n{auth}",
             root.join("data").display()
@@ -109,7 +140,8 @@ impl Registry {
                 l.push(line);
             }
         });
-        let reg = Registry { child, dir, addr, tls: opts.tls, credentials: opts.basic, log };
+        let credentials = opts.basic.or_else(|| opts.token_users.and_then(|u| u.into_iter().next()));
+        let reg = Registry { child, dir, addr, tls: opts.tls, credentials, log, token_requests: token, token_realm };
         reg.wait_ready();
         reg
     }
@@ -164,11 +196,20 @@ impl Registry {
 
     /// A pusher with this registry's credentials and CA.
     pub fn pusher(&self) -> crate::Pusher {
-        crate::Pusher::new(self.url(), self.credentials.clone(), self.tls.then(|| self.ca_path()))
+        let p = crate::Pusher::new(self.url(), self.credentials.clone(), self.tls.then(|| self.ca_path()));
+        match &self.token_realm {
+            Some(realm) => p.with_token_realm(realm, crate::token::SERVICE),
+            None => p,
+        }
     }
 
     fn pusher_anonymous(&self) -> crate::Pusher {
         crate::Pusher::new(self.url(), None, self.tls.then(|| self.ca_path()))
+    }
+
+    /// Requests the token server answered so far (token-auth registries).
+    pub fn token_requests(&self) -> usize {
+        self.token_requests.as_ref().map_or(0, |c| c.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// A ferry config file that reaches this registry (plain HTTP endpoints need it).

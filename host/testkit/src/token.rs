@@ -1,0 +1,233 @@
+//! A Docker token server for the token-auth registry variant.
+//!
+//! `GET /token?service=S&scope=repository:NAME:ACTIONS` with Basic credentials grants the
+//! requested actions to a known user, and only `pull` to anonymous callers; a wrong password
+//! gets 401. `POST /token` with `grant_type=refresh_token` implements the OAuth2 flow Docker
+//! identity tokens use. Tokens are ES256 JWTs signed with a key whose certificate the registry
+//! trusts (`rootcertbundle`), with the libtrust key id as `kid`. Signing shells out to
+//! `openssl`, which the tests install anyway.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+pub(crate) const SERVICE: &str = "ferry-test-registry";
+pub(crate) const ISSUER: &str = "ferry-test-issuer";
+
+/// The running token server.
+pub(crate) struct TokenServer {
+    pub(crate) realm: String,
+    pub(crate) cert: PathBuf,
+    pub(crate) requests: Arc<AtomicUsize>,
+}
+
+struct Signer {
+    key: PathBuf,
+    kid: String,
+}
+
+pub(crate) fn start(dir: &Path, users: HashMap<String, String>, refresh: HashMap<String, String>) -> TokenServer {
+    let key = dir.join("token.key");
+    let cert = dir.join("token.pem");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    };
+    run(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key.to_str().unwrap()]);
+    run(&["req", "-x509", "-new", "-key", key.to_str().unwrap(), "-out", cert.to_str().unwrap(), "-days", "30", "-subj", "/CN=token"]);
+    let spki = run(&["pkey", "-in", key.to_str().unwrap(), "-pubout", "-outform", "DER"]);
+    let signer = Arc::new(Signer { key, kid: libtrust_kid(&spki) });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let realm = format!("http://{}/token", listener.local_addr().unwrap());
+    let requests = Arc::new(AtomicUsize::new(0));
+    let (users, refresh, count) = (Arc::new(users), Arc::new(refresh), requests.clone());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().map_while(Result::ok) {
+            count.fetch_add(1, Ordering::SeqCst);
+            let (signer, users, refresh) = (signer.clone(), users.clone(), refresh.clone());
+            std::thread::spawn(move || {
+                let _ = answer(conn, &signer, &users, &refresh);
+            });
+        }
+    });
+    TokenServer { realm, cert, requests }
+}
+
+/// libtrust: base32 of the first 30 bytes of sha256(SPKI DER), in 12 groups of 4.
+fn libtrust_kid(spki: &[u8]) -> String {
+    use sha2_digest::sha256;
+    let digest = sha256(spki);
+    let b32 = base32(&digest[..30]);
+    b32.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(":")
+}
+
+mod sha2_digest {
+    pub(super) fn sha256(bytes: &[u8]) -> Vec<u8> {
+        let d = ferry_oci::Digest::sha256(bytes);
+        (0..32).map(|i| u8::from_str_radix(&d.hex()[2 * i..2 * i + 2], 16).unwrap()).collect()
+    }
+}
+
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            out.push(ALPHABET[((buffer >> (bits - 5)) & 31) as usize] as char);
+            bits -= 5;
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+fn answer(conn: TcpStream, signer: &Signer, users: &HashMap<String, String>, refresh: &HashMap<String, String>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut parts = line.split(' ');
+    let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
+    let mut auth = None;
+    let mut length = 0;
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h)?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            match k.trim().to_ascii_lowercase().as_str() {
+                "authorization" => auth = Some(v.trim().to_owned()),
+                "content-length" => length = v.trim().parse().unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+    let params: Vec<(String, String)> = if method == "POST" { form(&String::from_utf8_lossy(&body)) } else { form(&query) };
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let mut scopes: Vec<String> = params.iter().filter(|(n, _)| n == "scope").flat_map(|(_, v)| v.split(' ').map(str::to_owned).collect::<Vec<_>>()).collect();
+    scopes.retain(|s| !s.is_empty());
+
+    // Who is asking: a user with a password, a refresh token, or nobody.
+    let subject = if method == "POST" {
+        let rt = get("refresh_token").unwrap_or_default();
+        match refresh.iter().find(|(_, t)| **t == rt) {
+            Some((user, _)) => Some(user.clone()),
+            None => return respond(conn, 401, r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad refresh token"}]}"#),
+        }
+    } else if let Some(basic) = auth.as_deref().and_then(|a| a.strip_prefix("Basic ")) {
+        let decoded = String::from_utf8(STANDARD.decode(basic).unwrap_or_default()).unwrap_or_default();
+        let (u, p) = decoded.split_once(':').unwrap_or(("", ""));
+        if users.get(u).map(String::as_str) != Some(p) {
+            return respond(conn, 401, r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#);
+        }
+        Some(u.to_owned())
+    } else {
+        None
+    };
+    let access: Vec<serde_json::Value> = scopes
+        .iter()
+        .filter_map(|s| {
+            let mut it = s.splitn(3, ':');
+            let (kind, name, actions) = (it.next()?, it.next()?, it.next()?);
+            let granted: Vec<&str> = actions.split(',').filter(|a| subject.is_some() || *a == "pull").collect();
+            Some(serde_json::json!({ "type": kind, "name": name, "actions": granted }))
+        })
+        .collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = serde_json::json!({
+        "iss": ISSUER, "sub": subject.clone().unwrap_or_default(), "aud": get("service").unwrap_or_default(),
+        "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", rand_suffix()), "access": access,
+    });
+    let token = sign(signer, &claims);
+    let body = serde_json::json!({ "token": token, "access_token": token, "expires_in": 300 }).to_string();
+    respond(conn, 200, &body)
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+fn sign(signer: &Signer, claims: &serde_json::Value) -> String {
+    let header = serde_json::json!({ "typ": "JWT", "alg": "ES256", "kid": signer.kid });
+    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let dir = tempfile::tempdir().unwrap();
+    let msg = dir.path().join("msg");
+    std::fs::write(&msg, &input).unwrap();
+    let out = Command::new("openssl").args(["dgst", "-sha256", "-sign"]).arg(&signer.key).arg(&msg).output().unwrap();
+    assert!(out.status.success(), "openssl dgst: {}", String::from_utf8_lossy(&out.stderr));
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(der_to_raw(&out.stdout)))
+}
+
+/// ECDSA DER `SEQUENCE { INTEGER r, INTEGER s }` to the 64-byte `r || s` JWS wants.
+fn der_to_raw(der: &[u8]) -> Vec<u8> {
+    let mut i = 2; // SEQUENCE tag and (short) length
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let len = der[i + 1] as usize;
+        let int = &der[i + 2..i + 2 + len];
+        let int = if int.len() > 32 { &int[int.len() - 32..] } else { int };
+        out.extend(std::iter::repeat_n(0, 32 - int.len()));
+        out.extend_from_slice(int);
+        i += 2 + len;
+    }
+    out
+}
+
+fn form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn respond(mut conn: TcpStream, status: u16, body: &str) -> std::io::Result<()> {
+    write!(conn, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    conn.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base32_and_der() {
+        assert_eq!(super::base32(b"foobar"), "MZXW6YTBOI");
+        let der = [0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x07];
+        let raw = super::der_to_raw(&der);
+        assert_eq!((raw.len(), raw[31], raw[63]), (64, 5, 7));
+    }
+}
