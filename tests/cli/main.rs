@@ -27,5 +27,9 @@ fn unknown_config_key_names_key_and_file() {
     let home = TestHome::new();
     let run = ferry(&home, "registryConfig:\n  registries:\n    reg.io:\n      endpoint: [\"http://x\"]\n", &["config"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("ferry-config.yaml") && run.stderr.contains("unknown key") && run.stderr.contains("endpoint"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ferry-config.yaml") && run.stderr.contains("unknown key") && run.stderr.contains("endpoint"),
+        "{}",
+        run.stderr
+    );
 }

@@ -86,3 +86,23 @@ fn token_auth_passwords_identity_tokens_and_anonymous_pulls() {
     assert!(run.stderr.contains(r) && (run.stderr.contains("unauthorized") || run.stderr.contains("denied")), "{}", run.stderr);
     assert!(!p.tags("low/mirror").contains(&"sync-3".to_owned()));
 }
+
+/// Mutual TLS: the client certificate comes from `certs.d/<host>/cert.pem` + `key.pem`.
+#[test]
+fn client_certificates_from_certs_d() {
+    let reg = Registry::builder().client_certs().start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/app", "v1", 22);
+    let r = reg.addr();
+    let home = TestHome::new();
+    home.add_ca(r, &reg.ca_pem().unwrap());
+    let list = write_file(&home, "sources.list", &format!("{r}/low/app:v1\n"));
+    let run = ferry(&home, "kind: Configuration\n", &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(r), "{}", run.stderr);
+
+    let (cert, key) = reg.client_cert().unwrap();
+    home.add_client_cert(r, &cert, &key);
+    ferry(&home, "kind: Configuration\n", &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]).expect_code(0);
+    assert_eq!(p.tags("low/mirror"), vec!["sync-1"]);
+}

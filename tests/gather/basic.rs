@@ -6,7 +6,12 @@ use ferry_tests::{ferry, sha256, skopeo_digest, write_file};
 use serde_json::Value;
 
 fn sources_of(index: &Value) -> Vec<String> {
-    index["manifests"].as_array().unwrap().iter().map(|m| m["annotations"]["vnd.act3-ace.manifest.source"].as_str().unwrap().to_owned()).collect()
+    index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["annotations"]["vnd.act3-ace.manifest.source"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn sizes(descs: &[&Descriptor]) -> u64 {
@@ -99,13 +104,24 @@ fn platforms_select_children() {
     let r = reg.addr();
     let home = TestHome::new();
     let list = write_file(&home, "sources.list", &format!("{r}/low/platform:v1\n{r}/low/source1:v1\n"));
-    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &format!("{r}/low/mirror3:sync-1")])
-        .expect_code(0);
+    ferry(
+        &home,
+        &reg.ferry_config(),
+        &["mirror", "gather", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &format!("{r}/low/mirror3:sync-1")],
+    )
+    .expect_code(0);
     let index = p.manifest_json("low/mirror3", "sync-1");
     let entries = index["manifests"].as_array().unwrap();
     let platforms: Vec<String> = entries
         .iter()
-        .map(|e| format!("{}/{}/{}", e["platform"]["os"].as_str().unwrap(), e["platform"]["architecture"].as_str().unwrap(), e["platform"]["variant"].as_str().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{}/{}/{}",
+                e["platform"]["os"].as_str().unwrap(),
+                e["platform"]["architecture"].as_str().unwrap(),
+                e["platform"]["variant"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert_eq!(platforms, vec!["linux/arm64/v8", "linux/arm/v7"]);
     for e in entries {
@@ -133,11 +149,14 @@ fn labels_become_annotations() {
     let list = write_file(
         &home,
         "sources.list",
-        &format!("# labelled\n{r}/low/labels:image2,module=kuberay,component=core\n{r}/low/labels:image3, component=env , module=kuberay\n"),
+        &format!(
+            "# labelled\n{r}/low/labels:image2,module=kuberay,component=core\n{r}/low/labels:image3, component=env , module=kuberay\n"
+        ),
     );
     ferry(&home, &reg.ferry_config(), &["mirror", "gather", "--index-fallback", &list, &format!("{r}/low/mirror2:sync-2")]).expect_code(0);
     let index = p.manifest_json("low/mirror2", "sync-2");
-    let labels: Vec<&str> = index["manifests"].as_array().unwrap().iter().map(|m| m["annotations"]["data.act3-ace.io/labels"].as_str().unwrap()).collect();
+    let labels: Vec<&str> =
+        index["manifests"].as_array().unwrap().iter().map(|m| m["annotations"]["data.act3-ace.io/labels"].as_str().unwrap()).collect();
     assert_eq!(labels, vec![r#"{"component":"core","module":"kuberay"}"#, r#"{"component":"env","module":"kuberay"}"#]);
 }
 

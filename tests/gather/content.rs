@@ -15,9 +15,11 @@ fn copies_every_kind_between_registries_with_referrers() {
     let docker = images::docker_image(&p, "src/docker", "v1", 9);
     let img = images::single_image(&p, "src/signed", "v1", 10);
     let sbom = images::artifact_with_subject(&p, "src/signed", &img.manifest, 11);
+    let sig = images::cosign_signature(&p, "src/signed", &img.manifest, 12);
     let (l, h) = (low.addr(), high.addr());
     let home = TestHome::new();
-    let sources = write_file(&home, "sources.list", &format!("{l}/src/nested:v1\n{l}/src/dlist:v1\n{l}/src/docker:v1\n{l}/src/signed:v1\n"));
+    let sources =
+        write_file(&home, "sources.list", &format!("{l}/src/nested:v1\n{l}/src/dlist:v1\n{l}/src/docker:v1\n{l}/src/signed:v1\n"));
     let config = config_for(&[&low, &high]);
     let run = ferry(&home, &config, &["mirror", "gather", "-r", &sources, &format!("{h}/mirror/gather:sync-1")]);
     run.expect_code(0);
@@ -30,19 +32,26 @@ fn copies_every_kind_between_registries_with_referrers() {
     }
     // Docker list and image: skopeo sees the same digests.
     assert_eq!(skopeo_digest(&format!("{h}/mirror/gather@{}", list.index.digest), &["--tls-verify=false"]), list.index.digest.to_string());
-    assert_eq!(skopeo_digest(&format!("{h}/mirror/gather@{}", docker.manifest.digest), &["--tls-verify=false"]), docker.manifest.digest.to_string());
+    assert_eq!(
+        skopeo_digest(&format!("{h}/mirror/gather@{}", docker.manifest.digest), &["--tls-verify=false"]),
+        docker.manifest.digest.to_string()
+    );
     // The referrer came along and is listed under the subject's tag-schema tag.
     assert!(q.has_manifest("mirror/gather", &sbom.manifest.digest.to_string()));
     let referrers = q.manifest_json("mirror/gather", &img.manifest.digest.tag_schema());
     let listed: Vec<&str> = referrers["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
     assert_eq!(listed, vec![sbom.manifest.digest.to_string()]);
     assert_eq!(referrers["manifests"][0]["artifactType"], "application/vnd.example.sbom.v1");
+    // The cosign signature tag came along too.
+    let sig_tag = format!("{}.sig", img.manifest.digest.tag_schema());
+    assert_eq!(sha256(&q.manifest("mirror/gather", &sig_tag).unwrap().1), sig.manifest.digest.to_string());
     // Different registries: uploads, not mounts.
     assert!(run.stdout.contains("mounted 0"), "{}", run.stdout);
 
     // Without -r the referrer stays behind.
     ferry(&home, &config, &["mirror", "gather", &sources, &format!("{h}/plain/gather:sync-1")]).expect_code(0);
     assert!(!q.has_manifest("plain/gather", &sbom.manifest.digest.to_string()));
+    assert!(!q.has_manifest("plain/gather", &sig_tag));
 }
 
 #[test]

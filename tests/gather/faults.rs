@@ -45,10 +45,7 @@ fn retries_429_with_retry_after_and_503() {
 
 #[test]
 fn retries_resets_and_cut_bodies() {
-    let s = setup(vec![
-        Rule::new("GET", "/blobs/", 0, 1, Fault::Reset),
-        Rule::new("GET", "/blobs/", 1, 1, Fault::TruncateBody(10)),
-    ]);
+    let s = setup(vec![Rule::new("GET", "/blobs/", 0, 1, Fault::Reset), Rule::new("GET", "/blobs/", 1, 1, Fault::TruncateBody(10))]);
     gather(&s, "sync-1").expect_code(0);
     for d in [&s.image.config, &s.image.layers[0], &s.image.layers[1]] {
         assert!(s.high.pusher().has_blob("mirror/g", &d.digest));
@@ -91,4 +88,22 @@ fn upload_refused_with_413_falls_back_to_chunks() {
     for d in [&image.config, &image.layers[0], &image.layers[1]] {
         assert!(high.pusher().has_blob("mirror/g", &d.digest));
     }
+}
+
+/// `concurrentHTTP` bounds the requests ferry has in flight to one host.
+#[test]
+fn concurrency_per_host_is_bounded() {
+    let low = Registry::start();
+    let high = Registry::start();
+    for k in 0..4 {
+        images::single_image(&low.pusher(), &format!("low/app{k}"), "v1", 50 + k);
+    }
+    let proxy = FaultProxy::start(low.addr(), vec![Rule::always("GET", "/blobs/", Fault::Delay(150))]);
+    let home = TestHome::new();
+    let list: String = (0..4).map(|k| format!("{}/low/app{k}:v1\n", proxy.addr())).collect();
+    let sources = write_file(&home, "sources.list", &list);
+    let config = format!("concurrentHTTP: 2\n{}", config_for_addrs(&[proxy.addr(), high.addr()]));
+    ferry(&home, &config, &["mirror", "gather", &sources, &format!("{}/mirror/g:sync-1", high.addr())]).expect_code(0);
+    assert_eq!(proxy.count("GET", "/blobs/"), 12);
+    assert_eq!(proxy.max_in_flight(), 2, "two requests at a time, and no fewer");
 }

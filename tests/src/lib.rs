@@ -86,7 +86,12 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// `skopeo inspect --raw` of a reference, hashed: an independent digest oracle.
 pub fn skopeo_digest(reference: &str, extra: &[&str]) -> String {
-    let out = Command::new("skopeo").args(["inspect", "--raw"]).args(extra).arg(format!("docker://{reference}")).output().expect("skopeo (apt-get install skopeo)");
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw"])
+        .args(extra)
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("skopeo (apt-get install skopeo)");
     assert!(out.status.success(), "skopeo inspect {reference}: {}", String::from_utf8_lossy(&out.stderr));
     sha256(&out.stdout)
 }

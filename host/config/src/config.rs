@@ -273,7 +273,11 @@ impl Config {
             config.file.cache_path = Some(PathBuf::from(v));
         }
         if let Ok(v) = std::env::var("FERRY_CONCURRENT_HTTP") {
-            let n = v.parse::<i64>().map_err(|e| ConfigError::Env { name: "FERRY_CONCURRENT_HTTP".into(), value: v.clone(), message: e.to_string() })?;
+            let n = v.parse::<i64>().map_err(|e| ConfigError::Env {
+                name: "FERRY_CONCURRENT_HTTP".into(),
+                value: v.clone(),
+                message: e.to_string(),
+            })?;
             config.file.concurrent_http = Some(n);
         }
         Ok(config)
@@ -291,12 +295,18 @@ impl Config {
         for (host, entry) in &file.registry_config.registries {
             let mut compiled = Vec::new();
             for (pattern, replacement) in &entry.rewrite_pull.0 {
-                let re = Regex::new(pattern).map_err(|e| invalid(format!("registryConfig.registries.{host}.rewritePull {pattern:?}"), e.to_string()))?;
+                let re = Regex::new(pattern)
+                    .map_err(|e| invalid(format!("registryConfig.registries.{host}.rewritePull {pattern:?}"), e.to_string()))?;
                 compiled.push((re, replacement.clone()));
             }
             rules.insert(host.clone(), compiled);
             for ep in &entry.endpoints {
-                parse_endpoint(ep).ok_or_else(|| invalid(format!("registryConfig.registries.{host}.endpoints"), format!("{ep:?} is not an http:// or https:// URL with a host")))?;
+                parse_endpoint(ep).ok_or_else(|| {
+                    invalid(
+                        format!("registryConfig.registries.{host}.endpoints"),
+                        format!("{ep:?} is not an http:// or https:// URL with a host"),
+                    )
+                })?;
             }
         }
         for (url, ep) in &file.registry_config.endpoint_config {
@@ -346,7 +356,12 @@ impl Config {
                 (format!("https://{host}"), Scheme::Https, host)
             }
         };
-        let ep = self.file.registry_config.endpoint_config.get(&url).or_else(|| self.file.registry_config.endpoint_config.get(url.trim_end_matches('/')));
+        let ep = self
+            .file
+            .registry_config
+            .endpoint_config
+            .get(&url)
+            .or_else(|| self.file.registry_config.endpoint_config.get(url.trim_end_matches('/')));
         let referrers = match ep.map(|e| e.supports_referrers.as_str()) {
             Some("api") => ReferrersMode::Api,
             Some("tag") => ReferrersMode::Tag,
@@ -442,7 +457,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.concurrent_http(), 5);
         let e = c.endpoint("localhost:5000");
-        assert_eq!((e.scheme, e.host.as_str(), e.referrers, e.insecure_skip_verify), (Scheme::Http, "127.0.0.1:5000", ReferrersMode::Tag, true));
+        assert_eq!(
+            (e.scheme, e.host.as_str(), e.referrers, e.insecure_skip_verify),
+            (Scheme::Http, "127.0.0.1:5000", ReferrersMode::Tag, true)
+        );
         let d = c.endpoint("docker.io");
         assert_eq!((d.url.as_str(), d.referrers), ("https://registry-1.docker.io", ReferrersMode::Auto));
         for _ in 0..20 {
@@ -454,8 +472,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_values() {
-        assert!(load("registryConfig:\n  endpointConfig:\n    https://a:\n      supportsReferrers: maybe\n").unwrap_err().to_string().contains("supportsReferrers"));
-        assert!(load("registryConfig:\n  registries:\n    r:\n      rewritePull:\n        \"(\": x\n").unwrap_err().to_string().contains("rewritePull"));
+        assert!(
+            load("registryConfig:\n  endpointConfig:\n    https://a:\n      supportsReferrers: maybe\n")
+                .unwrap_err()
+                .to_string()
+                .contains("supportsReferrers")
+        );
+        assert!(
+            load("registryConfig:\n  registries:\n    r:\n      rewritePull:\n        \"(\": x\n")
+                .unwrap_err()
+                .to_string()
+                .contains("rewritePull")
+        );
         assert!(load("registryConfig:\n  registries:\n    r:\n      endpoints: [\"ftp://x\"]\n").is_err());
         assert!(load(": : :\n").unwrap_err().to_string().starts_with("/etc/ferry/test.yaml: "));
     }
@@ -476,12 +504,13 @@ mod tests {
     fn sample_decodes_when_uncommented() {
         let text: String = crate::sample()
             .lines()
-            .filter(|l| l.starts_with("# ") && (l.starts_with("#   ") || l[2..].starts_with(|c: char| c.is_ascii_lowercase())) || !l.starts_with('#'))
-            .map(|l| if let Some(rest) = l.strip_prefix("# ") { if rest.contains(':') || rest.trim_start().starts_with('-') { rest } else { "" } } else { l })
-            .map(|l| l.split("  #").next().unwrap_or(l).to_owned() + "\n")
+            .filter(|l| !l.starts_with("##"))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .map(|l| format!("{}\n", l.split("  #").next().unwrap_or(l)))
             .collect();
         let c = load(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(c.rewrite_repository("index.docker.io", "rancher/x"), "ace/dt/rancher-images/x");
         assert_eq!(c.endpoint("localhost:5000").scheme, Scheme::Http);
+        assert_eq!(c.endpoint("index.docker.io").referrers, ReferrersMode::Tag);
     }
 }

@@ -137,7 +137,8 @@ impl CredentialStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(CredentialError::File { path, message: e.to_string() }),
         };
-        let config: DockerConfig = serde_json::from_str(&text).map_err(|e| CredentialError::File { path: path.clone(), message: e.to_string() })?;
+        let config: DockerConfig =
+            serde_json::from_str(&text).map_err(|e| CredentialError::File { path: path.clone(), message: e.to_string() })?;
         let names = aliases(host);
         if let Some(helper) = names.iter().find_map(|n| config.cred_helpers.get(n)) {
             return self.run_helper(helper, host);
@@ -197,10 +198,14 @@ impl CredentialStore {
 
 fn entry_credential(entry: &AuthEntry, path: &Path) -> Result<Option<Credential>, CredentialError> {
     if let Some(token) = entry.identitytoken.as_ref().filter(|t| !t.is_empty()) {
-        return Ok(Some(Credential::IdentityToken { username: entry.username.clone().unwrap_or_default(), token: Secret::new(token.clone()) }));
+        return Ok(Some(Credential::IdentityToken {
+            username: entry.username.clone().unwrap_or_default(),
+            token: Secret::new(token.clone()),
+        }));
     }
     if let Some(auth) = entry.auth.as_ref().filter(|a| !a.is_empty()) {
-        let bad = || CredentialError::File { path: path.to_owned(), message: "an \"auth\" value is not base64 of user:password".to_owned() };
+        let bad =
+            || CredentialError::File { path: path.to_owned(), message: "an \"auth\" value is not base64 of user:password".to_owned() };
         let decoded = base64::engine::general_purpose::STANDARD.decode(auth.trim()).map_err(|_| bad())?;
         let text = String::from_utf8(decoded).map_err(|_| bad())?;
         let (u, p) = text.split_once(':').ok_or_else(bad)?;
@@ -240,7 +245,9 @@ mod tests {
 
     #[test]
     fn reads_auths() {
-        let (_d, s) = store(r#"{"auths":{"https://reg.io/v1/":{"auth":"dXNlcjpwYTpzcw=="},"b.io":{"username":"u","password":"p"},"c.io":{"identitytoken":"tok"}}}"#);
+        let (_d, s) = store(
+            r#"{"auths":{"https://reg.io/v1/":{"auth":"dXNlcjpwYTpzcw=="},"b.io":{"username":"u","password":"p"},"c.io":{"identitytoken":"tok"}}}"#,
+        );
         assert_eq!(s.get("reg.io").unwrap(), Some(Credential::Basic { username: "user".into(), password: Secret::new("pa:ss".into()) }));
         assert!(matches!(s.get("b.io").unwrap(), Some(Credential::Basic { .. })));
         assert!(matches!(s.get("c.io").unwrap(), Some(Credential::IdentityToken { .. })));

@@ -1,23 +1,24 @@
 //! The commented sample printed by `ferry config --sample`.
 
-/// A commented sample configuration; uncommented, it is a valid file.
+/// A commented sample configuration. Lines starting `## ` explain; lines starting `# ` are
+/// settings to uncomment, and with all of them uncommented it is a valid file.
 pub fn sample() -> &'static str {
     SAMPLE
 }
 
-const SAMPLE: &str = r#"# ferry configuration (ace-dt's schema: an ace-dt config file works unchanged).
-# Found as: --config PATH, else $FERRY_CONFIG, else ./ferry-config.yaml,
-# $XDG_CONFIG_HOME/ferry/config.yaml, /etc/ferry/config.yaml (the first readable one wins).
+const SAMPLE: &str = r#"## ferry configuration (ace-dt's schema: an ace-dt config file works unchanged).
+## Found as: --config PATH, else $FERRY_CONFIG, else ./ferry-config.yaml,
+## $XDG_CONFIG_HOME/ferry/config.yaml, /etc/ferry/config.yaml (the first readable one wins).
 apiVersion: config.dt.act3-ace.io/v1alpha1
 kind: Configuration
 
-# Blob cache directory (default $XDG_CACHE_HOME/ferry).
+## Cache directory (default $XDG_CACHE_HOME/ferry).
 # cachePath: /var/cache/ferry
 
-# Concurrent registry requests per host, and sources copied at once (default 5).
+## Concurrent registry requests per host, and sources copied at once (default 5).
 # concurrentHTTP: 5
 
-# Registries: where to connect, and how to rewrite repository paths.
+## Registries: where to connect, and how to rewrite repository paths.
 # registryConfig:
 #   registries:
 #     index.docker.io:
@@ -31,12 +32,12 @@ kind: Configuration
 #         - http://localhost:5000          # http:// means plain HTTP
 #   endpointConfig:
 #     https://mirror.example.com:
-#       supportsReferrers: tag            # tag | api | auto (default: auto, probe the registry)
+#       supportsReferrers: tag             # tag | api | auto (default: auto, probe the registry)
 #       tls:
-#         insecureSkipVerify: false       # true skips certificate checks: avoid
-#
-# Credentials come from Docker's credential store ($DOCKER_CONFIG/config.json or
-# ~/.docker/config.json, with credHelpers and credsStore). CA certificates and client
-# certificates for HOST come from /etc/containerd/certs.d/HOST, /etc/docker/certs.d/HOST
-# or ~/.docker/certs.d/HOST (ca.pem or *.crt; cert.pem + key.pem).
+#         insecureSkipVerify: false        # true skips certificate checks: avoid
+
+## Credentials come from Docker's credential store ($DOCKER_CONFIG/config.json or
+## ~/.docker/config.json, with credHelpers and credsStore). CA certificates and client
+## certificates for HOST come from /etc/containerd/certs.d/HOST, /etc/docker/certs.d/HOST
+## or ~/.docker/certs.d/HOST (ca.pem or *.crt; cert.pem + key.pem).
 "#;

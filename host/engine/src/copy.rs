@@ -107,10 +107,8 @@ impl Copier<'_> {
     fn copy_node<'b>(&'b self, desc: &'b Descriptor) -> BoxFuture<'b, Result<(), Error>> {
         Box::pin(async move {
             let cell = self.state.cell(&desc.digest);
-            cell.get_or_try_init(|| async {
-                if desc.is_manifest() { self.copy_manifest(desc).await } else { self.copy_blob(desc).await }
-            })
-            .await?;
+            cell.get_or_try_init(|| async { if desc.is_manifest() { self.copy_manifest(desc).await } else { self.copy_blob(desc).await } })
+                .await?;
             Ok(())
         })
     }
@@ -122,7 +120,9 @@ impl Copier<'_> {
         let exists = !self.recursive && self.dst.manifest_exists(desc).await?;
         let children = if exists {
             // Shadow children are not guaranteed by the registry; check them even so.
-            manifest.extra_manifests().map_err(|source| Error::Manifest { what: format!("{} in {}", desc.digest, self.src.name()), source })?
+            manifest
+                .extra_manifests()
+                .map_err(|source| Error::Manifest { what: format!("{} in {}", desc.digest, self.src.name()), source })?
         } else {
             manifest.successors()
         };

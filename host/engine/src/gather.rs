@@ -14,7 +14,7 @@ use ferry_oci::{Descriptor, ImageRef, Index, Manifest, Platform, annotations, go
 use ferry_registry::Client;
 use futures_util::{StreamExt, TryStreamExt};
 
-use crate::copy::{CopyState, CopyStats, Copier};
+use crate::copy::{Copier, CopyState, CopyStats};
 use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::sources::SourceEntry;
@@ -71,10 +71,10 @@ pub async fn gather(
     let parsed: Vec<(&SourceEntry, ImageRef)> = sources
         .iter()
         .map(|s| {
-            s.reference.parse::<ImageRef>().map(|r| (s, r)).map_err(|source| Error::Reference {
-                location: format!("{}:{}", sources_file.display(), s.line),
-                source,
-            })
+            s.reference
+                .parse::<ImageRef>()
+                .map(|r| (s, r))
+                .map_err(|source| Error::Reference { location: format!("{}:{}", sources_file.display(), s.line), source })
         })
         .collect::<Result<_, _>>()?;
     let dst = open_store(client, dest, true)?;
@@ -115,7 +115,8 @@ pub async fn gather(
     }
     let bytes = gojson::to_vec(&index);
     let desc = Descriptor::of_bytes(media_type::OCI_INDEX, &bytes);
-    let manifest = Manifest::from_bytes(desc.clone(), bytes).map_err(|source| Error::Manifest { what: "gather index".to_owned(), source })?;
+    let manifest =
+        Manifest::from_bytes(desc.clone(), bytes).map_err(|source| Error::Manifest { what: "gather index".to_owned(), source })?;
     // The tag is the last write: nothing points at a gather that did not complete.
     dst.push_manifest(&manifest, Some(&tag)).await?;
     Ok(GatherOutcome {

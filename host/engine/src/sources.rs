@@ -46,7 +46,8 @@ pub fn read_sources(path: &Path) -> Result<Vec<SourceEntry>, SourcesError> {
 
 fn fs_err_read(path: &Path) -> Result<String, std::io::Error> {
     let bytes = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not UTF-8 text", path.display())))
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: not UTF-8 text", path.display())))
 }
 
 /// Parses sources-list text; `file` is used in error messages.
@@ -218,7 +219,9 @@ mod tests {
 
     #[test]
     fn parses_sources_and_labels() {
-        let e = parse("# comment\nreg.io/b:v1, component=core ,module=x\r\n\n   \n  # indented comment\nreg.io/a:v1\n\"reg.io/c:v1\",\"k=v\"").unwrap();
+        let e =
+            parse("# comment\nreg.io/b:v1, component=core ,module=x\r\n\n   \n  # indented comment\nreg.io/a:v1\n\"reg.io/c:v1\",\"k=v\"")
+                .unwrap();
         let refs: Vec<_> = e.iter().map(|e| (e.reference.as_str(), e.line)).collect();
         assert_eq!(refs, vec![("reg.io/a:v1", 6), ("reg.io/b:v1", 2), ("reg.io/c:v1", 7)]);
         assert_eq!(e[1].labels.get("component").map(String::as_str), Some("core"));

@@ -97,8 +97,7 @@ impl FromStr for Digest {
             "sha512" => Algorithm::Sha512,
             _ => return Err(DigestError::Algorithm(s.to_owned())),
         };
-        let valid = hex.len() == algorithm.hex_len()
-            && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let valid = hex.len() == algorithm.hex_len() && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !valid {
             return Err(DigestError::Encoded(s.to_owned(), algorithm.hex_len()));
         }

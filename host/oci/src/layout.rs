@@ -139,9 +139,10 @@ impl Layout {
         let path = self.blob_path(&desc.digest);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| self.root.clone());
         fs_err::create_dir_all(&dir)?;
-        let tmp = tempfile::Builder::new().prefix(".ferry-").tempfile_in(&dir).map_err(|e| {
-            io::Error::new(e.kind(), format!("creating a temporary file in {}: {e}", dir.display()))
-        })?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".ferry-")
+            .tempfile_in(&dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("creating a temporary file in {}: {e}", dir.display())))?;
         Ok(BlobWriter { tmp, path, hasher: Hasher::new(desc.digest.algorithm()), written: 0, expected: desc.clone() })
     }
 
@@ -168,9 +169,10 @@ impl Layout {
     /// Finds a manifest by tag (`org.opencontainers.image.ref.name`) or digest string.
     pub fn resolve(&self, reference: &str) -> Result<Descriptor, LayoutError> {
         let index = self.index()?;
-        let found = index.manifests.into_iter().find(|d| {
-            d.annotations.get(annotations::REF_NAME).map(String::as_str) == Some(reference) || d.digest.to_string() == reference
-        });
+        let found = index
+            .manifests
+            .into_iter()
+            .find(|d| d.annotations.get(annotations::REF_NAME).map(String::as_str) == Some(reference) || d.digest.to_string() == reference);
         found.ok_or_else(|| LayoutError::NotFound { reference: reference.to_owned(), path: self.root.clone() })
     }
 
@@ -220,7 +222,9 @@ impl BlobWriter {
                 expected_size: self.expected.size,
             });
         }
-        self.tmp.persist(&self.path).map_err(|e| io::Error::new(e.error.kind(), format!("renaming into {}: {}", self.path.display(), e.error)))?;
+        self.tmp
+            .persist(&self.path)
+            .map_err(|e| io::Error::new(e.error.kind(), format!("renaming into {}: {}", self.path.display(), e.error)))?;
         Ok(())
     }
 }

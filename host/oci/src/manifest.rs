@@ -100,10 +100,7 @@ impl Manifest {
     /// Checks `bytes` against `descriptor` (digest, size) and parses them.
     pub fn from_bytes(descriptor: Descriptor, bytes: Vec<u8>) -> Result<Manifest, ManifestError> {
         if !descriptor.is_manifest() {
-            return Err(ManifestError::NotAManifest {
-                digest: descriptor.digest.to_string(),
-                media_type: descriptor.media_type.clone(),
-            });
+            return Err(ManifestError::NotAManifest { digest: descriptor.digest.to_string(), media_type: descriptor.media_type.clone() });
         }
         let actual = descriptor.digest.same_algorithm_of(&bytes);
         if actual != descriptor.digest || bytes.len() as u64 != descriptor.size {
@@ -170,10 +167,8 @@ impl Manifest {
         }
         match self.view.annotations.get(annotations::EXTRA_MANIFESTS) {
             None => Ok(Vec::new()),
-            Some(json) => serde_json::from_str(json).map_err(|source| ManifestError::ExtraManifests {
-                digest: self.descriptor.digest.to_string(),
-                source,
-            }),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|source| ManifestError::ExtraManifests { digest: self.descriptor.digest.to_string(), source }),
         }
     }
 }
@@ -268,14 +263,14 @@ mod tests {
             Err(ManifestError::MissingConfig(_))
         ));
         let idx = br#"{"schemaVersion":2,"manifests":null,"annotations":{"vnd.act3-ace.data.extra-manifests":"nope"}}"#.to_vec();
-        assert!(matches!(
-            Manifest::from_bytes(desc(media_type::OCI_INDEX, &idx), idx),
-            Err(ManifestError::ExtraManifests { .. })
-        ));
+        assert!(matches!(Manifest::from_bytes(desc(media_type::OCI_INDEX, &idx), idx), Err(ManifestError::ExtraManifests { .. })));
     }
 
     #[test]
     fn empty_index_encodes_empty_array() {
-        assert_eq!(gojson::to_vec(&Index::new()), br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#);
+        assert_eq!(
+            gojson::to_vec(&Index::new()),
+            br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#
+        );
     }
 }

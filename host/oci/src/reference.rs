@@ -138,12 +138,7 @@ impl FromStr for Reference {
         {
             return Err(ReferenceError::Tag(s.to_owned(), t.to_owned()));
         }
-        Ok(Reference {
-            registry: registry.to_owned(),
-            repository: repository.to_owned(),
-            tag: tag.map(str::to_owned),
-            digest,
-        })
+        Ok(Reference { registry: registry.to_owned(), repository: repository.to_owned(), tag: tag.map(str::to_owned), digest })
     }
 }
 
@@ -179,9 +174,7 @@ impl FromStr for ImageRef {
             return s.parse().map(ImageRef::Registry);
         };
         let (rest, digest) = match rest.rsplit_once('@') {
-            Some((r, d)) if !d.contains('/') => {
-                (r, Some(d.parse::<Digest>().map_err(|e| ReferenceError::Digest(s.to_owned(), e))?))
-            }
+            Some((r, d)) if !d.contains('/') => (r, Some(d.parse::<Digest>().map_err(|e| ReferenceError::Digest(s.to_owned(), e))?)),
             _ => (rest, None),
         };
         // A tag is what follows the last ':' if it is a valid tag; otherwise the colon is

@@ -176,10 +176,7 @@ pub(crate) async fn fetch_token(
             rb
         }
     };
-    let resp = request
-        .send()
-        .await
-        .map_err(|source| Error::new(host, ErrorKind::Network { what: what.clone(), source }))?;
+    let resp = request.send().await.map_err(|source| Error::new(host, ErrorKind::Network { what: what.clone(), source }))?;
     let status = resp.status().as_u16();
     let body = resp.bytes().await.map_err(|source| Error::new(host, ErrorKind::Network { what: what.clone(), source }))?;
     match status {

@@ -129,7 +129,8 @@ impl Repository {
     /// Streams a blob, verifying digest and size as the bytes arrive.
     pub async fn fetch_blob(&self, desc: &Descriptor) -> Result<BlobStream, Error> {
         let what = self.blob_what(&desc.digest);
-        let resp = self.send(Request::new(Method::GET, self.url(&format!("blobs/{}", desc.digest)), self.pull_scope(), what.clone())).await?;
+        let resp =
+            self.send(Request::new(Method::GET, self.url(&format!("blobs/{}", desc.digest)), self.pull_scope(), what.clone())).await?;
         if !resp.status().is_success() {
             return Err(self.unexpected(resp, what).await);
         }

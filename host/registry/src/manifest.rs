@@ -98,11 +98,13 @@ impl Repository {
         let media_type = media_type_of(resp.headers()).unwrap_or_default();
         let header = digest_header(resp.headers());
         if resp.content_length().is_some_and(|n| n > MAX_MANIFEST_BYTES as u64) {
-            return Err(self.error(ErrorKind::Protocol { what: what.to_owned(), detail: format!("manifest larger than {MAX_MANIFEST_BYTES} bytes") }));
+            return Err(self
+                .error(ErrorKind::Protocol { what: what.to_owned(), detail: format!("manifest larger than {MAX_MANIFEST_BYTES} bytes") }));
         }
         let bytes = resp.bytes().await.map_err(|source| self.error(ErrorKind::Network { what: what.to_owned(), source }))?;
         if bytes.len() > MAX_MANIFEST_BYTES {
-            return Err(self.error(ErrorKind::Protocol { what: what.to_owned(), detail: format!("manifest larger than {MAX_MANIFEST_BYTES} bytes") }));
+            return Err(self
+                .error(ErrorKind::Protocol { what: what.to_owned(), detail: format!("manifest larger than {MAX_MANIFEST_BYTES} bytes") }));
         }
         // A registry that omits Content-Type: take the document's own mediaType.
         let media_type = if ferry_oci::media_type::is_manifest(&media_type) {

@@ -54,7 +54,8 @@ impl Repository {
         match resp.status().as_u16() {
             200 => {
                 let body = resp.bytes().await.map_err(|source| self.error(ErrorKind::Network { what: what.clone(), source }))?;
-                let index: Index = serde_json::from_slice(&body).map_err(|e| self.error(ErrorKind::Protocol { what, detail: e.to_string() }))?;
+                let index: Index =
+                    serde_json::from_slice(&body).map_err(|e| self.error(ErrorKind::Protocol { what, detail: e.to_string() }))?;
                 self.set_api_known(true);
                 Ok(Some(index.manifests))
             }
@@ -107,14 +108,13 @@ impl Repository {
         if self.api_known() == Some(true) && self.endpoint.referrers != ReferrersMode::Tag {
             return Ok(());
         }
-        let mut entry = Descriptor::new(referrer.descriptor().media_type.clone(), referrer.descriptor().digest.clone(), referrer.descriptor().size);
+        let mut entry =
+            Descriptor::new(referrer.descriptor().media_type.clone(), referrer.descriptor().digest.clone(), referrer.descriptor().size);
         let view = referrer.view();
         entry.artifact_type = view.artifact_type.clone().or_else(|| view.config.as_ref().map(|c| c.media_type.clone()));
         entry.annotations = view.annotations.clone();
         let mut index = match self.fetch_manifest_by_reference(&subject.digest.tag_schema()).await {
-            Ok(m) if media_type::is_index(&m.descriptor().media_type) => {
-                serde_json::from_slice::<Index>(m.bytes()).unwrap_or_default()
-            }
+            Ok(m) if media_type::is_index(&m.descriptor().media_type) => serde_json::from_slice::<Index>(m.bytes()).unwrap_or_default(),
             Ok(_) => Index::new(),
             Err(e) if e.is_not_found() => Index::new(),
             Err(e) => return Err(e),

@@ -33,7 +33,9 @@ impl RetryPolicy {
         }
         let exp = self.base.saturating_mul(1 << retry.saturating_sub(1).min(16));
         // Spread clients apart a little without a random number generator.
-        let jitter = Duration::from_millis(u64::from(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_millis()).unwrap_or(0) % 50));
+        let jitter = Duration::from_millis(u64::from(
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.subsec_millis()).unwrap_or(0) % 50,
+        ));
         (exp + jitter).min(Duration::from_secs(3)).min(self.max)
     }
 }

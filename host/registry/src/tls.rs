@@ -27,9 +27,7 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
 
 /// Builds the rustls configuration for one endpoint.
 pub(crate) fn client_config(material: &TlsMaterial, insecure: bool) -> Result<ClientConfig, String> {
-    let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+    let builder = ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().map_err(|e| e.to_string())?;
     let builder = if insecure {
         builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
     } else {

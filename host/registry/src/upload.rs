@@ -62,7 +62,12 @@ impl Repository {
     /// Asks the registry to mount `desc` from repository `from` on the same registry.
     pub async fn mount_blob(&self, desc: &Descriptor, from: &str) -> Result<Mount, Error> {
         let what = format!("mount of blob {} from {from} into {}/{}", desc.digest, self.registry(), self.name);
-        let url = format!("{}?mount={}&from={}", self.url("blobs/uploads/"), desc.digest, url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>());
+        let url = format!(
+            "{}?mount={}&from={}",
+            self.url("blobs/uploads/"),
+            desc.digest,
+            url::form_urlencoded::byte_serialize(from.as_bytes()).collect::<String>()
+        );
         let mut scopes = self.push_scope();
         scopes.push(format!("repository:{from}:pull"));
         let resp = self.send(Request::new(Method::POST, url, scopes, what.clone())).await?;

@@ -55,6 +55,14 @@ impl TestHome {
         std::fs::write(dir.join("ca.crt"), ca_pem).unwrap();
     }
 
+    /// `~/.docker/certs.d/<host>/cert.pem` and `key.pem`: a client certificate.
+    pub fn add_client_cert(&self, host: &str, cert_pem: &str, key_pem: &str) {
+        let dir = self.docker_config_dir().join("certs.d").join(host);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cert.pem"), cert_pem).unwrap();
+        std::fs::write(dir.join("key.pem"), key_pem).unwrap();
+    }
+
     /// Environment for a ferry process using this home.
     pub fn env(&self) -> Vec<(String, PathBuf)> {
         let p = self.dir.path();

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use ferry_oci::{Descriptor, Hasher, Algorithm, Platform, gojson, media_type};
+use ferry_oci::{Algorithm, Descriptor, Hasher, Platform, gojson, media_type};
 use serde_json::json;
 
 use crate::push::Pusher;
@@ -38,7 +38,8 @@ pub fn image(p: &Pusher, repo: &str, tag: Option<&str>, seed: u64, plat: Option<
     } else {
         (media_type::OCI_CONFIG, "application/vnd.oci.image.layer.v1.tar", media_type::OCI_MANIFEST)
     };
-    let mut config = json!({ "config": { "User": format!("user{}", rng.next_u64() % 1000) }, "rootfs": { "type": "layers", "diff_ids": [] } });
+    let mut config =
+        json!({ "config": { "User": format!("user{}", rng.next_u64() % 1000) }, "rootfs": { "type": "layers", "diff_ids": [] } });
     if let Some(spec) = plat {
         let pl = platform(spec);
         config["architecture"] = json!(pl.architecture);
@@ -146,7 +147,9 @@ pub fn artifact_with_subject(p: &Pusher, repo: &str, subject: &Descriptor, seed:
     entry.annotations.insert("org.example.seed".to_owned(), seed.to_string());
     let tag = subject.digest.tag_schema();
     let mut list: Vec<Descriptor> = match p.manifest(repo, &tag) {
-        Some((_, bytes)) => serde_json::from_value(serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["manifests"].clone()).unwrap(),
+        Some((_, bytes)) => {
+            serde_json::from_value(serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["manifests"].clone()).unwrap()
+        }
         None => Vec::new(),
     };
     list.push(entry);
@@ -180,8 +183,17 @@ pub fn big_image(p: &Pusher, repo: &str, tag: &str, layer_sizes: &[u64], seed: u
         std::fs::remove_file(&path).unwrap();
         layers.push(desc);
     }
-    let config = p.push_blob(repo, media_type::OCI_CONFIG, &gojson::to_vec(&json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})));
+    let config = p.push_blob(
+        repo,
+        media_type::OCI_CONFIG,
+        &gojson::to_vec(&json!({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}})),
+    );
     let bytes = gojson::to_vec(&json!({ "schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": config, "layers": layers }));
     let desc = p.push_manifest(repo, tag, media_type::OCI_MANIFEST, &bytes);
     Image { manifest: desc, bytes, config, layers }
+}
+
+/// A cosign-style signature: an artifact tagged `sha256-<subject hex>.sig` (no `subject`).
+pub fn cosign_signature(p: &Pusher, repo: &str, subject: &Descriptor, seed: u64) -> Image {
+    artifact(p, repo, Some(&format!("{}.sig", subject.digest.tag_schema())), seed, None)
 }

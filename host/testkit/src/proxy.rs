@@ -17,7 +17,7 @@
 //! A [`Rule`] picks requests by method and a path substring, and applies its fault to the
 //! matching requests numbered `first..first+times` (0-based).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,7 +68,15 @@ pub struct Seen {
 pub struct FaultProxy {
     addr: String,
     seen: Arc<Mutex<Vec<Seen>>>,
+    in_flight: Arc<InFlight>,
     _stop: Arc<()>,
+}
+
+/// Requests being handled now, and the most at once.
+#[derive(Default)]
+struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    max: std::sync::atomic::AtomicUsize,
 }
 
 impl FaultProxy {
@@ -80,19 +88,25 @@ impl FaultProxy {
         let stop = Arc::new(());
         let weak = Arc::downgrade(&stop);
         let (upstream, log) = (upstream.to_owned(), seen.clone());
+        let in_flight = Arc::new(InFlight::default());
+        let counter = in_flight.clone();
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if weak.upgrade().is_none() {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (upstream, rules, log) = (upstream.clone(), rules.clone(), log.clone());
+                let (upstream, rules, log, counter) = (upstream.clone(), rules.clone(), log.clone(), counter.clone());
                 std::thread::spawn(move || {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let n = counter.now.fetch_add(1, SeqCst) + 1;
+                    counter.max.fetch_max(n, SeqCst);
                     let _ = serve(conn, &upstream, &rules, &log);
+                    counter.now.fetch_sub(1, SeqCst);
                 });
             }
         });
-        FaultProxy { addr, seen, _stop: stop }
+        FaultProxy { addr, seen, in_flight, _stop: stop }
     }
 
     /// `127.0.0.1:PORT`.
@@ -103,6 +117,11 @@ impl FaultProxy {
     /// Every request so far.
     pub fn requests(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// The most requests the proxy was handling at one time.
+    pub fn max_in_flight(&self) -> usize {
+        self.in_flight.max.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Requests whose method and path match.

@@ -14,6 +14,8 @@ pub struct Pusher {
     ca: Option<PathBuf>,
     /// Token realm and service, for registries with token auth.
     token: Option<(String, String)>,
+    /// Client certificate and key, for mutual TLS.
+    client_cert: Option<(PathBuf, PathBuf)>,
 }
 
 /// A response: status, headers (lowercased names), body.
@@ -31,7 +33,13 @@ impl Response {
 
 impl Pusher {
     pub fn new(base: String, credentials: Option<(String, String)>, ca: Option<PathBuf>) -> Pusher {
-        Pusher { base, credentials, ca, token: None }
+        Pusher { base, credentials, ca, token: None, client_cert: None }
+    }
+
+    /// Present this client certificate.
+    pub fn with_client_cert(mut self, cert: PathBuf, key: PathBuf) -> Pusher {
+        self.client_cert = Some((cert, key));
+        self
     }
 
     /// Use bearer tokens from `realm` (Docker token auth) instead of basic auth.
@@ -46,7 +54,15 @@ impl Pusher {
         let path = url.split("/v2/").nth(1)?;
         let repo = ["/blobs/", "/manifests/", "/tags/"].iter().find_map(|m| path.split_once(m).map(|(r, _)| r.to_owned()))?;
         let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "-G", realm, "--data-urlencode", &format!("service={service}"), "--data-urlencode", &format!("scope=repository:{repo}:pull,push")]);
+        cmd.args([
+            "-sS",
+            "-G",
+            realm,
+            "--data-urlencode",
+            &format!("service={service}"),
+            "--data-urlencode",
+            &format!("scope=repository:{repo}:pull,push"),
+        ]);
         if let Some((u, p)) = &self.credentials {
             cmd.args(["-u", &format!("{u}:{p}")]);
         }
@@ -72,6 +88,9 @@ impl Pusher {
         }
         if let Some(ca) = &self.ca {
             cmd.arg("--cacert").arg(ca);
+        }
+        if let Some((cert, key)) = &self.client_cert {
+            cmd.arg("--cert").arg(cert).arg("--key").arg(key);
         }
         for (k, v) in headers {
             cmd.args(["-H", &format!("{k}: {v}")]);

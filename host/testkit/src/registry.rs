@@ -19,12 +19,14 @@ pub struct Registry {
     log: Arc<Mutex<Vec<String>>>,
     token_requests: Option<Arc<std::sync::atomic::AtomicUsize>>,
     token_realm: Option<String>,
+    client_certs: bool,
 }
 
 /// Options for [`Registry`].
 #[derive(Default)]
 pub struct Builder {
     tls: bool,
+    client_certs: bool,
     basic: Option<(String, String)>,
     token_users: Option<Vec<(String, String)>>,
     refresh_tokens: Vec<(String, String)>,
@@ -34,6 +36,13 @@ impl Builder {
     /// Serve HTTPS with a fresh CA and leaf certificate.
     pub fn tls(mut self) -> Builder {
         self.tls = true;
+        self
+    }
+
+    /// Serve HTTPS and require a client certificate signed by the fixture's CA.
+    pub fn client_certs(mut self) -> Builder {
+        self.tls = true;
+        self.client_certs = true;
         self
     }
 
@@ -81,7 +90,17 @@ impl Registry {
         let mut http = "http: {addr: '127.0.0.1:0', secret: test".to_owned();
         if opts.tls {
             make_certificates(root);
-            http += &format!(", tls: {{certificate: {}, key: {}}}", root.join("leaf.pem").display(), root.join("leaf.key").display());
+            let client_cas = if opts.client_certs {
+                make_client_certificate(root);
+                format!(", clientcas: [{}]", root.join("ca.pem").display())
+            } else {
+                String::new()
+            };
+            http += &format!(
+                ", tls: {{certificate: {}, key: {}{client_cas}}}",
+                root.join("leaf.pem").display(),
+                root.join("leaf.key").display()
+            );
         }
         http += "}";
         let mut auth = String::new();
@@ -141,7 +160,17 @@ impl Registry {
             }
         });
         let credentials = opts.basic.or_else(|| opts.token_users.and_then(|u| u.into_iter().next()));
-        let reg = Registry { child, dir, addr, tls: opts.tls, credentials, log, token_requests: token, token_realm };
+        let reg = Registry {
+            child,
+            dir,
+            addr,
+            tls: opts.tls,
+            credentials,
+            log,
+            token_requests: token,
+            token_realm,
+            client_certs: opts.client_certs,
+        };
         reg.wait_ready();
         reg
     }
@@ -181,6 +210,14 @@ impl Registry {
         self.dir.path().join("ca.pem")
     }
 
+    /// The client certificate and key (PEM) a mutual-TLS registry accepts.
+    pub fn client_cert(&self) -> Option<(String, String)> {
+        self.client_certs.then(|| {
+            let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap();
+            (read("client.pem"), read("client.key"))
+        })
+    }
+
     pub fn credentials(&self) -> Option<(&str, &str)> {
         self.credentials.as_ref().map(|(u, p)| (u.as_str(), p.as_str()))
     }
@@ -196,7 +233,7 @@ impl Registry {
 
     /// A pusher with this registry's credentials and CA.
     pub fn pusher(&self) -> crate::Pusher {
-        let p = crate::Pusher::new(self.url(), self.credentials.clone(), self.tls.then(|| self.ca_path()));
+        let p = self.with_client_cert(crate::Pusher::new(self.url(), self.credentials.clone(), self.tls.then(|| self.ca_path())));
         match &self.token_realm {
             Some(realm) => p.with_token_realm(realm, crate::token::SERVICE),
             None => p,
@@ -204,7 +241,11 @@ impl Registry {
     }
 
     fn pusher_anonymous(&self) -> crate::Pusher {
-        crate::Pusher::new(self.url(), None, self.tls.then(|| self.ca_path()))
+        self.with_client_cert(crate::Pusher::new(self.url(), None, self.tls.then(|| self.ca_path())))
+    }
+
+    fn with_client_cert(&self, p: crate::Pusher) -> crate::Pusher {
+        if self.client_certs { p.with_client_cert(self.dir.path().join("client.pem"), self.dir.path().join("client.key")) } else { p }
     }
 
     /// Requests the token server answered so far (token-auth registries).
@@ -238,16 +279,45 @@ fn run(cmd: &mut Command) -> Vec<u8> {
 /// A CA and a leaf for 127.0.0.1/localhost (rustls refuses a CA used as the server cert).
 fn make_certificates(dir: &Path) {
     let p = |n: &str| dir.join(n).display().to_string();
-    run(Command::new("openssl").args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
+    run(Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
         .args(["-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-subj", "/CN=ferry-test-ca"])
         .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]));
-    run(Command::new("openssl").args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
-        .args(["-keyout", &p("leaf.key"), "-out", &p("leaf.csr"), "-subj", "/CN=localhost"]));
+    run(Command::new("openssl").args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]).args([
+        "-keyout",
+        &p("leaf.key"),
+        "-out",
+        &p("leaf.csr"),
+        "-subj",
+        "/CN=localhost",
+    ]));
     std::fs::write(
         dir.join("leaf.ext"),
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
     )
     .unwrap();
-    run(Command::new("openssl").args(["x509", "-req", "-in", &p("leaf.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"), "-CAcreateserial"])
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-in", &p("leaf.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"), "-CAcreateserial"])
         .args(["-days", "30", "-out", &p("leaf.pem"), "-extfile", &p("leaf.ext")]));
+}
+
+/// A client certificate signed by the fixture's CA, for mutual TLS.
+fn make_client_certificate(dir: &Path) {
+    let p = |n: &str| dir.join(n).display().to_string();
+    run(Command::new("openssl").args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]).args([
+        "-keyout",
+        &p("client.key"),
+        "-out",
+        &p("client.csr"),
+        "-subj",
+        "/CN=ferry-test-client",
+    ]));
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-in", &p("client.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"), "-CAcreateserial"])
+        .args(["-days", "30", "-out", &p("client.pem"), "-extfile", &p("client.ext")]));
 }

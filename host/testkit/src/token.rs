@@ -122,7 +122,8 @@ fn answer(conn: TcpStream, signer: &Signer, users: &HashMap<String, String>, ref
     let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
     let params: Vec<(String, String)> = if method == "POST" { form(&String::from_utf8_lossy(&body)) } else { form(&query) };
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let mut scopes: Vec<String> = params.iter().filter(|(n, _)| n == "scope").flat_map(|(_, v)| v.split(' ').map(str::to_owned).collect::<Vec<_>>()).collect();
+    let mut scopes: Vec<String> =
+        params.iter().filter(|(n, _)| n == "scope").flat_map(|(_, v)| v.split(' ').map(str::to_owned).collect::<Vec<_>>()).collect();
     scopes.retain(|s| !s.is_empty());
 
     // Who is asking: a user with a password, a refresh token, or nobody.
@@ -192,10 +193,7 @@ fn der_to_raw(der: &[u8]) -> Vec<u8> {
 }
 
 fn form(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
+    s.split('&').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
 }
 
 fn decode(s: &str) -> String {
@@ -203,12 +201,13 @@ fn decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -217,7 +216,11 @@ fn decode(s: &str) -> String {
 }
 
 fn respond(mut conn: TcpStream, status: u16, body: &str) -> std::io::Result<()> {
-    write!(conn, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    write!(
+        conn,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
     conn.flush()
 }
 

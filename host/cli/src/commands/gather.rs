@@ -21,9 +21,8 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> a
     let options = GatherOptions { platforms, annotations, index_fallback: args.index_fallback, recursive };
     let client = Client::new(config);
     let progress = Progress::new(global, "gather", sources.len() as u64);
-    let outcome = gather(&client, &args.sources, &sources, &dest, &options, progress.events())
-        .await
-        .context(format!("gathering into {dest}"))?;
+    let outcome =
+        gather(&client, &args.sources, &sources, &dest, &options, progress.events()).await.context(format!("gathering into {dest}"))?;
     progress.finish();
     let s = &outcome.stats;
     progress.line(&format!(
@@ -64,8 +63,5 @@ fn parse_platforms(values: &[String]) -> anyhow::Result<Vec<Platform>> {
     if values.iter().any(|v| v == "all") {
         return Ok(Vec::new());
     }
-    values
-        .iter()
-        .map(|v| v.parse::<Platform>().map_err(|e| BadInput(format!("--platforms: {e}")).into()))
-        .collect()
+    values.iter().map(|v| v.parse::<Platform>().map_err(|e| BadInput(format!("--platforms: {e}")).into())).collect()
 }

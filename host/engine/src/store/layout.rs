@@ -73,7 +73,8 @@ impl Store for LayoutStore {
     async fn fetch_manifest(&self, desc: &Descriptor) -> Result<Manifest, Error> {
         let d = desc.clone();
         let bytes = self.blocking(move |l| l.read_blob(&d)).await?;
-        Manifest::from_bytes(desc.clone(), bytes).map_err(|source| Error::Manifest { what: format!("{} in {}", desc.digest, self.name()), source })
+        Manifest::from_bytes(desc.clone(), bytes)
+            .map_err(|source| Error::Manifest { what: format!("{} in {}", desc.digest, self.name()), source })
     }
 
     async fn manifest_exists(&self, desc: &Descriptor) -> Result<bool, Error> {
@@ -170,7 +171,8 @@ impl Store for LayoutStore {
         if list.iter().any(|d| d.digest == referrer.descriptor().digest) {
             return Ok(());
         }
-        let mut entry = Descriptor::new(referrer.descriptor().media_type.clone(), referrer.descriptor().digest.clone(), referrer.descriptor().size);
+        let mut entry =
+            Descriptor::new(referrer.descriptor().media_type.clone(), referrer.descriptor().digest.clone(), referrer.descriptor().size);
         let view = referrer.view();
         entry.artifact_type = view.artifact_type.clone().or_else(|| view.config.as_ref().map(|c| c.media_type.clone()));
         entry.annotations = view.annotations.clone();

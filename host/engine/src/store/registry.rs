@@ -105,6 +105,9 @@ const SMALL_BLOB: u64 = 1 << 20;
 
 impl RegistryStore {
     fn repo_error(&self, detail: String) -> ferry_registry::Error {
-        ferry_registry::Error { host: self.repo.host().to_owned(), kind: ferry_registry::ErrorKind::Body { what: format!("reading the source of an upload to {}", self.name()), detail } }
+        ferry_registry::Error {
+            host: self.repo.host().to_owned(),
+            kind: ferry_registry::ErrorKind::Body { what: format!("reading the source of an upload to {}", self.name()), detail },
+        }
     }
 }

@@ -1,0 +1,94 @@
+//! The registry client against a real registry: mounts and their 202 fallback, chunked
+//! uploads, verification of fetched blobs, tags, referrers through the tag schema.
+
+#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+
+use std::path::Path;
+
+use bytes::Bytes;
+use ferry_config::Config;
+use ferry_config::certs::CertDirs;
+use ferry_config::credentials::CredentialStore;
+use ferry_oci::{Descriptor, Reference, media_type};
+use ferry_registry::{BlobStream, Client, ErrorKind, Mount, Repository, RetryPolicy};
+use ferry_testkit::{Registry, images};
+
+fn repo(reg: &Registry, name: &str) -> (Repository, tempfile::TempDir) {
+    let home = tempfile::tempdir().unwrap();
+    let config = Config::from_yaml(&reg.ferry_config(), Path::new("test-config.yaml")).unwrap();
+    let client = Client::with_parts(config, CredentialStore::with_config_dir(home.path()), CertDirs(Vec::new()), RetryPolicy::default());
+    let reference: Reference = format!("{}/{name}", reg.addr()).parse().unwrap();
+    (client.repository(&reference), home)
+}
+
+fn stream_of(desc: &Descriptor, bytes: Vec<u8>) -> BlobStream {
+    let chunks: Vec<Result<Bytes, ErrorKind>> = bytes.chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    BlobStream::verifying(desc.clone(), "local", "test blob".into(), futures_util::stream::iter(chunks))
+}
+
+#[tokio::test]
+async fn mount_and_its_202_fallback() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let desc = p.push_blob("team/a", media_type::OCTET_STREAM, &vec![7u8; 3 << 20]);
+    let (a, _h1) = repo(&reg, "team/a");
+    let (b, _h2) = repo(&reg, "team/b");
+    assert!(matches!(b.mount_blob(&desc, "team/a").await.unwrap(), Mount::Mounted));
+
+    // A mount the registry cannot do (blob not in the source repository) opens an upload.
+    let (c, _h3) = repo(&reg, "team/c");
+    let Mount::Upload(session) = c.mount_blob(&desc, "team/nothing-here").await.unwrap() else { panic!("expected 202") };
+    c.push_blob(&desc, Some(session), || a.fetch_blob(&desc)).await.unwrap();
+    assert!(p.has_blob("team/c", &desc.digest));
+}
+
+#[tokio::test]
+async fn chunked_upload_and_verified_fetch() {
+    let reg = Registry::start();
+    let (r, _h) = repo(&reg, "big/blob");
+    let bytes: Vec<u8> = (0..(20u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let desc = Descriptor::of_bytes(media_type::OCTET_STREAM, &bytes);
+    r.push_blob_chunked(&desc, stream_of(&desc, bytes.clone())).await.unwrap();
+    assert!(r.blob_exists(&desc.digest).await.unwrap());
+    assert_eq!(r.fetch_blob(&desc).await.unwrap().collect().await.unwrap(), bytes);
+
+    // A descriptor whose size disagrees with what the registry serves is refused up front;
+    // corrupted bytes are covered through the fault proxy in the gather tests.
+    let mut short = desc.clone();
+    short.size -= 1;
+    let err = r.fetch_blob(&short).await.err().unwrap();
+    assert!(matches!(err.kind, ErrorKind::Mismatch { .. }), "{err}");
+    let other = Descriptor::of_bytes(media_type::OCTET_STREAM, &vec![1u8; bytes.len()]);
+
+    // A source stream that does not match its descriptor fails the upload.
+    let (s, _h2) = repo(&reg, "big/other");
+    let err = s.push_blob_chunked(&other, stream_of(&other, bytes.clone())).await.unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::Mismatch { .. }), "{err}");
+    assert!(!s.blob_exists(&other.digest).await.unwrap());
+}
+
+#[tokio::test]
+async fn tags_are_sorted_and_referrers_found_by_tag_schema() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let img = images::single_image(&p, "app/x", "b", 1);
+    for t in ["c", "a"] {
+        p.push_manifest("app/x", t, &img.manifest.media_type, &img.bytes);
+    }
+    let sbom = images::artifact_with_subject(&p, "app/x", &img.manifest, 2);
+    let sig = images::cosign_signature(&p, "app/x", &img.manifest, 3);
+    let (r, _h) = repo(&reg, "app/x");
+    let tags = r.tags().await.unwrap();
+    assert_eq!(&tags[..3], &["a", "b", "c"]);
+    let referrers = r.referrers(&img.manifest).await.unwrap();
+    assert_eq!(referrers.iter().map(|d| d.digest.clone()).collect::<Vec<_>>(), vec![sbom.manifest.digest.clone()]);
+    let attachments = r.cosign_attachments(&img.manifest).await.unwrap();
+    assert_eq!(attachments.len(), 1);
+    assert_eq!(attachments[0].1.digest, sig.manifest.digest);
+    assert!(r.referrers(&sbom.manifest).await.unwrap().is_empty());
+
+    // A manifest fetched by tag is checked against the registry's digest header and kept as bytes.
+    let m = r.fetch_manifest_by_reference("a").await.unwrap();
+    assert_eq!(m.bytes(), img.bytes.as_slice());
+    assert!(r.resolve("missing").await.unwrap_err().is_not_found());
+}
