@@ -160,6 +160,16 @@ impl Manifest {
         out
     }
 
+    /// This manifest as an entry of a referrers list: media type, digest, size, its
+    /// `artifactType` (or config media type) and its annotations, as the OCI spec lists them.
+    pub fn referrer_descriptor(&self) -> Descriptor {
+        let d = &self.descriptor;
+        let mut entry = Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size);
+        entry.artifact_type = self.view.artifact_type.clone().or_else(|| self.view.config.as_ref().map(|c| c.media_type.clone()));
+        entry.annotations = self.view.annotations.clone();
+        entry
+    }
+
     /// The descriptors in the `vnd.act3-ace.data.extra-manifests` annotation of an index.
     pub fn extra_manifests(&self) -> Result<Vec<Descriptor>, ManifestError> {
         if !media_type::is_index(&self.descriptor.media_type) {

@@ -108,11 +108,7 @@ impl Repository {
         if self.api_known() == Some(true) && self.endpoint.referrers != ReferrersMode::Tag {
             return Ok(());
         }
-        let mut entry =
-            Descriptor::new(referrer.descriptor().media_type.clone(), referrer.descriptor().digest.clone(), referrer.descriptor().size);
-        let view = referrer.view();
-        entry.artifact_type = view.artifact_type.clone().or_else(|| view.config.as_ref().map(|c| c.media_type.clone()));
-        entry.annotations = view.annotations.clone();
+        let entry = referrer.referrer_descriptor();
         let mut index = match self.fetch_manifest_by_reference(&subject.digest.tag_schema()).await {
             Ok(m) if media_type::is_index(&m.descriptor().media_type) => serde_json::from_slice::<Index>(m.bytes()).unwrap_or_default(),
             Ok(_) => Index::new(),

@@ -137,10 +137,23 @@ impl Drop for FaultProxy {
     }
 }
 
-struct Message {
-    head: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+/// An HTTP/1.1 request or response: first line, headers, body.
+pub(crate) struct Message {
+    pub(crate) head: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Message {
+    /// A header's value, by case-insensitive name.
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+}
+
+/// Reads one request (`None` at end of input).
+pub(crate) fn read_request(r: &mut impl BufRead) -> std::io::Result<Option<Message>> {
+    read_message(r, false, false)
 }
 
 fn read_message(r: &mut impl BufRead, until_eof: bool, no_body: bool) -> std::io::Result<Option<Message>> {
@@ -202,7 +215,7 @@ fn write_message(w: &mut impl Write, m: &Message, body: &[u8]) -> std::io::Resul
 
 fn serve(conn: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
-    let Some(req) = read_message(&mut reader, false, false)? else { return Ok(()) };
+    let Some(req) = read_request(&mut reader)? else { return Ok(()) };
     let mut parts = req.head.split(' ');
     let (method, path) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
     let fault = {

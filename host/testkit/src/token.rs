@@ -8,7 +8,7 @@
 //! `openssl`, which the tests install anyway.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,29 +96,11 @@ fn base32(bytes: &[u8]) -> String {
 
 fn answer(conn: TcpStream, signer: &Signer, users: &HashMap<String, String>, refresh: &HashMap<String, String>) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split(' ');
+    let Some(req) = crate::proxy::read_request(&mut reader)? else { return Ok(()) };
+    let mut parts = req.head.split(' ');
     let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
-    let mut auth = None;
-    let mut length = 0;
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h)?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            match k.trim().to_ascii_lowercase().as_str() {
-                "authorization" => auth = Some(v.trim().to_owned()),
-                "content-length" => length = v.trim().parse().unwrap_or(0),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
+    let auth = req.header("authorization");
+    let body = req.body;
     let query = target.split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
     let params: Vec<(String, String)> = if method == "POST" { form(&String::from_utf8_lossy(&body)) } else { form(&query) };
     let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());

@@ -171,11 +171,7 @@ impl Store for LayoutStore {
         if list.iter().any(|d| d.digest == referrer.descriptor().digest) {
             return Ok(());
         }
-        let mut entry =
-            Descriptor::new(referrer.descriptor().media_type.clone(), referrer.descriptor().digest.clone(), referrer.descriptor().size);
-        let view = referrer.view();
-        entry.artifact_type = view.artifact_type.clone().or_else(|| view.config.as_ref().map(|c| c.media_type.clone()));
-        entry.annotations = view.annotations.clone();
+        let entry = referrer.referrer_descriptor();
         list.push(entry);
         let mut index = Index::new();
         index.manifests = list;
