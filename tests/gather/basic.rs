@@ -194,3 +194,23 @@ fn index_bytes_are_go_encoded() {
     let raw = String::from_utf8(p.manifest("low/g", "empty").unwrap().1).unwrap();
     assert!(raw.contains(r#""manifests":[]"#), "{raw}");
 }
+
+/// §13.19: Docker schema2 images and manifest lists are filtered by platform too (ace-dt let
+/// schema2 images through unfiltered).
+#[test]
+fn platforms_filter_docker_images_and_lists() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    images::docker_image(&p, "low/dimage", "v1", 60);
+    let list = images::docker_manifest_list(&p, "low/dlist", "v1", 61);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let sources = write_file(&home, "sources.list", &format!("{r}/low/dimage:v1\n{r}/low/dlist:v1\n"));
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "-p", "linux/arm64", &sources, &format!("{r}/low/g:arm64")]).expect_code(0);
+    let index = p.manifest_json("low/g", "arm64");
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "the amd64 schema2 image is dropped: {index}");
+    assert_eq!(entries[0]["digest"], list.children[1].digest.to_string());
+    assert_eq!(entries[0]["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
+    assert_eq!(sha256(entries[0]["annotations"]["data.act3-ace.io/source-index"].as_str().unwrap().as_bytes()), list.index.digest.to_string());
+}

@@ -36,6 +36,7 @@ fn bad_arguments_are_usage_errors() {
         vec!["mirror", "gather", "-a", "novalue", list.as_str(), "reg.io/a:b"],
         vec!["mirror", "gather", "missing.list", "reg.io/a:b"],
         vec!["mirror", "gather", list.as_str()],
+        vec!["mirror", "gather", list.as_str(), "reg.io/a@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],
     ] {
         let run = ferry(&home, &reg.ferry_config(), &args);
         run.expect_code(2);
