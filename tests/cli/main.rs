@@ -33,3 +33,21 @@ fn unknown_config_key_names_key_and_file() {
         run.stderr
     );
 }
+
+#[test]
+fn ferry_config_variable_and_overrides() {
+    let home = TestHome::new();
+    let a = home.path().join("a.yaml");
+    std::fs::write(&a, "concurrentHTTP: 3\n").unwrap();
+    let missing = home.path().join("missing.yaml");
+    let list = format!("{}:{}", missing.display(), a.display());
+    let run = ferry_tests::ferry_env(&home, &[("FERRY_CONFIG", &list)], &["config"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("concurrentHTTP: 3") && run.stdout.contains("a.yaml"), "{}", run.stdout);
+
+    let run = ferry_tests::ferry_env(&home, &[("FERRY_CONFIG", &list), ("FERRY_CONCURRENT_HTTP", "11")], &["config"]);
+    assert!(run.stdout.contains("concurrentHTTP: 11"), "{}", run.stdout);
+    let run = ferry_tests::ferry_env(&home, &[("FERRY_CONFIG", &list), ("FERRY_CONCURRENT_HTTP", "many")], &["config"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("FERRY_CONCURRENT_HTTP"), "{}", run.stderr);
+}

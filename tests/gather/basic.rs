@@ -212,5 +212,8 @@ fn platforms_filter_docker_images_and_lists() {
     assert_eq!(entries.len(), 1, "the amd64 schema2 image is dropped: {index}");
     assert_eq!(entries[0]["digest"], list.children[1].digest.to_string());
     assert_eq!(entries[0]["mediaType"], "application/vnd.docker.distribution.manifest.v2+json");
-    assert_eq!(sha256(entries[0]["annotations"]["data.act3-ace.io/source-index"].as_str().unwrap().as_bytes()), list.index.digest.to_string());
+    assert_eq!(
+        sha256(entries[0]["annotations"]["data.act3-ace.io/source-index"].as_str().unwrap().as_bytes()),
+        list.index.digest.to_string()
+    );
 }

@@ -32,12 +32,18 @@ pub fn ferry(home: &TestHome, config: &str, args: &[&str]) -> Run {
 
 /// Runs ferry with exactly these arguments, in `home`.
 pub fn ferry_raw(home: &TestHome, args: &[&str]) -> Run {
+    ferry_env(home, &[], args)
+}
+
+/// Runs ferry in `home` with extra environment variables.
+pub fn ferry_env(home: &TestHome, env: &[(&str, &str)], args: &[&str]) -> Run {
     let out = Command::new(binary())
         .args(args)
         .current_dir(home.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(home.env())
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     Run {

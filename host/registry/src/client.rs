@@ -34,6 +34,9 @@ struct Inner {
     auth: tokio::sync::Mutex<HashMap<String, HostAuth>>,
     credential_cache: Mutex<HashMap<String, Option<Credential>>>,
     pub(crate) referrers_api: Mutex<HashMap<String, bool>>,
+    /// Serialises read-modify-write of tag-schema referrer indexes, so concurrent copies
+    /// never drop each other's entries.
+    pub(crate) referrers_tag_lock: tokio::sync::Mutex<()>,
 }
 
 /// One repository on one registry, after endpoint selection and `rewritePull`.
@@ -97,6 +100,7 @@ impl Client {
                 auth: tokio::sync::Mutex::new(HashMap::new()),
                 credential_cache: Mutex::new(HashMap::new()),
                 referrers_api: Mutex::new(HashMap::new()),
+                referrers_tag_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -328,6 +332,10 @@ impl Repository {
 
     pub(crate) fn client_referrers_cache(&self) -> &Mutex<HashMap<String, bool>> {
         &self.client.inner.referrers_api
+    }
+
+    pub(crate) async fn lock_referrers_tags(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.client.inner.referrers_tag_lock.lock().await
     }
 
     pub(crate) fn error(&self, kind: ErrorKind) -> Error {

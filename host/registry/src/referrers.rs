@@ -109,6 +109,7 @@ impl Repository {
             return Ok(());
         }
         let entry = referrer.referrer_descriptor();
+        let _guard = self.lock_referrers_tags().await;
         let mut index = match self.fetch_manifest_by_reference(&subject.digest.tag_schema()).await {
             Ok(m) if media_type::is_index(&m.descriptor().media_type) => serde_json::from_slice::<Index>(m.bytes()).unwrap_or_default(),
             Ok(_) => Index::new(),
