@@ -76,3 +76,32 @@ fn gathers_into_an_oci_layout() {
     assert!(p.has_manifest("low/again", &gather_digest));
     assert!(p.has_blob("low/again", &img.layers[0].digest));
 }
+
+/// The referrers API itself, on a registry that has one: found through the API on the way
+/// out of it, and indexed by the registry itself (no tag-schema index written) on the way in.
+#[test]
+fn referrers_api_both_ways() {
+    let api = ferry_testkit::ferro::ReferrersRegistry::start();
+    let dist = Registry::start();
+    let p = api.pusher();
+    let img = images::single_image(&p, "src/app", "v1", 70);
+    let sbom = images::artifact(&p, "src/app", None, 71, Some(&img.manifest));
+    let home = TestHome::new();
+    let config = ferry_tests::config_for_addrs(&[api.addr(), dist.addr()]);
+
+    // API → distribution: the referrer is found through the API and indexed by tag schema.
+    let out = write_file(&home, "out.list", &format!("{}/src/app:v1\n", api.addr()));
+    ferry(&home, &config, &["mirror", "gather", "-r", &out, &format!("{}/mirror/g:s1", dist.addr())]).expect_code(0);
+    let q = dist.pusher();
+    let listed = q.manifest_json("mirror/g", &img.manifest.digest.tag_schema());
+    assert_eq!(listed["manifests"][0]["digest"], sbom.manifest.digest.to_string());
+
+    // distribution → API: the registry indexes the referrer itself; ferry adds no tag.
+    let back = write_file(&home, "back.list", &format!("{}/mirror/g@{}\n", dist.addr(), img.manifest.digest));
+    ferry(&home, &config, &["mirror", "gather", "-r", &back, &format!("{}/dst/g:s1", api.addr())]).expect_code(0);
+    let r = p.request("GET", &format!("/v2/dst/g/referrers/{}", img.manifest.digest), &[], None);
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["manifests"][0]["digest"], sbom.manifest.digest.to_string());
+    assert!(!p.has_manifest("dst/g", &img.manifest.digest.tag_schema()));
+}

@@ -7,12 +7,14 @@
 //! - [`images`]: deterministic fixture images (single image, multi-platform index, index of
 //!   indexes, Docker schema2 and manifest list, artifact with `subject`, big pseudo-random
 //!   layers), the same seed always giving the same digests;
+//! - [`ferro`]: `ferro-oci-server`, a second registry implementation with the referrers API;
 //! - [`home`]: a throw-away HOME with Docker credentials and `certs.d` CAs for a ferry process.
 //!
 //! It panics with clear messages on setup failures: it is test support.
 
 #![allow(clippy::print_stderr, clippy::unwrap_used, clippy::expect_used, missing_docs, reason = "test support")]
 
+pub mod ferro;
 pub mod home;
 pub mod images;
 pub mod proxy;
