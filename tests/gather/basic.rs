@@ -217,3 +217,19 @@ fn platforms_filter_docker_images_and_lists() {
         list.index.digest.to_string()
     );
 }
+
+/// The fixture builders are deterministic: the same seed gives the same digests in any
+/// registry, another seed other digests.
+#[test]
+fn fixtures_are_deterministic() {
+    let (a, b) = (Registry::start(), Registry::start());
+    let x = images::index_of_indexes(&a.pusher(), "f/x", "v1", 5);
+    let y = images::index_of_indexes(&b.pusher(), "f/y", "v1", 5);
+    let z = images::index_of_indexes(&b.pusher(), "f/z", "v1", 6);
+    assert_eq!(x.index.digest, y.index.digest);
+    assert_ne!(x.index.digest, z.index.digest);
+    let big1 = images::big_image(&a.pusher(), "f/big", "v1", &[3 << 20], 7);
+    let big2 = images::big_image(&b.pusher(), "f/big", "v1", &[3 << 20], 7);
+    assert_eq!(big1.layers[0].digest, big2.layers[0].digest);
+    assert_eq!(big1.layers[0].size, 3 << 20);
+}
