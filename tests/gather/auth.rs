@@ -106,3 +106,20 @@ fn client_certificates_from_certs_d() {
     ferry(&home, "kind: Configuration\n", &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]).expect_code(0);
     assert_eq!(p.tags("low/mirror"), vec!["sync-1"]);
 }
+
+/// Credentials from a Docker credential helper (`credHelpers`), asked once per host.
+#[test]
+fn credential_helper_supplies_the_password() {
+    let reg = Registry::builder().tls().basic_auth("helper-user", "helper-secret").start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/app", "v1", 23);
+    let r = reg.addr();
+    let mut home = TestHome::new();
+    home.add_ca(r, &reg.ca_pem().unwrap());
+    home.add_cred_helper(r, "ferrytest", "helper-user", "helper-secret");
+    let list = write_file(&home, "sources.list", &format!("{r}/low/app:v1\n"));
+    let run = ferry(&home, "kind: Configuration\n", &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]);
+    run.expect_code(0);
+    assert_eq!(home.helper_calls("ferrytest"), vec![r.to_owned()], "asked once, for this host");
+    assert!(!run.stdout.contains("helper-secret") && !run.stderr.contains("helper-secret"));
+}
