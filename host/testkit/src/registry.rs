@@ -283,41 +283,34 @@ fn make_certificates(dir: &Path) {
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30"])
         .args(["-keyout", &p("ca.key"), "-out", &p("ca.pem"), "-subj", "/CN=ferry-test-ca"])
         .args(["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]));
-    run(Command::new("openssl").args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]).args([
-        "-keyout",
-        &p("leaf.key"),
-        "-out",
-        &p("leaf.csr"),
-        "-subj",
+    issue(
+        dir,
+        "leaf",
         "/CN=localhost",
-    ]));
-    std::fs::write(
-        dir.join("leaf.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
-    )
-    .unwrap();
-    run(Command::new("openssl")
-        .args(["x509", "-req", "-in", &p("leaf.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"), "-CAcreateserial"])
-        .args(["-days", "30", "-out", &p("leaf.pem"), "-extfile", &p("leaf.ext")]));
+        "keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n",
+    );
 }
 
 /// A client certificate signed by the fixture's CA, for mutual TLS.
 fn make_client_certificate(dir: &Path) {
-    let p = |n: &str| dir.join(n).display().to_string();
+    issue(dir, "client", "/CN=ferry-test-client", "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
+}
+
+/// `NAME.key` and `NAME.pem`: an EC key and a certificate for `subject` signed by the CA in
+/// `dir`, with `extensions` (openssl extfile lines) besides CA:FALSE.
+fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
+    let p = |ext: &str| dir.join(format!("{name}.{ext}")).display().to_string();
+    let ca = |n: &str| dir.join(n).display().to_string();
     run(Command::new("openssl").args(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]).args([
         "-keyout",
-        &p("client.key"),
+        &p("key"),
         "-out",
-        &p("client.csr"),
+        &p("csr"),
         "-subj",
-        "/CN=ferry-test-client",
+        subject,
     ]));
-    std::fs::write(
-        dir.join("client.ext"),
-        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
-    )
-    .unwrap();
+    std::fs::write(p("ext"), format!("basicConstraints=critical,CA:FALSE\n{extensions}")).unwrap();
     run(Command::new("openssl")
-        .args(["x509", "-req", "-in", &p("client.csr"), "-CA", &p("ca.pem"), "-CAkey", &p("ca.key"), "-CAcreateserial"])
-        .args(["-days", "30", "-out", &p("client.pem"), "-extfile", &p("client.ext")]));
+        .args(["x509", "-req", "-in", &p("csr"), "-CA", &ca("ca.pem"), "-CAkey", &ca("ca.key"), "-CAcreateserial"])
+        .args(["-days", "30", "-out", &p("pem"), "-extfile", &p("ext")]));
 }
