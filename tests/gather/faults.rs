@@ -107,3 +107,22 @@ fn concurrency_per_host_is_bounded() {
     assert_eq!(proxy.count("GET", "/blobs/"), 12);
     assert_eq!(proxy.max_in_flight(), 2, "two requests at a time, and no fewer");
 }
+
+/// A corrupted source into an OCI layout: an error, no blob file and no tag.
+#[test]
+fn corrupted_bytes_into_a_layout_leave_nothing() {
+    let low = Registry::start();
+    let image = images::image(&low.pusher(), "low/app", Some("v1"), 42, Some("linux/amd64"), false);
+    let big = images::big_image(&low.pusher(), "low/big", "v1", &[2 << 20], 43);
+    let proxy = FaultProxy::start(low.addr(), vec![Rule::always("GET", "/blobs/", Fault::CorruptBody)]);
+    let home = TestHome::new();
+    let sources = write_file(&home, "sources.list", &format!("{0}/low/app:v1\n{0}/low/big:v1\n", proxy.addr()));
+    let dir = home.path().join("layout");
+    let run = ferry(&home, &config_for_addrs(&[proxy.addr()]), &["mirror", "gather", &sources, &format!("oci:{}:sync-1", dir.display())]);
+    run.expect_code(1);
+    for d in [&image.layers[0], &big.layers[0]] {
+        assert!(!dir.join("blobs/sha256").join(d.digest.hex()).exists(), "no corrupted blob file");
+    }
+    let index = std::fs::read_to_string(dir.join("index.json")).unwrap_or_default();
+    assert!(!index.contains("sync-1"), "{index}");
+}

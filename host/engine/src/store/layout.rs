@@ -118,13 +118,14 @@ impl Store for LayoutStore {
             }
             Ok(w)
         });
-        let feed = async {
+        // The feeder owns the sender, so the writer sees the end of input however the feeder
+        // ends, a failed source included.
+        let feed = async move {
             while let Some(chunk) = stream.next().await {
                 if tx.send(chunk?).await.is_err() {
                     break;
                 }
             }
-            drop(tx);
             Ok::<(), Error>(())
         };
         let (writer, fed) = tokio::join!(writer, feed);
