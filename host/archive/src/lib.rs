@@ -1,0 +1,17 @@
+//! The archive stream that crosses the air gap, as ace-dt writes it (spec §2, §3).
+//!
+//! This crate is plain `std::io`: no async runtime, no network. It owns the tar layer
+//! ([`header`]: ustar headers byte for byte as Go's `archive/tar` writes them, PAX only for
+//! sizes of 8 GiB and more or paths that do not fit), the entry order ([`writer`]:
+//! `oci-layout`, the first `index.json`, directory entries before the first blob of each
+//! algorithm, blobs, the final `index.json`, two zero blocks, no record padding) and the
+//! checkpoint ledger ([`ledger`]: JSON lines of descriptors with `vnd.act3-ace.data.offset`).
+//!
+//! # Format
+//! See `docs/format.md` once it lands; until then spec §2–§3 is the reference.
+
+pub mod header;
+pub mod ledger;
+pub mod writer;
+
+pub use writer::{ArchiveWriter, Plain, Sink};
