@@ -14,4 +14,4 @@ pub mod header;
 pub mod ledger;
 pub mod writer;
 
-pub use writer::{ArchiveWriter, Plain, Sink};
+pub use writer::{ArchiveWriter, Plain, Sink, WriteError};

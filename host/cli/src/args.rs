@@ -52,6 +52,27 @@ pub(crate) struct Mirror {
 pub(crate) enum MirrorCommand {
     /// Copy the images listed in SOURCES-FILE into IMAGE's repository and tag a gather index
     Gather(GatherArgs),
+    /// Write IMAGE's graph to DEST as an archive, leaving out what EXISTING-IMAGEs already carried
+    Serialize(SerializeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SerializeArgs {
+    /// What to serialize (usually a gather index): REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:PATH[:TAG]
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// The archive file (truncated), or - for standard output
+    #[arg(value_name = "DEST")]
+    pub(crate) dest: String,
+    /// Images already delivered: their non-manifest blobs are left out
+    #[arg(value_name = "EXISTING-IMAGE")]
+    pub(crate) existing: Vec<String>,
+    /// Write a checkpoint ledger (JSON lines with byte offsets) to FILE
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Option<std::path::PathBuf>,
+    /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET (repeatable, comma-separated)
+    #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',')]
+    pub(crate) existing_from_checkpoint: Vec<String>,
 }
 
 #[derive(Args, Debug)]

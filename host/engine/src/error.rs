@@ -67,6 +67,29 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// An annotation the workflow reads has a value it cannot use.
+    #[error("annotation {key} is {value:?}, not an integer")]
+    Annotation {
+        /// The annotation key.
+        key: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// Writing the archive failed.
+    #[error(transparent)]
+    Archive(#[from] ferry_archive::writer::WriteError),
+    /// An output file could not be written.
+    #[error("{what}")]
+    Output {
+        /// Which output.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint argument or ledger is unusable.
+    #[error(transparent)]
+    Ledger(#[from] ferry_archive::ledger::LedgerError),
     /// One source of a gather failed; names it and its line.
     #[error("source {reference} (line {line})")]
     Source {
@@ -84,7 +107,7 @@ impl Error {
     /// True for errors in what the user gave (files, references, flags): exit code 2.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::Sources(_) | Error::Reference { .. } | Error::Platform(_) | Error::DigestDestination(_) => true,
+            Error::Sources(_) | Error::Reference { .. } | Error::Platform(_) | Error::DigestDestination(_) | Error::Ledger(_) => true,
             Error::Source { source, .. } => source.is_bad_input(),
             _ => false,
         }

@@ -2,7 +2,7 @@
 //!
 //! The engine turns commands into registry and layout operations: it reads sources lists
 //! ([`sources`]), opens stores ([`store`]: a registry repository or an OCI layout directory),
-//! copies manifest graphs between them ([`copy`]) and runs the workflows (now [`gather`]).
+//! copies manifest graphs between them ([`copy`]) and runs the workflows ([`gather`], [`serialize`]).
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
@@ -10,6 +10,7 @@ pub mod copy;
 mod error;
 pub mod events;
 pub mod gather;
+pub mod serialize;
 pub mod sources;
 pub mod store;
 

@@ -2,6 +2,7 @@
 
 pub(crate) mod config;
 mod gather;
+mod serialize;
 
 use anyhow::Context as _;
 use ferry_config::Config;
@@ -11,6 +12,7 @@ use crate::args::{Global, Mirror, MirrorCommand};
 pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
     match m.command {
         MirrorCommand::Gather(args) => gather::run(global, m.recursive, args).await,
+        MirrorCommand::Serialize(args) => serialize::run(global, m.recursive, args).await,
     }
 }
 

@@ -1,0 +1,254 @@
+//! `serialize` (spec §1.2, §2.5): walk a manifest graph depth-first, manifests before their
+//! children, each digest once, and stream it into ace-dt's archive layout.
+//!
+//! The walk is async (registry I/O); the tar writer runs on its own thread and receives each
+//! blob as chunks over a bounded channel, so memory stays bounded whatever the blob size and
+//! nothing is staged on disk. Every blob is verified as it is written; a mismatch stops the
+//! run with an error.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::mpsc as sync_mpsc;
+
+use bytes::Bytes;
+use ferry_archive::ledger::LedgerWriter;
+use ferry_archive::{ArchiveWriter, Plain};
+use ferry_oci::{Descriptor, Digest, Index, annotations, gojson};
+use futures_util::StreamExt;
+
+use crate::error::Error;
+use crate::gather::TOOL_VERSION;
+use crate::store::Store;
+
+/// Chunks in flight per blob between the fetcher and the writer thread.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// How to serialize.
+#[derive(Clone, Debug, Default)]
+pub struct SerializeOptions {
+    /// `org.opencontainers.image.ref.name` of the root in `index.json`.
+    pub ref_name: String,
+    /// Also write referrers of every manifest.
+    pub recursive: bool,
+    /// Digests not to write (existing images' blobs, checkpointed blobs).
+    pub skip: HashSet<Digest>,
+    /// Write the checkpoint ledger here.
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// What a serialize wrote.
+#[derive(Clone, Debug, Default)]
+pub struct SerializeOutcome {
+    /// The root descriptor.
+    pub root: Option<Descriptor>,
+    /// Blobs written (manifests included).
+    pub blobs: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Manifests listed in the final `index.json`.
+    pub manifests: usize,
+    /// Bytes of the whole archive.
+    pub archive_bytes: u64,
+}
+
+enum Entry {
+    File(&'static str, Vec<u8>),
+    Blob(Box<Descriptor>, sync_mpsc::Receiver<io::Result<Bytes>>),
+}
+
+/// Reads a blob's chunks from the channel the walk fills.
+struct ChannelReader {
+    rx: sync_mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.recv() {
+                Ok(chunk) => self.current = chunk?,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Serializes the graph of `root_ref` in `src` to `out`.
+pub async fn serialize<W: Write + Send + 'static>(
+    src: &dyn Store,
+    root_ref: &str,
+    out: W,
+    options: &SerializeOptions,
+) -> Result<SerializeOutcome, Error> {
+    let mut root = src.resolve(root_ref).await?;
+    let root_manifest = src.fetch_manifest(&root).await?;
+    let dedup = root_manifest.view().annotations.get(annotations::SIZE_DEDUPLICATED).cloned().unwrap_or_else(|| "0".to_owned());
+    if dedup.parse::<u64>().is_err() {
+        return Err(Error::Annotation { key: annotations::SIZE_DEDUPLICATED, value: dedup });
+    }
+    root.annotations.insert(annotations::REF_NAME.to_owned(), options.ref_name.clone());
+    let mut index = Index::new();
+    index.annotations.insert(annotations::SIZE_DEDUPLICATED.to_owned(), dedup);
+    index.annotations.insert("vnd.act3-ace.data.serialization.version".to_owned(), "2".to_owned());
+    index.annotations.insert(annotations::VERSION.to_owned(), TOOL_VERSION.to_owned());
+    index.manifests = vec![root.clone()];
+
+    let ledger = match &options.checkpoint {
+        Some(p) => Some(LedgerWriter::new(
+            std::fs::File::create(p).map_err(|e| Error::Output { what: format!("checkpoint file {}", p.display()), source: e })?,
+        )),
+        None => None,
+    };
+    let (tx, rx) = sync_mpsc::sync_channel::<Entry>(2);
+    let skip = options.skip.clone();
+    let writer = std::thread::spawn(move || write_archive(out, rx, ledger, skip));
+
+    let mut walk = Walk {
+        src,
+        tx: &tx,
+        written: options.skip.clone(),
+        visited: Vec::new(),
+        seen: HashSet::new(),
+        recursive: options.recursive,
+        outcome: SerializeOutcome::default(),
+    };
+    let result = async {
+        walk.send(Entry::File("oci-layout", ferry_oci::layout::OCI_LAYOUT_CONTENT.to_vec()))?;
+        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index)))?;
+        walk.visit(root.clone()).await?;
+        // The final index lists every manifest, the root first with its ref.name.
+        index.manifests = walk.visited.clone();
+        index.manifests[0] = root.clone();
+        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index)))
+    }
+    .await;
+    let mut outcome = std::mem::take(&mut walk.outcome);
+    outcome.manifests = walk.visited.len();
+    drop(walk);
+    drop(tx);
+    let written = writer
+        .join()
+        .map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("writer thread panicked") })?;
+    // A writer error explains a failed send better than the send itself.
+    let archive_bytes = written?;
+    result?;
+    outcome.root = Some(root);
+    outcome.archive_bytes = archive_bytes;
+    Ok(outcome)
+}
+
+struct Walk<'a> {
+    src: &'a dyn Store,
+    tx: &'a sync_mpsc::SyncSender<Entry>,
+    written: HashSet<Digest>,
+    visited: Vec<Descriptor>,
+    seen: HashSet<(String, Digest, u64)>,
+    recursive: bool,
+    outcome: SerializeOutcome,
+}
+
+impl Walk<'_> {
+    fn send(&self, e: Entry) -> Result<(), Error> {
+        self.tx.send(e).map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("stopped") })
+    }
+
+    fn visit(&mut self, desc: Descriptor) -> futures_util::future::BoxFuture<'_, Result<(), Error>> {
+        Box::pin(async move {
+            if !desc.is_manifest() {
+                return self.blob(&desc, None).await;
+            }
+            if !self.seen.insert((desc.media_type.clone(), desc.digest.clone(), desc.size)) {
+                return Ok(());
+            }
+            let manifest = self.src.fetch_manifest(&desc).await?;
+            self.visited.push(desc.clone());
+            self.blob(&desc, Some(Bytes::copy_from_slice(manifest.bytes()))).await?;
+            for child in manifest.successors() {
+                self.visit(child).await?;
+            }
+            if self.recursive {
+                for r in self.src.referrers(&desc).await? {
+                    self.visit(r).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sends one blob to the writer unless it was written or skipped.
+    async fn blob(&mut self, desc: &Descriptor, bytes: Option<Bytes>) -> Result<(), Error> {
+        if !self.written.insert(desc.digest.clone()) {
+            return Ok(());
+        }
+        let (tx, rx) = sync_mpsc::sync_channel(CHANNEL_CHUNKS);
+        self.send(Entry::Blob(Box::new(desc.clone()), rx))?;
+        self.outcome.blobs += 1;
+        self.outcome.bytes += desc.size;
+        if let Some(b) = bytes {
+            let _ = tx.send(Ok(b));
+            return Ok(());
+        }
+        let mut stream = self.src.fetch_blob(desc).await?;
+        while let Some(chunk) = stream.next().await {
+            let item = chunk.map_err(|e| io::Error::other(e.to_string()));
+            let failed = item.is_err();
+            // The writer thread blocks on a full channel; hand it over without blocking the
+            // async worker.
+            let tx2 = tx.clone();
+            let sent = tokio::task::block_in_place(move || tx2.send(item));
+            if sent.is_err() || failed {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The writer thread: entries in order, ledger lines after each blob, end marker last.
+fn write_archive<W: Write>(
+    out: W,
+    rx: sync_mpsc::Receiver<Entry>,
+    mut ledger: Option<LedgerWriter<std::fs::File>>,
+    skip: HashSet<Digest>,
+) -> Result<u64, Error> {
+    let mut w = ArchiveWriter::new(Plain::new(out));
+    w.skip(skip);
+    let fail = |e: ferry_archive::writer::WriteError| Error::Archive(e);
+    while let Ok(entry) = rx.recv() {
+        match entry {
+            Entry::File(path, bytes) => w.file(path, &bytes).map_err(fail)?,
+            Entry::Blob(desc, chunks) => {
+                if let Some(offset) = w.write_blob(&desc, ChannelReader { rx: chunks, current: Bytes::new() }).map_err(fail)?
+                    && let Some(l) = ledger.as_mut()
+                {
+                    l.record(&desc, offset).map_err(|e| Error::Output { what: "checkpoint file".to_owned(), source: e })?;
+                }
+            }
+        }
+    }
+    let mut sink = w.finish().map_err(fail)?;
+    ferry_archive::Sink::position(&mut sink).map_err(|e| Error::Output { what: "archive".to_owned(), source: e })
+}
+
+/// Non-manifest blobs reachable from `root` in `store` (extended successors): what an
+/// EXISTING-IMAGE lets serialize leave out.
+pub async fn existing_blobs(store: &dyn Store, root_ref: &str) -> Result<HashSet<Digest>, Error> {
+    let root = store.resolve(root_ref).await?;
+    let mut out = HashSet::new();
+    let mut seen = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(d) = stack.pop() {
+        if !d.is_manifest() {
+            out.insert(d.digest);
+            continue;
+        }
+        if seen.insert(d.digest.clone()) {
+            stack.extend(store.fetch_manifest(&d).await?.successors());
+        }
+    }
+    Ok(out)
+}

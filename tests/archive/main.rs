@@ -1,0 +1,168 @@
+//! `ferry mirror serialize` against real registries: ace-dt's layout, readable by GNU tar and
+//! skopeo, truthful ledger offsets, and what EXISTING-IMAGEs and checkpoints leave out.
+
+#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+
+use std::process::Command;
+
+use ferry_testkit::{Registry, TestHome, images};
+use ferry_tests::{ferry, sha256, write_file};
+use serde_json::Value;
+
+/// Entry names of a tar, in order, from GNU tar.
+fn entries(path: &std::path::Path) -> Vec<String> {
+    let out = Command::new("tar").arg("-tf").arg(path).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+}
+
+/// The `n`th (0-based) copy of a file in the tar.
+fn member(path: &std::path::Path, name: &str, n: usize) -> Vec<u8> {
+    let out = Command::new("tar").args(["-xOf"]).arg(path).arg(format!("--occurrence={}", n + 1)).arg(name).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+struct Gathered {
+    reg: Registry,
+    home: TestHome,
+    img: images::Image,
+    index: images::IndexFixture,
+    gather_digest: String,
+}
+
+fn gathered() -> Gathered {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let img = images::single_image(&p, "low/app", "v1", 80);
+    let index = images::multi_platform_index(&p, "low/base", "v1", 81);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let list = write_file(&home, "sources.list", &format!("{r}/low/app:v1\n{r}/low/base:v1\n"));
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]).expect_code(0);
+    let gather_digest = sha256(&p.manifest("low/mirror", "sync-1").unwrap().1);
+    Gathered { reg, home, img, index, gather_digest }
+}
+
+#[test]
+fn archive_layout_is_acedts_and_skopeo_reads_it() {
+    let g = gathered();
+    let r = g.reg.addr();
+    let tar = g.home.path().join("sync-1.tar");
+    std::fs::write(&tar, b"stale bytes that must not survive").unwrap();
+    let ledger = g.home.path().join("ledger.jsonl");
+    let run = ferry(
+        &g.home,
+        &g.reg.ferry_config(),
+        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()],
+    );
+    run.expect_code(0);
+
+    let names = entries(&tar);
+    assert_eq!(names[..4], ["oci-layout", "index.json", "blobs", "blobs/sha256"]);
+    assert_eq!(names.last().unwrap(), "index.json");
+    let blobs: Vec<&String> = names.iter().filter(|n| n.starts_with("blobs/sha256/")).collect();
+    let unique: std::collections::HashSet<_> = blobs.iter().collect();
+    assert_eq!(unique.len(), blobs.len(), "each digest once");
+    assert_eq!(blobs[0], &format!("blobs/sha256/{}", g.gather_digest.trim_start_matches("sha256:")), "the gather index first");
+    for d in [&g.img.manifest, &g.img.config, &g.img.layers[0], &g.index.index] {
+        let name = format!("blobs/sha256/{}", d.digest.hex());
+        assert!(names.contains(&name), "{name}");
+        assert_eq!(sha256(&member(&tar, &name, 0)), d.digest.to_string());
+    }
+
+    let first: Value = serde_json::from_slice(&member(&tar, "index.json", 0)).unwrap();
+    let last: Value = serde_json::from_slice(&member(&tar, "index.json", 1)).unwrap();
+    assert_eq!(first["manifests"].as_array().unwrap().len(), 1);
+    assert_eq!(first["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "sync-1");
+    assert_eq!(first["annotations"]["vnd.act3-ace.data.serialization.version"], "2");
+    assert_eq!(last["manifests"][0], first["manifests"][0]);
+    // Every manifest: gather index, image, index and its four children.
+    assert_eq!(last["manifests"].as_array().unwrap().len(), 3 + g.index.children.len());
+    assert!(String::from_utf8(member(&tar, "index.json", 0)).unwrap().starts_with("{\n  \"schemaVersion\": 2,"));
+
+    // skopeo reads ferry's archive by the root's ref.name.
+    let out = Command::new("skopeo").args(["inspect", "--raw"]).arg(format!("oci-archive:{}:sync-1", tar.display())).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(sha256(&out.stdout), g.gather_digest);
+
+    // The ledger: one line per blob, in order, each offset a block boundary within the file.
+    let size = std::fs::metadata(&tar).unwrap().len();
+    let lines: Vec<Value> = std::fs::read_to_string(&ledger).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), blobs.len());
+    assert_eq!(lines[0]["digest"], g.gather_digest);
+    let offsets: Vec<u64> = lines.iter().map(|l| l["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().parse().unwrap()).collect();
+    assert!(offsets.windows(2).all(|w| w[0] < w[1]) && offsets.iter().all(|o| o % 512 == 0 && *o < size));
+    // Cut the archive at a ledger offset: GNU tar still lists every blob before it.
+    let cut = g.home.path().join("cut.tar");
+    std::fs::write(&cut, &std::fs::read(&tar).unwrap()[..offsets[2] as usize]).unwrap();
+    let partial = Command::new("tar").arg("-tf").arg(&cut).output().unwrap();
+    let listed = String::from_utf8_lossy(&partial.stdout);
+    for l in &lines[..3] {
+        assert!(listed.contains(l["digest"].as_str().unwrap().trim_start_matches("sha256:")), "{listed}");
+    }
+}
+
+#[test]
+fn existing_images_and_checkpoints_leave_blobs_out() {
+    let g = gathered();
+    let r = g.reg.addr();
+    let config = g.reg.ferry_config();
+
+    // EXISTING-IMAGE: its config and layers stay out, its manifest stays in.
+    let tar = g.home.path().join("delta.tar");
+    ferry(&g.home, &config, &["mirror", "serialize", &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap(), &format!("{r}/low/app:v1")])
+        .expect_code(0);
+    let names = entries(&tar);
+    assert!(names.contains(&format!("blobs/sha256/{}", g.img.manifest.digest.hex())));
+    for d in [&g.img.config, &g.img.layers[0], &g.img.layers[1]] {
+        assert!(!names.contains(&format!("blobs/sha256/{}", d.digest.hex())), "{} should be left out", d.digest);
+    }
+
+    // Checkpoint resume, with the new ledger at the same path as the old one.
+    let ledger = g.home.path().join("cp:1.jsonl");
+    let first = g.home.path().join("first.tar");
+    ferry(
+        &g.home,
+        &config,
+        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), first.to_str().unwrap()],
+    )
+    .expect_code(0);
+    let lines: Vec<Value> = std::fs::read_to_string(&ledger).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cut_at = lines[3]["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().to_owned();
+    let second = g.home.path().join("second.tar");
+    let arg = format!("{}:{cut_at}", ledger.display());
+    ferry(
+        &g.home,
+        &config,
+        &[
+            "mirror",
+            "serialize",
+            "--checkpoint",
+            ledger.to_str().unwrap(),
+            "--existing-from-checkpoint",
+            &arg,
+            &format!("{r}/low/mirror:sync-1"),
+            second.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let names = entries(&second);
+    for l in &lines[..3] {
+        assert!(!names.contains(&format!("blobs/sha256/{}", l["digest"].as_str().unwrap().trim_start_matches("sha256:"))));
+    }
+    for l in &lines[3..] {
+        assert!(names.contains(&format!("blobs/sha256/{}", l["digest"].as_str().unwrap().trim_start_matches("sha256:"))));
+    }
+    let new_lines = std::fs::read_to_string(&ledger).unwrap().lines().count();
+    assert_eq!(new_lines, lines.len() - 3, "the new ledger records what the second archive carries");
+
+    // Bad checkpoint arguments are usage errors.
+    let run = ferry(
+        &g.home,
+        &config,
+        &["mirror", "serialize", "--existing-from-checkpoint", "nocolon", &format!("{r}/low/mirror:sync-1"), second.to_str().unwrap()],
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("FILE:OFFSET"), "{}", run.stderr);
+}
