@@ -166,3 +166,27 @@ fn existing_images_and_checkpoints_leave_blobs_out() {
     run.expect_code(2);
     assert!(run.stderr.contains("FILE:OFFSET"), "{}", run.stderr);
 }
+
+/// `--compression` compresses the whole stream; GNU tar reads it back; an unknown value is a
+/// usage error, not a silent plain archive.
+#[test]
+fn compressed_archives() {
+    let g = gathered();
+    let r = g.reg.addr();
+    let config = g.reg.ferry_config();
+    for (kind, magic, flag) in [("gzip", &[0x1f, 0x8b][..], "-z"), ("zstd", &[0x28, 0xb5, 0x2f, 0xfd][..], "--zstd")] {
+        let tar = g.home.path().join(format!("a.tar.{kind}"));
+        ferry(&g.home, &config, &["mirror", "serialize", "--compression", kind, &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()])
+            .expect_code(0);
+        let bytes = std::fs::read(&tar).unwrap();
+        assert_eq!(&bytes[..magic.len()], magic, "{kind}");
+        let out = Command::new("tar").arg(flag).arg("-tf").arg(&tar).output().unwrap();
+        assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
+        let listing = String::from_utf8_lossy(&out.stdout);
+        assert!(listing.starts_with("oci-layout\nindex.json\nblobs\nblobs/sha256\n"), "{listing}");
+        assert!(listing.contains(&g.img.layers[0].digest.hex().to_string()));
+    }
+    let run = ferry(&g.home, &config, &["mirror", "serialize", "--compression", "zstd9", &format!("{r}/low/mirror:sync-1"), "x.tar"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("zstd9"), "{}", run.stderr);
+}

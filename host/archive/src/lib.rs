@@ -10,8 +10,10 @@
 //! # Format
 //! See `docs/format.md` once it lands; until then spec §2–§3 is the reference.
 
+pub mod compress;
 pub mod header;
 pub mod ledger;
 pub mod writer;
 
+pub use compress::{AnySink, Compression};
 pub use writer::{ArchiveWriter, Plain, Sink, WriteError};

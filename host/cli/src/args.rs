@@ -2,7 +2,16 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// `--compression` values.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum CompressionArg {
+    /// zstd (multithreaded)
+    Zstd,
+    /// gzip
+    Gzip,
+}
 
 /// ferry: air-gap OCI image mirroring.
 #[derive(Parser, Debug)]
@@ -70,6 +79,9 @@ pub(crate) struct SerializeArgs {
     /// Write a checkpoint ledger (JSON lines with byte offsets) to FILE
     #[arg(long, value_name = "FILE")]
     pub(crate) checkpoint: Option<std::path::PathBuf>,
+    /// Compress the whole stream
+    #[arg(long, value_enum, value_name = "zstd|gzip")]
+    pub(crate) compression: Option<CompressionArg>,
     /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET (repeatable, comma-separated)
     #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',')]
     pub(crate) existing_from_checkpoint: Vec<String>,

@@ -13,7 +13,7 @@ use std::sync::mpsc as sync_mpsc;
 
 use bytes::Bytes;
 use ferry_archive::ledger::LedgerWriter;
-use ferry_archive::{ArchiveWriter, Plain};
+use ferry_archive::{AnySink, ArchiveWriter, Compression, Sink as _};
 use ferry_oci::{Descriptor, Digest, Index, annotations, gojson};
 use futures_util::StreamExt;
 
@@ -35,6 +35,8 @@ pub struct SerializeOptions {
     pub skip: HashSet<Digest>,
     /// Write the checkpoint ledger here.
     pub checkpoint: Option<PathBuf>,
+    /// Compression of the whole stream.
+    pub compression: Option<Compression>,
 }
 
 /// What a serialize wrote.
@@ -105,7 +107,8 @@ pub async fn serialize<W: Write + Send + 'static>(
     };
     let (tx, rx) = sync_mpsc::sync_channel::<Entry>(2);
     let skip = options.skip.clone();
-    let writer = std::thread::spawn(move || write_archive(out, rx, ledger, skip));
+    let compression = options.compression.unwrap_or(Compression::None);
+    let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip));
 
     let mut walk = Walk {
         src,
@@ -211,11 +214,13 @@ impl Walk<'_> {
 /// The writer thread: entries in order, ledger lines after each blob, end marker last.
 fn write_archive<W: Write>(
     out: W,
+    compression: Compression,
     rx: sync_mpsc::Receiver<Entry>,
     mut ledger: Option<LedgerWriter<std::fs::File>>,
     skip: HashSet<Digest>,
 ) -> Result<u64, Error> {
-    let mut w = ArchiveWriter::new(Plain::new(out));
+    let io_error = |e: io::Error| Error::Output { what: "archive".to_owned(), source: e };
+    let mut w = ArchiveWriter::new(AnySink::new(out, compression).map_err(io_error)?);
     w.skip(skip);
     let fail = |e: ferry_archive::writer::WriteError| Error::Archive(e);
     while let Ok(entry) = rx.recv() {
@@ -230,8 +235,8 @@ fn write_archive<W: Write>(
             }
         }
     }
-    let mut sink = w.finish().map_err(fail)?;
-    ferry_archive::Sink::position(&mut sink).map_err(|e| Error::Output { what: "archive".to_owned(), source: e })
+    let mut plain = w.finish().map_err(fail)?.finish().map_err(io_error)?;
+    plain.position().map_err(io_error)
 }
 
 /// Non-manifest blobs reachable from `root` in `store` (extended successors): what an

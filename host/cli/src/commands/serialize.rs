@@ -10,7 +10,7 @@ use ferry_engine::store::{open_store, reference_string};
 use ferry_oci::ImageRef;
 use ferry_registry::Client;
 
-use crate::args::{Global, SerializeArgs};
+use crate::args::{CompressionArg, Global, SerializeArgs};
 use crate::exit::BadInput;
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: SerializeArgs) -> anyhow::Result<()> {
@@ -36,7 +36,11 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: SerializeArgs) -
 
     let src = open_store(&client, &image, false)?;
     let ref_name = reference_string(&image);
-    let options = SerializeOptions { ref_name, recursive, skip, checkpoint: args.checkpoint.clone() };
+    let compression = args.compression.map(|c| match c {
+        CompressionArg::Zstd => ferry_archive::Compression::Zstd,
+        CompressionArg::Gzip => ferry_archive::Compression::Gzip,
+    });
+    let options = SerializeOptions { ref_name, recursive, skip, checkpoint: args.checkpoint.clone(), compression };
     let out: Box<dyn Write + Send> = if args.dest == "-" {
         Box::new(std::io::stdout())
     } else {
