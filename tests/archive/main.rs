@@ -190,3 +190,75 @@ fn compressed_archives() {
     run.expect_code(2);
     assert!(run.stderr.contains("zstd9"), "{}", run.stderr);
 }
+
+/// `verify` passes good archives, plain or compressed, and names the entry and byte offset
+/// of each kind of damage.
+#[test]
+fn verify_finds_damage() {
+    let g = gathered();
+    let r = g.reg.addr();
+    let config = g.reg.ferry_config();
+    let tar = g.home.path().join("good.tar");
+    let ledger = g.home.path().join("ledger.jsonl");
+    ferry(
+        &g.home,
+        &config,
+        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()],
+    )
+    .expect_code(0);
+    let run = ferry(&g.home, &config, &["mirror", "verify", tar.to_str().unwrap()]);
+    run.expect_code(0);
+    // The gather index, the image, the index and its four children; nothing absent.
+    assert!(run.stdout.contains("7 manifests (5 images); 0 referenced blobs not in this archive"), "{}", run.stdout);
+    let zst = g.home.path().join("good.tar.zst");
+    ferry(&g.home, &config, &["mirror", "serialize", "--compression", "zstd", &format!("{r}/low/mirror:sync-1"), zst.to_str().unwrap()])
+        .expect_code(0);
+    assert!(ferry(&g.home, &config, &["mirror", "verify", zst.to_str().unwrap()]).expect_code(0).stdout.contains("zstd tar"));
+
+    let good = std::fs::read(&tar).unwrap();
+    let offsets: Vec<usize> = std::fs::read_to_string(&ledger)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let layer = g.img.layers[0].digest.hex().to_string();
+    // The layer's tar header: a block that starts with its path.
+    let name = format!("blobs/sha256/{layer}\0");
+    let header = (0..good.len()).step_by(512).find(|&o| good[o..].starts_with(name.as_bytes())).unwrap();
+    let header_at = header + 13;
+    let damaged: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "flipped byte in a blob",
+            {
+                let mut b = good.clone();
+                b[header_at - 13 + 512 + 3] ^= 0xff;
+                b
+            },
+            "content has digest",
+        ),
+        ("cut inside a blob", good[..header_at - 13 + 512 + 10].to_vec(), "ends inside the blob"),
+        ("cut at a blob boundary", good[..offsets[3]].to_vec(), "only one index.json"),
+        (
+            "garbage instead of a header",
+            {
+                let mut b = good.clone();
+                b[offsets[1]..offsets[1] + 512].fill(b'x');
+                b
+            },
+            "after entry",
+        ),
+    ];
+    for (what, bytes, needle) in damaged {
+        let path = g.home.path().join("bad.tar");
+        std::fs::write(&path, &bytes).unwrap();
+        let run = ferry(&g.home, &config, &["mirror", "verify", path.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{what}: {run:?}");
+        assert!(run.stderr.contains(needle), "{what}: {}", run.stderr);
+    }
+    // The flipped byte is reported with its entry and the header's byte offset.
+    let mut b = good.clone();
+    b[header_at - 13 + 512 + 3] ^= 0xff;
+    std::fs::write(g.home.path().join("bad.tar"), &b).unwrap();
+    let run = ferry(&g.home, &config, &["mirror", "verify", g.home.path().join("bad.tar").to_str().unwrap()]);
+    assert!(run.stderr.contains(&format!("entry \"blobs/sha256/{layer}\" at byte {}", header_at - 13)), "{}", run.stderr);
+}

@@ -13,6 +13,8 @@
 pub mod compress;
 pub mod header;
 pub mod ledger;
+pub mod reader;
+pub mod verify;
 pub mod writer;
 
 pub use compress::{AnySink, Compression};

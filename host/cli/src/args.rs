@@ -61,8 +61,17 @@ pub(crate) struct Mirror {
 pub(crate) enum MirrorCommand {
     /// Copy the images listed in SOURCES-FILE into IMAGE's repository and tag a gather index
     Gather(GatherArgs),
+    /// Check an archive offline: every blob's digest and size, the manifest graph, both index.json copies
+    Verify(VerifyArgs),
     /// Write IMAGE's graph to DEST as an archive, leaving out what EXISTING-IMAGEs already carried
     Serialize(SerializeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// The archive (plain, gzip or zstd), or - for standard input
+    #[arg(value_name = "ARCHIVE")]
+    pub(crate) archive: String,
 }
 
 #[derive(Args, Debug)]

@@ -3,6 +3,7 @@
 pub(crate) mod config;
 mod gather;
 mod serialize;
+mod verify;
 
 use anyhow::Context as _;
 use ferry_config::Config;
@@ -13,6 +14,7 @@ pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
     match m.command {
         MirrorCommand::Gather(args) => gather::run(global, m.recursive, args).await,
         MirrorCommand::Serialize(args) => serialize::run(global, m.recursive, args).await,
+        MirrorCommand::Verify(args) => verify::run(global, &args),
     }
 }
 

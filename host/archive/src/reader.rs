@@ -1,0 +1,21 @@
+//! Opening an archive for reading: gzip, zstd or plain tar, told apart by their first bytes.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+use crate::compress::Compression;
+
+/// Read buffer for archives (tapes want at least their block size).
+pub const READ_BUFFER: usize = 1 << 20;
+
+/// Wraps `input` in the decoder its first bytes call for.
+pub fn open(input: impl Read + Send + 'static) -> io::Result<(Compression, Box<dyn Read + Send>)> {
+    let mut buffered = BufReader::with_capacity(READ_BUFFER, input);
+    let head = buffered.fill_buf()?.to_vec();
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Ok((Compression::Gzip, Box::new(flate2::read::MultiGzDecoder::new(buffered))));
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Ok((Compression::Zstd, Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)));
+    }
+    Ok((Compression::None, Box::new(buffered)))
+}
