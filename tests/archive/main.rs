@@ -262,3 +262,114 @@ fn verify_finds_damage() {
     let run = ferry(&g.home, &config, &["mirror", "verify", g.home.path().join("bad.tar").to_str().unwrap()]);
     assert!(run.stderr.contains(&format!("entry \"blobs/sha256/{layer}\" at byte {}", header_at - 13)), "{}", run.stderr);
 }
+
+/// gather → serialize → deserialize into a fresh registry: the root tagged, every digest the
+/// same; `--strict` accepts ferry's archives; a dry run writes nothing.
+#[test]
+fn round_trip_through_an_archive() {
+    let g = gathered();
+    let high = Registry::start();
+    let (r, h) = (g.reg.addr(), high.addr());
+    let config = ferry_tests::config_for(&[&g.reg, &high]);
+    let q = high.pusher();
+    for (n, compression) in [(1, None), (2, Some("zstd")), (3, Some("gzip"))] {
+        let tar = g.home.path().join(format!("rt{n}.tar"));
+        let mut args = vec!["mirror", "serialize"];
+        if let Some(c) = compression {
+            args.extend(["--compression", c]);
+        }
+        let (src, dst) = (format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap().to_owned());
+        args.extend([src.as_str(), dst.as_str()]);
+        ferry(&g.home, &config, &args).expect_code(0);
+
+        let dry = ferry(&g.home, &config, &["mirror", "deserialize", "--dry-run", &dst, &format!("{h}/high/mirror:dry")]);
+        dry.expect_code(0);
+        assert!(dry.stdout.contains("dry run"), "{}", dry.stdout);
+        assert!(q.tags("high/mirror").iter().all(|t| t != "dry"));
+
+        let target = format!("{h}/high/mirror{n}:sync-1");
+        ferry(&g.home, &config, &["mirror", "deserialize", "--strict", &dst, &target]).expect_code(0);
+        let repo = format!("high/mirror{n}");
+        assert_eq!(sha256(&q.manifest(&repo, "sync-1").unwrap().1), g.gather_digest, "{compression:?}");
+        for child in &g.index.children {
+            assert_eq!(sha256(&q.manifest(&repo, &child.digest.to_string()).unwrap().1), child.digest.to_string());
+        }
+        for d in [&g.img.config, &g.img.layers[0], &g.img.layers[1]] {
+            assert!(q.has_blob(&repo, &d.digest));
+        }
+    }
+    // Into an OCI layout as well.
+    let dir = g.home.path().join("layout");
+    ferry(
+        &g.home,
+        &config,
+        &["mirror", "deserialize", g.home.path().join("rt1.tar").to_str().unwrap(), &format!("oci:{}:sync-1", dir.display())],
+    )
+    .expect_code(0);
+    let index: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], g.gather_digest);
+    assert!(dir.join("blobs/sha256").join(g.img.layers[1].digest.hex()).exists());
+}
+
+/// A damaged archive leaves no tag and no bad blob; a cut one is completed by a second archive
+/// made from the first one's ledger.
+#[test]
+fn damage_and_resume() {
+    let g = gathered();
+    let high = Registry::start();
+    let (r, h) = (g.reg.addr(), high.addr());
+    let config = ferry_tests::config_for(&[&g.reg, &high]);
+    let q = high.pusher();
+    let tar = g.home.path().join("full.tar");
+    let ledger = g.home.path().join("ledger.jsonl");
+    ferry(
+        &g.home,
+        &config,
+        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()],
+    )
+    .expect_code(0);
+    let good = std::fs::read(&tar).unwrap();
+    let offsets: Vec<usize> = std::fs::read_to_string(&ledger)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().parse().unwrap())
+        .collect();
+
+    // A flipped byte in a layer: refused, nothing tagged, the bad blob not stored.
+    let layer = g.img.layers[0].digest.hex().to_string();
+    let name = format!("blobs/sha256/{layer}\0");
+    let header = (0..good.len()).step_by(512).find(|&o| good[o..].starts_with(name.as_bytes())).unwrap();
+    let mut bad = good.clone();
+    bad[header + 512 + 5] ^= 0xff;
+    let bad_path = g.home.path().join("bad.tar");
+    std::fs::write(&bad_path, &bad).unwrap();
+    let run = ferry(&g.home, &config, &["mirror", "deserialize", bad_path.to_str().unwrap(), &format!("{h}/high/bad:sync-1")]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(&format!("blobs/sha256/{layer}")) && run.stderr.contains(&format!("at byte {header}")), "{}", run.stderr);
+    assert!(q.tags("high/bad").is_empty());
+    assert!(!q.has_blob("high/bad", &g.img.layers[0].digest));
+
+    // Cut at a blob boundary (a partial tape): what was read lands, nothing is tagged.
+    let cut = g.home.path().join("cut.tar");
+    std::fs::write(&cut, &good[..offsets[3]]).unwrap();
+    let run = ferry(&g.home, &config, &["mirror", "deserialize", cut.to_str().unwrap(), &format!("{h}/high/resumed:sync-1")]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("missing blobs"), "{}", run.stderr);
+    assert!(q.tags("high/resumed").is_empty());
+
+    // The second archive carries the rest; into the same repository it completes the image.
+    let rest = g.home.path().join("rest.tar");
+    let arg = format!("{}:{}", ledger.display(), offsets[3]);
+    ferry(
+        &g.home,
+        &config,
+        &["mirror", "serialize", "--existing-from-checkpoint", &arg, &format!("{r}/low/mirror:sync-1"), rest.to_str().unwrap()],
+    )
+    .expect_code(0);
+    assert!(std::fs::metadata(&rest).unwrap().len() < good.len() as u64);
+    ferry(&g.home, &config, &["mirror", "deserialize", rest.to_str().unwrap(), &format!("{h}/high/resumed:sync-1")]).expect_code(0);
+    assert_eq!(sha256(&q.manifest("high/resumed", "sync-1").unwrap().1), g.gather_digest);
+    for d in [&g.img.config, &g.img.layers[0], &g.img.layers[1]] {
+        assert!(q.has_blob("high/resumed", &d.digest));
+    }
+}

@@ -9,7 +9,12 @@ pub const READ_BUFFER: usize = 1 << 20;
 
 /// Wraps `input` in the decoder its first bytes call for.
 pub fn open(input: impl Read + Send + 'static) -> io::Result<(Compression, Box<dyn Read + Send>)> {
-    let mut buffered = BufReader::with_capacity(READ_BUFFER, input);
+    open_with_buffer(input, READ_BUFFER)
+}
+
+/// As [`open`], with a read buffer of `buffer` bytes (at least a tape's block size).
+pub fn open_with_buffer(input: impl Read + Send + 'static, buffer: usize) -> io::Result<(Compression, Box<dyn Read + Send>)> {
+    let mut buffered = BufReader::with_capacity(buffer.max(4096), input);
     let head = buffered.fill_buf()?.to_vec();
     if head.starts_with(&[0x1f, 0x8b]) {
         return Ok((Compression::Gzip, Box::new(flate2::read::MultiGzDecoder::new(buffered))));

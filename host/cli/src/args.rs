@@ -61,10 +61,31 @@ pub(crate) struct Mirror {
 pub(crate) enum MirrorCommand {
     /// Copy the images listed in SOURCES-FILE into IMAGE's repository and tag a gather index
     Gather(GatherArgs),
+    /// Read an archive into IMAGE's repository and tag its root
+    Deserialize(DeserializeArgs),
     /// Check an archive offline: every blob's digest and size, the manifest graph, both index.json copies
     Verify(VerifyArgs),
     /// Write IMAGE's graph to DEST as an archive, leaving out what EXISTING-IMAGEs already carried
     Serialize(SerializeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DeserializeArgs {
+    /// The archive (plain, gzip or zstd), or - for standard input
+    #[arg(value_name = "SOURCE-FILE")]
+    pub(crate) source: String,
+    /// Where to put it: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]; the root is tagged TAG (default latest)
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// Enforce ace-dt's entry order
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Read and verify everything, write nothing
+    #[arg(long = "dry-run")]
+    pub(crate) dry_run: bool,
+    /// Read buffer in bytes (at least a tape's block size); 0 means 1 MiB
+    #[arg(long = "block-size", value_name = "BYTES", default_value_t = 0)]
+    pub(crate) block_size: usize,
 }
 
 #[derive(Args, Debug)]

@@ -78,6 +78,19 @@ pub enum Error {
     /// Writing the archive failed.
     #[error(transparent)]
     Archive(#[from] ferry_archive::writer::WriteError),
+    /// The archive being read is damaged or not an archive; names the entry and byte offset.
+    #[error("{0}")]
+    BadArchive(String),
+    /// One digest is described with two sizes.
+    #[error("{digest}: the archive holds {archive_size} bytes but a descriptor says {descriptor_size}")]
+    Inconsistent {
+        /// The digest.
+        digest: String,
+        /// Size of the archive entry.
+        archive_size: u64,
+        /// Size in the descriptor.
+        descriptor_size: u64,
+    },
     /// An output file could not be written.
     #[error("{what}")]
     Output {

@@ -7,6 +7,7 @@
 //! prints.
 
 pub mod copy;
+pub mod deserialize;
 mod error;
 pub mod events;
 pub mod gather;

@@ -52,6 +52,9 @@ pub trait Store: Send + Sync {
     /// one registry).
     async fn push_blob(&self, desc: &Descriptor, source: &dyn Store) -> Result<Transfer, Error>;
 
+    /// Stores a blob from a verified stream that cannot be replayed (an archive entry).
+    async fn push_blob_stream(&self, desc: &Descriptor, stream: BlobStream) -> Result<Transfer, Error>;
+
     /// Stores a manifest by digest, and tags it when `tag` is given. Returns whether the
     /// store indexed its `subject` itself.
     async fn push_manifest(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error>;

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub(crate) mod config;
+mod deserialize;
 mod gather;
 mod serialize;
 mod verify;
@@ -15,6 +16,7 @@ pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Gather(args) => gather::run(global, m.recursive, args).await,
         MirrorCommand::Serialize(args) => serialize::run(global, m.recursive, args).await,
         MirrorCommand::Verify(args) => verify::run(global, &args),
+        MirrorCommand::Deserialize(args) => deserialize::run(global, args).await,
     }
 }
 

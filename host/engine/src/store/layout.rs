@@ -108,7 +108,10 @@ impl Store for LayoutStore {
     }
 
     async fn push_blob(&self, desc: &Descriptor, source: &dyn Store) -> Result<Transfer, Error> {
-        let mut stream = source.fetch_blob(desc).await?;
+        self.push_blob_stream(desc, source.fetch_blob(desc).await?).await
+    }
+
+    async fn push_blob_stream(&self, desc: &Descriptor, mut stream: BlobStream) -> Result<Transfer, Error> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
         let d = desc.clone();
         let writer = self.blocking(move |l| {

@@ -78,6 +78,26 @@ impl Store for RegistryStore {
         Ok(Transfer::Uploaded)
     }
 
+    async fn push_blob_stream(&self, desc: &Descriptor, stream: BlobStream) -> Result<Transfer, Error> {
+        if desc.size <= SMALL_BLOB {
+            self.repo.push_blob_bytes(desc, Bytes::from(stream.collect().await?)).await?;
+            return Ok(Transfer::Uploaded);
+        }
+        // The stream is one-shot: a 413 fallback that needs it again fails with a clear error.
+        let once = std::sync::Mutex::new(Some(stream));
+        self.repo
+            .push_blob(desc, None, || {
+                let taken = once.lock().unwrap_or_else(|e| e.into_inner()).take();
+                async move {
+                    taken.ok_or_else(|| {
+                        self.repo_error("the archive stream cannot be read twice (upload refused; chunked retry impossible)".to_owned())
+                    })
+                }
+            })
+            .await?;
+        Ok(Transfer::Uploaded)
+    }
+
     async fn push_manifest(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error> {
         let d = manifest.descriptor();
         let reference = match tag {

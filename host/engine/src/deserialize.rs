@@ -1,0 +1,356 @@
+//! `deserialize` (spec §2.9–§2.10): read an archive (plain, gzip or zstd) and put its content
+//! into a store.
+//!
+//! A reader thread walks the tar entries and hands each blob over as chunks through a bounded
+//! channel; every blob is verified as it streams, also when the destination already has it
+//! or in a dry run. Blobs go in as plain blobs first; small JSON blobs are kept in memory,
+//! and once the stream has ended every manifest named by an `index.json` or by a parent is
+//! pushed bottom-up (children first). The root (first entry of the first `index.json`) is
+//! tagged last, only when nothing is missing.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+
+use bytes::Bytes;
+use ferry_oci::{Descriptor, Digest, Index, Manifest, media_type};
+use ferry_registry::{BlobStream, ErrorKind};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::store::Store;
+
+/// Blobs up to this size that look like JSON are kept: they may be manifests.
+const KEEP_JSON_BYTES: u64 = 16 << 20;
+
+/// Chunks in flight per blob between the reader thread and the pusher.
+const CHANNEL_CHUNKS: usize = 16;
+
+/// How to deserialize.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeserializeOptions {
+    /// Enforce ace-dt's entry order (`manifest.json` allowed after the final `index.json`).
+    pub strict: bool,
+    /// Read and verify everything, write nothing.
+    pub dry_run: bool,
+}
+
+/// What a deserialize did.
+#[derive(Clone, Debug, Default)]
+pub struct DeserializeOutcome {
+    /// The root.
+    pub root: Option<Descriptor>,
+    /// Blobs read from the archive.
+    pub blobs: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Blobs the destination already had.
+    pub present: u64,
+    /// Manifests pushed (or, in a dry run, that would be).
+    pub manifests: u64,
+}
+
+enum Item {
+    Layout(Result<(), String>, u64),
+    Index(Result<Index, String>, u64),
+    Blob { name: String, digest: Result<Digest, String>, size: u64, offset: u64, chunks: mpsc::Receiver<std::io::Result<Bytes>> },
+    Other(String, u64),
+    Failed(String),
+}
+
+/// Reads the archive and fills `dst`; tags the root `tag` (unless a dry run).
+pub async fn deserialize(
+    input: Box<dyn Read + Send>,
+    dst: &dyn Store,
+    tag: &str,
+    options: DeserializeOptions,
+) -> Result<DeserializeOutcome, Error> {
+    let (tx, mut rx) = mpsc::channel::<Item>(4);
+    let reader = std::thread::spawn(move || read_entries(input, &tx));
+    let mut outcome = DeserializeOutcome::default();
+    let mut indexes: Vec<Index> = Vec::new();
+    let mut kept: HashMap<Digest, Vec<u8>> = HashMap::new();
+    let mut in_archive: HashMap<Digest, u64> = HashMap::new();
+    let mut stage = Stage::Start;
+    let fail = Error::BadArchive;
+    while let Some(item) = rx.recv().await {
+        match item {
+            Item::Failed(m) => return Err(fail(m)),
+            Item::Layout(r, offset) => {
+                r.map_err(|m| fail(format!("entry \"oci-layout\" at byte {offset}: {m}")))?;
+                stage.next(options.strict, "oci-layout", offset).map_err(fail)?;
+            }
+            Item::Index(r, offset) => {
+                indexes.push(r.map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?);
+                stage.next(options.strict, "index.json", offset).map_err(fail)?;
+            }
+            Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(fail)?,
+            Item::Blob { name, digest, size, offset, chunks } => {
+                stage.next(options.strict, "blob", offset).map_err(fail)?;
+                let digest = digest.map_err(|m| fail(format!("entry {name:?} at byte {offset}: {m}")))?;
+                let desc = Descriptor::new(media_type::OCTET_STREAM, digest.clone(), size);
+                let what = format!("entry {name:?} at byte {offset}");
+                let stream = BlobStream::verifying(desc.clone(), "archive", what, tokio_stream(chunks));
+                outcome.blobs += 1;
+                outcome.bytes += size;
+                let keep = size <= KEEP_JSON_BYTES;
+                if keep {
+                    let bytes = stream.collect().await?;
+                    if bytes.first() == Some(&b'{') {
+                        kept.insert(digest.clone(), bytes.clone());
+                    }
+                    if !options.dry_run && !dst.blob_exists(&desc).await? {
+                        let once = BlobStream::verifying(
+                            desc.clone(),
+                            "archive",
+                            String::new(),
+                            futures_util::stream::once(async move { Ok::<_, ErrorKind>(Bytes::from(bytes)) }),
+                        );
+                        dst.push_blob_stream(&desc, once).await?;
+                    } else {
+                        outcome.present += u64::from(!options.dry_run);
+                    }
+                } else if options.dry_run || dst.blob_exists(&desc).await? {
+                    // Read it anyway: every byte of the archive is verified.
+                    let mut s = stream;
+                    while let Some(chunk) = s.next().await {
+                        chunk?;
+                    }
+                    outcome.present += u64::from(!options.dry_run);
+                } else {
+                    dst.push_blob_stream(&desc, stream).await?;
+                }
+                in_archive.insert(digest, size);
+            }
+        }
+    }
+    reader.join().map_err(|_| fail("archive reader panicked".to_owned()))?;
+    let root = indexes
+        .first()
+        .and_then(|i| i.manifests.first())
+        .cloned()
+        .ok_or_else(|| fail("missing \"index.json\": no root in the archive".to_owned()))?;
+
+    // Push every manifest named by an index.json, children first.
+    let mut completer = Completer {
+        dst,
+        kept: &kept,
+        in_archive: &in_archive,
+        dry_run: options.dry_run,
+        done: HashMap::new(),
+        missing: BTreeSet::new(),
+        pushed: 0,
+    };
+    let listed: Vec<Descriptor> = indexes.iter().flat_map(|i| i.manifests.iter().cloned()).collect();
+    for d in &listed {
+        completer.complete(d.clone()).await?;
+    }
+    if !completer.missing.is_empty() {
+        let list: Vec<String> = completer.missing.iter().take(10).map(ToString::to_string).collect();
+        return Err(fail(format!(
+            "{} missing blobs (neither in the archive nor at the destination): {}",
+            completer.missing.len(),
+            list.join(", ")
+        )));
+    }
+    outcome.manifests = completer.pushed;
+    if !options.dry_run {
+        let bytes = completer.bytes_of(&root).await?;
+        let manifest = Manifest::from_bytes(Descriptor::new(root.media_type.clone(), root.digest.clone(), root.size), bytes)
+            .map_err(|source| Error::Manifest { what: format!("root {}", root.digest), source })?;
+        dst.push_manifest(&manifest, Some(tag)).await?;
+    }
+    outcome.root = Some(root);
+    Ok(outcome)
+}
+
+/// The stage machine of `--strict` (spec §2.9), with `manifest.json` allowed at the end.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    Layout,
+    Index,
+    Blobs,
+    Final,
+}
+
+impl Stage {
+    fn next(&mut self, strict: bool, what: &str, offset: u64) -> Result<(), String> {
+        let next = match (*self, what) {
+            (Stage::Start, "oci-layout") => Stage::Layout,
+            (Stage::Layout, "index.json") => Stage::Index,
+            (Stage::Index | Stage::Blobs, "blob") => Stage::Blobs,
+            (Stage::Blobs, "index.json") => Stage::Final,
+            (Stage::Final, "manifest.json") => Stage::Final,
+            (s, _) if !strict => s,
+            (Stage::Start, _) => return Err(format!("--strict: entry {what:?} at byte {offset}: the first entry must be \"oci-layout\"")),
+            (Stage::Layout, _) => {
+                return Err(format!("--strict: entry {what:?} at byte {offset}: the second entry must be \"index.json\""));
+            }
+            (Stage::Final, "index.json") => {
+                return Err(format!("--strict: entry \"index.json\" at byte {offset}: more than 2 index.json files"));
+            }
+            _ => return Err(format!("--strict: unexpected entry {what:?} at byte {offset}")),
+        };
+        *self = next;
+        Ok(())
+    }
+}
+
+struct Completer<'a> {
+    dst: &'a dyn Store,
+    kept: &'a HashMap<Digest, Vec<u8>>,
+    in_archive: &'a HashMap<Digest, u64>,
+    dry_run: bool,
+    done: HashMap<Digest, bool>,
+    missing: BTreeSet<Digest>,
+    pushed: u64,
+}
+
+impl Completer<'_> {
+    /// The bytes of a manifest: kept from the archive, or read back from the destination.
+    async fn bytes_of(&self, d: &Descriptor) -> Result<Vec<u8>, Error> {
+        if let Some(b) = self.kept.get(&d.digest) {
+            return Ok(b.clone());
+        }
+        let blob = Descriptor::new(media_type::OCTET_STREAM, d.digest.clone(), d.size);
+        Ok(self.dst.fetch_blob(&blob).await?.collect().await?)
+    }
+
+    /// Makes `d` complete at the destination; returns whether it is.
+    fn complete(&mut self, d: Descriptor) -> futures_util::future::BoxFuture<'_, Result<bool, Error>> {
+        Box::pin(async move {
+            if let Some(&ok) = self.done.get(&d.digest) {
+                return Ok(ok);
+            }
+            if let Some(&size) = self.in_archive.get(&d.digest)
+                && size != d.size
+            {
+                return Err(Error::Inconsistent { digest: d.digest.to_string(), archive_size: size, descriptor_size: d.size });
+            }
+            let ok = if !d.is_manifest() {
+                let present = self.in_archive.contains_key(&d.digest) || self.dst.blob_exists(&d).await?;
+                if !present {
+                    self.missing.insert(d.digest.clone());
+                }
+                present
+            } else if !self.in_archive.contains_key(&d.digest) && !self.kept.contains_key(&d.digest) {
+                // Not carried: the destination must have it from an earlier archive.
+                let present = self.dst.manifest_exists(&d).await?;
+                if !present {
+                    self.missing.insert(d.digest.clone());
+                }
+                present
+            } else {
+                let bytes = self.bytes_of(&d).await?;
+                let manifest = Manifest::from_bytes(Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size), bytes)
+                    .map_err(|source| Error::Manifest { what: format!("manifest {} in the archive", d.digest), source })?;
+                let mut all = true;
+                for child in manifest.successors() {
+                    all &= self.complete(child).await?;
+                }
+                if all {
+                    if !self.dry_run {
+                        self.dst.push_manifest(&manifest, None).await?;
+                    }
+                    self.pushed += 1;
+                }
+                all
+            };
+            self.done.insert(d.digest.clone(), ok);
+            Ok(ok)
+        })
+    }
+}
+
+fn tokio_stream(
+    mut rx: mpsc::Receiver<std::io::Result<Bytes>>,
+) -> impl futures_util::Stream<Item = Result<Bytes, ErrorKind>> + Send + 'static {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+        .map(|r| r.map_err(|e| ErrorKind::Protocol { what: "reading the archive".to_owned(), detail: e.to_string() }))
+}
+
+/// The reader thread: tar entries in order, blobs as chunks.
+fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
+    let send = |item: Item| tx.blocking_send(item).is_ok();
+    let mut archive = tar::Archive::new(input);
+    let entries = match archive.entries() {
+        Ok(e) => e,
+        Err(e) => {
+            send(Item::Failed(format!("not a tar archive: {e}")));
+            return;
+        }
+    };
+    let mut count = 0u64;
+    for entry in entries {
+        let mut entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                send(Item::Failed(format!("after entry {count}: {e}")));
+                return;
+            }
+        };
+        count += 1;
+        let offset = entry.raw_header_position();
+        if entry.header().entry_type().is_dir() {
+            continue;
+        }
+        let name = entry.path().map(|p| p.to_string_lossy().trim_start_matches("./").to_owned()).unwrap_or_default();
+        let size = entry.size();
+        let item = match name.as_str() {
+            "oci-layout" => {
+                let mut b = Vec::new();
+                let ok = entry.read_to_end(&mut b).is_ok()
+                    && serde_json::from_slice::<serde_json::Value>(&b)
+                        .ok()
+                        .and_then(|v| v["imageLayoutVersion"].as_str().map(|s| s == "1.0.0"))
+                        .unwrap_or(false);
+                Item::Layout(if ok { Ok(()) } else { Err("not {\"imageLayoutVersion\":\"1.0.0\"}".to_owned()) }, offset)
+            }
+            "index.json" => {
+                let mut b = Vec::new();
+                let r = entry
+                    .read_to_end(&mut b)
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| serde_json::from_slice::<Index>(&b).map_err(|e| e.to_string()));
+                Item::Index(r, offset)
+            }
+            n if n.starts_with("blobs/") && n.matches('/').count() == 2 => {
+                let digest = n["blobs/".len()..].replacen('/', ":", 1).parse::<Digest>().map_err(|e| e.to_string());
+                let (ctx, crx) = mpsc::channel(CHANNEL_CHUNKS);
+                if !send(Item::Blob { name: name.clone(), digest, size, offset, chunks: crx }) {
+                    return;
+                }
+                let mut read = 0u64;
+                loop {
+                    let mut buf = vec![0u8; 256 << 10];
+                    match entry.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            buf.truncate(n);
+                            read += n as u64;
+                            if ctx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let _ = ctx.blocking_send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                if read != size {
+                    let _ = ctx.blocking_send(Err(std::io::Error::other(format!(
+                        "the archive ends inside the entry after {read} of {size} bytes"
+                    ))));
+                    return;
+                }
+                continue;
+            }
+            _ => Item::Other(name, offset),
+        };
+        if !send(item) {
+            return;
+        }
+    }
+}
