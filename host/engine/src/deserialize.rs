@@ -281,8 +281,7 @@ fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
             return;
         }
     };
-    let mut count = 0u64;
-    for entry in entries {
+    for (count, entry) in entries.enumerate() {
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -290,7 +289,6 @@ fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
                 return;
             }
         };
-        count += 1;
         let offset = entry.raw_header_position();
         if entry.header().entry_type().is_dir() {
             continue;
