@@ -81,7 +81,9 @@ pub async fn deserialize(
                 stage.next(options.strict, "oci-layout", offset).map_err(fail)?;
             }
             Item::Index(r, offset) => {
-                indexes.push(r.map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?);
+                let index = r.map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
+                check_version(&index).map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
+                indexes.push(index);
                 stage.next(options.strict, "index.json", offset).map_err(fail)?;
             }
             Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(fail)?,
@@ -162,6 +164,18 @@ pub async fn deserialize(
     }
     outcome.root = Some(root);
     Ok(outcome)
+}
+
+/// The serialization version this reader understands (major).
+const SERIALIZATION_VERSION: u64 = 2;
+
+/// Refuses archives of a newer major serialization version; minor additions are fine.
+fn check_version(index: &Index) -> Result<(), String> {
+    let Some(v) = index.annotations.get("vnd.act3-ace.data.serialization.version") else { return Ok(()) };
+    match v.split('.').next().and_then(|m| m.parse::<u64>().ok()) {
+        Some(major) if major <= SERIALIZATION_VERSION => Ok(()),
+        _ => Err(format!("serialization version {v:?} is newer than this ferry reads ({SERIALIZATION_VERSION}); upgrade ferry")),
+    }
 }
 
 /// The stage machine of `--strict` (spec §2.9), with `manifest.json` allowed at the end.
@@ -349,6 +363,21 @@ fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
         };
         if !send(item) {
             return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        let mut i = Index::new();
+        assert!(check_version(&i).is_ok());
+        for (v, ok) in [("2", true), ("2.1", true), ("1", true), ("3", false), ("x", false)] {
+            i.annotations.insert("vnd.act3-ace.data.serialization.version".into(), v.into());
+            assert_eq!(check_version(&i).is_ok(), ok, "{v}");
         }
     }
 }
