@@ -373,3 +373,48 @@ fn damage_and_resume() {
         assert!(q.has_blob("high/resumed", &d.digest));
     }
 }
+
+/// `archive` = gather into a local cache + serialize; `--reference` names the root; an
+/// EXISTING-IMAGE is accepted (ace-dt refused any).
+#[test]
+fn archive_gathers_and_serializes_in_one_step() {
+    let reg = Registry::start();
+    let high = Registry::start();
+    let p = reg.pusher();
+    let img = images::single_image(&p, "low/app", "v1", 90);
+    let other = images::single_image(&p, "low/other", "v1", 91);
+    let (r, h) = (reg.addr(), high.addr());
+    let home = TestHome::new();
+    let config = ferry_tests::config_for(&[&reg, &high]);
+    let list = write_file(&home, "sources.list", &format!("{r}/low/app:v1\n{r}/low/other:v1\n"));
+    let cache = home.path().join("cache");
+    let tar = home.path().join("sync-9.tar");
+    let run = ferry(
+        &home,
+        &config,
+        &[
+            "mirror",
+            "archive",
+            "--reference",
+            "sync-9",
+            "--cache",
+            cache.to_str().unwrap(),
+            &list,
+            tar.to_str().unwrap(),
+            &format!("{r}/low/other:v1"),
+        ],
+    );
+    run.expect_code(0);
+    let first: Value = serde_json::from_slice(&member(&tar, "index.json", 0)).unwrap();
+    assert_eq!(first["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "sync-9");
+    let names = entries(&tar);
+    assert!(names.contains(&format!("blobs/sha256/{}", img.layers[0].digest.hex())));
+    assert!(!names.contains(&format!("blobs/sha256/{}", other.layers[0].digest.hex())), "left out: EXISTING-IMAGE");
+    // The high side already has `other`; the archive completes the rest.
+    let seed = write_file(&home, "seed.list", &format!("{r}/low/other:v1\n"));
+    ferry(&home, &config, &["mirror", "gather", &seed, &format!("{h}/high/x:seed")]).expect_code(0);
+    ferry(&home, &config, &["mirror", "deserialize", tar.to_str().unwrap(), &format!("{h}/high/x:sync-9")]).expect_code(0);
+    let q = high.pusher();
+    assert_eq!(sha256(&q.manifest("high/x", "sync-9").unwrap().1), first["manifests"][0]["digest"].as_str().unwrap());
+    assert!(q.has_blob("high/x", &img.layers[1].digest));
+}

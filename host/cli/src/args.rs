@@ -61,12 +61,51 @@ pub(crate) struct Mirror {
 pub(crate) enum MirrorCommand {
     /// Copy the images listed in SOURCES-FILE into IMAGE's repository and tag a gather index
     Gather(GatherArgs),
+    /// Gather SOURCES-FILE into a local cache and serialize it to DEST-FILE in one step
+    Archive(ArchiveArgs),
     /// Read an archive into IMAGE's repository and tag its root
     Deserialize(DeserializeArgs),
     /// Check an archive offline: every blob's digest and size, the manifest graph, both index.json copies
     Verify(VerifyArgs),
     /// Write IMAGE's graph to DEST as an archive, leaving out what EXISTING-IMAGEs already carried
     Serialize(SerializeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ArchiveArgs {
+    /// Sources list: one reference per line, optional key=value labels after commas
+    #[arg(value_name = "SOURCES-FILE")]
+    pub(crate) sources: std::path::PathBuf,
+    /// The archive file (truncated), or - for standard output
+    #[arg(value_name = "DEST-FILE")]
+    pub(crate) dest: String,
+    /// Images already delivered: their non-manifest blobs are left out
+    #[arg(value_name = "EXISTING-IMAGE")]
+    pub(crate) existing: Vec<String>,
+    /// Name of the root in the archive's index.json (org.opencontainers.image.ref.name)
+    #[arg(long, default_value = "latest", value_name = "NAME")]
+    pub(crate) reference: String,
+    /// The local OCI layout to gather into (default: the configured cache path)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: Option<std::path::PathBuf>,
+    /// Extra annotations on the gather index: k=v[,k=v...] (repeatable)
+    #[arg(short = 'a', long = "annotations", value_name = "K=V,...")]
+    pub(crate) annotations: Vec<String>,
+    /// Put index children in the vnd.act3-ace.data.extra-manifests annotation
+    #[arg(long = "index-fallback")]
+    pub(crate) index_fallback: bool,
+    /// Only gather these platforms (see gather)
+    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',')]
+    pub(crate) platforms: Vec<String>,
+    /// Write a checkpoint ledger to FILE
+    #[arg(long, value_name = "FILE")]
+    pub(crate) checkpoint: Option<std::path::PathBuf>,
+    /// Compress the whole stream
+    #[arg(long, value_enum, value_name = "zstd|gzip")]
+    pub(crate) compression: Option<CompressionArg>,
+    /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET
+    #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',')]
+    pub(crate) existing_from_checkpoint: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -46,7 +46,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> a
     Ok(())
 }
 
-fn parse_annotations(values: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn parse_annotations(values: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for pair in values.iter().flat_map(|v| v.split(',')) {
         let (k, v) = pair.split_once('=').ok_or_else(|| BadInput(format!("--annotations: {pair:?} should be key=value")))?;
@@ -59,7 +59,7 @@ fn parse_annotations(values: &[String]) -> anyhow::Result<BTreeMap<String, Strin
 }
 
 /// `all` anywhere means no filter (ace-dt matched only platform-less descriptors).
-fn parse_platforms(values: &[String]) -> anyhow::Result<Vec<Platform>> {
+pub(crate) fn parse_platforms(values: &[String]) -> anyhow::Result<Vec<Platform>> {
     if values.iter().any(|v| v == "all") {
         return Ok(Vec::new());
     }

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod archive;
 pub(crate) mod config;
 mod deserialize;
 mod gather;
@@ -17,6 +18,7 @@ pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Serialize(args) => serialize::run(global, m.recursive, args).await,
         MirrorCommand::Verify(args) => verify::run(global, &args),
         MirrorCommand::Deserialize(args) => deserialize::run(global, args).await,
+        MirrorCommand::Archive(args) => archive::run(global, m.recursive, args).await,
     }
 }
 
