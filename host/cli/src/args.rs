@@ -41,6 +41,7 @@ pub(crate) struct Global {
 }
 
 #[derive(Subcommand, Debug)]
+#[expect(clippy::large_enum_variant, reason = "parsed once at start-up; boxing would only obscure clap's derive")]
 pub(crate) enum Command {
     /// Move images across an air gap (ace-dt mirror compatible)
     Mirror(Mirror),
