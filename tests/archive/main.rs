@@ -418,3 +418,69 @@ fn archive_gathers_and_serializes_in_one_step() {
     assert_eq!(sha256(&q.manifest("high/x", "sync-9").unwrap().1), first["manifests"][0]["digest"].as_str().unwrap());
     assert!(q.has_blob("high/x", &img.layers[1].digest));
 }
+
+/// Writes an archive the way ace-dt lays it out (spec §2, §12.3): `oci-layout`, an
+/// `index.json` with only M, M and its blobs, R (subject M) and its blobs, R2 (subject R) and
+/// its blobs, and a final `index.json` listing M, R and R2: the referrers appear only there.
+/// With `extra_index`, a third `index.json {M, R}` comes after R's blobs.
+fn acedt_archive(p: &ferry_testkit::Pusher, repo: &str, extra_index: bool) -> (Vec<u8>, images::Image, images::Image, images::Image) {
+    use ferry_archive::{ArchiveWriter, Plain};
+    let m = images::single_image(p, repo, "m", 100);
+    let r1 = images::artifact(p, repo, None, 101, Some(&m.manifest));
+    let r2 = images::artifact(p, repo, None, 102, Some(&r1.manifest));
+    let index = |ds: &[&ferry_oci::Descriptor]| {
+        let mut i = ferry_oci::Index::new();
+        i.manifests = ds.iter().map(|d| (*d).clone()).collect();
+        ferry_oci::gojson::to_vec_pretty(&i)
+    };
+    let mut w = ArchiveWriter::new(Plain::new(Vec::new()));
+    w.write_oci_layout().unwrap();
+    w.write_index(&index(&[&m.manifest])).unwrap();
+    for (k, img) in [&m, &r1, &r2].into_iter().enumerate() {
+        w.write_blob(&img.manifest, img.bytes.as_slice()).unwrap();
+        for d in std::iter::once(&img.config).chain(&img.layers) {
+            w.write_blob(d, p.blob(repo, &d.digest).as_slice()).unwrap();
+        }
+        if extra_index && k == 1 {
+            w.write_index(&index(&[&m.manifest, &r1.manifest])).unwrap();
+        }
+    }
+    w.write_index(&index(&[&m.manifest, &r1.manifest, &r2.manifest])).unwrap();
+    (w.finish().unwrap().into_inner(), m, r1, r2)
+}
+
+#[test]
+fn reads_archives_laid_out_as_acedt_writes_them() {
+    let low = Registry::start();
+    let high = Registry::start();
+    let home = TestHome::new();
+    let config = ferry_tests::config_for(&[&high]);
+    let q = high.pusher();
+    let (bytes, m, r1, r2) = acedt_archive(&low.pusher(), "src/app", false);
+    let tar = home.path().join("acedt.tar");
+    std::fs::write(&tar, &bytes).unwrap();
+    ferry(&home, &config, &["mirror", "deserialize", "--strict", tar.to_str().unwrap(), &format!("{}/testreferrer:sync-1", high.addr())])
+        .expect_code(0);
+    assert_eq!(sha256(&q.manifest("testreferrer", "sync-1").unwrap().1), m.manifest.digest.to_string());
+    let (_, got) = q.manifest("testreferrer", &r1.manifest.digest.to_string()).unwrap();
+    let got: Value = serde_json::from_slice(&got).unwrap();
+    assert_eq!(got["subject"]["digest"], m.manifest.digest.to_string());
+    assert!(q.has_manifest("testreferrer", &r2.manifest.digest.to_string()));
+    // Discoverable as referrers on a registry without the referrers API.
+    let listed = q.manifest_json("testreferrer", &m.manifest.digest.tag_schema());
+    assert_eq!(listed["manifests"][0]["digest"], r1.manifest.digest.to_string());
+
+    // Three index.json: fine without --strict, refused with it (spec §12.3.4).
+    let (bytes, ..) = acedt_archive(&low.pusher(), "src/app2", true);
+    std::fs::write(&tar, &bytes).unwrap();
+    ferry(&home, &config, &["mirror", "deserialize", tar.to_str().unwrap(), &format!("{}/testreferrer:sync-2", high.addr())])
+        .expect_code(0);
+    let run = ferry(
+        &home,
+        &config,
+        &["mirror", "deserialize", "--strict", tar.to_str().unwrap(), &format!("{}/testreferrer:sync-3", high.addr())],
+    );
+    run.expect_code(1);
+    assert!(run.stderr.contains("more than 2 index.json"), "{}", run.stderr);
+    assert!(!q.tags("testreferrer").contains(&"sync-3".to_owned()));
+}

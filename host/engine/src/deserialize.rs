@@ -178,31 +178,32 @@ fn check_version(index: &Index) -> Result<(), String> {
     }
 }
 
-/// The stage machine of `--strict` (spec §2.9), with `manifest.json` allowed at the end.
+/// The stage machine of `--strict` (spec §2.9): `oci-layout`, `index.json`, then blobs and at
+/// most one more `index.json`, and (unlike ace-dt) `manifest.json` after the final one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Start,
     Layout,
-    Index,
-    Blobs,
-    Final,
+    Body { indexes: u32 },
 }
 
 impl Stage {
     fn next(&mut self, strict: bool, what: &str, offset: u64) -> Result<(), String> {
         let next = match (*self, what) {
             (Stage::Start, "oci-layout") => Stage::Layout,
-            (Stage::Layout, "index.json") => Stage::Index,
-            (Stage::Index | Stage::Blobs, "blob") => Stage::Blobs,
-            (Stage::Blobs, "index.json") => Stage::Final,
-            (Stage::Final, "manifest.json") => Stage::Final,
+            (Stage::Layout, "index.json") => Stage::Body { indexes: 1 },
+            (Stage::Body { indexes }, "index.json") => {
+                if strict && indexes >= 2 {
+                    return Err(format!("--strict: entry \"index.json\" at byte {offset}: more than 2 index.json files"));
+                }
+                Stage::Body { indexes: indexes + 1 }
+            }
+            (s @ Stage::Body { .. }, "blob") => s,
+            (s @ Stage::Body { indexes: 2 }, "manifest.json") => s,
             (s, _) if !strict => s,
             (Stage::Start, _) => return Err(format!("--strict: entry {what:?} at byte {offset}: the first entry must be \"oci-layout\"")),
             (Stage::Layout, _) => {
                 return Err(format!("--strict: entry {what:?} at byte {offset}: the second entry must be \"index.json\""));
-            }
-            (Stage::Final, "index.json") => {
-                return Err(format!("--strict: entry \"index.json\" at byte {offset}: more than 2 index.json files"));
             }
             _ => return Err(format!("--strict: unexpected entry {what:?} at byte {offset}")),
         };
@@ -265,7 +266,11 @@ impl Completer<'_> {
                 }
                 if all {
                     if !self.dry_run {
-                        self.dst.push_manifest(&manifest, None).await?;
+                        let indexed = self.dst.push_manifest(&manifest, None).await?;
+                        // Keep referrers discoverable where the registry has no referrers API.
+                        if let Some(subject) = &manifest.view().subject {
+                            self.dst.record_referrer(subject, &manifest, indexed).await?;
+                        }
                     }
                     self.pushed += 1;
                 }

@@ -166,6 +166,13 @@ impl Pusher {
         self.manifest(repo, reference).is_some()
     }
 
+    /// A blob's bytes.
+    pub fn blob(&self, repo: &str, digest: &Digest) -> Vec<u8> {
+        let r = self.request("GET", &format!("/v2/{repo}/blobs/{digest}"), &[], None);
+        assert_eq!(r.status, 200, "GET blob {digest} from {repo}");
+        r.body
+    }
+
     pub fn has_blob(&self, repo: &str, digest: &Digest) -> bool {
         self.status("HEAD", &format!("/v2/{repo}/blobs/{digest}")) == 200
     }
