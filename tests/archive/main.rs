@@ -23,6 +23,15 @@ fn member(path: &std::path::Path, name: &str, n: usize) -> Vec<u8> {
     out.stdout
 }
 
+/// The offsets a checkpoint ledger records, in order.
+fn ledger_offsets(ledger: &std::path::Path) -> Vec<usize> {
+    std::fs::read_to_string(ledger)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
 struct Gathered {
     reg: Registry,
     home: TestHome,
@@ -216,11 +225,7 @@ fn verify_finds_damage() {
     assert!(ferry(&g.home, &config, &["mirror", "verify", zst.to_str().unwrap()]).expect_code(0).stdout.contains("zstd tar"));
 
     let good = std::fs::read(&tar).unwrap();
-    let offsets: Vec<usize> = std::fs::read_to_string(&ledger)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let offsets = ledger_offsets(&ledger);
     let layer = g.img.layers[0].digest.hex().to_string();
     // The layer's tar header: a block that starts with its path.
     let name = format!("blobs/sha256/{layer}\0");
@@ -329,11 +334,7 @@ fn damage_and_resume() {
     )
     .expect_code(0);
     let good = std::fs::read(&tar).unwrap();
-    let offsets: Vec<usize> = std::fs::read_to_string(&ledger)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let offsets = ledger_offsets(&ledger);
 
     // A flipped byte in a layer: refused, nothing tagged, the bad blob not stored.
     let layer = g.img.layers[0].digest.hex().to_string();

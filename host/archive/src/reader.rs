@@ -24,3 +24,13 @@ pub fn open_with_buffer(input: impl Read + Send + 'static, buffer: usize) -> io:
     }
     Ok((Compression::None, Box::new(buffered)))
 }
+
+/// Whether an `oci-layout` entry says `{"imageLayoutVersion":"1.0.0"}`.
+pub fn is_oci_layout(entry: &mut impl Read) -> bool {
+    let mut b = Vec::new();
+    entry.read_to_end(&mut b).is_ok()
+        && serde_json::from_slice::<serde_json::Value>(&b)
+            .ok()
+            .and_then(|v| v["imageLayoutVersion"].as_str().map(|s| s == "1.0.0"))
+            .unwrap_or(false)
+}

@@ -63,12 +63,7 @@ pub fn verify(tar_stream: impl Read) -> Report {
         let size = entry.size();
         match name.as_str() {
             "oci-layout" => {
-                let mut b = Vec::new();
-                let ok = entry.read_to_end(&mut b).is_ok()
-                    && serde_json::from_slice::<serde_json::Value>(&b)
-                        .ok()
-                        .and_then(|v| v["imageLayoutVersion"].as_str().map(|s| s == "1.0.0"))
-                        .unwrap_or(false);
+                let ok = crate::reader::is_oci_layout(&mut entry);
                 if !ok {
                     report.faults.push(format!("{at}: not an OCI layout marker with imageLayoutVersion 1.0.0"));
                 }

@@ -89,24 +89,10 @@ pub(crate) struct ArchiveArgs {
     /// The local OCI layout to gather into (default: the configured cache path)
     #[arg(long, value_name = "DIR")]
     pub(crate) cache: Option<std::path::PathBuf>,
-    /// Extra annotations on the gather index: k=v[,k=v...] (repeatable)
-    #[arg(short = 'a', long = "annotations", value_name = "K=V,...")]
-    pub(crate) annotations: Vec<String>,
-    /// Put index children in the vnd.act3-ace.data.extra-manifests annotation
-    #[arg(long = "index-fallback")]
-    pub(crate) index_fallback: bool,
-    /// Only gather these platforms (see gather)
-    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',')]
-    pub(crate) platforms: Vec<String>,
-    /// Write a checkpoint ledger to FILE
-    #[arg(long, value_name = "FILE")]
-    pub(crate) checkpoint: Option<std::path::PathBuf>,
-    /// Compress the whole stream
-    #[arg(long, value_enum, value_name = "zstd|gzip")]
-    pub(crate) compression: Option<CompressionArg>,
-    /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET
-    #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',')]
-    pub(crate) existing_from_checkpoint: Vec<String>,
+    #[command(flatten)]
+    pub(crate) gather: GatherFlags,
+    #[command(flatten)]
+    pub(crate) serialize: SerializeFlags,
 }
 
 #[derive(Args, Debug)]
@@ -146,6 +132,13 @@ pub(crate) struct SerializeArgs {
     /// Images already delivered: their non-manifest blobs are left out
     #[arg(value_name = "EXISTING-IMAGE")]
     pub(crate) existing: Vec<String>,
+    #[command(flatten)]
+    pub(crate) flags: SerializeFlags,
+}
+
+/// How an archive is written; shared by `serialize` and `archive`.
+#[derive(Args, Debug)]
+pub(crate) struct SerializeFlags {
     /// Write a checkpoint ledger (JSON lines with byte offsets) to FILE
     #[arg(long, value_name = "FILE")]
     pub(crate) checkpoint: Option<std::path::PathBuf>,
@@ -165,6 +158,13 @@ pub(crate) struct GatherArgs {
     /// Where to push: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]
     #[arg(value_name = "IMAGE")]
     pub(crate) image: String,
+    #[command(flatten)]
+    pub(crate) flags: GatherFlags,
+}
+
+/// What shapes a gather index; shared by `gather` and `archive`.
+#[derive(Args, Debug)]
+pub(crate) struct GatherFlags {
     /// Extra annotations on the gather index: k=v[,k=v...] (repeatable)
     #[arg(short = 'a', long = "annotations", value_name = "K=V,...")]
     pub(crate) annotations: Vec<String>,

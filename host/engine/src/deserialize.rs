@@ -316,12 +316,7 @@ fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
         let size = entry.size();
         let item = match name.as_str() {
             "oci-layout" => {
-                let mut b = Vec::new();
-                let ok = entry.read_to_end(&mut b).is_ok()
-                    && serde_json::from_slice::<serde_json::Value>(&b)
-                        .ok()
-                        .and_then(|v| v["imageLayoutVersion"].as_str().map(|s| s == "1.0.0"))
-                        .unwrap_or(false);
+                let ok = ferry_archive::reader::is_oci_layout(&mut entry);
                 Item::Layout(if ok { Ok(()) } else { Err("not {\"imageLayoutVersion\":\"1.0.0\"}".to_owned()) }, offset)
             }
             "index.json" => {

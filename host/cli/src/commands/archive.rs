@@ -12,28 +12,21 @@ use crate::args::{ArchiveArgs, Global, SerializeArgs};
 use crate::output::Progress;
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: ArchiveArgs) -> anyhow::Result<()> {
-    let annotations = parse_annotations(&args.annotations)?;
-    let platforms = parse_platforms(&args.platforms)?;
+    let annotations = parse_annotations(&args.gather.annotations)?;
+    let platforms = parse_platforms(&args.gather.platforms)?;
     let config = super::load_config(global)?;
     let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("archive"));
     let sources = read_sources(&args.sources).map_err(ferry_engine::Error::from)?;
     let client = Client::new(config);
     // The gather index is tagged in the cache under the archive's reference name.
     let gathered = ImageRef::Layout(LayoutRef { path: cache.clone(), tag: Some(args.reference.clone()), digest: None });
-    let options = GatherOptions { platforms, annotations, index_fallback: args.index_fallback, recursive };
+    let options = GatherOptions { platforms, annotations, index_fallback: args.gather.index_fallback, recursive };
     let progress = Progress::new(global, "gather", sources.len() as u64);
     let outcome = gather(&client, &args.sources, &sources, &gathered, &options, progress.events())
         .await
         .with_context(|| format!("gathering into the cache {}", cache.display()))?;
     progress.finish();
     progress.line(&format!("Gathered {} entries into {} ({})", outcome.entries, cache.display(), outcome.index.digest));
-    let serialize = SerializeArgs {
-        image: gathered.to_string(),
-        dest: args.dest,
-        existing: args.existing,
-        checkpoint: args.checkpoint,
-        compression: args.compression,
-        existing_from_checkpoint: args.existing_from_checkpoint,
-    };
+    let serialize = SerializeArgs { image: gathered.to_string(), dest: args.dest, existing: args.existing, flags: args.serialize };
     super::serialize::write(global, &client, recursive, &gathered, &args.reference, &serialize).await
 }

@@ -14,11 +14,11 @@ use crate::output::Progress;
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> anyhow::Result<()> {
     let dest: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;
-    let annotations = parse_annotations(&args.annotations)?;
-    let platforms = parse_platforms(&args.platforms)?;
+    let annotations = parse_annotations(&args.flags.annotations)?;
+    let platforms = parse_platforms(&args.flags.platforms)?;
     let config = super::load_config(global)?;
     let sources = read_sources(&args.sources).map_err(ferry_engine::Error::from)?;
-    let options = GatherOptions { platforms, annotations, index_fallback: args.index_fallback, recursive };
+    let options = GatherOptions { platforms, annotations, index_fallback: args.flags.index_fallback, recursive };
     let client = Client::new(config);
     let progress = Progress::new(global, "gather", sources.len() as u64);
     let outcome =

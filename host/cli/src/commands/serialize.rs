@@ -32,6 +32,7 @@ pub(crate) async fn write(
     let existing: Vec<ImageRef> =
         args.existing.iter().map(|e| e.parse().map_err(|err| BadInput(format!("EXISTING-IMAGE {e}: {err}")))).collect::<Result<_, _>>()?;
     let checkpoints = args
+        .flags
         .existing_from_checkpoint
         .iter()
         .map(|a| parse_checkpoint_arg(a).map_err(|e| BadInput(e.to_string())))
@@ -48,11 +49,11 @@ pub(crate) async fn write(
 
     let src = open_store(client, image, false)?;
     let ref_name = ref_name.to_owned();
-    let compression = args.compression.map(|c| match c {
+    let compression = args.flags.compression.map(|c| match c {
         CompressionArg::Zstd => ferry_archive::Compression::Zstd,
         CompressionArg::Gzip => ferry_archive::Compression::Gzip,
     });
-    let options = SerializeOptions { ref_name, recursive, skip, checkpoint: args.checkpoint.clone(), compression };
+    let options = SerializeOptions { ref_name, recursive, skip, checkpoint: args.flags.checkpoint.clone(), compression };
     let out: Box<dyn Write + Send> = if args.dest == "-" {
         Box::new(std::io::stdout())
     } else {
