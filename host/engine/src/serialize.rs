@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
-use std::sync::mpsc as sync_mpsc;
+use tokio::sync::mpsc;
 
 use bytes::Bytes;
 use ferry_archive::ledger::LedgerWriter;
@@ -56,21 +56,21 @@ pub struct SerializeOutcome {
 
 enum Entry {
     File(&'static str, Vec<u8>),
-    Blob(Box<Descriptor>, sync_mpsc::Receiver<io::Result<Bytes>>),
+    Blob(Box<Descriptor>, mpsc::Receiver<io::Result<Bytes>>),
 }
 
 /// Reads a blob's chunks from the channel the walk fills.
 struct ChannelReader {
-    rx: sync_mpsc::Receiver<io::Result<Bytes>>,
+    rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
-            match self.rx.recv() {
-                Ok(chunk) => self.current = chunk?,
-                Err(_) => return Ok(0),
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk?,
+                None => return Ok(0),
             }
         }
         let n = buf.len().min(self.current.len());
@@ -105,7 +105,7 @@ pub async fn serialize<W: Write + Send + 'static>(
         )),
         None => None,
     };
-    let (tx, rx) = sync_mpsc::sync_channel::<Entry>(2);
+    let (tx, rx) = mpsc::channel::<Entry>(2);
     let skip = options.skip.clone();
     let compression = options.compression.unwrap_or(Compression::None);
     let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip));
@@ -120,13 +120,13 @@ pub async fn serialize<W: Write + Send + 'static>(
         outcome: SerializeOutcome::default(),
     };
     let result = async {
-        walk.send(Entry::File("oci-layout", ferry_oci::layout::OCI_LAYOUT_CONTENT.to_vec()))?;
-        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index)))?;
+        walk.send(Entry::File("oci-layout", ferry_oci::layout::OCI_LAYOUT_CONTENT.to_vec())).await?;
+        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index))).await?;
         walk.visit(root.clone()).await?;
         // The final index lists every manifest, the root first with its ref.name.
         index.manifests = walk.visited.clone();
         index.manifests[0] = root.clone();
-        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index)))
+        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index))).await
     }
     .await;
     let mut outcome = std::mem::take(&mut walk.outcome);
@@ -146,7 +146,7 @@ pub async fn serialize<W: Write + Send + 'static>(
 
 struct Walk<'a> {
     src: &'a dyn Store,
-    tx: &'a sync_mpsc::SyncSender<Entry>,
+    tx: &'a mpsc::Sender<Entry>,
     written: HashSet<Digest>,
     visited: Vec<Descriptor>,
     seen: HashSet<(String, Digest, u64)>,
@@ -155,8 +155,8 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn send(&self, e: Entry) -> Result<(), Error> {
-        self.tx.send(e).map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("stopped") })
+    async fn send(&self, e: Entry) -> Result<(), Error> {
+        self.tx.send(e).await.map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("stopped") })
     }
 
     fn visit(&mut self, desc: Descriptor) -> futures_util::future::BoxFuture<'_, Result<(), Error>> {
@@ -187,23 +187,20 @@ impl Walk<'_> {
         if !self.written.insert(desc.digest.clone()) {
             return Ok(());
         }
-        let (tx, rx) = sync_mpsc::sync_channel(CHANNEL_CHUNKS);
-        self.send(Entry::Blob(Box::new(desc.clone()), rx))?;
+        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+        self.send(Entry::Blob(Box::new(desc.clone()), rx)).await?;
         self.outcome.blobs += 1;
         self.outcome.bytes += desc.size;
         if let Some(b) = bytes {
-            let _ = tx.send(Ok(b));
+            let _ = tx.send(Ok(b)).await;
             return Ok(());
         }
         let mut stream = self.src.fetch_blob(desc).await?;
         while let Some(chunk) = stream.next().await {
             let item = chunk.map_err(|e| io::Error::other(e.to_string()));
             let failed = item.is_err();
-            // The writer thread blocks on a full channel; hand it over without blocking the
-            // async worker.
-            let tx2 = tx.clone();
-            let sent = tokio::task::block_in_place(move || tx2.send(item));
-            if sent.is_err() || failed {
+            // Waits while the writer thread is behind: the channel is the bound on memory.
+            if tx.send(item).await.is_err() || failed {
                 break;
             }
         }
@@ -215,7 +212,7 @@ impl Walk<'_> {
 fn write_archive<W: Write>(
     out: W,
     compression: Compression,
-    rx: sync_mpsc::Receiver<Entry>,
+    mut rx: mpsc::Receiver<Entry>,
     mut ledger: Option<LedgerWriter<std::fs::File>>,
     skip: HashSet<Digest>,
 ) -> Result<u64, Error> {
@@ -223,7 +220,7 @@ fn write_archive<W: Write>(
     let mut w = ArchiveWriter::new(AnySink::new(out, compression).map_err(io_error)?);
     w.skip(skip);
     let fail = |e: ferry_archive::writer::WriteError| Error::Archive(e);
-    while let Ok(entry) = rx.recv() {
+    while let Some(entry) = rx.blocking_recv() {
         match entry {
             Entry::File(path, bytes) => w.file(path, &bytes).map_err(fail)?,
             Entry::Blob(desc, chunks) => {
