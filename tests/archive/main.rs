@@ -23,6 +23,12 @@ fn member(path: &std::path::Path, name: &str, n: usize) -> Vec<u8> {
     out.stdout
 }
 
+/// Byte offset of the tar header of `blobs/sha256/<hex>` (a block starting with its path).
+fn blob_header(tar: &[u8], hex: &str) -> usize {
+    let name = format!("blobs/sha256/{hex}\0");
+    (0..tar.len()).step_by(512).find(|&o| tar[o..].starts_with(name.as_bytes())).unwrap()
+}
+
 /// The offsets a checkpoint ledger records, in order.
 fn ledger_offsets(ledger: &std::path::Path) -> Vec<usize> {
     std::fs::read_to_string(ledger)
@@ -228,8 +234,7 @@ fn verify_finds_damage() {
     let offsets = ledger_offsets(&ledger);
     let layer = g.img.layers[0].digest.hex().to_string();
     // The layer's tar header: a block that starts with its path.
-    let name = format!("blobs/sha256/{layer}\0");
-    let header = (0..good.len()).step_by(512).find(|&o| good[o..].starts_with(name.as_bytes())).unwrap();
+    let header = blob_header(&good, &layer);
     let header_at = header + 13;
     let damaged: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -338,8 +343,7 @@ fn damage_and_resume() {
 
     // A flipped byte in a layer: refused, nothing tagged, the bad blob not stored.
     let layer = g.img.layers[0].digest.hex().to_string();
-    let name = format!("blobs/sha256/{layer}\0");
-    let header = (0..good.len()).step_by(512).find(|&o| good[o..].starts_with(name.as_bytes())).unwrap();
+    let header = blob_header(&good, &layer);
     let mut bad = good.clone();
     bad[header + 512 + 5] ^= 0xff;
     let bad_path = g.home.path().join("bad.tar");
