@@ -5,11 +5,13 @@
 //! sizes of 8 GiB and more or paths that do not fit), the entry order ([`writer`]:
 //! `oci-layout`, the first `index.json`, directory entries before the first blob of each
 //! algorithm, blobs, the final `index.json`, two zero blocks, no record padding) and the
-//! checkpoint ledger ([`ledger`]: JSON lines of descriptors with `vnd.act3-ace.data.offset`).
+//! checkpoint ledger ([`ledger`]: JSON lines of descriptors with `vnd.act3-ace.data.offset`),
+//! and the tape block buffer ([`blockbuf`]) between the stream and its destination.
 //!
 //! # Format
-//! See `docs/format.md` once it lands; until then spec §2–§3 is the reference.
+//! See `docs/format.md`.
 
+pub mod blockbuf;
 pub mod compress;
 pub mod header;
 pub mod ledger;
@@ -17,5 +19,6 @@ pub mod reader;
 pub mod verify;
 pub mod writer;
 
+pub use blockbuf::{BlockWriter, Geometry};
 pub use compress::{AnySink, Compression};
 pub use writer::{ArchiveWriter, Plain, Sink, WriteError};

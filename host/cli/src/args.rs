@@ -47,6 +47,59 @@ pub(crate) enum Command {
     Mirror(Mirror),
     /// Print the effective configuration, or a commented sample
     Config(ConfigArgs),
+    /// Utilities
+    #[command(subcommand)]
+    Util(UtilCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum UtilCommand {
+    /// Copy standard input to standard output through the tape block buffer
+    Mbuffer(BlockFlags),
+}
+
+/// The tape block buffer; shared by `serialize`, `archive` and `util mbuffer`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct BlockFlags {
+    /// Buffer this many bytes before a burst of writes (e.g. 1Gi = 2^30, 1G = 10^9); 0 means one block
+    #[arg(short = 'm', long = "buffer-size", value_name = "BYTES", default_value = "0", value_parser = parse_size)]
+    pub(crate) buffer_size: u64,
+    /// Bytes per write to the destination
+    #[arg(short = 'b', long = "block-size", value_name = "BYTES", default_value = "1MiB", value_parser = parse_size)]
+    pub(crate) block_size: u64,
+    /// Start writing when the buffer is this full, in percent
+    #[arg(long = "hwm", value_name = "PCT", default_value_t = 90)]
+    pub(crate) hwm: u32,
+}
+
+/// A byte count as ace-dt (Go's humanize) writes it: `1048576`, `64k`, `1M` (10^6), `1Mi` or
+/// `1MiB` (2^20), case-insensitive, an optional `B`.
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = (&t[..split], t[split..].trim().to_ascii_lowercase());
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let (power, binary) = match unit.strip_suffix('i') {
+        Some(u) => (u, true),
+        None => (unit, false),
+    };
+    let exponent = match power {
+        "" if !binary => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        _ => return Err(format!("{text:?} is not a size (e.g. 1048576, 64Ki, 1MiB, 1G)")),
+    };
+    let base: f64 = if binary { 1024.0 } else { 1000.0 };
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a size (e.g. 1048576, 64Ki, 1MiB, 1G)"))?;
+    let bytes = value * base.powi(exponent);
+    if !(0.0..1.8e19).contains(&bytes) {
+        return Err(format!("{text:?} is too large"));
+    }
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked above")]
+    Ok(bytes.round() as u64)
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +201,11 @@ pub(crate) struct SerializeFlags {
     /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET (repeatable, comma-separated)
     #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',')]
     pub(crate) existing_from_checkpoint: Vec<String>,
+    /// Append a Docker-style manifest.json (one entry per source image) after the final index.json
+    #[arg(long = "manifest-json")]
+    pub(crate) manifest_json: bool,
+    #[command(flatten)]
+    pub(crate) block: BlockFlags,
 }
 
 #[derive(Args, Debug)]
@@ -181,4 +239,31 @@ pub(crate) struct ConfigArgs {
     /// Print a commented sample instead of the effective configuration
     #[arg(short = 's', long)]
     pub(crate) sample: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_as_acedt_reads_them() {
+        for (text, bytes) in [
+            ("0", 0),
+            ("1048576", 1 << 20),
+            ("1MiB", 1 << 20),
+            ("1Mi", 1 << 20),
+            ("1M", 1_000_000),
+            ("1G", 1_000_000_000),
+            ("1Gi", 1 << 30),
+            ("64k", 64_000),
+            ("64 KiB", 64 << 10),
+            ("1.5Ki", 1536),
+            ("2gib", 2 << 30),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "MiB", "1X", "1i", "-1", "1e3"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -48,6 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Mirror(m) => commands::mirror(&cli.global, m).await,
         Command::Config(c) => commands::config::run(&cli.global, &c),
+        Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&flags),
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The engine turns commands into registry and layout operations: it reads sources lists
 //! ([`sources`]), opens stores ([`store`]: a registry repository or an OCI layout directory),
-//! copies manifest graphs between them ([`copy`]) and runs the workflows ([`gather`], [`serialize`]).
+//! copies manifest graphs between them ([`copy`]) and runs the workflows ([`gather`],
+//! [`serialize`] with its [`manifest_json`], [`deserialize`]).
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
@@ -11,6 +12,7 @@ pub mod deserialize;
 mod error;
 pub mod events;
 pub mod gather;
+pub mod manifest_json;
 pub mod serialize;
 pub mod sources;
 pub mod store;

@@ -7,13 +7,13 @@
 //! run with an error.
 
 use std::collections::HashSet;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use bytes::Bytes;
 use ferry_archive::ledger::LedgerWriter;
-use ferry_archive::{AnySink, ArchiveWriter, Compression, Sink as _};
+use ferry_archive::{AnySink, ArchiveWriter, BlockWriter, Compression, Sink as _};
 use ferry_oci::{Descriptor, Digest, Index, annotations, gojson};
 use futures_util::StreamExt;
 
@@ -37,6 +37,8 @@ pub struct SerializeOptions {
     pub checkpoint: Option<PathBuf>,
     /// Compression of the whole stream.
     pub compression: Option<Compression>,
+    /// Append a Docker-style `manifest.json` (spec §9).
+    pub manifest_json: bool,
 }
 
 /// What a serialize wrote.
@@ -80,12 +82,7 @@ impl Read for ChannelReader {
 }
 
 /// Serializes the graph of `root_ref` in `src` to `out`.
-pub async fn serialize<W: Write + Send + 'static>(
-    src: &dyn Store,
-    root_ref: &str,
-    out: W,
-    options: &SerializeOptions,
-) -> Result<SerializeOutcome, Error> {
+pub async fn serialize(src: &dyn Store, root_ref: &str, out: BlockWriter, options: &SerializeOptions) -> Result<SerializeOutcome, Error> {
     let mut root = src.resolve(root_ref).await?;
     let root_manifest = src.fetch_manifest(&root).await?;
     let dedup = root_manifest.view().annotations.get(annotations::SIZE_DEDUPLICATED).cloned().unwrap_or_else(|| "0".to_owned());
@@ -126,7 +123,12 @@ pub async fn serialize<W: Write + Send + 'static>(
         // The final index lists every manifest, the root first with its ref.name.
         index.manifests = walk.visited.clone();
         index.manifests[0] = root.clone();
-        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index))).await
+        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index))).await?;
+        if options.manifest_json {
+            let bytes = crate::manifest_json::manifest_json(src, &index.manifests).await?;
+            walk.send(Entry::File("manifest.json", bytes)).await?;
+        }
+        Ok::<(), Error>(())
     }
     .await;
     let mut outcome = std::mem::take(&mut walk.outcome);
@@ -209,8 +211,8 @@ impl Walk<'_> {
 }
 
 /// The writer thread: entries in order, ledger lines after each blob, end marker last.
-fn write_archive<W: Write>(
-    out: W,
+fn write_archive(
+    out: BlockWriter,
     compression: Compression,
     mut rx: mpsc::Receiver<Entry>,
     mut ledger: Option<LedgerWriter<std::fs::File>>,
@@ -233,7 +235,9 @@ fn write_archive<W: Write>(
         }
     }
     let mut plain = w.finish().map_err(fail)?.finish().map_err(io_error)?;
-    plain.position().map_err(io_error)
+    let bytes = plain.position().map_err(io_error)?;
+    plain.into_inner().finish().map_err(io_error)?;
+    Ok(bytes)
 }
 
 /// Non-manifest blobs reachable from `root` in `store` (extended successors): what an

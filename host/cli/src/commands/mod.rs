@@ -5,6 +5,7 @@ pub(crate) mod config;
 mod deserialize;
 mod gather;
 mod serialize;
+pub(crate) mod util;
 mod verify;
 
 use anyhow::Context as _;

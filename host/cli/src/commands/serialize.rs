@@ -1,16 +1,18 @@
 //! `ferry mirror serialize IMAGE DEST [EXISTING-IMAGE...]`.
 
 use std::collections::HashSet;
-use std::io::Write;
 
 use anyhow::Context as _;
+use std::os::unix::fs::FileTypeExt as _;
+
 use ferry_archive::ledger::{delivered_before, parse_checkpoint_arg};
+use ferry_archive::{BlockWriter, Geometry};
 use ferry_engine::serialize::{SerializeOptions, existing_blobs, serialize};
 use ferry_engine::store::{open_store, reference_string};
 use ferry_oci::ImageRef;
 use ferry_registry::Client;
 
-use crate::args::{CompressionArg, Global, SerializeArgs};
+use crate::args::{BlockFlags, CompressionArg, Global, SerializeArgs};
 use crate::exit::BadInput;
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: SerializeArgs) -> anyhow::Result<()> {
@@ -53,13 +55,15 @@ pub(crate) async fn write(
         CompressionArg::Zstd => ferry_archive::Compression::Zstd,
         CompressionArg::Gzip => ferry_archive::Compression::Gzip,
     });
-    let options = SerializeOptions { ref_name, recursive, skip, checkpoint: args.flags.checkpoint.clone(), compression };
-    let out: Box<dyn Write + Send> = if args.dest == "-" {
-        Box::new(std::io::stdout())
-    } else {
-        let file = std::fs::File::create(&args.dest).with_context(|| format!("destination file {}", args.dest))?;
-        Box::new(std::io::BufWriter::with_capacity(1 << 20, file))
+    let options = SerializeOptions {
+        ref_name,
+        recursive,
+        skip,
+        checkpoint: args.flags.checkpoint.clone(),
+        compression,
+        manifest_json: args.flags.manifest_json,
     };
+    let out = open_destination(&args.dest, &args.flags.block)?;
     let outcome = serialize(src.as_ref(), &reference_string(image), out, &options)
         .await
         .with_context(|| format!("serializing {image} to {}", args.dest))?;
@@ -74,4 +78,27 @@ pub(crate) async fn write(
         );
     }
     Ok(())
+}
+
+/// The block buffer's geometry from the flags; `-b 0` and `--hwm` over 100 are usage errors.
+pub(crate) fn geometry(flags: &BlockFlags) -> Result<Geometry, BadInput> {
+    Geometry::from_flags(flags.buffer_size, flags.block_size, flags.hwm).map_err(|e| BadInput(e.to_string()))
+}
+
+/// DEST behind the block buffer: `-` is standard output, a character device (a tape) is
+/// written in whole blocks, the last one padded, and anything else is a file, truncated.
+pub(crate) fn open_destination(dest: &str, flags: &BlockFlags) -> anyhow::Result<BlockWriter> {
+    let mut geometry = geometry(flags)?;
+    if dest == "-" {
+        return Ok(BlockWriter::new(std::io::stdout(), geometry));
+    }
+    let is_device = std::fs::metadata(dest).is_ok_and(|m| m.file_type().is_char_device());
+    let file = if is_device {
+        geometry.pad_last = true;
+        std::fs::OpenOptions::new().write(true).open(dest)
+    } else {
+        std::fs::File::create(dest)
+    }
+    .with_context(|| format!("opening destination {dest}"))?;
+    Ok(BlockWriter::new(file, geometry))
 }
