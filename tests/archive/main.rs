@@ -5,6 +5,9 @@
 
 use std::process::Command;
 
+mod damage;
+mod options;
+
 use ferry_testkit::{Registry, TestHome, images};
 use ferry_tests::{ferry, sha256, write_file};
 use serde_json::Value;

@@ -34,3 +34,21 @@ pub fn is_oci_layout(entry: &mut impl Read) -> bool {
             .and_then(|v| v["imageLayoutVersion"].as_str().map(|s| s == "1.0.0"))
             .unwrap_or(false)
 }
+
+/// Where the header after an entry starts: its header at `offset`, then `size` bytes padded
+/// to whole blocks.
+pub fn next_header_at(offset: u64, size: u64) -> u64 {
+    offset + crate::header::BLOCK as u64 + size.div_ceil(crate::header::BLOCK as u64) * crate::header::BLOCK as u64
+}
+
+/// The message for a header that does not parse: where it is, what came before, and the
+/// tar reader's reason (shortened: it may quote a whole garbage block).
+pub fn bad_header(at: u64, entries: u64, e: &std::io::Error) -> String {
+    let mut reason = e.to_string();
+    if reason.len() > 100 {
+        let cut = (0..=100).rev().find(|&i| reason.is_char_boundary(i)).unwrap_or(0);
+        reason.truncate(cut);
+        reason.push('…');
+    }
+    format!("no valid tar header at byte {at}, after entry {entries}: {reason}")
+}

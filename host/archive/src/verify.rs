@@ -45,16 +45,18 @@ pub fn verify(tar_stream: impl Read) -> Report {
             return report;
         }
     };
+    let mut next_at = 0;
     for entry in entries {
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                report.faults.push(format!("after entry {}: {e}", report.entries));
+                report.faults.push(crate::reader::bad_header(next_at, report.entries, &e));
                 return report;
             }
         };
         report.entries += 1;
         let offset = entry.raw_header_position();
+        next_at = crate::reader::next_header_at(offset, entry.size());
         let name = entry.path().map(|p| p.to_string_lossy().trim_start_matches("./").trim_end_matches('/').to_owned()).unwrap_or_default();
         let at = format!("entry {name:?} at byte {offset}");
         if entry.header().entry_type().is_dir() {

@@ -172,6 +172,9 @@ pub(crate) struct VerifyArgs {
     /// The archive (plain, gzip or zstd), or - for standard input
     #[arg(value_name = "ARCHIVE")]
     pub(crate) archive: String,
+    /// The archive must carry every blob it references (made without EXISTING-IMAGE or checkpoints)
+    #[arg(long)]
+    pub(crate) complete: bool,
 }
 
 #[derive(Args, Debug)]

@@ -300,15 +300,17 @@ fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
             return;
         }
     };
+    let mut next_at = 0;
     for (count, entry) in entries.enumerate() {
         let mut entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                send(Item::Failed(format!("after entry {count}: {e}")));
+                send(Item::Failed(ferry_archive::reader::bad_header(next_at, count as u64, &e)));
                 return;
             }
         };
         let offset = entry.raw_header_position();
+        next_at = ferry_archive::reader::next_header_at(offset, entry.size());
         if entry.header().entry_type().is_dir() {
             continue;
         }

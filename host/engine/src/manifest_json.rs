@@ -53,7 +53,8 @@ fn choose_child(children: &[Descriptor]) -> Option<&Descriptor> {
         .or_else(|| images().next())
 }
 
-/// `manifest.json` for the manifests of the final index (`manifests`), fetched from `src`.
+/// `manifest.json` for the descriptors that carry a source reference among `manifests`, in
+/// order, fetched from `src`.
 pub async fn manifest_json(src: &dyn Store, manifests: &[Descriptor]) -> Result<Vec<u8>, Error> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut used = HashSet::new();

@@ -125,7 +125,10 @@ pub async fn serialize(src: &dyn Store, root_ref: &str, out: BlockWriter, option
         index.manifests[0] = root.clone();
         walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index))).await?;
         if options.manifest_json {
-            let bytes = crate::manifest_json::manifest_json(src, &index.manifests).await?;
+            // The root's own children first: the final index lists each digest once, and a
+            // second source reference to the same image belongs in its RepoTags.
+            let candidates: Vec<Descriptor> = root_manifest.successors().into_iter().chain(index.manifests.iter().cloned()).collect();
+            let bytes = crate::manifest_json::manifest_json(src, &candidates).await?;
             walk.send(Entry::File("manifest.json", bytes)).await?;
         }
         Ok::<(), Error>(())

@@ -26,7 +26,11 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> anyhow::Result<()> {
         Box::new(std::fs::File::open(&args.archive).with_context(|| format!("opening {}", args.archive))?)
     };
     let (compression, stream) = ferry_archive::reader::open(input).with_context(|| format!("reading {}", args.archive))?;
-    let report = ferry_archive::verify::verify(stream);
+    let mut report = ferry_archive::verify::verify(stream);
+    if args.complete {
+        let absent = std::mem::take(&mut report.absent);
+        report.faults.extend(absent.iter().map(|d| format!("{d} is referenced but not in the archive (--complete)")));
+    }
     for fault in &report.faults {
         eprintln!("fault: {}: {fault}", args.archive);
     }
@@ -46,6 +50,14 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> anyhow::Result<()> {
             report.images,
             report.absent.len()
         );
+        // A delta archive leaves these to earlier ones: list them for the operator to check.
+        const LISTED: usize = 20;
+        for d in report.absent.iter().take(LISTED) {
+            println!("  not in this archive: {d}");
+        }
+        if report.absent.len() > LISTED {
+            println!("  … and {} more", report.absent.len() - LISTED);
+        }
     }
     if report.faults.is_empty() { Ok(()) } else { Err(Faulty(report.faults.len()).into()) }
 }

@@ -1,0 +1,114 @@
+//! `--manifest-json` and the tape block buffer, as an operator sees them.
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+
+use ferry_testkit::{Registry, TestHome, images};
+use ferry_tests::{ferry, sha256, write_file};
+use serde_json::Value;
+
+use crate::member;
+
+/// One entry per source image, the host platform's child for an index, a second reference to
+/// the same image added to its RepoTags; `--strict` accepts the archive.
+#[test]
+fn manifest_json_describes_every_source_image() {
+    let reg = Registry::start();
+    let high = Registry::start();
+    let p = reg.pusher();
+    let app = images::single_image(&p, "low/app", "v1", 80);
+    let twin = images::single_image(&p, "low/twin", "v1", 80);
+    assert_eq!(app.manifest.digest, twin.manifest.digest);
+    let index = images::multi_platform_index(&p, "low/base", "v1", 81);
+    let (r, h) = (reg.addr(), high.addr());
+    let home = TestHome::new();
+    let config = ferry_tests::config_for(&[&reg, &high]);
+    let list = write_file(&home, "sources.list", &format!("{r}/low/app:v1\n{r}/low/base:v1\n{r}/low/twin:v1\n"));
+    ferry(&home, &config, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]).expect_code(0);
+    let tar = home.path().join("mj.tar");
+    ferry(&home, &config, &["mirror", "serialize", "--manifest-json", &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()])
+        .expect_code(0);
+
+    let names = crate::entries(&tar);
+    assert_eq!(names[names.len() - 2..], ["index.json", "manifest.json"]);
+    let raw = member(&tar, "manifest.json", 0);
+    assert!(raw.starts_with(b"[\n  {\n    \"Config\": \"blobs/sha256/") && !raw.ends_with(b"\n"));
+    let mj: Value = serde_json::from_slice(&raw).unwrap();
+    let entries = mj.as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{mj:#}");
+    let path = |d: &ferry_oci::Descriptor| format!("blobs/sha256/{}", d.digest.hex());
+    assert_eq!(entries[0]["Config"], path(&app.config));
+    assert_eq!(entries[0]["Layers"], Value::from(app.layers.iter().map(path).collect::<Vec<_>>()));
+    assert_eq!(entries[0]["RepoTags"], serde_json::json!([format!("{r}/low/app:v1"), format!("{r}/low/twin:v1")]));
+    // The linux/amd64 child of the index, whatever the order.
+    let amd64 = p.manifest_json("low/base", &index.children[0].digest.to_string());
+    assert_eq!(entries[1]["Config"], format!("blobs/sha256/{}", amd64["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:")));
+    assert_eq!(entries[1]["RepoTags"], serde_json::json!([format!("{r}/low/base:v1")]));
+    for e in entries {
+        for l in e["Layers"].as_array().unwrap() {
+            assert!(names.contains(&l.as_str().unwrap().to_owned()), "{l} is in the archive");
+        }
+    }
+
+    ferry(&home, &config, &["mirror", "deserialize", "--strict", tar.to_str().unwrap(), &format!("{h}/high/mirror:sync-1")]).expect_code(0);
+    assert!(high.pusher().has_manifest("high/mirror", "sync-1"));
+}
+
+/// `util mbuffer` passes the stream through unchanged; bad settings are usage errors; a
+/// destination that fails ends serialize with the error instead of a hang.
+#[test]
+fn block_buffer_settings_and_failures() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/app", "v1", 70);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let config = ferry_tests::config_for(&[&reg]);
+    let data: Vec<u8> = (0..3_000_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    for flags in [&["-m", "1MiB", "-b", "4096"][..], &["-b", "1000", "--hwm", "0"], &["-m", "10M", "-b", "512k", "--hwm", "100"], &[]] {
+        let mut child = Command::new(ferry_tests::binary())
+            .args(["util", "mbuffer"])
+            .args(flags)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = data.clone();
+        let feeder = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        assert!(out.status.success(), "{flags:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(sha256(&out.stdout), sha256(&data), "{flags:?}");
+    }
+    let src = format!("{r}/low/app:v1");
+    for (flags, needle) in [(&["-b", "0"][..], "block size"), (&["--hwm", "101"], "high-water"), (&["-m", "lots"], "not a size")] {
+        let run = ferry(&home, &config, &[&["mirror", "serialize"], flags, &[src.as_str(), "x.tar"]].concat());
+        run.expect_code(2);
+        assert!(run.stderr.contains(needle), "{flags:?}: {}", run.stderr);
+    }
+    // /dev/full refuses every write: an error naming the cause, not a hang.
+    let run = ferry(&home, &config, &["mirror", "serialize", "-m", "4MiB", &src, "/dev/full"]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("No space left on device"), "{}", run.stderr);
+    // To standard output through mbuffer into a file: the same archive as written directly.
+    let direct = home.path().join("direct.tar");
+    ferry(&home, &config, &["mirror", "serialize", "-b", "10240", &src, direct.to_str().unwrap()]).expect_code(0);
+    let piped = home.path().join("piped.tar");
+    let cfg = home.path().join("ferry-config.yaml");
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "\"$0\" --config {} mirror serialize {src} - | \"$0\" util mbuffer -m 2Mi -b 10240 > {}",
+            cfg.display(),
+            piped.display()
+        ))
+        .arg(ferry_tests::binary())
+        .current_dir(home.path())
+        .envs(home.env())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(sha256(&std::fs::read(&piped).unwrap()), sha256(&std::fs::read(&direct).unwrap()));
+}
