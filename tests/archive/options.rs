@@ -112,3 +112,31 @@ fn block_buffer_settings_and_failures() {
     assert!(status.success());
     assert_eq!(sha256(&std::fs::read(&piped).unwrap()), sha256(&std::fs::read(&direct).unwrap()));
 }
+
+/// Blobs are fetched ahead through a proxy that corrupts one and cuts another: serialize fails
+/// naming the blob; a body cut once is fetched again and resumed, and the archive verifies.
+#[test]
+fn serialize_refuses_bad_bytes_from_the_registry() {
+    use ferry_testkit::{Fault, FaultProxy, Rule};
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let img = images::big_image(&p, "low/big", "v1", &[3 << 20, 1 << 20, 2 << 20], 75);
+    let home = TestHome::new();
+    let layer = img.layers[1].digest.to_string();
+    for (fault, code) in [(Fault::CorruptBody, 1), (Fault::TruncateBody(100_000), 1)] {
+        let proxy = FaultProxy::start(reg.addr(), vec![Rule::always("GET", &format!("/blobs/{layer}"), fault.clone())]);
+        let config = ferry_tests::config_for_addrs(&[proxy.addr()]);
+        let tar = home.path().join("x.tar");
+        let run = ferry(&home, &config, &["mirror", "serialize", &format!("{}/low/big:v1", proxy.addr()), tar.to_str().unwrap()]);
+        run.expect_code(code);
+        assert!(run.stderr.contains(&layer), "{fault:?}: {}", run.stderr);
+    }
+    // A body cut once is fetched again: the archive verifies.
+    let proxy = FaultProxy::start(reg.addr(), vec![Rule::new("GET", &format!("/blobs/{layer}"), 0, 1, Fault::TruncateBody(100_000))]);
+    let config = ferry_tests::config_for_addrs(&[proxy.addr()]);
+    let tar = home.path().join("y.tar");
+    let run = ferry(&home, &config, &["mirror", "serialize", &format!("{}/low/big:v1", proxy.addr()), tar.to_str().unwrap()]);
+    run.expect_code(0);
+    assert_eq!(proxy.count("GET", &format!("/blobs/{layer}")), 2, "fetched again after the cut");
+    ferry(&home, &config, &["mirror", "verify", "--complete", tar.to_str().unwrap()]).expect_code(0);
+}

@@ -21,8 +21,19 @@ use crate::error::Error;
 use crate::gather::TOOL_VERSION;
 use crate::store::Store;
 
-/// Chunks in flight per blob between the fetcher and the writer thread.
-const CHANNEL_CHUNKS: usize = 16;
+/// Blobs fetched ahead of the one being written.
+const PREFETCH_BLOBS: usize = 6;
+
+/// Chunks buffered per blob between its fetch and the writer thread; with [`CHUNK_BYTES`] and
+/// [`PREFETCH_BLOBS`] this bounds the bytes in flight (about 6 × 8 × 256 KiB = 12 MiB, plus
+/// what the HTTP client holds).
+const CHANNEL_CHUNKS: usize = 8;
+
+/// Small network chunks are gathered to this size before they cross to the writer thread.
+const CHUNK_BYTES: usize = 256 << 10;
+
+/// Planned entries between the walk and the fetch stage.
+const PLAN_AHEAD: usize = 256;
 
 /// How to serialize.
 #[derive(Clone, Debug, Default)]
@@ -61,7 +72,16 @@ enum Entry {
     Blob(Box<Descriptor>, mpsc::Receiver<io::Result<Bytes>>),
 }
 
-/// Reads a blob's chunks from the channel the walk fills.
+/// What the walk decides to write, in archive order; the fetch stage turns it into entries.
+enum Planned {
+    File(&'static str, Vec<u8>),
+    /// A manifest, whose bytes the walk already has.
+    Manifest(Box<Descriptor>, Bytes),
+    /// A blob still to fetch.
+    Blob(Box<Descriptor>),
+}
+
+/// Reads a blob's chunks from the channel the fetch stage fills.
 struct ChannelReader {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
@@ -102,48 +122,52 @@ pub async fn serialize(src: &dyn Store, root_ref: &str, out: BlockWriter, option
         )),
         None => None,
     };
-    let (tx, rx) = mpsc::channel::<Entry>(2);
+    // Entries handed to the writer ahead of the one it writes: with the pumps, the prefetch.
+    let (tx, rx) = mpsc::channel::<Entry>(PREFETCH_BLOBS);
     let skip = options.skip.clone();
     let compression = options.compression.unwrap_or(Compression::None);
     let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip));
 
-    let mut walk = Walk {
+    let (plan_tx, plan_rx) = mpsc::channel::<Planned>(PLAN_AHEAD);
+    let walk = Walk {
         src,
-        tx: &tx,
+        plan: plan_tx,
         written: options.skip.clone(),
         visited: Vec::new(),
         seen: HashSet::new(),
         recursive: options.recursive,
         outcome: SerializeOutcome::default(),
     };
-    let result = async {
-        walk.send(Entry::File("oci-layout", ferry_oci::layout::OCI_LAYOUT_CONTENT.to_vec())).await?;
-        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index))).await?;
+    let planning = async {
+        let mut walk = walk;
+        walk.send(Planned::File("oci-layout", ferry_oci::layout::OCI_LAYOUT_CONTENT.to_vec())).await?;
+        walk.send(Planned::File("index.json", gojson::to_vec_pretty(&index))).await?;
         walk.visit(root.clone()).await?;
         // The final index lists every manifest, the root first with its ref.name.
         index.manifests = walk.visited.clone();
         index.manifests[0] = root.clone();
-        walk.send(Entry::File("index.json", gojson::to_vec_pretty(&index))).await?;
+        walk.send(Planned::File("index.json", gojson::to_vec_pretty(&index))).await?;
         if options.manifest_json {
             // The root's own children first: the final index lists each digest once, and a
             // second source reference to the same image belongs in its RepoTags.
             let candidates: Vec<Descriptor> = root_manifest.successors().into_iter().chain(index.manifests.iter().cloned()).collect();
             let bytes = crate::manifest_json::manifest_json(src, &candidates).await?;
-            walk.send(Entry::File("manifest.json", bytes)).await?;
+            walk.send(Planned::File("manifest.json", bytes)).await?;
         }
-        Ok::<(), Error>(())
-    }
-    .await;
-    let mut outcome = std::mem::take(&mut walk.outcome);
-    outcome.manifests = walk.visited.len();
-    drop(walk);
+        let mut outcome = std::mem::take(&mut walk.outcome);
+        outcome.manifests = walk.visited.len();
+        // Dropping the walk closes the plan, which ends the fetch stage.
+        Ok::<SerializeOutcome, Error>(outcome)
+    };
+    let (planned, fetched) = tokio::join!(planning, fetch_in_order(src, plan_rx, &tx));
     drop(tx);
     let written = writer
         .join()
         .map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("writer thread panicked") })?;
     // A writer error explains a failed send better than the send itself.
     let archive_bytes = written?;
-    result?;
+    fetched?;
+    let mut outcome = planned?;
     outcome.root = Some(root);
     outcome.archive_bytes = archive_bytes;
     Ok(outcome)
@@ -151,7 +175,7 @@ pub async fn serialize(src: &dyn Store, root_ref: &str, out: BlockWriter, option
 
 struct Walk<'a> {
     src: &'a dyn Store,
-    tx: &'a mpsc::Sender<Entry>,
+    plan: mpsc::Sender<Planned>,
     written: HashSet<Digest>,
     visited: Vec<Descriptor>,
     seen: HashSet<(String, Digest, u64)>,
@@ -160,8 +184,8 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    async fn send(&self, e: Entry) -> Result<(), Error> {
-        self.tx.send(e).await.map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("stopped") })
+    async fn send(&self, p: Planned) -> Result<(), Error> {
+        self.plan.send(p).await.map_err(|_| stopped())
     }
 
     fn visit(&mut self, desc: Descriptor) -> futures_util::future::BoxFuture<'_, Result<(), Error>> {
@@ -187,29 +211,116 @@ impl Walk<'_> {
         })
     }
 
-    /// Sends one blob to the writer unless it was written or skipped.
+    /// Plans one blob unless it was written or skipped.
     async fn blob(&mut self, desc: &Descriptor, bytes: Option<Bytes>) -> Result<(), Error> {
         if !self.written.insert(desc.digest.clone()) {
             return Ok(());
         }
-        let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-        self.send(Entry::Blob(Box::new(desc.clone()), rx)).await?;
         self.outcome.blobs += 1;
         self.outcome.bytes += desc.size;
-        if let Some(b) = bytes {
-            let _ = tx.send(Ok(b)).await;
-            return Ok(());
+        let d = Box::new(desc.clone());
+        self.send(match bytes {
+            Some(b) => Planned::Manifest(d, b),
+            None => Planned::Blob(d),
+        })
+        .await
+    }
+}
+
+fn stopped() -> Error {
+    Error::Output { what: "archive writer".to_owned(), source: io::Error::other("stopped") }
+}
+
+/// The fetch stage: up to [`PREFETCH_BLOBS`] blobs are fetched at once, each into its own
+/// bounded channel, while their entries go to the writer thread in plan order. The pumps run
+/// in this task beside the hand-over, so a full writer queue never stalls the blob it waits for.
+async fn fetch_in_order(src: &dyn Store, mut plan: mpsc::Receiver<Planned>, writer: &mpsc::Sender<Entry>) -> Result<(), Error> {
+    let mut pumps = futures_util::stream::FuturesUnordered::new();
+    let mut pending: Option<Entry> = None;
+    let mut plan_open = true;
+    loop {
+        tokio::select! {
+            permit = writer.reserve(), if pending.is_some() => {
+                let entry = pending.take().ok_or_else(stopped)?;
+                permit.map_err(|_| stopped())?.send(entry);
+            }
+            next = plan.recv(), if plan_open && pending.is_none() && pumps.len() < PREFETCH_BLOBS => match next {
+                None => plan_open = false,
+                Some(Planned::File(path, bytes)) => pending = Some(Entry::File(path, bytes)),
+                Some(Planned::Manifest(desc, bytes)) => {
+                    let (tx, rx) = mpsc::channel(1);
+                    let _ = tx.try_send(Ok(bytes));
+                    pending = Some(Entry::Blob(desc, rx));
+                }
+                Some(Planned::Blob(desc)) => {
+                    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+                    pumps.push(pump(src, (*desc).clone(), tx));
+                    pending = Some(Entry::Blob(desc, rx));
+                }
+            },
+            done = pumps.next(), if !pumps.is_empty() => done.unwrap_or(Ok(()))?,
+            else => return Ok(()),
         }
-        let mut stream = self.src.fetch_blob(desc).await?;
+    }
+}
+
+/// Attempts at a blob whose body breaks off mid-way.
+const BODY_ATTEMPTS: u32 = 3;
+
+/// Moves a blob's body into its channel in chunks of about [`CHUNK_BYTES`]. A body that
+/// breaks off is fetched again and resumed after the bytes already sent; the writer's digest
+/// check covers the joined stream. Opening the blob fails the run; a broken body after the
+/// last attempt reaches the writer as the error it stops on.
+async fn pump(src: &dyn Store, desc: Descriptor, tx: mpsc::Sender<io::Result<Bytes>>) -> Result<(), Error> {
+    let mut sent = 0u64;
+    let mut attempt = 0;
+    'fetch: loop {
+        attempt += 1;
+        let mut stream = src.fetch_blob(&desc).await?;
+        let mut skip = sent;
+        let mut buf = bytes::BytesMut::new();
         while let Some(chunk) = stream.next().await {
-            let item = chunk.map_err(|e| io::Error::other(e.to_string()));
-            let failed = item.is_err();
-            // Waits while the writer thread is behind: the channel is the bound on memory.
-            if tx.send(item).await.is_err() || failed {
-                break;
+            let mut chunk = match chunk {
+                Ok(c) => c,
+                Err(e) if e.is_transient() && attempt < BODY_ATTEMPTS => {
+                    tracing::warn!("{}: {e}; fetching it again from byte {}", desc.digest, sent + buf.len() as u64);
+                    if !buf.is_empty() {
+                        sent += buf.len() as u64;
+                        if tx.send(Ok(buf.split().freeze())).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    continue 'fetch;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+                    return Ok(());
+                }
+            };
+            if skip > 0 {
+                let n = skip.min(chunk.len() as u64);
+                let _ = chunk.split_to(n as usize);
+                skip -= n;
+            }
+            if buf.is_empty() && chunk.len() >= CHUNK_BYTES {
+                sent += chunk.len() as u64;
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return Ok(());
+                }
+                continue;
+            }
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= CHUNK_BYTES {
+                sent += buf.len() as u64;
+                if tx.send(Ok(buf.split().freeze())).await.is_err() {
+                    return Ok(());
+                }
             }
         }
-        Ok(())
+        if !buf.is_empty() {
+            let _ = tx.send(Ok(buf.freeze())).await;
+        }
+        return Ok(());
     }
 }
 

@@ -91,7 +91,17 @@ impl Stream for BlobStream {
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }
-            Some(Err(kind)) => self.fail(kind),
+            Some(Err(kind)) => {
+                // Name the blob and how far it got, not just "reading blob".
+                let kind = match kind {
+                    ErrorKind::Network { source, .. } => ErrorKind::Network {
+                        what: format!("reading {} after {} of {} bytes", self.what, self.seen, self.descriptor.size),
+                        source,
+                    },
+                    other => other,
+                };
+                self.fail(kind)
+            }
             None => {
                 let actual = self.hasher.take().map(Hasher::finish);
                 if self.seen == self.descriptor.size && actual.as_ref() == Some(&self.descriptor.digest) {
