@@ -21,6 +21,18 @@ fn entry_len(tar: &[u8], at: usize) -> usize {
     512 + size.div_ceil(512) * 512
 }
 
+/// `ferry mirror deserialize - IMAGE < archive`: exit code and standard error.
+fn from_stdin(home: &ferry_testkit::TestHome, archive: &std::path::Path, image: &str) -> (i32, String) {
+    let out = std::process::Command::new(ferry_tests::binary())
+        .args(["--config", home.path().join("ferry-config.yaml").to_str().unwrap(), "mirror", "deserialize", "-", image])
+        .stdin(std::fs::File::open(archive).unwrap())
+        .current_dir(home.path())
+        .envs(home.env())
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 #[test]
 fn each_kind_of_damage_is_refused_and_nothing_is_tagged() {
     let g = gathered();
@@ -90,6 +102,11 @@ fn each_kind_of_damage_is_refused_and_nothing_is_tagged() {
         assert!(q.tags(&repo).is_empty(), "{what}: nothing tagged");
         let dry = ferry(&g.home, &config, &["mirror", "deserialize", "--dry-run", path.to_str().unwrap(), &format!("{h}/{repo}:dry")]);
         assert_eq!(dry.code, 1, "dry run, {what}: {dry:?}");
+        // Standard input is read as a stream, not at offsets: the same verdict.
+        let (code, stderr) = from_stdin(&g.home, &path, &format!("{h}/{repo}:stdin"));
+        assert_eq!(code, 1, "stdin, {what}: {stderr}");
+        assert!(stderr.contains(&deserialize_says), "stdin, {what}: {stderr}");
+        assert!(q.tags(&repo).is_empty(), "{what}: nothing tagged from stdin");
     }
     // The good archive is complete.
     ferry(&g.home, &config, &["mirror", "verify", "--complete", tar.to_str().unwrap()]).expect_code(0);

@@ -7,6 +7,25 @@ use crate::compress::Compression;
 /// Read buffer for archives (tapes want at least their block size).
 pub const READ_BUFFER: usize = 1 << 20;
 
+/// The compression of a stream that starts with `head`.
+pub fn compression_of(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// The compression of the file at `file`'s start, read without moving its position.
+pub fn file_compression(file: &std::fs::File) -> io::Result<Compression> {
+    use std::os::unix::fs::FileExt as _;
+    let mut head = [0u8; 4];
+    let n = file.read_at(&mut head, 0)?;
+    Ok(compression_of(&head[..n]))
+}
+
 /// Wraps `input` in the decoder its first bytes call for.
 pub fn open(input: impl Read + Send + 'static) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     open_with_buffer(input, READ_BUFFER)
@@ -15,14 +34,12 @@ pub fn open(input: impl Read + Send + 'static) -> io::Result<(Compression, Box<d
 /// As [`open`], with a read buffer of `buffer` bytes (at least a tape's block size).
 pub fn open_with_buffer(input: impl Read + Send + 'static, buffer: usize) -> io::Result<(Compression, Box<dyn Read + Send>)> {
     let mut buffered = BufReader::with_capacity(buffer.max(4096), input);
-    let head = buffered.fill_buf()?.to_vec();
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return Ok((Compression::Gzip, Box::new(flate2::read::MultiGzDecoder::new(buffered))));
-    }
-    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Ok((Compression::Zstd, Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)));
-    }
-    Ok((Compression::None, Box::new(buffered)))
+    let compression = compression_of(buffered.fill_buf()?);
+    Ok(match compression {
+        Compression::Gzip => (compression, Box::new(flate2::read::MultiGzDecoder::new(buffered))),
+        Compression::Zstd => (compression, Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)),
+        Compression::None => (compression, Box::new(buffered)),
+    })
 }
 
 /// Whether an `oci-layout` entry says `{"imageLayoutVersion":"1.0.0"}`.

@@ -1,15 +1,17 @@
 //! `deserialize` (spec §2.9–§2.10): read an archive (plain, gzip or zstd) and put its content
 //! into a store.
 //!
-//! A reader thread walks the tar entries and hands each blob over as chunks through a bounded
-//! channel; every blob is verified as it streams, also when the destination already has it
-//! or in a dry run. Blobs go in as plain blobs first; small JSON blobs are kept in memory,
+//! A reader thread walks the tar entries and hands each blob over, as chunks through a bounded
+//! channel or, from a plain tar file, as a range of the file; up to [`CONCURRENT_BLOBS`] are
+//! stored at once. Every blob is verified as it streams, also when the destination already
+//! has it or in a dry run. Blobs go in as plain blobs first; small JSON blobs are kept in memory,
 //! and once the stream has ended every manifest named by an `index.json` or by a parent is
 //! pushed bottom-up (children first). The root (first entry of the first `index.json`) is
 //! tagged last, only when nothing is missing.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_oci::{Descriptor, Digest, Index, Manifest, media_type};
@@ -23,8 +25,11 @@ use crate::store::Store;
 /// Blobs up to this size that look like JSON are kept: they may be manifests.
 const KEEP_JSON_BYTES: u64 = 16 << 20;
 
-/// Chunks in flight per blob between the reader thread and the pusher.
-const CHANNEL_CHUNKS: usize = 16;
+/// Chunks in flight per blob between the reader and the pusher.
+const CHANNEL_CHUNKS: usize = 8;
+
+/// Bytes per chunk read from the archive.
+const CHUNK_BYTES: usize = 256 << 10;
 
 /// How to deserialize.
 #[derive(Clone, Copy, Debug, Default)]
@@ -53,27 +58,90 @@ pub struct DeserializeOutcome {
 enum Item {
     Layout(Result<(), String>, u64),
     Index(Result<Index, String>, u64),
-    Blob { name: String, digest: Result<Digest, String>, size: u64, offset: u64, chunks: mpsc::Receiver<std::io::Result<Bytes>> },
+    Blob { name: String, digest: Result<Digest, String>, size: u64, offset: u64, body: Body },
     Other(String, u64),
     Failed(String),
 }
 
+/// Blobs stored at once. From a stream this overlaps one blob's upload with reading the
+/// next; from a file, blobs are read at their offsets and uploaded side by side, which is
+/// what a registry ingests fastest.
+const CONCURRENT_BLOBS: usize = 4;
+
+/// Where an archive is read from.
+pub enum ArchiveInput {
+    /// A decompressed stream (standard input, a tape, a compressed file): read in order.
+    Stream(Box<dyn Read + Send>),
+    /// A plain tar in a regular file: headers are read in order, skipping the data, and blobs
+    /// are read at their offsets, several at once.
+    File(std::fs::File),
+}
+
+/// A blob's bytes: chunks from the reader thread, or a range of the archive file.
+enum Body {
+    Chunks(mpsc::Receiver<std::io::Result<Bytes>>),
+    At { file: Arc<std::fs::File>, offset: u64, size: u64 },
+}
+
+/// A blob once stored (or verified, in a dry run).
+struct Stored {
+    digest: Digest,
+    size: u64,
+    /// Its bytes, if it may be a manifest.
+    json: Option<Vec<u8>>,
+    present: bool,
+}
+
 /// Reads the archive and fills `dst`; tags the root `tag` (unless a dry run).
 pub async fn deserialize(
-    input: Box<dyn Read + Send>,
+    input: ArchiveInput,
     dst: &dyn Store,
     tag: &str,
     options: DeserializeOptions,
 ) -> Result<DeserializeOutcome, Error> {
     let (tx, mut rx) = mpsc::channel::<Item>(4);
-    let reader = std::thread::spawn(move || read_entries(input, &tx));
+    let reader = std::thread::spawn(move || match input {
+        ArchiveInput::Stream(r) => {
+            let mut archive = tar::Archive::new(r);
+            read_entries(archive.entries(), None, &tx);
+        }
+        ArchiveInput::File(f) => match f.try_clone() {
+            Ok(positional) => {
+                let mut archive = tar::Archive::new(f);
+                read_entries(archive.entries_with_seek(), Some(Arc::new(positional)), &tx);
+            }
+            Err(e) => drop(tx.blocking_send(Item::Failed(format!("opening the archive: {e}")))),
+        },
+    });
     let mut outcome = DeserializeOutcome::default();
     let mut indexes: Vec<Index> = Vec::new();
     let mut kept: HashMap<Digest, Vec<u8>> = HashMap::new();
     let mut in_archive: HashMap<Digest, u64> = HashMap::new();
     let mut stage = Stage::Start;
     let fail = Error::BadArchive;
-    while let Some(item) = rx.recv().await {
+    let mut storing = futures_util::stream::FuturesUnordered::new();
+    let mut reading = true;
+    loop {
+        let item = tokio::select! {
+            item = rx.recv(), if reading && storing.len() < CONCURRENT_BLOBS => match item {
+                Some(item) => item,
+                None => {
+                    reading = false;
+                    continue;
+                }
+            },
+            stored = storing.next(), if !storing.is_empty() => {
+                let Some(stored) = stored else { continue };
+                let stored: Stored = stored?;
+                outcome.present += u64::from(stored.present);
+                if let Some(bytes) = stored.json {
+                    kept.insert(stored.digest.clone(), bytes);
+                }
+                in_archive.insert(stored.digest, stored.size);
+                continue;
+            }
+            else => break,
+        };
         match item {
             Item::Failed(m) => return Err(fail(m)),
             Item::Layout(r, offset) => {
@@ -87,42 +155,14 @@ pub async fn deserialize(
                 stage.next(options.strict, "index.json", offset).map_err(fail)?;
             }
             Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(fail)?,
-            Item::Blob { name, digest, size, offset, chunks } => {
+            Item::Blob { name, digest, size, offset, body } => {
                 stage.next(options.strict, "blob", offset).map_err(fail)?;
                 let digest = digest.map_err(|m| fail(format!("entry {name:?} at byte {offset}: {m}")))?;
-                let desc = Descriptor::new(media_type::OCTET_STREAM, digest.clone(), size);
-                let what = format!("entry {name:?} at byte {offset}");
-                let stream = BlobStream::verifying(desc.clone(), "archive", what, tokio_stream(chunks));
                 outcome.blobs += 1;
                 outcome.bytes += size;
-                let keep = size <= KEEP_JSON_BYTES;
-                if keep {
-                    let bytes = stream.collect().await?;
-                    if bytes.first() == Some(&b'{') {
-                        kept.insert(digest.clone(), bytes.clone());
-                    }
-                    if !options.dry_run && !dst.blob_exists(&desc).await? {
-                        let once = BlobStream::verifying(
-                            desc.clone(),
-                            "archive",
-                            String::new(),
-                            futures_util::stream::once(async move { Ok::<_, ErrorKind>(Bytes::from(bytes)) }),
-                        );
-                        dst.push_blob_stream(&desc, once).await?;
-                    } else {
-                        outcome.present += u64::from(!options.dry_run);
-                    }
-                } else if options.dry_run || dst.blob_exists(&desc).await? {
-                    // Read it anyway: every byte of the archive is verified.
-                    let mut s = stream;
-                    while let Some(chunk) = s.next().await {
-                        chunk?;
-                    }
-                    outcome.present += u64::from(!options.dry_run);
-                } else {
-                    dst.push_blob_stream(&desc, stream).await?;
-                }
-                in_archive.insert(digest, size);
+                let desc = Descriptor::new(media_type::OCTET_STREAM, digest, size);
+                let stream = BlobStream::verifying(desc.clone(), "archive", format!("entry {name:?} at byte {offset}"), body.into_stream());
+                storing.push(store_blob(dst, desc, stream, options.dry_run));
             }
         }
     }
@@ -175,6 +215,78 @@ fn check_version(index: &Index) -> Result<(), String> {
     match v.split('.').next().and_then(|m| m.parse::<u64>().ok()) {
         Some(major) if major <= SERIALIZATION_VERSION => Ok(()),
         _ => Err(format!("serialization version {v:?} is newer than this ferry reads ({SERIALIZATION_VERSION}); upgrade ferry")),
+    }
+}
+
+/// Stores one blob from the archive: verified as it streams, also when the destination has
+/// it already or in a dry run. Small JSON-looking blobs are kept: they may be manifests.
+async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_run: bool) -> Result<Stored, Error> {
+    let (digest, size) = (desc.digest.clone(), desc.size);
+    if size <= KEEP_JSON_BYTES {
+        let bytes = stream.collect().await?;
+        let mut present = false;
+        if !dry_run && !dst.blob_exists(&desc).await? {
+            let body = Bytes::from(bytes.clone());
+            let once = BlobStream::verifying(
+                desc.clone(),
+                "archive",
+                String::new(),
+                futures_util::stream::once(async move { Ok::<_, ErrorKind>(body) }),
+            );
+            dst.push_blob_stream(&desc, once).await?;
+        } else {
+            present = !dry_run;
+        }
+        let json = (bytes.first() == Some(&b'{')).then_some(bytes);
+        return Ok(Stored { digest, size, json, present });
+    }
+    if dry_run || dst.blob_exists(&desc).await? {
+        // Read it anyway: every byte of the archive is verified.
+        let mut s = stream;
+        while let Some(chunk) = s.next().await {
+            chunk?;
+        }
+        return Ok(Stored { digest, size, json: None, present: !dry_run });
+    }
+    dst.push_blob_stream(&desc, stream).await?;
+    Ok(Stored { digest, size, json: None, present: false })
+}
+
+impl Body {
+    fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, ErrorKind>> + Send + 'static {
+        let rx = match self {
+            Body::Chunks(rx) => rx,
+            Body::At { file, offset, size } => {
+                let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+                tokio::task::spawn_blocking(move || read_range(&file, offset, size, &tx));
+                rx
+            }
+        };
+        tokio_stream(rx)
+    }
+}
+
+/// Sends `size` bytes of `file` from `offset` as chunks; a short file is an error.
+fn read_range(file: &std::fs::File, offset: u64, size: u64, tx: &mpsc::Sender<std::io::Result<Bytes>>) {
+    use std::os::unix::fs::FileExt as _;
+    let mut at = 0u64;
+    while at < size {
+        let want = usize::try_from((size - at).min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
+        let mut buf = vec![0u8; want];
+        let result = match file.read_at(&mut buf, offset + at) {
+            Ok(0) => Err(std::io::Error::other(format!("the archive ends inside the entry after {at} of {size} bytes"))),
+            Ok(n) => {
+                buf.truncate(n);
+                at += n as u64;
+                Ok(Bytes::from(buf))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(e),
+        };
+        let failed = result.is_err();
+        if tx.blocking_send(result).is_err() || failed {
+            return;
+        }
     }
 }
 
@@ -289,11 +401,11 @@ fn tokio_stream(
         .map(|r| r.map_err(|e| ErrorKind::Protocol { what: "reading the archive".to_owned(), detail: e.to_string() }))
 }
 
-/// The reader thread: tar entries in order, blobs as chunks.
-fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
+/// The reader thread: tar entries in order; blobs as chunks, or as ranges of `positional`
+/// (the same file), which the entries then skip over.
+fn read_entries<R: Read>(entries: std::io::Result<tar::Entries<'_, R>>, positional: Option<Arc<std::fs::File>>, tx: &mpsc::Sender<Item>) {
     let send = |item: Item| tx.blocking_send(item).is_ok();
-    let mut archive = tar::Archive::new(input);
-    let entries = match archive.entries() {
+    let entries = match entries {
         Ok(e) => e,
         Err(e) => {
             send(Item::Failed(format!("not a tar archive: {e}")));
@@ -331,13 +443,20 @@ fn read_entries(input: Box<dyn Read + Send>, tx: &mpsc::Sender<Item>) {
             }
             n if n.starts_with("blobs/") && n.matches('/').count() == 2 => {
                 let digest = n["blobs/".len()..].replacen('/', ":", 1).parse::<Digest>().map_err(|e| e.to_string());
+                if let Some(file) = &positional {
+                    let body = Body::At { file: Arc::clone(file), offset: entry.raw_file_position(), size };
+                    if !send(Item::Blob { name: name.clone(), digest, size, offset, body }) {
+                        return;
+                    }
+                    continue;
+                }
                 let (ctx, crx) = mpsc::channel(CHANNEL_CHUNKS);
-                if !send(Item::Blob { name: name.clone(), digest, size, offset, chunks: crx }) {
+                if !send(Item::Blob { name: name.clone(), digest, size, offset, body: Body::Chunks(crx) }) {
                     return;
                 }
                 let mut read = 0u64;
                 loop {
-                    let mut buf = vec![0u8; 256 << 10];
+                    let mut buf = vec![0u8; CHUNK_BYTES];
                     match entry.read(&mut buf) {
                         Ok(0) => break,
                         Ok(n) => {

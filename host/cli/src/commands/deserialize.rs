@@ -3,7 +3,8 @@
 use std::io::Read;
 
 use anyhow::Context as _;
-use ferry_engine::deserialize::{DeserializeOptions, deserialize};
+use ferry_archive::Compression;
+use ferry_engine::deserialize::{ArchiveInput, DeserializeOptions, deserialize};
 use ferry_engine::store::{open_store, reference_string};
 use ferry_oci::ImageRef;
 use ferry_registry::Client;
@@ -14,18 +15,12 @@ use crate::exit::BadInput;
 pub(crate) async fn run(global: &Global, args: DeserializeArgs) -> anyhow::Result<()> {
     let image: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;
     let client = Client::new(super::load_config(global)?);
-    let input: Box<dyn Read + Send> = if args.source == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(std::fs::File::open(&args.source).with_context(|| format!("opening {}", args.source))?)
-    };
-    let buffer = if args.block_size == 0 { ferry_archive::reader::READ_BUFFER } else { args.block_size };
-    let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).with_context(|| format!("reading {}", args.source))?;
+    let input = open_archive(&args)?;
     let dst = open_store(&client, &image, !args.dry_run)?;
     let tag = reference_string(&image);
     let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run };
     let outcome =
-        deserialize(stream, dst.as_ref(), &tag, options).await.with_context(|| format!("deserializing {} into {image}", args.source))?;
+        deserialize(input, dst.as_ref(), &tag, options).await.with_context(|| format!("deserializing {} into {image}", args.source))?;
     if !global.quiet {
         let root = outcome.root.map(|r| r.digest.to_string()).unwrap_or_default();
         let verb = if args.dry_run { "Verified (dry run, nothing written)" } else { "Deserialized" };
@@ -40,4 +35,24 @@ pub(crate) async fn run(global: &Global, args: DeserializeArgs) -> anyhow::Resul
         );
     }
     Ok(())
+}
+
+/// A plain tar in a regular file is read at its blobs' offsets; anything else (standard
+/// input, a tape, a compressed file) as a stream.
+fn open_archive(args: &DeserializeArgs) -> anyhow::Result<ArchiveInput> {
+    let input: Box<dyn Read + Send> = if args.source == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        let file = std::fs::File::open(&args.source).with_context(|| format!("opening {}", args.source))?;
+        let regular = file.metadata().is_ok_and(|m| m.is_file());
+        if regular
+            && ferry_archive::reader::file_compression(&file).with_context(|| format!("reading {}", args.source))? == Compression::None
+        {
+            return Ok(ArchiveInput::File(file));
+        }
+        Box::new(file)
+    };
+    let buffer = if args.block_size == 0 { ferry_archive::reader::READ_BUFFER } else { args.block_size };
+    let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).with_context(|| format!("reading {}", args.source))?;
+    Ok(ArchiveInput::Stream(stream))
 }
