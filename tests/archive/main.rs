@@ -6,6 +6,7 @@
 use std::process::Command;
 
 mod damage;
+mod layouts;
 mod options;
 
 use ferry_testkit::{Registry, TestHome, images};

@@ -81,3 +81,87 @@ pub(crate) fn bytes(n: u64) -> String {
     }
     if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
+
+/// Progress of archive work (serialize, deserialize), in bytes of blobs: a bar on a terminal,
+/// a summary line every few seconds with `--no-term` (for logs), nothing with `--quiet` or
+/// when stdout carries the archive.
+pub(crate) struct ByteProgress {
+    bar: Option<ProgressBar>,
+    print: bool,
+    verb: &'static str,
+}
+
+/// How often `--no-term` prints a progress line.
+const PLAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+#[derive(Default)]
+struct Tally {
+    blobs: u64,
+    bytes: u64,
+    present: u64,
+    expected: Option<u64>,
+    printed: Option<std::time::Instant>,
+}
+
+impl ByteProgress {
+    pub(crate) fn new(global: &Global, verb: &'static str, stdout_is_data: bool) -> ByteProgress {
+        let silent = global.quiet || stdout_is_data;
+        let plain = global.no_term || !std::io::stdout().is_terminal();
+        let bar = (!silent && !plain).then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+            let style = ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}, {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style.progress_chars("=> "));
+            bar.set_prefix(verb);
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        ByteProgress { bar, print: !silent && plain, verb }
+    }
+
+    pub(crate) fn events(&self) -> Events {
+        let (bar, print, verb) = (self.bar.clone(), self.print, self.verb);
+        let tally = Arc::new(std::sync::Mutex::new(Tally { printed: Some(std::time::Instant::now()), ..Tally::default() }));
+        Arc::new(move |e: &Event| {
+            let mut t = tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match e {
+                Event::Expected { bytes } => {
+                    t.expected = Some(*bytes);
+                    if let Some(b) = &bar {
+                        b.set_length(*bytes);
+                    }
+                    return;
+                }
+                Event::Progress { bytes } => {
+                    t.bytes += bytes;
+                    if let Some(b) = &bar {
+                        // The expected size counts layers once; manifests and configs may pass it.
+                        if b.length().is_none_or(|l| t.bytes > l) {
+                            b.set_length(t.bytes);
+                        }
+                        b.set_position(t.bytes);
+                    }
+                    return;
+                }
+                Event::BlobWritten { .. } => {}
+                Event::BlobStored { present, .. } => t.present += u64::from(*present),
+                _ => return,
+            }
+            t.blobs += 1;
+            if let Some(b) = &bar {
+                b.set_message(format!("{} blobs", t.blobs));
+            } else if print && t.printed.is_some_and(|p| p.elapsed() >= PLAIN_EVERY) {
+                t.printed = Some(std::time::Instant::now());
+                let of = t.expected.map(|x| format!(" of about {}", bytes(x))).unwrap_or_default();
+                let present = if t.present > 0 { format!(", {} already there", t.present) } else { String::new() };
+                println!("{verb}: {} blobs, {}{of}{present}", t.blobs, bytes(t.bytes));
+            }
+        })
+    }
+
+    pub(crate) fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

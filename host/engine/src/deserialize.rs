@@ -14,12 +14,13 @@ use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_oci::{Descriptor, Digest, Index, Manifest, media_type};
+use ferry_oci::{Descriptor, Digest, Index, Manifest, annotations, media_type};
 use ferry_registry::{BlobStream, ErrorKind};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
+use crate::events::{Event, Events};
 use crate::store::Store;
 
 /// Blobs up to this size that look like JSON are kept: they may be manifests.
@@ -98,6 +99,7 @@ pub async fn deserialize(
     dst: &dyn Store,
     tag: &str,
     options: DeserializeOptions,
+    events: Events,
 ) -> Result<DeserializeOutcome, Error> {
     let (tx, mut rx) = mpsc::channel::<Item>(4);
     let reader = std::thread::spawn(move || match input {
@@ -133,6 +135,7 @@ pub async fn deserialize(
             stored = storing.next(), if !storing.is_empty() => {
                 let Some(stored) = stored else { continue };
                 let stored: Stored = stored?;
+                events(&Event::BlobStored { digest: stored.digest.clone(), size: stored.size, present: stored.present });
                 outcome.present += u64::from(stored.present);
                 if let Some(bytes) = stored.json {
                     kept.insert(stored.digest.clone(), bytes);
@@ -151,6 +154,11 @@ pub async fn deserialize(
             Item::Index(r, offset) => {
                 let index = r.map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
                 check_version(&index).map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
+                if indexes.is_empty()
+                    && let Some(Ok(bytes @ 1..)) = index.annotations.get(annotations::SIZE_DEDUPLICATED).map(|v| v.parse::<u64>())
+                {
+                    events(&Event::Expected { bytes });
+                }
                 indexes.push(index);
                 stage.next(options.strict, "index.json", offset).map_err(fail)?;
             }
@@ -161,7 +169,13 @@ pub async fn deserialize(
                 outcome.blobs += 1;
                 outcome.bytes += size;
                 let desc = Descriptor::new(media_type::OCTET_STREAM, digest, size);
-                let stream = BlobStream::verifying(desc.clone(), "archive", format!("entry {name:?} at byte {offset}"), body.into_stream());
+                let progress = events.clone();
+                let body = body.into_stream().inspect(move |chunk| {
+                    if let Ok(c) = chunk {
+                        progress(&Event::Progress { bytes: c.len() as u64 });
+                    }
+                });
+                let stream = BlobStream::verifying(desc.clone(), "archive", format!("entry {name:?} at byte {offset}"), body);
                 storing.push(store_blob(dst, desc, stream, options.dry_run));
             }
         }

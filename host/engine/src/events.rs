@@ -43,6 +43,35 @@ pub enum Event {
         /// Digest.
         digest: Digest,
     },
+    /// About this many blob bytes lie ahead (serialize and deserialize: the root's
+    /// `layer.size.deduplicated`, when it has one).
+    Expected {
+        /// Bytes.
+        bytes: u64,
+    },
+    /// serialize and deserialize: this many more blob bytes went through (sent as they
+    /// flow, a chunk at a time, so progress moves within a large blob).
+    Progress {
+        /// Bytes since the last `Progress`.
+        bytes: u64,
+    },
+    /// serialize: a blob's tar entry is complete in the archive.
+    BlobWritten {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// deserialize: a blob from the archive is verified and at the destination (or, in a dry
+    /// run, verified).
+    BlobStored {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+        /// The destination had it already.
+        present: bool,
+    },
 }
 
 /// Where events go.

@@ -18,6 +18,7 @@ use ferry_oci::{Descriptor, Digest, Index, annotations, gojson};
 use futures_util::StreamExt;
 
 use crate::error::Error;
+use crate::events::{Event, Events};
 use crate::gather::TOOL_VERSION;
 use crate::store::Store;
 
@@ -81,17 +82,21 @@ enum Planned {
     Blob(Box<Descriptor>),
 }
 
-/// Reads a blob's chunks from the channel the fetch stage fills.
-struct ChannelReader {
+/// Reads a blob's chunks from the channel the fetch stage fills, reporting each as progress.
+struct ChannelReader<'a> {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
+    events: &'a Events,
 }
 
-impl Read for ChannelReader {
+impl Read for ChannelReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
             match self.rx.blocking_recv() {
-                Some(chunk) => self.current = chunk?,
+                Some(chunk) => {
+                    self.current = chunk?;
+                    (self.events)(&Event::Progress { bytes: self.current.len() as u64 });
+                }
                 None => return Ok(0),
             }
         }
@@ -102,12 +107,21 @@ impl Read for ChannelReader {
 }
 
 /// Serializes the graph of `root_ref` in `src` to `out`.
-pub async fn serialize(src: &dyn Store, root_ref: &str, out: BlockWriter, options: &SerializeOptions) -> Result<SerializeOutcome, Error> {
+pub async fn serialize(
+    src: &dyn Store,
+    root_ref: &str,
+    out: BlockWriter,
+    options: &SerializeOptions,
+    events: Events,
+) -> Result<SerializeOutcome, Error> {
     let mut root = src.resolve(root_ref).await?;
     let root_manifest = src.fetch_manifest(&root).await?;
     let dedup = root_manifest.view().annotations.get(annotations::SIZE_DEDUPLICATED).cloned().unwrap_or_else(|| "0".to_owned());
     if dedup.parse::<u64>().is_err() {
         return Err(Error::Annotation { key: annotations::SIZE_DEDUPLICATED, value: dedup });
+    }
+    if let Ok(bytes @ 1..) = dedup.parse::<u64>() {
+        events(&Event::Expected { bytes });
     }
     root.annotations.insert(annotations::REF_NAME.to_owned(), options.ref_name.clone());
     let mut index = Index::new();
@@ -126,7 +140,7 @@ pub async fn serialize(src: &dyn Store, root_ref: &str, out: BlockWriter, option
     let (tx, rx) = mpsc::channel::<Entry>(PREFETCH_BLOBS);
     let skip = options.skip.clone();
     let compression = options.compression.unwrap_or(Compression::None);
-    let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip));
+    let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip, &events));
 
     let (plan_tx, plan_rx) = mpsc::channel::<Planned>(PLAN_AHEAD);
     let walk = Walk {
@@ -331,6 +345,7 @@ fn write_archive(
     mut rx: mpsc::Receiver<Entry>,
     mut ledger: Option<LedgerWriter<std::fs::File>>,
     skip: HashSet<Digest>,
+    events: &Events,
 ) -> Result<u64, Error> {
     let io_error = |e: io::Error| Error::Output { what: "archive".to_owned(), source: e };
     let mut w = ArchiveWriter::new(AnySink::new(out, compression).map_err(io_error)?);
@@ -340,10 +355,11 @@ fn write_archive(
         match entry {
             Entry::File(path, bytes) => w.file(path, &bytes).map_err(fail)?,
             Entry::Blob(desc, chunks) => {
-                if let Some(offset) = w.write_blob(&desc, ChannelReader { rx: chunks, current: Bytes::new() }).map_err(fail)?
-                    && let Some(l) = ledger.as_mut()
-                {
-                    l.record(&desc, offset).map_err(|e| Error::Output { what: "checkpoint file".to_owned(), source: e })?;
+                if let Some(offset) = w.write_blob(&desc, ChannelReader { rx: chunks, current: Bytes::new(), events }).map_err(fail)? {
+                    if let Some(l) = ledger.as_mut() {
+                        l.record(&desc, offset).map_err(|e| Error::Output { what: "checkpoint file".to_owned(), source: e })?;
+                    }
+                    events(&Event::BlobWritten { digest: desc.digest.clone(), size: desc.size });
                 }
             }
         }

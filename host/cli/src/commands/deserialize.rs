@@ -19,8 +19,10 @@ pub(crate) async fn run(global: &Global, args: DeserializeArgs) -> anyhow::Resul
     let dst = open_store(&client, &image, !args.dry_run)?;
     let tag = reference_string(&image);
     let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run };
-    let outcome =
-        deserialize(input, dst.as_ref(), &tag, options).await.with_context(|| format!("deserializing {} into {image}", args.source))?;
+    let progress = crate::output::ByteProgress::new(global, if args.dry_run { "verify" } else { "deserialize" }, false);
+    let result = deserialize(input, dst.as_ref(), &tag, options, progress.events()).await;
+    progress.finish();
+    let outcome = result.with_context(|| format!("deserializing {} into {image}", args.source))?;
     if !global.quiet {
         let root = outcome.root.map(|r| r.digest.to_string()).unwrap_or_default();
         let verb = if args.dry_run { "Verified (dry run, nothing written)" } else { "Deserialized" };

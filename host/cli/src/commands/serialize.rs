@@ -64,9 +64,10 @@ pub(crate) async fn write(
         manifest_json: args.flags.manifest_json,
     };
     let out = open_destination(&args.dest, &args.flags.block)?;
-    let outcome = serialize(src.as_ref(), &reference_string(image), out, &options)
-        .await
-        .with_context(|| format!("serializing {image} to {}", args.dest))?;
+    let progress = crate::output::ByteProgress::new(global, "serialize", args.dest == "-");
+    let result = serialize(src.as_ref(), &reference_string(image), out, &options, progress.events()).await;
+    progress.finish();
+    let outcome = result.with_context(|| format!("serializing {image} to {}", args.dest))?;
     if !global.quiet && args.dest != "-" {
         println!(
             "Serialized {image} to {}: {} blobs ({}), {} manifests, {} in all",

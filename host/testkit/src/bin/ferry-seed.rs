@@ -1,5 +1,5 @@
 //! Seeds a registry with the sample images the demo and benchmarks use, and prints a
-//! sources list for them. `ferry-seed URL [big-layer-MiB...]`.
+//! sources list for them. `ferry-seed URL [--big MiB,... [--repo NAME]] [--many N]`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs, reason = "a small tool")]
 
@@ -8,7 +8,7 @@ use ferry_testkit::{Pusher, images};
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(url) = args.next() else {
-        eprintln!("usage: ferry-seed URL [--big MiB,MiB,...] [--many N]");
+        eprintln!("usage: ferry-seed URL [--big MiB,MiB,... [--repo NAME]] [--many N]");
         std::process::exit(2);
     };
     let host = url.split("://").nth(1).unwrap_or(&url).to_owned();
@@ -16,8 +16,9 @@ fn main() {
     let rest: Vec<String> = args.collect();
     if let Some(i) = rest.iter().position(|a| a == "--big") {
         let sizes: Vec<u64> = rest[i + 1].split(',').map(|m| m.parse::<u64>().expect("MiB") << 20).collect();
-        images::big_image(&p, "bench/big", "v1", &sizes, 42);
-        println!("{host}/bench/big:v1");
+        let repo = rest.iter().position(|a| a == "--repo").map_or("bench/big", |r| rest[r + 1].as_str());
+        images::big_image(&p, repo, "v1", &sizes, 42);
+        println!("{host}/{repo}:v1");
         return;
     }
     if let Some(i) = rest.iter().position(|a| a == "--many") {
