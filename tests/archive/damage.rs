@@ -4,7 +4,7 @@
 use ferry_testkit::Registry;
 use ferry_tests::ferry;
 
-use crate::{blob_header, gathered, ledger_offsets};
+use crate::{blob_header, gathered, serialize_with_ledger};
 
 /// Rewrites the size field of the ustar header at `at` and its checksum.
 fn set_header_size(tar: &mut [u8], at: usize, size: u64) {
@@ -37,19 +37,10 @@ fn from_stdin(home: &ferry_testkit::TestHome, archive: &std::path::Path, image: 
 fn each_kind_of_damage_is_refused_and_nothing_is_tagged() {
     let g = gathered();
     let high = Registry::start();
-    let (r, h) = (g.reg.addr(), high.addr());
+    let h = high.addr();
     let config = ferry_tests::config_for(&[&g.reg, &high]);
     let q = high.pusher();
-    let tar = g.home.path().join("good.tar");
-    let ledger = g.home.path().join("ledger.jsonl");
-    ferry(
-        &g.home,
-        &config,
-        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()],
-    )
-    .expect_code(0);
-    let good = std::fs::read(&tar).unwrap();
-    let offsets = ledger_offsets(&ledger);
+    let (tar, good, offsets) = serialize_with_ledger(&g, &config, "good");
     let manifest_at = blob_header(&good, g.img.manifest.digest.hex());
     let layer_at = blob_header(&good, g.img.layers[1].digest.hex());
     let layer = format!("\"blobs/sha256/{}\"", g.img.layers[1].digest.hex());

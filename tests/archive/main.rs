@@ -63,6 +63,16 @@ fn gathered() -> Gathered {
     Gathered { reg, home, img, index, gather_digest }
 }
 
+/// Serializes the gathered index to `NAME.tar` with a checkpoint ledger; returns the archive's
+/// path, its bytes and the ledger's offsets.
+fn serialize_with_ledger(g: &Gathered, config: &str, name: &str) -> (std::path::PathBuf, Vec<u8>, Vec<usize>) {
+    let tar = g.home.path().join(format!("{name}.tar"));
+    let ledger = g.home.path().join(format!("{name}.jsonl"));
+    let src = format!("{}/low/mirror:sync-1", g.reg.addr());
+    ferry(&g.home, config, &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &src, tar.to_str().unwrap()]).expect_code(0);
+    (tar.clone(), std::fs::read(&tar).unwrap(), ledger_offsets(&ledger))
+}
+
 #[test]
 fn archive_layout_is_acedts_and_skopeo_reads_it() {
     let g = gathered();
@@ -217,14 +227,7 @@ fn verify_finds_damage() {
     let g = gathered();
     let r = g.reg.addr();
     let config = g.reg.ferry_config();
-    let tar = g.home.path().join("good.tar");
-    let ledger = g.home.path().join("ledger.jsonl");
-    ferry(
-        &g.home,
-        &config,
-        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()],
-    )
-    .expect_code(0);
+    let (tar, good, offsets) = serialize_with_ledger(&g, &config, "good");
     let run = ferry(&g.home, &config, &["mirror", "verify", tar.to_str().unwrap()]);
     run.expect_code(0);
     // The gather index, the image, the index and its four children; nothing absent.
@@ -234,8 +237,6 @@ fn verify_finds_damage() {
         .expect_code(0);
     assert!(ferry(&g.home, &config, &["mirror", "verify", zst.to_str().unwrap()]).expect_code(0).stdout.contains("zstd tar"));
 
-    let good = std::fs::read(&tar).unwrap();
-    let offsets = ledger_offsets(&ledger);
     let layer = g.img.layers[0].digest.hex().to_string();
     // The layer's tar header: a block that starts with its path.
     let header = blob_header(&good, &layer);
@@ -334,16 +335,8 @@ fn damage_and_resume() {
     let (r, h) = (g.reg.addr(), high.addr());
     let config = ferry_tests::config_for(&[&g.reg, &high]);
     let q = high.pusher();
-    let tar = g.home.path().join("full.tar");
-    let ledger = g.home.path().join("ledger.jsonl");
-    ferry(
-        &g.home,
-        &config,
-        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()],
-    )
-    .expect_code(0);
-    let good = std::fs::read(&tar).unwrap();
-    let offsets = ledger_offsets(&ledger);
+    let (_, good, offsets) = serialize_with_ledger(&g, &config, "full");
+    let ledger = g.home.path().join("full.jsonl");
 
     // A flipped byte in a layer: refused, nothing tagged, the bad blob not stored.
     let layer = g.img.layers[0].digest.hex().to_string();

@@ -111,6 +111,15 @@ fn block_buffer_settings_and_failures() {
         .unwrap();
     assert!(status.success());
     assert_eq!(sha256(&std::fs::read(&piped).unwrap()), sha256(&std::fs::read(&direct).unwrap()));
+    // Reading back with a tape-sized buffer; the size takes the same units.
+    let run = ferry(
+        &home,
+        &config,
+        &["mirror", "deserialize", "--dry-run", "--block-size", "512k", piped.to_str().unwrap(), &format!("{r}/x:y")],
+    );
+    run.expect_code(0);
+    let run = ferry(&home, &config, &["mirror", "deserialize", "--block-size", "lots", piped.to_str().unwrap(), &format!("{r}/x:y")]);
+    run.expect_code(2);
 }
 
 /// Blobs are fetched ahead through a proxy that corrupts one and cuts another: serialize fails

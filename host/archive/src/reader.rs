@@ -69,3 +69,49 @@ pub fn bad_header(at: u64, entries: u64, e: &std::io::Error) -> String {
     }
     format!("no valid tar header at byte {at}, after entry {entries}: {reason}")
 }
+
+/// The largest manifest a reader keeps in memory to follow the graph: registries refuse
+/// bigger ones (distribution's limit is 4 MiB).
+pub const MANIFEST_MAX_BYTES: u64 = 4 << 20;
+
+/// Whether a blob's bytes may be a manifest (or index): a JSON object with `schemaVersion`
+/// and a `config`, `layers` or `manifests` member. Other JSON (SBOMs, configs) is not kept, so
+/// memory does not grow with the archive.
+pub fn may_be_manifest(bytes: &[u8]) -> bool {
+    if bytes.len() as u64 > MANIFEST_MAX_BYTES || bytes.first() != Some(&b'{') {
+        return false;
+    }
+    #[derive(serde::Deserialize)]
+    struct Shape {
+        #[serde(rename = "schemaVersion")]
+        schema_version: Option<serde::de::IgnoredAny>,
+        config: Option<serde::de::IgnoredAny>,
+        layers: Option<serde::de::IgnoredAny>,
+        manifests: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Shape>(bytes)
+        .is_ok_and(|s| s.schema_version.is_some() && (s.config.is_some() || s.layers.is_some() || s.manifests.is_some()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_manifests_from_other_json() {
+        for (bytes, want) in [
+            (&br#"{"schemaVersion":2,"config":{},"layers":[]}"#[..], true),
+            (br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#, true),
+            (br#"{"architecture":"amd64","config":{"Env":[]},"rootfs":{}}"#, false),
+            (br#"{"spdxVersion":"SPDX-2.3","packages":[]}"#, false),
+            (br#"{"schemaVersion":2"#, false),
+            (b"\x1f\x8b binary", false),
+        ] {
+            assert_eq!(may_be_manifest(bytes), want, "{}", String::from_utf8_lossy(bytes));
+        }
+        let mut huge = br#"{"schemaVersion":2,"layers":[],"x":""#.to_vec();
+        huge.resize(MANIFEST_MAX_BYTES as usize + 1, b'a');
+        huge.extend_from_slice(b"\"}");
+        assert!(!may_be_manifest(&huge));
+    }
+}

@@ -8,8 +8,8 @@ use std::io::Read;
 
 use ferry_oci::{Descriptor, Digest, Hasher, Index, Manifest, media_type};
 
-/// Blobs up to this size that look like JSON are kept to check the manifest graph.
-const KEEP_JSON_BYTES: u64 = 16 << 20;
+/// Blobs up to this size are read whole to see whether they are manifests.
+const KEEP_JSON_BYTES: u64 = crate::reader::MANIFEST_MAX_BYTES;
 
 /// What verification found.
 #[derive(Debug, Default)]
@@ -122,7 +122,7 @@ pub fn verify(tar_stream: impl Read) -> Report {
                 report.blobs += 1;
                 report.blob_bytes += read;
                 sizes.insert(digest.clone(), read);
-                if keep && first.first() == Some(&b'{') {
+                if keep && crate::reader::may_be_manifest(&first) {
                     kept.insert(digest, first);
                 }
             }

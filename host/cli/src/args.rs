@@ -162,9 +162,9 @@ pub(crate) struct DeserializeArgs {
     /// Read and verify everything, write nothing
     #[arg(long = "dry-run")]
     pub(crate) dry_run: bool,
-    /// Read buffer in bytes (at least a tape's block size); 0 means 1 MiB
-    #[arg(long = "block-size", value_name = "BYTES", default_value_t = 0)]
-    pub(crate) block_size: usize,
+    /// Read buffer in bytes, e.g. 256k or 1MiB (at least a tape's block size); 0 means 1 MiB
+    #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_size)]
+    pub(crate) block_size: u64,
 }
 
 #[derive(Args, Debug)]

@@ -4,9 +4,9 @@
 //! A reader thread walks the tar entries and hands each blob over, as chunks through a bounded
 //! channel or, from a plain tar file, as a range of the file; up to [`CONCURRENT_BLOBS`] are
 //! stored at once. Every blob is verified as it streams, also when the destination already
-//! has it or in a dry run. Blobs go in as plain blobs first; small JSON blobs are kept in memory,
-//! and once the stream has ended every manifest named by an `index.json` or by a parent is
-//! pushed bottom-up (children first). The root (first entry of the first `index.json`) is
+//! has it or in a dry run. Blobs go in as plain blobs first; those that may be manifests (up to
+//! 4 MiB) are kept in memory, and once the stream has ended every manifest named by an
+//! `index.json` or by a parent is pushed bottom-up (children first). The root (first entry of the first `index.json`) is
 //! tagged last, only when nothing is missing.
 
 use std::collections::{BTreeSet, HashMap};
@@ -23,8 +23,8 @@ use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::store::Store;
 
-/// Blobs up to this size that look like JSON are kept: they may be manifests.
-const KEEP_JSON_BYTES: u64 = 16 << 20;
+/// Blobs up to this size are read whole, and kept if they may be manifests.
+const KEEP_JSON_BYTES: u64 = ferry_archive::reader::MANIFEST_MAX_BYTES;
 
 /// Chunks in flight per blob between the reader and the pusher.
 const CHANNEL_CHUNKS: usize = 8;
@@ -251,7 +251,7 @@ async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_r
         } else {
             present = !dry_run;
         }
-        let json = (bytes.first() == Some(&b'{')).then_some(bytes);
+        let json = ferry_archive::reader::may_be_manifest(&bytes).then_some(bytes);
         return Ok(Stored { digest, size, json, present });
     }
     if dry_run || dst.blob_exists(&desc).await? {

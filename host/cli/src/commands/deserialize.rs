@@ -54,7 +54,11 @@ fn open_archive(args: &DeserializeArgs) -> anyhow::Result<ArchiveInput> {
         }
         Box::new(file)
     };
-    let buffer = if args.block_size == 0 { ferry_archive::reader::READ_BUFFER } else { args.block_size };
+    let buffer = match usize::try_from(args.block_size) {
+        Ok(0) => ferry_archive::reader::READ_BUFFER,
+        Ok(n) => n,
+        Err(_) => return Err(BadInput(format!("--block-size {} is too large", args.block_size)).into()),
+    };
     let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).with_context(|| format!("reading {}", args.source))?;
     Ok(ArchiveInput::Stream(stream))
 }
