@@ -102,3 +102,49 @@ fn each_kind_of_damage_is_refused_and_nothing_is_tagged() {
     // The good archive is complete.
     ferry(&g.home, &config, &["mirror", "verify", "--complete", tar.to_str().unwrap()]).expect_code(0);
 }
+
+/// A manifest whose layer descriptor gives another size than the archive's entry: an error
+/// naming the digest and both sizes, not a panic, and nothing tagged.
+#[test]
+fn inconsistent_descriptors_are_refused() {
+    use ferry_archive::{ArchiveWriter, Plain};
+    use ferry_oci::{Descriptor, gojson, media_type};
+    let high = Registry::start();
+    let home = ferry_testkit::TestHome::new();
+    let config = ferry_tests::config_for(&[&high]);
+    let layer = b"layer bytes".to_vec();
+    let cfg = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+    let layer_desc = Descriptor::of_bytes("application/vnd.oci.image.layer.v1.tar", &layer);
+    let cfg_desc = Descriptor::of_bytes(media_type::OCI_CONFIG, &cfg);
+    let mut lying = layer_desc.clone();
+    lying.size += 1;
+    let manifest = gojson::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": media_type::OCI_MANIFEST, "config": cfg_desc, "layers": [lying],
+    }));
+    let m = Descriptor::of_bytes(media_type::OCI_MANIFEST, &manifest);
+    let mut index = ferry_oci::Index::new();
+    index.manifests = vec![m.clone()];
+    let index = gojson::to_vec_pretty(&index);
+    let mut w = ArchiveWriter::new(Plain::new(Vec::new()));
+    w.write_oci_layout().unwrap();
+    w.write_index(&index).unwrap();
+    for (d, b) in [(&m, &manifest), (&cfg_desc, &cfg), (&layer_desc, &layer)] {
+        w.write_blob(d, b.as_slice()).unwrap();
+    }
+    w.write_index(&index).unwrap();
+    let path = home.path().join("lying.tar");
+    std::fs::write(&path, w.finish().unwrap().into_inner()).unwrap();
+
+    let run = ferry(&home, &config, &["mirror", "deserialize", path.to_str().unwrap(), &format!("{}/high/lying:v1", high.addr())]);
+    run.expect_code(1);
+    let sizes = format!("{}: the archive holds {} bytes but a descriptor says {}", layer_desc.digest, layer.len(), layer.len() + 1);
+    assert!(run.stderr.contains(&sizes), "{}", run.stderr);
+    assert!(high.pusher().tags("high/lying").is_empty());
+    let run = ferry(&home, &config, &["mirror", "verify", path.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(&format!("{} is {} bytes in the archive but {}", layer_desc.digest, layer.len(), layer.len() + 1)),
+        "{}",
+        run.stderr
+    );
+}

@@ -111,6 +111,10 @@ fn block_buffer_settings_and_failures() {
         .unwrap();
     assert!(status.success());
     assert_eq!(sha256(&std::fs::read(&piped).unwrap()), sha256(&std::fs::read(&direct).unwrap()));
+    // An IMAGE that does not resolve leaves the file at DEST as it was.
+    let before = sha256(&std::fs::read(&direct).unwrap());
+    ferry(&home, &config, &["mirror", "serialize", &format!("{r}/low/missing:v1"), direct.to_str().unwrap()]).expect_code(1);
+    assert_eq!(sha256(&std::fs::read(&direct).unwrap()), before);
     // Reading back with a tape-sized buffer; the size takes the same units.
     let run = ferry(
         &home,

@@ -31,6 +31,7 @@ pub(crate) async fn write(
     ref_name: &str,
     args: &SerializeArgs,
 ) -> anyhow::Result<()> {
+    let geometry = geometry(&args.flags.block)?;
     let existing: Vec<ImageRef> =
         args.existing.iter().map(|e| e.parse().map_err(|err| BadInput(format!("EXISTING-IMAGE {e}: {err}")))).collect::<Result<_, _>>()?;
     let checkpoints = args
@@ -63,7 +64,9 @@ pub(crate) async fn write(
         compression,
         manifest_json: args.flags.manifest_json,
     };
-    let out = open_destination(&args.dest, &args.flags.block)?;
+    // A root that does not resolve must not cost the operator the file already at DEST.
+    src.resolve(&reference_string(image)).await.with_context(|| format!("resolving {image}"))?;
+    let out = open_destination(&args.dest, geometry)?;
     let progress = crate::output::ByteProgress::new(global, "serialize", args.dest == "-");
     let result = serialize(src.as_ref(), &reference_string(image), out, &options, progress.events()).await;
     progress.finish();
@@ -88,8 +91,7 @@ pub(crate) fn geometry(flags: &BlockFlags) -> Result<Geometry, BadInput> {
 
 /// DEST behind the block buffer: `-` is standard output, a character device (a tape) is
 /// written in whole blocks, the last one padded, and anything else is a file, truncated.
-pub(crate) fn open_destination(dest: &str, flags: &BlockFlags) -> anyhow::Result<BlockWriter> {
-    let mut geometry = geometry(flags)?;
+pub(crate) fn open_destination(dest: &str, mut geometry: Geometry) -> anyhow::Result<BlockWriter> {
     if dest == "-" {
         return Ok(BlockWriter::new(std::io::stdout(), geometry));
     }
