@@ -136,13 +136,17 @@ fn serialize_refuses_bad_bytes_from_the_registry() {
     let img = images::big_image(&p, "low/big", "v1", &[3 << 20, 1 << 20, 2 << 20], 75);
     let home = TestHome::new();
     let layer = img.layers[1].digest.to_string();
-    for (fault, code) in [(Fault::CorruptBody, 1), (Fault::TruncateBody(100_000), 1)] {
+    for (fault, code) in [(Fault::CorruptBody, 1), (Fault::TruncateBody(100_000), 1), (Fault::Status(404, None), 1)] {
         let proxy = FaultProxy::start(reg.addr(), vec![Rule::always("GET", &format!("/blobs/{layer}"), fault.clone())]);
         let config = ferry_tests::config_for_addrs(&[proxy.addr()]);
         let tar = home.path().join("x.tar");
         let run = ferry(&home, &config, &["mirror", "serialize", &format!("{}/low/big:v1", proxy.addr()), tar.to_str().unwrap()]);
         run.expect_code(code);
         assert!(run.stderr.contains(&layer), "{fault:?}: {}", run.stderr);
+        if matches!(fault, Fault::Status(..)) {
+            // The registry's answer, not the short blob the writer was left with.
+            assert!(!run.stderr.contains("expected") && run.stderr.contains("not found"), "{}", run.stderr);
+        }
     }
     // A body cut once is fetched again: the archive verifies.
     let proxy = FaultProxy::start(reg.addr(), vec![Rule::new("GET", &format!("/blobs/{layer}"), 0, 1, Fault::TruncateBody(100_000))]);

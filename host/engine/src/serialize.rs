@@ -178,9 +178,12 @@ pub async fn serialize(
     let written = writer
         .join()
         .map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("writer thread panicked") })?;
-    // A writer error explains a failed send better than the send itself.
-    let archive_bytes = written?;
-    fetched?;
+    // The first cause wins: a failed fetch leaves the writer with a short blob, and a failed
+    // writer leaves the fetch stage with nowhere to send.
+    let archive_bytes = match fetched {
+        Err(Stop::Failed(e)) => return Err(e),
+        Err(Stop::WriterGone) | Ok(()) => written?,
+    };
     let mut outcome = planned?;
     outcome.root = Some(root);
     outcome.archive_bytes = archive_bytes;
@@ -245,18 +248,26 @@ fn stopped() -> Error {
     Error::Output { what: "archive writer".to_owned(), source: io::Error::other("stopped") }
 }
 
+/// Why the fetch stage ended early.
+enum Stop {
+    /// The writer thread stopped; its own error says why.
+    WriterGone,
+    /// A blob could not be fetched: the writer, left waiting for it, fails only because of it.
+    Failed(Error),
+}
+
 /// The fetch stage: up to [`PREFETCH_BLOBS`] blobs are fetched at once, each into its own
 /// bounded channel, while their entries go to the writer thread in plan order. The pumps run
 /// in this task beside the hand-over, so a full writer queue never stalls the blob it waits for.
-async fn fetch_in_order(src: &dyn Store, mut plan: mpsc::Receiver<Planned>, writer: &mpsc::Sender<Entry>) -> Result<(), Error> {
+async fn fetch_in_order(src: &dyn Store, mut plan: mpsc::Receiver<Planned>, writer: &mpsc::Sender<Entry>) -> Result<(), Stop> {
     let mut pumps = futures_util::stream::FuturesUnordered::new();
     let mut pending: Option<Entry> = None;
     let mut plan_open = true;
     loop {
         tokio::select! {
             permit = writer.reserve(), if pending.is_some() => {
-                let entry = pending.take().ok_or_else(stopped)?;
-                permit.map_err(|_| stopped())?.send(entry);
+                let (Some(entry), Ok(permit)) = (pending.take(), permit) else { return Err(Stop::WriterGone) };
+                permit.send(entry);
             }
             next = plan.recv(), if plan_open && pending.is_none() && pumps.len() < PREFETCH_BLOBS => match next {
                 None => plan_open = false,
@@ -272,7 +283,7 @@ async fn fetch_in_order(src: &dyn Store, mut plan: mpsc::Receiver<Planned>, writ
                     pending = Some(Entry::Blob(desc, rx));
                 }
             },
-            done = pumps.next(), if !pumps.is_empty() => done.unwrap_or(Ok(()))?,
+            done = pumps.next(), if !pumps.is_empty() => done.unwrap_or(Ok(())).map_err(Stop::Failed)?,
             else => return Ok(()),
         }
     }
