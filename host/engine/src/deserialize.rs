@@ -233,14 +233,14 @@ fn check_version(index: &Index) -> Result<(), String> {
 }
 
 /// Stores one blob from the archive: verified as it streams, also when the destination has
-/// it already or in a dry run. Small JSON-looking blobs are kept: they may be manifests.
+/// it already or in a dry run. Blobs shaped like manifests are kept for the graph.
 async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_run: bool) -> Result<Stored, Error> {
     let (digest, size) = (desc.digest.clone(), desc.size);
     if size <= KEEP_JSON_BYTES {
-        let bytes = stream.collect().await?;
+        let bytes = Bytes::from(stream.collect().await?);
         let mut present = false;
         if !dry_run && !dst.blob_exists(&desc).await? {
-            let body = Bytes::from(bytes.clone());
+            let body = bytes.clone();
             let once = BlobStream::verifying(
                 desc.clone(),
                 "archive",
@@ -251,7 +251,7 @@ async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_r
         } else {
             present = !dry_run;
         }
-        let json = ferry_archive::reader::may_be_manifest(&bytes).then_some(bytes);
+        let json = ferry_archive::reader::may_be_manifest(&bytes).then(|| bytes.to_vec());
         return Ok(Stored { digest, size, json, present });
     }
     if dry_run || dst.blob_exists(&desc).await? {

@@ -106,22 +106,20 @@ impl Read for ChannelReader<'_> {
     }
 }
 
-/// Serializes the graph of `root_ref` in `src` to `out`.
+/// Serializes the graph of `root` (resolved in `src`) to `out`.
 pub async fn serialize(
     src: &dyn Store,
-    root_ref: &str,
+    mut root: Descriptor,
     out: BlockWriter,
     options: &SerializeOptions,
     events: Events,
 ) -> Result<SerializeOutcome, Error> {
-    let mut root = src.resolve(root_ref).await?;
     let root_manifest = src.fetch_manifest(&root).await?;
     let dedup = root_manifest.view().annotations.get(annotations::SIZE_DEDUPLICATED).cloned().unwrap_or_else(|| "0".to_owned());
-    if dedup.parse::<u64>().is_err() {
-        return Err(Error::Annotation { key: annotations::SIZE_DEDUPLICATED, value: dedup });
-    }
-    if let Ok(bytes @ 1..) = dedup.parse::<u64>() {
-        events(&Event::Expected { bytes });
+    match dedup.parse::<u64>() {
+        Err(_) => return Err(Error::Annotation { key: annotations::SIZE_DEDUPLICATED, value: dedup }),
+        Ok(0) => {}
+        Ok(bytes) => events(&Event::Expected { bytes }),
     }
     root.annotations.insert(annotations::REF_NAME.to_owned(), options.ref_name.clone());
     let mut index = Index::new();

@@ -65,10 +65,10 @@ pub(crate) async fn write(
         manifest_json: args.flags.manifest_json,
     };
     // A root that does not resolve must not cost the operator the file already at DEST.
-    src.resolve(&reference_string(image)).await.with_context(|| format!("resolving {image}"))?;
+    let root = src.resolve(&reference_string(image)).await.with_context(|| format!("resolving {image}"))?;
     let out = open_destination(&args.dest, geometry)?;
     let progress = crate::output::ByteProgress::new(global, "serialize", args.dest == "-");
-    let result = serialize(src.as_ref(), &reference_string(image), out, &options, progress.events()).await;
+    let result = serialize(src.as_ref(), root, out, &options, progress.events()).await;
     progress.finish();
     let outcome = result.with_context(|| format!("serializing {image} to {}", args.dest))?;
     if !global.quiet && args.dest != "-" {
