@@ -1,0 +1,144 @@
+//! The engine, its limits, and the per-store state a component runs with.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::PluginError;
+
+/// How often the epoch advances: the granularity of the time limit.
+const TICK: Duration = Duration::from_millis(10);
+
+/// What one call may use.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Linear memory per store, in bytes.
+    pub memory_bytes: usize,
+    /// Wall-clock time per call.
+    pub time: Duration,
+    /// Fuel per call (about one unit per wasm instruction): a backstop to the time limit.
+    pub fuel: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { memory_bytes: 64 << 20, time: Duration::from_secs(1), fuel: 2_000_000_000 }
+    }
+}
+
+/// The engine all components share, with its epoch ticker and compile cache.
+pub struct Host {
+    pub(crate) engine: Engine,
+    pub(crate) limits: Limits,
+    cache_dir: Option<PathBuf>,
+    ticking: Arc<AtomicBool>,
+}
+
+/// A compiled component, ready to instantiate.
+#[derive(Clone)]
+pub struct Loaded {
+    pub(crate) name: String,
+    pub(crate) component: Component,
+    /// sha256 of the wasm, hex.
+    pub sha256: String,
+}
+
+impl Host {
+    /// An engine with fuel and epoch interruption; compiled components are cached in
+    /// `cache_dir` (a directory only this user can write) when given.
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Host, PluginError> {
+        let mut config = Config::new();
+        config.consume_fuel(true).epoch_interruption(true).max_wasm_stack(1 << 20);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Load { component: "(engine)".to_owned(), reason: e.to_string() })?;
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (weak, flag) = (engine.weak(), Arc::clone(&ticking));
+        std::thread::Builder::new()
+            .name("ferry-plugin-epoch".to_owned())
+            .spawn(move || {
+                while flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => return,
+                    }
+                }
+            })
+            .map_err(|e| PluginError::Load { component: "(engine)".to_owned(), reason: format!("starting the epoch thread: {e}") })?;
+        Ok(Host { engine, limits, cache_dir, ticking })
+    }
+
+    /// Compiles (or loads from the cache) the component `wasm`, named `name` in errors.
+    pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Loaded, PluginError> {
+        let sha256 = crate::cache::sha256_hex(wasm);
+        let component = crate::cache::compile(&self.engine, self.cache_dir.as_deref(), &sha256, wasm)
+            .map_err(|reason| PluginError::Load { component: name.to_owned(), reason })?;
+        Ok(Loaded { name: name.to_owned(), component, sha256 })
+    }
+
+    /// A fresh store for `component` with `params`, its limits set for one call.
+    pub(crate) fn store(&self, component: &str, params: &[(String, String)]) -> Store<State> {
+        let state = State {
+            // Nothing: no preopens, environment, arguments, stdin, stdout or sockets.
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).trap_on_grow_failure(true).build(),
+            params: params.to_vec(),
+            component: component.to_owned(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limits);
+        store
+    }
+
+    /// Arms `store` for one call.
+    pub(crate) fn arm(&self, store: &mut Store<State>) {
+        let ticks = (self.limits.time.as_millis() / TICK.as_millis()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        // Fuel cannot be set only if fuel is off, and it is always on here.
+        let _ = store.set_fuel(self.limits.fuel);
+    }
+
+    /// What stopped a call, in words an operator can act on.
+    pub(crate) fn explain(&self, e: &wasmtime::Error) -> String {
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => format!("used all its fuel ({} units): stopped (an endless loop?)", self.limits.fuel),
+            Some(Trap::Interrupt) => format!("ran longer than its time limit of {:?}: stopped", self.limits.time),
+            Some(Trap::StackOverflow) => "overflowed its stack: stopped".to_owned(),
+            _ => {
+                let text = format!("{e:#}");
+                if text.contains("forcing trap when growing memory") {
+                    format!("tried to use more than its memory limit of {} MiB: stopped", self.limits.memory_bytes >> 20)
+                } else {
+                    format!("trapped: {text}")
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}
+
+/// What a store holds: the empty WASI context, the memory limiter and the plugin's view of
+/// the host.
+pub(crate) struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) component: String,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

@@ -1,0 +1,124 @@
+//! The sandbox against components that misbehave on purpose: each is stopped with an error
+//! naming the component, the function and the limit, well within 10 s, and the host keeps
+//! working afterwards.
+
+#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+
+use std::time::{Duration, Instant};
+
+use ferry_plugin::{Host, Image, Limits, Mapper, PluginError, builtin};
+
+fn image(source: &str) -> Image {
+    Image {
+        source: source.to_owned(),
+        digest: format!("sha256:{}", "ab".repeat(32)),
+        media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        size: 1234,
+        platform: None,
+        artifact_type: None,
+        annotations: vec![("vnd.act3-ace.manifest.source".to_owned(), source.to_owned())],
+        labels: vec![],
+    }
+}
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// A host whose time limit (500 ms) comes before its fuel runs out.
+fn host() -> Host {
+    Host::new(Limits { time: Duration::from_millis(500), fuel: 1 << 60, ..Limits::default() }, None).unwrap()
+}
+
+#[test]
+fn nest_joins_and_cleans() {
+    let host = host();
+    let nest = host.load("nest", builtin::NEST).unwrap();
+    let mut m = Mapper::new(&host, &nest, params(&[("prefix", "localhost:5000/nest")])).unwrap();
+    assert_eq!(m.map(&image("docker.io/testImage")).unwrap(), ["localhost:5000/nest/docker.io/testImage"]);
+    let mut m = Mapper::new(&host, &nest, params(&[("prefix", "reg.example.com//a/./b/../")])).unwrap();
+    assert_eq!(m.map(&image("quay.io/ceph/ceph:v17")).unwrap(), ["reg.example.com/a/quay.io/ceph/ceph:v17"]);
+    let mut m = Mapper::new(&host, &nest, vec![]).unwrap();
+    let err = m.map(&image("docker.io/x")).unwrap_err();
+    assert!(matches!(err, PluginError::Refused { .. }), "{err}");
+    assert_eq!(err.to_string(), "component nest: map-image: nest: the parameter \"prefix\" is missing (nest=PREFIX)");
+}
+
+/// Runs the hostile rule with `do=what` and returns the error and how long it took.
+fn abuse(host: &Host, what: &str) -> (PluginError, Duration) {
+    let hostile = host.load("hostile", builtin::HOSTILE).unwrap();
+    let mut m = Mapper::new(host, &hostile, params(&[("do", what)])).unwrap();
+    let started = Instant::now();
+    let err = m.map(&image("docker.io/x")).unwrap_err();
+    (err, started.elapsed())
+}
+
+#[test]
+fn hostile_components_are_stopped_and_the_host_stays_healthy() {
+    let host = host();
+    for (what, needle) in
+        [("loop", "ran longer than its time limit of 500ms"), ("hog", "more than its memory limit of 64 MiB"), ("panic", "trapped")]
+    {
+        let (err, took) = abuse(&host, what);
+        assert!(matches!(err, PluginError::Trap { .. }), "{what}: {err}");
+        let text = err.to_string();
+        assert!(text.starts_with("component hostile: map-image: ") && text.contains(needle), "{what}: {text}");
+        assert!(took < Duration::from_secs(10), "{what} took {took:?}");
+    }
+    // The same rule, well-behaved, still runs in the same engine; so does another.
+    let hostile = host.load("hostile", builtin::HOSTILE).unwrap();
+    let mut m = Mapper::new(&host, &hostile, params(&[("do", "loop")])).unwrap();
+    assert!(m.map(&image("a/b")).is_err());
+    let mut ok = Mapper::new(&host, &hostile, vec![]).unwrap();
+    assert_eq!(ok.map(&image("a/b")).unwrap(), ["ok/a/b"]);
+    assert_eq!(ok.map(&image("c/d")).unwrap(), ["ok/c/d"], "one instance serves many calls");
+}
+
+#[test]
+fn fuel_stops_a_loop_when_time_would_not() {
+    let host = Host::new(Limits { time: Duration::from_secs(3600), fuel: 50_000_000, ..Limits::default() }, None).unwrap();
+    let (err, took) = abuse(&host, "loop");
+    assert!(err.to_string().contains("used all its fuel (50000000 units)"), "{err}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[test]
+fn components_get_no_files_and_no_environment() {
+    let host = host();
+    let (err, _) = abuse(&host, "open");
+    assert!(matches!(err, PluginError::Refused { .. }), "{err}");
+    assert!(err.to_string().contains("open refused"), "{err}");
+    let hostile = host.load("hostile", builtin::HOSTILE).unwrap();
+    // SAFETY of the assertion: the test process has PATH and HOME at least.
+    assert!(std::env::vars().count() > 0);
+    let mut m = Mapper::new(&host, &hostile, params(&[("do", "env")])).unwrap();
+    assert_eq!(m.map(&image("x/y")).unwrap(), ["env/0"]);
+}
+
+#[test]
+fn what_is_not_a_component_is_refused_by_name() {
+    let host = host();
+    for (bytes, needle) in [(&b"not wasm at all"[..], "not a loadable component"), (&b"\0asm\x01\0\0\0"[..], "not a loadable component")] {
+        let err = host.load("site-rule", bytes).err().unwrap();
+        assert!(err.to_string().starts_with("component site-rule: ") && err.to_string().contains(needle), "{err}");
+    }
+}
+
+#[test]
+fn compiled_components_are_cached_by_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = Host::new(Limits::default(), Some(dir.path().to_owned())).unwrap();
+    let first = host.load("nest", builtin::NEST).unwrap();
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].starts_with(&first.sha256) && entries[0].ends_with(".cwasm"), "{entries:?}");
+    // A second host loads the entry; a damaged entry is compiled again.
+    let again = Host::new(Limits::default(), Some(dir.path().to_owned())).unwrap();
+    let loaded = again.load("nest", builtin::NEST).unwrap();
+    let mut m = Mapper::new(&again, &loaded, params(&[("prefix", "p")])).unwrap();
+    assert_eq!(m.map(&image("r/x")).unwrap(), ["p/r/x"]);
+    std::fs::write(dir.path().join(&entries[0]), b"damaged").unwrap();
+    let loaded = again.load("nest", builtin::NEST).unwrap();
+    let mut m = Mapper::new(&again, &loaded, params(&[("prefix", "q")])).unwrap();
+    assert_eq!(m.map(&image("r/x")).unwrap(), ["q/r/x"]);
+}
