@@ -23,6 +23,9 @@ pub const INTERFACE_VERSION: &str = "0.1.0";
 pub mod builtin {
     /// `nest=PREFIX`.
     pub const NEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nest.wasm"));
+    /// `first-prefix`, `all-prefix`, `longest-prefix` and `digests` (parameter `rule`), with
+    /// the CSV text as the parameter `file`.
+    pub const CSV_MAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/csv_map.wasm"));
     /// A rule that misbehaves on purpose (parameter `do`: loop, hog, open, env, panic), for
     /// the sandbox tests. Not a rule anyone can name on the command line.
     pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hostile.wasm"));
