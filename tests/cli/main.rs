@@ -51,3 +51,28 @@ fn ferry_config_variable_and_overrides() {
     run.expect_code(2);
     assert!(run.stderr.contains("FERRY_CONCURRENT_HTTP"), "{}", run.stderr);
 }
+
+/// `ferry plugin inspect`: a built-in rule is a usable mapper; JSON for programs; a file that
+/// is not a component is bad input naming the file.
+#[test]
+fn plugin_inspect() {
+    let home = ferry_testkit::TestHome::new();
+    let wasm = home.path().join("nest.wasm");
+    std::fs::write(&wasm, ferry_plugin::builtin::NEST).unwrap();
+    let run = ferry_tests::ferry_raw(&home, &["plugin", "inspect", wasm.to_str().unwrap()]);
+    run.expect_code(0);
+    for line in ["world:     mapper", "interface: ferry:plugin@0.1.0", "exports:   map-image", "usable:    yes"] {
+        assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
+    }
+    assert!(run.stdout.contains(&ferry_tests::sha256(ferry_plugin::builtin::NEST).trim_start_matches("sha256:").to_owned()));
+    let run = ferry_tests::ferry_raw(&home, &["plugin", "inspect", "--json", wasm.to_str().unwrap()]);
+    run.expect_code(0);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((doc["world"].as_str(), doc["usable"].as_bool()), (Some("mapper"), Some(true)));
+    assert_eq!(doc["size"], ferry_plugin::builtin::NEST.len());
+    let bad = home.path().join("notes.wasm");
+    std::fs::write(&bad, b"not a component").unwrap();
+    let run = ferry_tests::ferry_raw(&home, &["plugin", "inspect", bad.to_str().unwrap()]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("notes.wasm") && run.stderr.contains("not a loadable component"), "{}", run.stderr);
+}

@@ -50,6 +50,25 @@ pub(crate) enum Command {
     /// Utilities
     #[command(subcommand)]
     Util(UtilCommand),
+    /// Plugin components
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum PluginCommand {
+    /// Show a component's world, interface version, imports, exports, size and sha256
+    Inspect(InspectArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct InspectArgs {
+    /// The component (.wasm)
+    #[arg(value_name = "PATH")]
+    pub(crate) path: PathBuf,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -49,6 +49,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mirror(m) => commands::mirror(&cli.global, m).await,
         Command::Config(c) => commands::config::run(&cli.global, &c),
         Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&flags),
+        Command::Plugin(args::PluginCommand::Inspect(a)) => commands::plugin::inspect(&cli.global, &a),
     }
 }
 

@@ -9,10 +9,12 @@
 
 mod cache;
 mod error;
+mod inspect;
 pub mod mapper;
 mod sandbox;
 
 pub use error::PluginError;
+pub use inspect::Inspection;
 pub use mapper::{Image, Mapper, Platform};
 pub use sandbox::{Host, Limits, Loaded};
 

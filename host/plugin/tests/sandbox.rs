@@ -122,3 +122,19 @@ fn compiled_components_are_cached_by_digest() {
     let mut m = Mapper::new(&again, &loaded, params(&[("prefix", "q")])).unwrap();
     assert_eq!(m.map(&image("r/x")).unwrap(), ["q/r/x"]);
 }
+
+#[test]
+fn inspection_names_world_version_and_digest() {
+    let host = host();
+    for (name, wasm) in [("nest", builtin::NEST), ("csv-map", builtin::CSV_MAP)] {
+        let loaded = host.load(name, wasm).unwrap();
+        let i = host.inspect(&loaded, wasm.len() as u64);
+        assert_eq!(i.world, Some("mapper"), "{i:?}");
+        assert_eq!(i.interface_version.as_deref(), Some(ferry_plugin::INTERFACE_VERSION));
+        assert_eq!(i.exports, ["map-image"]);
+        assert!(i.imports.iter().any(|n| n == "ferry:plugin/host@0.1.0"), "{:?}", i.imports);
+        assert!(i.imports.iter().all(|n| !n.starts_with("wasi:filesystem") && !n.starts_with("wasi:sockets")), "{:?}", i.imports);
+        use sha2::Digest as _;
+        assert_eq!(i.sha256, hex::encode(sha2::Sha256::digest(wasm)));
+    }
+}

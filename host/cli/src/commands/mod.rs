@@ -4,6 +4,7 @@ mod archive;
 pub(crate) mod config;
 mod deserialize;
 mod gather;
+pub(crate) mod plugin;
 mod serialize;
 pub(crate) mod util;
 mod verify;
