@@ -22,21 +22,29 @@ enum Rule {
     Digests,
 }
 
+/// The rule and its rows, read once per instance: the parameters do not change between calls.
+static CONFIGURED: std::sync::OnceLock<Result<(Rule, Vec<(String, String)>), String>> = std::sync::OnceLock::new();
+
 impl Guest for CsvMap {
     fn map_image(image: Image) -> Result<Vec<String>, String> {
-        let params = host::params();
-        let param = |key: &str| params.iter().find_map(|(k, v)| (k == key).then_some(v.as_str()));
-        let rule = match param("rule") {
-            Some("first-prefix") => Rule::First,
-            Some("all-prefix") => Rule::All,
-            Some("longest-prefix") => Rule::Longest,
-            Some("digests") => Rule::Digests,
-            other => return Err(format!("unknown CSV rule {other:?} (first-prefix, all-prefix, longest-prefix, digests)")),
-        };
-        let path = param("path").unwrap_or("the mapping file");
-        let rows = parse(param("file").ok_or("the parameter \"file\" (the CSV text) is missing")?, path)?;
-        Ok(destinations(rule, &rows, &image.source, &image.digest))
+        let (rule, rows) = CONFIGURED.get_or_init(configure).as_ref().map_err(Clone::clone)?;
+        Ok(destinations(*rule, rows, &image.source, &image.digest))
     }
+}
+
+fn configure() -> Result<(Rule, Vec<(String, String)>), String> {
+    let params = host::params();
+    let param = |key: &str| params.iter().find_map(|(k, v)| (k == key).then_some(v.as_str()));
+    let rule = match param("rule") {
+        Some("first-prefix") => Rule::First,
+        Some("all-prefix") => Rule::All,
+        Some("longest-prefix") => Rule::Longest,
+        Some("digests") => Rule::Digests,
+        other => return Err(format!("unknown CSV rule {other:?} (first-prefix, all-prefix, longest-prefix, digests)")),
+    };
+    let path = param("path").unwrap_or("the mapping file");
+    let rows = parse(param("file").ok_or("the parameter \"file\" (the CSV text) is missing")?, path)?;
+    Ok((rule, rows))
 }
 
 /// The rows of the mapping file; an error names `path:line`.

@@ -1,0 +1,84 @@
+//! What a mapping rule costs per image once loaded, and what loading costs: for `just bench`.
+//! Prints markdown table rows. `cargo run --release -p ferry-plugin --example rule_cost`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs, reason = "a benchmark tool")]
+
+use std::time::{Duration, Instant};
+
+use ferry_plugin::{Host, Image, Limits, Mapper, builtin};
+
+const IMAGES: usize = 10_000;
+
+/// A rule to measure: its name, its component and its parameters.
+type Case<'a> = (&'a str, &'static [u8], Vec<(String, String)>);
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+fn images() -> Vec<Image> {
+    (0..IMAGES)
+        .map(|i| Image {
+            source: format!("reg.example.com/team{}/app{i}:v{}", i % 7, i % 13),
+            digest: format!("sha256:{:064x}", i),
+            media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+            size: 1000 + i as u64,
+            platform: None,
+            artifact_type: None,
+            annotations: vec![("vnd.act3-ace.manifest.source".to_owned(), format!("reg.example.com/team{}/app{i}", i % 7))],
+            labels: vec![("team".to_owned(), format!("team{}", i % 7))],
+        })
+        .collect()
+}
+
+/// Median of three passes over every image, in µs per image.
+fn per_image(mapper: &mut Mapper<'_>, images: &[Image]) -> f64 {
+    let mut passes: Vec<Duration> = (0..3)
+        .map(|_| {
+            let t = Instant::now();
+            for img in images {
+                std::hint::black_box(mapper.map(img).unwrap());
+            }
+            t.elapsed()
+        })
+        .collect();
+    passes.sort();
+    passes[1].as_secs_f64() * 1e6 / images.len() as f64
+}
+
+fn main() {
+    let cache = tempfile::tempdir().unwrap();
+    let host = Host::new(Limits::default(), Some(cache.path().to_owned())).unwrap();
+    let images = images();
+    // A 200-row mapping file, the match near the end for most images.
+    let mut csv = String::new();
+    for t in 0..200 {
+        csv.push_str(&format!("reg.example.com/other{t}/,high.example.com/other{t}/\n"));
+    }
+    for t in 0..7 {
+        csv.push_str(&format!("reg.example.com/team{t}/,high.example.com/t{t}/\n"));
+    }
+    let rules: Vec<Case<'_>> = vec![
+        ("nest", builtin::NEST, params(&[("prefix", "high.example.com/mirror")])),
+        ("first-prefix (207 rows)", builtin::CSV_MAP, params(&[("rule", "first-prefix"), ("file", &csv)])),
+        ("longest-prefix (207 rows)", builtin::CSV_MAP, params(&[("rule", "longest-prefix"), ("file", &csv)])),
+        ("digests (207 rows)", builtin::CSV_MAP, params(&[("rule", "digests"), ("file", &csv)])),
+    ];
+    for (name, wasm, p) in rules {
+        let t = Instant::now();
+        let loaded = host.load(name, wasm).unwrap();
+        let first_load = t.elapsed();
+        let fresh = Host::new(Limits::default(), Some(cache.path().to_owned())).unwrap();
+        let t = Instant::now();
+        let _ = fresh.load(name, wasm).unwrap();
+        let cached = t.elapsed();
+        let mut mapper = Mapper::new(&host, &loaded, p).unwrap();
+        let us = per_image(&mut mapper, &images);
+        println!(
+            "| {name} | {us:.1} µs | {:.1} ms | {:.2} ms | {} KiB |",
+            first_load.as_secs_f64() * 1e3,
+            cached.as_secs_f64() * 1e3,
+            wasm.len() >> 10
+        );
+    }
+}
