@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components built here, by crate name.
-const COMPONENTS: [&str; 3] = ["nest", "csv_map", "hostile"];
+const COMPONENTS: [&str; 4] = ["nest", "csv_map", "hostile", "old_interface"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../..");

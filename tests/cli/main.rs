@@ -52,8 +52,9 @@ fn ferry_config_variable_and_overrides() {
     assert!(run.stderr.contains("FERRY_CONCURRENT_HTTP"), "{}", run.stderr);
 }
 
-/// `ferry plugin inspect`: a built-in rule is a usable mapper; JSON for programs; a file that
-/// is not a component is bad input naming the file.
+/// `ferry plugin inspect`: a built-in rule is a usable mapper; JSON for programs; another
+/// interface version is refused (exit 1); a file that is not a component is bad input naming
+/// the file.
 #[test]
 fn plugin_inspect() {
     let home = ferry_testkit::TestHome::new();
@@ -70,6 +71,17 @@ fn plugin_inspect() {
     let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!((doc["world"].as_str(), doc["usable"].as_bool()), (Some("mapper"), Some(true)));
     assert_eq!(doc["size"], ferry_plugin::builtin::NEST.len());
+    // Built against another interface version: described, and refused with both versions.
+    let other = home.path().join("route.wasm");
+    std::fs::write(&other, ferry_plugin::builtin::OLD_INTERFACE).unwrap();
+    let run = ferry_tests::ferry_raw(&home, &["plugin", "inspect", other.to_str().unwrap()]);
+    run.expect_code(1);
+    assert!(
+        run.stdout.contains("usable:    no: it was built against ferry:plugin@0.2.0, and this ferry implements 0.1.0"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("route.wasm: not usable"), "{}", run.stderr);
     let bad = home.path().join("notes.wasm");
     std::fs::write(&bad, b"not a component").unwrap();
     let run = ferry_tests::ferry_raw(&home, &["plugin", "inspect", bad.to_str().unwrap()]);

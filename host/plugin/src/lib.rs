@@ -31,4 +31,6 @@ pub mod builtin {
     /// A rule that misbehaves on purpose (parameter `do`: loop, hog, open, env, panic), for
     /// the sandbox tests. Not a rule anyone can name on the command line.
     pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hostile.wasm"));
+    /// A mapper built against `ferry:plugin@0.2.0`, for the refusal tests.
+    pub const OLD_INTERFACE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/old_interface.wasm"));
 }

@@ -138,3 +138,16 @@ fn inspection_names_world_version_and_digest() {
         assert_eq!(i.sha256, hex::encode(sha2::Sha256::digest(wasm)));
     }
 }
+
+#[test]
+fn another_interface_version_is_refused_with_both_versions() {
+    let host = host();
+    let other = host.load("route", builtin::OLD_INTERFACE).unwrap();
+    let i = host.inspect(&other, builtin::OLD_INTERFACE.len() as u64);
+    assert_eq!((i.world, i.interface_version.as_deref()), (Some("mapper"), Some("0.2.0")));
+    let err = Mapper::new(&host, &other, vec![]).err().unwrap();
+    assert!(matches!(err, PluginError::Load { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.starts_with("component route: not a ferry:plugin/mapper@0.1.0 component"), "{text}");
+    assert!(text.contains("ferry:plugin/host@0.2.0"), "names what it wants: {text}");
+}
