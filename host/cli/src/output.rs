@@ -21,15 +21,7 @@ impl Progress {
     pub(crate) fn new(global: &Global, verb: &str, units: u64) -> Progress {
         let quiet = global.quiet;
         let plain = global.no_term || !std::io::stdout().is_terminal();
-        let bar = (!quiet && !plain).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(units), ProgressDrawTarget::stdout());
-            let style = ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {pos}/{len} sources, {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style.progress_chars("=> "));
-            bar.set_prefix(verb.to_owned());
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            bar
-        });
+        let bar = (!quiet && !plain).then(|| bar(verb, Some(units), "{pos}/{len} sources, {msg}"));
         Progress { bar, quiet, plain }
     }
 
@@ -70,6 +62,17 @@ impl Progress {
     }
 }
 
+/// A bar on stdout: spinner, `verb`, the bar, then `counts` (an indicatif template fragment).
+fn bar(verb: &str, length: Option<u64>, counts: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::stdout());
+    let style = ProgressStyle::with_template(&format!("{{spinner}} {{prefix}} [{{bar:30}}] {counts}"))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style.progress_chars("=> "));
+    bar.set_prefix(verb.to_owned());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 /// Human-readable byte count (binary units).
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -107,15 +110,7 @@ impl ByteProgress {
     pub(crate) fn new(global: &Global, verb: &'static str, stdout_is_data: bool) -> ByteProgress {
         let silent = global.quiet || stdout_is_data;
         let plain = global.no_term || !std::io::stdout().is_terminal();
-        let bar = (!silent && !plain).then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
-            let style = ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}, {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style.progress_chars("=> "));
-            bar.set_prefix(verb);
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
-            bar
-        });
+        let bar = (!silent && !plain).then(|| bar(verb, None, "{bytes}/{total_bytes} {binary_bytes_per_sec}, {msg}"));
         ByteProgress { bar, print: !silent && plain, verb }
     }
 

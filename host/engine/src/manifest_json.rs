@@ -8,9 +8,9 @@
 //! last), else the first child with a real platform (attestations are `unknown/unknown`);
 //! paths always use `/`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use ferry_oci::{Descriptor, annotations, gojson, media_type};
+use ferry_oci::{Descriptor, Digest, Manifest, annotations, gojson, media_type};
 use serde::Serialize;
 
 use crate::error::Error;
@@ -25,7 +25,7 @@ struct Entry {
     #[serde(rename = "Layers")]
     layers: Vec<String>,
     #[serde(skip)]
-    digest: ferry_oci::Digest,
+    digest: Digest,
 }
 
 fn blob_path(d: &Descriptor) -> String {
@@ -54,8 +54,17 @@ fn choose_child(children: &[Descriptor]) -> Option<&Descriptor> {
 }
 
 /// `manifest.json` for the descriptors that carry a source reference among `manifests`, in
-/// order, fetched from `src`.
-pub async fn manifest_json(src: &dyn Store, manifests: &[Descriptor]) -> Result<Vec<u8>, Error> {
+/// order: the manifests from `walked` (what serialize already fetched), else from `src`.
+pub async fn manifest_json(src: &dyn Store, walked: &HashMap<Digest, Manifest>, manifests: &[Descriptor]) -> Result<Vec<u8>, Error> {
+    let get = |d: &Descriptor| {
+        let d = d.clone();
+        async move {
+            match walked.get(&d.digest) {
+                Some(m) => Ok(m.clone()),
+                None => src.fetch_manifest(&d).await,
+            }
+        }
+    };
     let mut entries: Vec<Entry> = Vec::new();
     let mut used = HashSet::new();
     for desc in manifests {
@@ -64,11 +73,11 @@ pub async fn manifest_json(src: &dyn Store, manifests: &[Descriptor]) -> Result<
             continue;
         }
         let image = if media_type::is_image(&desc.media_type) {
-            src.fetch_manifest(desc).await?
+            get(desc).await?
         } else if media_type::is_index(&desc.media_type) {
-            let index = src.fetch_manifest(desc).await?;
+            let index = get(desc).await?;
             match choose_child(&index.view().manifests) {
-                Some(child) => src.fetch_manifest(child).await?,
+                Some(child) => get(child).await?,
                 None => continue,
             }
         } else {

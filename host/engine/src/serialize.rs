@@ -6,7 +6,7 @@
 //! nothing is staged on disk. Every blob is verified as it is written; a mismatch stops the
 //! run with an error.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use bytes::Bytes;
 use ferry_archive::ledger::LedgerWriter;
 use ferry_archive::{AnySink, ArchiveWriter, BlockWriter, Compression, Sink as _};
-use ferry_oci::{Descriptor, Digest, Index, annotations, gojson};
+use ferry_oci::{Descriptor, Digest, Index, Manifest, annotations, gojson};
 use futures_util::StreamExt;
 
 use crate::error::Error;
@@ -148,6 +148,8 @@ pub async fn serialize(
         visited: Vec::new(),
         seen: HashSet::new(),
         recursive: options.recursive,
+        keep_manifests: options.manifest_json,
+        manifests: HashMap::new(),
         outcome: SerializeOutcome::default(),
     };
     let planning = async {
@@ -163,7 +165,7 @@ pub async fn serialize(
             // The root's own children first: the final index lists each digest once, and a
             // second source reference to the same image belongs in its RepoTags.
             let candidates: Vec<Descriptor> = root_manifest.successors().into_iter().chain(index.manifests.iter().cloned()).collect();
-            let bytes = crate::manifest_json::manifest_json(src, &candidates).await?;
+            let bytes = crate::manifest_json::manifest_json(src, &walk.manifests, &candidates).await?;
             walk.send(Planned::File("manifest.json", bytes)).await?;
         }
         let mut outcome = std::mem::take(&mut walk.outcome);
@@ -195,6 +197,9 @@ struct Walk<'a> {
     visited: Vec<Descriptor>,
     seen: HashSet<(String, Digest, u64)>,
     recursive: bool,
+    /// With `--manifest-json`: the image manifests and indexes fetched, so it fetches none again.
+    keep_manifests: bool,
+    manifests: HashMap<Digest, Manifest>,
     outcome: SerializeOutcome,
 }
 
@@ -214,7 +219,11 @@ impl Walk<'_> {
             let manifest = self.src.fetch_manifest(&desc).await?;
             self.visited.push(desc.clone());
             self.blob(&desc, Some(Bytes::copy_from_slice(manifest.bytes()))).await?;
-            for child in manifest.successors() {
+            let children = manifest.successors();
+            if self.keep_manifests {
+                self.manifests.insert(desc.digest.clone(), manifest);
+            }
+            for child in children {
                 self.visit(child).await?;
             }
             if self.recursive {
