@@ -142,6 +142,83 @@ pub(crate) enum MirrorCommand {
     Verify(VerifyArgs),
     /// Write IMAGE's graph to DEST as an archive, leaving out what EXISTING-IMAGEs already carried
     Serialize(SerializeArgs),
+    /// Copy each artifact of the gather index IMAGE to the destinations MAPPER gives it
+    Scatter(ScatterArgs),
+    /// Copy each source of SOURCES-FILE straight to the destinations MAPPER gives it
+    Clone(CloneArgs),
+    /// Deserialize an archive into the local cache, then scatter it by MAPPER
+    Unarchive(UnarchiveArgs),
+}
+
+/// Which artifacts a rule routes, and a dry run; shared by scatter, clone and unarchive.
+#[derive(Args, Debug)]
+pub(crate) struct RouteFlags {
+    /// Print every destination of every artifact; copy nothing
+    #[arg(long)]
+    pub(crate) check: bool,
+    /// Label selector: requirements joined by commas must all hold (a=b,c!=d, k in (x,y), !k); repeated -l are alternatives
+    #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
+    pub(crate) selectors: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ScatterArgs {
+    /// The gather index: REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:PATH[:TAG]
+    #[arg(value_name = "IMAGE")]
+    pub(crate) image: String,
+    /// The rule: nest=PREFIX, first-prefix=CSV, all-prefix=CSV, longest-prefix=CSV, digests=CSV, go-template=FILE, plugin=COMPONENT.wasm[,KEY=VALUE...]
+    #[arg(value_name = "MAPPER")]
+    pub(crate) mapper: String,
+    /// Only the artifacts whose source is listed in this sources file
+    #[arg(long, value_name = "SOURCES-FILE")]
+    pub(crate) subset: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) route: RouteFlags,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CloneArgs {
+    /// Sources list: one reference per line, optional key=value labels after commas
+    #[arg(value_name = "SOURCES-FILE")]
+    pub(crate) sources: PathBuf,
+    /// The rule (as for scatter)
+    #[arg(value_name = "MAPPER")]
+    pub(crate) mapper: String,
+    /// Only these platforms: os/arch[/variant][:osversion], comma-separated or repeated; `all` keeps every platform
+    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',')]
+    pub(crate) platforms: Vec<String>,
+    /// Go on past failed sources and copies; list them at the end and exit 1 if there were any
+    #[arg(long = "continue")]
+    pub(crate) keep_going: bool,
+    #[command(flatten)]
+    pub(crate) route: RouteFlags,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct UnarchiveArgs {
+    /// The archive (plain, gzip or zstd), or - for standard input
+    #[arg(value_name = "SOURCE-FILE")]
+    pub(crate) source: String,
+    /// The rule (as for scatter)
+    #[arg(value_name = "MAPPER")]
+    pub(crate) mapper: String,
+    /// Only the artifacts whose source is listed in this sources file
+    #[arg(long, value_name = "SOURCES-FILE")]
+    pub(crate) subset: Option<PathBuf>,
+    /// Enforce ace-dt's entry order
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Read buffer in bytes, e.g. 256k or 1MiB (at least a tape's block size); 0 means 1 MiB
+    #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_size)]
+    pub(crate) block_size: u64,
+    /// The tag of the archive's root in the local cache
+    #[arg(long, default_value = "latest", value_name = "NAME")]
+    pub(crate) reference: String,
+    /// The local OCI layout to deserialize into (default: the configured cache path)
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) route: RouteFlags,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 pub mod exit;
+mod mapping;
 mod output;
 
 use std::process::ExitCode;

@@ -18,10 +18,11 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    pub(crate) fn new(global: &Global, verb: &str, units: u64) -> Progress {
+    /// A bar over `units` things called `noun` (sources, destinations).
+    pub(crate) fn new(global: &Global, verb: &str, units: u64, noun: &str) -> Progress {
         let quiet = global.quiet;
         let plain = global.no_term || !std::io::stdout().is_terminal();
-        let bar = (!quiet && !plain).then(|| bar(verb, Some(units), "{pos}/{len} sources, {msg}"));
+        let bar = (!quiet && !plain).then(|| bar(verb, Some(units), &format!("{{pos}}/{{len}} {noun}, {{msg}}")));
         Progress { bar, quiet, plain }
     }
 
@@ -36,6 +37,13 @@ impl Progress {
                     b.inc(1);
                 } else if print {
                     println!("Copied {reference} ({digest})");
+                }
+            }
+            Event::Placed { destination, digest } => {
+                if let Some(b) = &bar {
+                    b.inc(1);
+                } else if print {
+                    println!("Placed {destination} ({digest})");
                 }
             }
             Event::BlobCopied { size, transfer: Transfer::Uploaded, .. } => {

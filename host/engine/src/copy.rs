@@ -36,6 +36,18 @@ pub struct CopyStats {
     pub manifests_present: u64,
 }
 
+impl CopyStats {
+    /// Adds another copy's counters to these.
+    pub fn add(&mut self, other: &CopyStats) {
+        self.uploaded += other.uploaded;
+        self.uploaded_bytes += other.uploaded_bytes;
+        self.mounted += other.mounted;
+        self.skipped += other.skipped;
+        self.manifests += other.manifests;
+        self.manifests_present += other.manifests_present;
+    }
+}
+
 /// State shared by every copy into one destination during one command.
 pub struct CopyState {
     nodes: Mutex<HashMap<Digest, Arc<OnceCell<()>>>>,

@@ -103,6 +103,28 @@ pub enum Error {
     /// A checkpoint argument or ledger is unusable.
     #[error(transparent)]
     Ledger(#[from] ferry_archive::ledger::LedgerError),
+    /// A mapping rule's answer cannot be used (empty, invalid, conflicting destinations).
+    #[error("{0}")]
+    Mapping(String),
+    /// scatter needs an index.
+    #[error("{what} is {media_type}, but scatter needs an index (a gather index)")]
+    NotAnIndex {
+        /// The image.
+        what: String,
+        /// What it is.
+        media_type: String,
+    },
+    /// Placing an artifact at a destination failed.
+    #[error("placing {from} at {destination}")]
+    Placement {
+        /// The destination reference.
+        destination: String,
+        /// The artifacts.
+        from: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
     /// One source of a gather failed; names it and its line.
     #[error("source {reference} (line {line})")]
     Source {
@@ -120,7 +142,13 @@ impl Error {
     /// True for errors in what the user gave (files, references, flags): exit code 2.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::Sources(_) | Error::Reference { .. } | Error::Platform(_) | Error::DigestDestination(_) | Error::Ledger(_) => true,
+            Error::Sources(_)
+            | Error::Reference { .. }
+            | Error::Platform(_)
+            | Error::DigestDestination(_)
+            | Error::Ledger(_)
+            | Error::Mapping(_)
+            | Error::NotAnIndex { .. } => true,
             Error::Source { source, .. } => source.is_bad_input(),
             _ => false,
         }

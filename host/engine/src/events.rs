@@ -72,6 +72,13 @@ pub enum Event {
         /// The destination had it already.
         present: bool,
     },
+    /// scatter, clone, unarchive: an artifact is at a destination, tagged.
+    Placed {
+        /// The destination reference.
+        destination: String,
+        /// What is there.
+        digest: Digest,
+    },
 }
 
 /// Where events go.

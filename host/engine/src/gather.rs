@@ -153,27 +153,30 @@ async fn gather_source(
         }
         selected
     };
-    let mut out = Vec::new();
-    for (mut desc, source_index) in selected {
-        desc.annotations.clear();
-        desc.annotations.insert(annotations::SOURCE.to_owned(), entry.reference.clone());
-        desc.annotations.insert(annotations::REF_NAME.to_owned(), entry.reference.clone());
-        if !entry.labels.is_empty() {
-            let labels = String::from_utf8(gojson::to_vec(&entry.labels)).unwrap_or_default();
-            desc.annotations.insert(annotations::LABELS.to_owned(), labels);
-        }
-        if let Some(raw) = source_index {
-            desc.annotations.insert(annotations::SOURCE_INDEX.to_owned(), raw);
-        }
-        out.push(desc);
-    }
+    let out = selected.into_iter().map(|(desc, source_index)| entry_descriptor(desc, entry, source_index)).collect();
     state.emit(Event::SourceDone { reference: entry.reference.clone(), digest: root.digest });
     Ok(out)
 }
 
+/// `desc` as a gather-index entry for `entry`: its annotations replaced by the source, the
+/// ref name, the labels and (for a platform child) the raw index it was selected from.
+pub(crate) fn entry_descriptor(mut desc: Descriptor, entry: &SourceEntry, source_index: Option<String>) -> Descriptor {
+    desc.annotations.clear();
+    desc.annotations.insert(annotations::SOURCE.to_owned(), entry.reference.clone());
+    desc.annotations.insert(annotations::REF_NAME.to_owned(), entry.reference.clone());
+    if !entry.labels.is_empty() {
+        let labels = String::from_utf8(gojson::to_vec(&entry.labels)).unwrap_or_default();
+        desc.annotations.insert(annotations::LABELS.to_owned(), labels);
+    }
+    if let Some(raw) = source_index {
+        desc.annotations.insert(annotations::SOURCE_INDEX.to_owned(), raw);
+    }
+    desc
+}
+
 /// The manifests of `root` that match `platforms` (spec §5.3), each with the raw source
 /// index it came from when `root` is an index.
-async fn select_platforms(
+pub(crate) async fn select_platforms(
     src: &dyn Store,
     source_ref: &str,
     root: &Descriptor,

@@ -3,16 +3,22 @@
 //! The engine turns commands into registry and layout operations: it reads sources lists
 //! ([`sources`]), opens stores ([`store`]: a registry repository or an OCI layout directory),
 //! copies manifest graphs between them ([`copy`]) and runs the workflows ([`gather`],
-//! [`serialize`] with its [`manifest_json`], [`deserialize`]).
+//! [`serialize`] with its [`manifest_json`], [`deserialize`]), and places mapped artifacts at
+//! their destinations ([`place`], fed by [`scatter`] from a gather index or by [`clone`] from
+//! a sources list, narrowed by [`selector`]s).
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
+pub mod clone;
 pub mod copy;
 pub mod deserialize;
 mod error;
 pub mod events;
 pub mod gather;
 pub mod manifest_json;
+pub mod place;
+pub mod scatter;
+pub mod selector;
 pub mod serialize;
 pub mod sources;
 pub mod store;

@@ -21,7 +21,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: ArchiveArgs) -> 
     // The gather index is tagged in the cache under the archive's reference name.
     let gathered = ImageRef::Layout(LayoutRef { path: cache.clone(), tag: Some(args.reference.clone()), digest: None });
     let options = GatherOptions { platforms, annotations, index_fallback: args.gather.index_fallback, recursive };
-    let progress = Progress::new(global, "gather", sources.len() as u64);
+    let progress = Progress::new(global, "gather", sources.len() as u64, "sources");
     let outcome = gather(&client, &args.sources, &sources, &gathered, &options, progress.events())
         .await
         .with_context(|| format!("gathering into the cache {}", cache.display()))?;

@@ -15,7 +15,7 @@ use crate::exit::BadInput;
 pub(crate) async fn run(global: &Global, args: DeserializeArgs) -> anyhow::Result<()> {
     let image: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;
     let client = Client::new(super::load_config(global)?);
-    let input = open_archive(&args)?;
+    let input = open_archive(&args.source, args.block_size)?;
     let dst = open_store(&client, &image, !args.dry_run)?;
     let tag = reference_string(&image);
     let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run };
@@ -41,24 +41,22 @@ pub(crate) async fn run(global: &Global, args: DeserializeArgs) -> anyhow::Resul
 
 /// A plain tar in a regular file is read at its blobs' offsets; anything else (standard
 /// input, a tape, a compressed file) as a stream.
-fn open_archive(args: &DeserializeArgs) -> anyhow::Result<ArchiveInput> {
-    let input: Box<dyn Read + Send> = if args.source == "-" {
+pub(super) fn open_archive(source: &str, block_size: u64) -> anyhow::Result<ArchiveInput> {
+    let input: Box<dyn Read + Send> = if source == "-" {
         Box::new(std::io::stdin())
     } else {
-        let file = std::fs::File::open(&args.source).with_context(|| format!("opening {}", args.source))?;
+        let file = std::fs::File::open(source).with_context(|| format!("opening {source}"))?;
         let regular = file.metadata().is_ok_and(|m| m.is_file());
-        if regular
-            && ferry_archive::reader::file_compression(&file).with_context(|| format!("reading {}", args.source))? == Compression::None
-        {
+        if regular && ferry_archive::reader::file_compression(&file).with_context(|| format!("reading {source}"))? == Compression::None {
             return Ok(ArchiveInput::File(file));
         }
         Box::new(file)
     };
-    let buffer = match usize::try_from(args.block_size) {
+    let buffer = match usize::try_from(block_size) {
         Ok(0) => ferry_archive::reader::READ_BUFFER,
         Ok(n) => n,
-        Err(_) => return Err(BadInput(format!("--block-size {} is too large", args.block_size)).into()),
+        Err(_) => return Err(BadInput(format!("--block-size {} is too large", block_size)).into()),
     };
-    let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).with_context(|| format!("reading {}", args.source))?;
+    let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).with_context(|| format!("reading {source}"))?;
     Ok(ArchiveInput::Stream(stream))
 }

@@ -20,7 +20,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> a
     let sources = read_sources(&args.sources).map_err(ferry_engine::Error::from)?;
     let options = GatherOptions { platforms, annotations, index_fallback: args.flags.index_fallback, recursive };
     let client = Client::new(config);
-    let progress = Progress::new(global, "gather", sources.len() as u64);
+    let progress = Progress::new(global, "gather", sources.len() as u64, "sources");
     let outcome =
         gather(&client, &args.sources, &sources, &dest, &options, progress.events()).await.context(format!("gathering into {dest}"))?;
     progress.finish();

@@ -1,11 +1,14 @@
 //! One module per command.
 
 mod archive;
+mod clone;
 pub(crate) mod config;
 mod deserialize;
 mod gather;
 pub(crate) mod plugin;
+mod scatter;
 mod serialize;
+mod unarchive;
 pub(crate) mod util;
 mod verify;
 
@@ -21,6 +24,9 @@ pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Verify(args) => verify::run(global, &args),
         MirrorCommand::Deserialize(args) => deserialize::run(global, args).await,
         MirrorCommand::Archive(args) => archive::run(global, m.recursive, args).await,
+        MirrorCommand::Scatter(args) => scatter::run(global, m.recursive, args).await,
+        MirrorCommand::Clone(args) => clone::run(global, m.recursive, args).await,
+        MirrorCommand::Unarchive(args) => unarchive::run(global, m.recursive, args).await,
     }
 }
 

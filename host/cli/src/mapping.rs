@@ -1,0 +1,161 @@
+//! MAPPER arguments (`TYPE=ARG`, spec §6) and running a rule over many artifacts.
+//!
+//! Every type is a component: the built-in ones are embedded in the binary, `plugin=` loads a
+//! site's. Rules run on a few worker threads, each with one instance of the component that it
+//! reuses for every artifact it maps.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use ferry_engine::place::Artifact;
+use ferry_plugin::{Host, Image, Limits, Loaded, Mapper, Platform, builtin};
+
+use crate::exit::BadInput;
+
+/// Artifacts one worker takes at a time.
+const BATCH: usize = 64;
+/// At most this many workers (instances) per rule.
+const MAX_WORKERS: usize = 4;
+
+/// A component to load: its name in messages, its wasm and its parameters.
+type Component = (String, std::borrow::Cow<'static, [u8]>, Vec<(String, String)>);
+
+/// A mapping rule as the command line named it.
+pub(crate) struct Rule {
+    /// `TYPE=ARG`, as given (for messages).
+    pub(crate) text: String,
+    loaded: Loaded,
+    params: Vec<(String, String)>,
+}
+
+impl Rule {
+    /// Parses `TYPE=ARG`, reads any file it names and loads the component.
+    pub(crate) fn load(host: &Host, text: &str) -> anyhow::Result<Rule> {
+        let (kind, arg) = text
+            .split_once('=')
+            .filter(|(_, arg)| !arg.is_empty())
+            .ok_or_else(|| BadInput(format!("invalid mapper, please use the format 'MAP-TYPE=MAP-ARG': got '{text}'")))?;
+        let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+        let (name, wasm, params): Component = match kind {
+            "nest" => ("nest".to_owned(), builtin::NEST.into(), vec![pair("prefix", arg)]),
+            "first-prefix" | "all-prefix" | "longest-prefix" | "digests" => {
+                ("csv-map".to_owned(), builtin::CSV_MAP.into(), vec![pair("rule", kind), pair("file", &read_text(arg)?), pair("path", arg)])
+            }
+            "plugin" => plugin(arg)?,
+            _ => return Err(BadInput(format!(
+                "unknown mapping type {kind:?} in {text:?} (nest, first-prefix, all-prefix, longest-prefix, digests, go-template, plugin)"
+            ))
+            .into()),
+        };
+        let loaded = host.load(&name, &wasm).map_err(|e| BadInput(format!("mapper {text}: {e}")))?;
+        // Linking now refuses a component of another world or version before any work.
+        Mapper::new(host, &loaded, params.clone()).map_err(|e| BadInput(format!("mapper {text}: {e}")))?;
+        Ok(Rule { text: text.to_owned(), loaded, params })
+    }
+}
+
+/// `plugin=PATH.wasm[,KEY=VALUE…]`: a value `@FILE` passes FILE's text.
+fn plugin(arg: &str) -> anyhow::Result<Component> {
+    let mut parts = arg.split(',');
+    let path = parts.next().unwrap_or_default();
+    let wasm = std::fs::read(path).map_err(|e| BadInput(format!("mapper plugin={path}: {e}")))?;
+    let mut params = Vec::new();
+    for part in parts {
+        let (key, value) =
+            part.split_once('=').ok_or_else(|| BadInput(format!("mapper plugin={arg}: parameter {part:?} should be KEY=VALUE")))?;
+        let value = match value.strip_prefix('@') {
+            Some(file) => read_text(file)?,
+            None => value.to_owned(),
+        };
+        params.push((key.to_owned(), value));
+    }
+    let name = Path::new(path).file_name().map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
+    Ok((name, wasm.into(), params))
+}
+
+fn read_text(path: &str) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| BadInput(format!("reading mapping file {path}: {e}")))?;
+    String::from_utf8(bytes).map_err(|_| BadInput(format!("mapping file {path} is not UTF-8 text")).into())
+}
+
+/// Each artifact with the destinations `rule` gives it, in the artifacts' order.
+pub(crate) fn route(host: &Host, rule: &Rule, artifacts: Vec<Artifact>) -> anyhow::Result<Vec<(Artifact, Vec<String>)>> {
+    let workers = artifacts.len().div_ceil(BATCH).clamp(1, MAX_WORKERS.min(std::thread::available_parallelism().map_or(1, |n| n.get())));
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Vec<String>>>> = Mutex::new(vec![None; artifacts.len()]);
+    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                if let Err(e) = work(host, rule, &artifacts, &next, &results) {
+                    // Stop the other workers at their next batch.
+                    next.store(artifacts.len(), Ordering::Relaxed);
+                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                }
+            });
+        }
+    });
+    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    Ok(artifacts.into_iter().zip(results).map(|(a, d)| (a, d.unwrap_or_default())).collect())
+}
+
+fn work(
+    host: &Host,
+    rule: &Rule,
+    artifacts: &[Artifact],
+    next: &AtomicUsize,
+    results: &Mutex<Vec<Option<Vec<String>>>>,
+) -> anyhow::Result<()> {
+    let mut mapper = Mapper::new(host, &rule.loaded, rule.params.clone())?;
+    loop {
+        let start = next.fetch_add(BATCH, Ordering::Relaxed);
+        if start >= artifacts.len() {
+            return Ok(());
+        }
+        let end = (start + BATCH).min(artifacts.len());
+        let mut done = Vec::with_capacity(end - start);
+        for artifact in &artifacts[start..end] {
+            // The rule is the user's input: its failures are bad input, as a bad file is.
+            let destinations =
+                mapper.map(&image(artifact)).map_err(|e| BadInput(format!("mapping {} with {}: {e}", artifact.name(), rule.text)))?;
+            done.push(destinations);
+        }
+        let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
+        for (slot, d) in results[start..end].iter_mut().zip(done) {
+            *slot = Some(d);
+        }
+    }
+}
+
+/// What a rule sees of an artifact.
+fn image(a: &Artifact) -> Image {
+    let d = &a.descriptor;
+    Image {
+        source: a.source().to_owned(),
+        digest: d.digest.to_string(),
+        media_type: d.media_type.clone(),
+        size: d.size,
+        platform: d.platform.as_ref().map(|p| Platform {
+            architecture: p.architecture.clone(),
+            os: p.os.clone(),
+            os_version: p.os_version.clone(),
+            os_features: p.os_features.clone(),
+            arch_variant: p.variant.clone(),
+        }),
+        artifact_type: d.artifact_type.clone(),
+        annotations: d.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        labels: a.labels().into_iter().collect(),
+    }
+}
+
+/// The host that runs rules: default limits, compiled components cached under `cache`.
+pub(crate) fn host(cache: &Path) -> anyhow::Result<Host> {
+    let dir = cache.join("plugins");
+    // Without a cache each run compiles again; that is slower, not wrong.
+    let dir = std::fs::create_dir_all(&dir).is_ok().then_some(dir);
+    Ok(Host::new(Limits::default(), dir)?)
+}

@@ -1,0 +1,104 @@
+//! The artifacts of a sources list, for clone (spec §1.5): each source resolved in its own
+//! repository and described as gather would describe it (source, ref name, labels), so a
+//! rule routes a clone exactly as it routes a scatter of the same sources.
+//!
+//! With platforms, each selected manifest of an index is an artifact of its own (carrying
+//! its platform and the index it came from); [`crate::place::plan`] gives each platform its
+//! own destination, or one new index when a rule sends several to the same reference.
+
+use std::path::Path;
+
+use ferry_oci::{ImageRef, Platform};
+use ferry_registry::Client;
+use futures_util::StreamExt;
+
+use crate::error::Error;
+use crate::events::{Event, Events};
+use crate::gather::{entry_descriptor, select_platforms};
+use crate::place::Artifact;
+use crate::sources::SourceEntry;
+use crate::store::{Store, open_store, reference_string};
+
+/// Sources resolved: their stores (an artifact's `store` indexes this), their artifacts in
+/// sources-list order, and, when going on past failures, the sources that failed.
+pub struct Resolved {
+    /// One store per source that resolved.
+    pub stores: Vec<Box<dyn Store>>,
+    /// What the rule will route.
+    pub artifacts: Vec<Artifact>,
+    /// `(reference, error)` of each source that could not be resolved.
+    pub failures: Vec<(String, Error)>,
+}
+
+/// Resolves every source (`concurrency` at a time). Every reference is checked before any is
+/// resolved; with `keep_going` a source that fails is recorded and the rest go on.
+pub async fn resolve(
+    client: &Client,
+    sources_file: &Path,
+    sources: &[SourceEntry],
+    platforms: &[Platform],
+    keep_going: bool,
+    events: Events,
+) -> Result<Resolved, Error> {
+    let parsed: Vec<(&SourceEntry, ImageRef)> = sources
+        .iter()
+        .map(|s| {
+            s.reference
+                .parse::<ImageRef>()
+                .map(|r| (s, r))
+                .map_err(|source| Error::Reference { location: format!("{}:{}", sources_file.display(), s.line), source })
+        })
+        .collect::<Result<_, _>>()?;
+    let concurrency = client.config().concurrent_http();
+    let results: Vec<_> = futures_util::stream::iter(parsed.into_iter().map(|(entry, reference)| {
+        let events = events.clone();
+        async move {
+            events(&Event::SourceStarted { reference: entry.reference.clone() });
+            let result = resolve_one(client, entry, &reference, platforms).await;
+            if let Ok((_, descriptors)) = &result
+                && let Some(d) = descriptors.first()
+            {
+                events(&Event::SourceDone { reference: entry.reference.clone(), digest: d.digest.clone() });
+            }
+            (entry, result)
+        }
+    }))
+    .buffered(concurrency)
+    .collect()
+    .await;
+    let mut resolved = Resolved { stores: Vec::new(), artifacts: Vec::new(), failures: Vec::new() };
+    for (entry, result) in results {
+        match result {
+            Ok((store, descriptors)) => {
+                let id = resolved.stores.len();
+                resolved.stores.push(store);
+                resolved.artifacts.extend(descriptors.into_iter().map(|descriptor| Artifact { descriptor, store: id }));
+            }
+            Err(e) => {
+                let e = Error::Source { reference: entry.reference.clone(), line: entry.line, source: Box::new(e) };
+                if !keep_going {
+                    return Err(e);
+                }
+                resolved.failures.push((entry.reference.clone(), e));
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+async fn resolve_one(
+    client: &Client,
+    entry: &SourceEntry,
+    reference: &ImageRef,
+    platforms: &[Platform],
+) -> Result<(Box<dyn Store>, Vec<ferry_oci::Descriptor>), Error> {
+    let store = open_store(client, reference, false)?;
+    let root = store.resolve(&reference_string(reference)).await?;
+    let selected = if platforms.is_empty() {
+        vec![(root, None)]
+    } else {
+        select_platforms(store.as_ref(), &entry.reference, &root, platforms).await?
+    };
+    let descriptors = selected.into_iter().map(|(d, raw)| entry_descriptor(d, entry, raw)).collect();
+    Ok((store, descriptors))
+}
