@@ -5,13 +5,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components built here, by crate name.
-const COMPONENTS: [&str; 4] = ["nest", "csv_map", "hostile", "old_interface"];
+const COMPONENTS: [&str; 6] = ["nest", "csv_map", "hostile", "old_interface", "sources_list", "csv_tracker"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../..");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for watched in ["components/Cargo.toml", "components/Cargo.lock", "components/nest", "components/csv-map", "components/testing", "wit"]
-    {
+    for watched in [
+        "components/Cargo.toml",
+        "components/Cargo.lock",
+        "components/nest",
+        "components/csv-map",
+        "components/testing",
+        "wit",
+        "components/csv-records",
+        "components/sources-list",
+        "components/csv-tracker",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let target_dir = out.join("components");

@@ -31,4 +31,22 @@ pub enum PluginError {
         /// Its message.
         message: String,
     },
+    /// The component found a bad line in the text it was given (a sources list, a tracker
+    /// file); `line` is 1-based, 0 when the problem is not on one line.
+    #[error("component {component}: {function}: {}", at_line(*line, message))]
+    Parse {
+        /// The component's name.
+        component: String,
+        /// The exported function.
+        function: &'static str,
+        /// The line.
+        line: u32,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// `line N: message`, or the message alone for line 0.
+fn at_line(line: u32, message: &str) -> String {
+    if line == 0 { message.to_owned() } else { format!("line {line}: {message}") }
 }

@@ -7,16 +7,22 @@
 //! Compiled components are cached on disk, keyed by the wasm's sha256 and the engine's
 //! compatibility hash. Every error names the component and the function.
 
+mod bindings;
 mod cache;
 mod error;
 mod inspect;
+mod instance;
 pub mod mapper;
 mod sandbox;
+pub mod sources;
+pub mod tracker;
 
 pub use error::PluginError;
 pub use inspect::Inspection;
 pub use mapper::{Image, Mapper, Platform};
 pub use sandbox::{Host, Limits, Loaded};
+pub use sources::{SourceEntry, SourcesParser};
+pub use tracker::{LoadedRow, SentRow, Tracker};
 
 /// The `ferry:plugin` package version this host implements.
 pub const INTERFACE_VERSION: &str = "0.1.0";
@@ -28,6 +34,12 @@ pub mod builtin {
     /// `first-prefix`, `all-prefix`, `longest-prefix` and `digests` (parameter `rule`), with
     /// the CSV text as the parameter `file`.
     pub const CSV_MAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/csv_map.wasm"));
+    /// The `sources.list` format (world `sources-parser`): `REFERENCE[,key=value…]` lines;
+    /// optional parameter `path`, the file's name in its warnings.
+    pub const SOURCES_LIST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sources_list.wasm"));
+    /// ace-dt's tracker files (world `tracker`): `record-keeping.csv` and
+    /// `successful-syncs.csv`.
+    pub const CSV_TRACKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/csv_tracker.wasm"));
     /// A rule that misbehaves on purpose (parameter `do`: loop, hog, open, env, panic), for
     /// the sandbox tests. Not a rule anyone can name on the command line.
     pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hostile.wasm"));
