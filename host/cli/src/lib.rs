@@ -10,6 +10,7 @@ mod commands;
 pub mod exit;
 mod mapping;
 mod output;
+mod plugins;
 
 use std::process::ExitCode;
 

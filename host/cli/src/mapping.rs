@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ferry_engine::place::Artifact;
-use ferry_plugin::{Host, Image, Limits, Loaded, Mapper, Platform, builtin};
+use ferry_plugin::{Host, Image, Loaded, Mapper, Platform, builtin};
 
 use crate::exit::BadInput;
 
@@ -150,12 +150,4 @@ fn image(a: &Artifact) -> Image {
         annotations: d.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         labels: a.labels().into_iter().collect(),
     }
-}
-
-/// The host that runs rules: default limits, compiled components cached under `cache`.
-pub(crate) fn host(cache: &Path) -> anyhow::Result<Host> {
-    let dir = cache.join("plugins");
-    // Without a cache each run compiles again; that is slower, not wrong.
-    let dir = std::fs::create_dir_all(&dir).is_ok().then_some(dir);
-    Ok(Host::new(Limits::default(), dir)?)
 }

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use ferry_oci::layout::LayoutError;
 use ferry_oci::{ManifestError, PlatformError, ReferenceError};
 
-use crate::sources::SourcesError;
-
 /// A workflow failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,9 +21,6 @@ pub enum Error {
         #[source]
         source: LayoutError,
     },
-    /// The sources list is unreadable or malformed.
-    #[error(transparent)]
-    Sources(#[from] SourcesError),
     /// A reference given by the user is malformed.
     #[error("{location}")]
     Reference {
@@ -142,8 +137,7 @@ impl Error {
     /// True for errors in what the user gave (files, references, flags): exit code 2.
     pub fn is_bad_input(&self) -> bool {
         match self {
-            Error::Sources(_)
-            | Error::Reference { .. }
+            Error::Reference { .. }
             | Error::Platform(_)
             | Error::DigestDestination(_)
             | Error::Ledger(_)

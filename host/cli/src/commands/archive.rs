@@ -3,7 +3,6 @@
 
 use anyhow::Context as _;
 use ferry_engine::gather::{GatherOptions, gather};
-use ferry_engine::sources::read_sources;
 use ferry_oci::{ImageRef, LayoutRef};
 use ferry_registry::Client;
 
@@ -16,7 +15,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: ArchiveArgs) -> 
     let platforms = parse_platforms(&args.gather.platforms)?;
     let config = super::load_config(global)?;
     let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("archive"));
-    let sources = read_sources(&args.sources).map_err(ferry_engine::Error::from)?;
+    let sources = crate::plugins::read_sources(&crate::plugins::host(&config.cache_path())?, &args.sources)?;
     let client = Client::new(config);
     // The gather index is tagged in the cache under the archive's reference name.
     let gathered = ImageRef::Layout(LayoutRef { path: cache.clone(), tag: Some(args.reference.clone()), digest: None });

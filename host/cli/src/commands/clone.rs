@@ -10,14 +10,14 @@ use anyhow::Context as _;
 use ferry_engine::clone::resolve;
 use ferry_engine::place::PlaceOptions;
 use ferry_engine::selector::any_matches;
-use ferry_engine::sources::read_sources;
 use ferry_registry::Client;
 
 use super::gather::parse_platforms;
 use super::scatter::{parse_selectors, route_and_place};
 use crate::args::{CloneArgs, Global};
-use crate::mapping::{Rule, host};
+use crate::mapping::Rule;
 use crate::output::Progress;
+use crate::plugins::{host, read_sources};
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: CloneArgs) -> anyhow::Result<()> {
     let selectors = parse_selectors(&args.route.selectors)?;
@@ -25,7 +25,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: CloneArgs) -> an
     let config = super::load_config(global)?;
     let plugins = host(&config.cache_path())?;
     let rule = Rule::load(&plugins, &args.mapper)?;
-    let mut sources = read_sources(&args.sources).map_err(ferry_engine::Error::from)?;
+    let mut sources = read_sources(&plugins, &args.sources)?;
     sources.retain(|s| any_matches(&selectors, &s.labels));
     let client = Client::new(config);
     let progress = Progress::new(global, "resolve", sources.len() as u64, "sources");

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use ferry_engine::gather::{GatherOptions, gather};
-use ferry_engine::sources::read_sources;
 use ferry_oci::{ImageRef, Platform};
 use ferry_registry::Client;
 
@@ -17,7 +16,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> a
     let annotations = parse_annotations(&args.flags.annotations)?;
     let platforms = parse_platforms(&args.flags.platforms)?;
     let config = super::load_config(global)?;
-    let sources = read_sources(&args.sources).map_err(ferry_engine::Error::from)?;
+    let sources = crate::plugins::read_sources(&crate::plugins::host(&config.cache_path())?, &args.sources)?;
     let options = GatherOptions { platforms, annotations, index_fallback: args.flags.index_fallback, recursive };
     let client = Client::new(config);
     let progress = Progress::new(global, "gather", sources.len() as u64, "sources");

@@ -9,22 +9,22 @@ use anyhow::Context as _;
 use ferry_engine::place::{Artifact, Content, PlaceOptions, place, plan};
 use ferry_engine::scatter::{artifacts, narrow};
 use ferry_engine::selector::Selector;
-use ferry_engine::sources::read_sources;
 use ferry_engine::store::{Store, open_store, reference_string};
 use ferry_oci::ImageRef;
 use ferry_registry::Client;
 
 use crate::args::{Global, RouteFlags, ScatterArgs};
 use crate::exit::BadInput;
-use crate::mapping::{Rule, host, route};
+use crate::mapping::{Rule, route};
 use crate::output::Progress;
+use crate::plugins::{host, read_sources};
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: ScatterArgs) -> anyhow::Result<()> {
     let image: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;
     let selectors = parse_selectors(&args.route.selectors)?;
-    let subset = args.subset.as_deref().map(read_subset).transpose()?;
     let config = super::load_config(global)?;
     let plugins = host(&config.cache_path())?;
+    let subset = args.subset.as_deref().map(|s| read_subset(&plugins, s)).transpose()?;
     let rule = Rule::load(&plugins, &args.mapper)?;
     let client = Client::new(config);
     let store = open_store(&client, &image, false)?;
@@ -102,8 +102,8 @@ pub(super) fn parse_selectors(values: &[String]) -> anyhow::Result<Vec<Selector>
 }
 
 /// The references a `--subset` sources file lists.
-pub(super) fn read_subset(path: &Path) -> anyhow::Result<HashSet<String>> {
-    let entries = read_sources(path).map_err(ferry_engine::Error::from)?;
+pub(super) fn read_subset(plugins: &ferry_plugin::Host, path: &Path) -> anyhow::Result<HashSet<String>> {
+    let entries = read_sources(plugins, path)?;
     if entries.is_empty() {
         return Err(BadInput(format!("--subset {} lists no sources", path.display())).into());
     }

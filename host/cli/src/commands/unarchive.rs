@@ -16,13 +16,14 @@ use ferry_registry::Client;
 use super::deserialize::open_archive;
 use super::scatter::{parse_selectors, read_subset, route_and_place};
 use crate::args::{Global, UnarchiveArgs};
-use crate::mapping::{Rule, host};
+use crate::mapping::Rule;
+use crate::plugins::host;
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: UnarchiveArgs) -> anyhow::Result<()> {
     let selectors = parse_selectors(&args.route.selectors)?;
-    let subset = args.subset.as_deref().map(read_subset).transpose()?;
     let config = super::load_config(global)?;
     let plugins = host(&config.cache_path())?;
+    let subset = args.subset.as_deref().map(|s| read_subset(&plugins, s)).transpose()?;
     let rule = Rule::load(&plugins, &args.mapper)?;
     let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("unarchive"));
     let client = Client::new(config);
