@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components built here, by crate name.
-const COMPONENTS: [&str; 6] = ["nest", "csv_map", "hostile", "old_interface", "sources_list", "csv_tracker"];
+const COMPONENTS: [&str; 7] = ["nest", "csv_map", "hostile", "old_interface", "sources_list", "csv_tracker", "route_by_label"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../..");
@@ -16,6 +16,7 @@ fn main() {
         "components/nest",
         "components/csv-map",
         "components/testing",
+        "components/examples",
         "wit",
         "components/csv-records",
         "components/sources-list",

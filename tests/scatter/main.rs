@@ -5,5 +5,6 @@
 
 mod clone;
 mod fixture;
+mod plugin;
 mod scatter;
 mod unarchive;

@@ -59,6 +59,8 @@ pub(crate) enum Command {
 pub(crate) enum PluginCommand {
     /// Show a component's world, interface version, imports, exports, size and sha256
     Inspect(InspectArgs),
+    /// Print the WIT of the ferry:plugin interface this ferry implements (to build a component against)
+    Wit,
 }
 
 #[derive(Args, Debug)]

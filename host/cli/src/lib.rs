@@ -52,6 +52,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) => commands::config::run(&cli.global, &c),
         Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&flags),
         Command::Plugin(args::PluginCommand::Inspect(a)) => commands::plugin::inspect(&cli.global, &a),
+        Command::Plugin(args::PluginCommand::Wit) => {
+            print!("{}", ferry_plugin::WIT);
+            Ok(())
+        }
     }
 }
 

@@ -46,3 +46,12 @@ pub mod builtin {
     /// A mapper built against `ferry:plugin@0.2.0`, for the refusal tests.
     pub const OLD_INTERFACE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/old_interface.wasm"));
 }
+
+/// Components that show how to write one; for tests and the authoring guide, not built in.
+pub mod examples {
+    /// `components/examples/route-by-label`: routes by a sources-list label.
+    pub const ROUTE_BY_LABEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/route_by_label.wasm"));
+}
+
+/// The WIT of `ferry:plugin`, as this ferry implements it (`ferry plugin wit`).
+pub const WIT: &str = include_str!("../../../wit/plugin.wit");
