@@ -10,6 +10,8 @@
 
 wit_bindgen::generate!({ world: "mapper", path: "../../wit" });
 
+use std::collections::HashMap;
+
 use ferry::plugin::host;
 
 struct CsvMap;
@@ -23,16 +25,16 @@ enum Rule {
 }
 
 /// The rule and its rows, read once per instance: the parameters do not change between calls.
-static CONFIGURED: std::sync::OnceLock<Result<(Rule, Vec<(String, String)>), String>> = std::sync::OnceLock::new();
+static CONFIGURED: std::sync::OnceLock<Result<(Rule, Table), String>> = std::sync::OnceLock::new();
 
 impl Guest for CsvMap {
     fn map_image(image: Image) -> Result<Vec<String>, String> {
-        let (rule, rows) = CONFIGURED.get_or_init(configure).as_ref().map_err(Clone::clone)?;
-        Ok(destinations(*rule, rows, &image.source, &image.digest))
+        let (rule, table) = CONFIGURED.get_or_init(configure).as_ref().map_err(Clone::clone)?;
+        Ok(table.destinations(*rule, &image.source, &image.digest))
     }
 }
 
-fn configure() -> Result<(Rule, Vec<(String, String)>), String> {
+fn configure() -> Result<(Rule, Table), String> {
     let params = host::params();
     let param = |key: &str| params.iter().find_map(|(k, v)| (k == key).then_some(v.as_str()));
     let rule = match param("rule") {
@@ -44,7 +46,7 @@ fn configure() -> Result<(Rule, Vec<(String, String)>), String> {
     };
     let path = param("path").unwrap_or("the mapping file");
     let rows = parse(param("file").ok_or("the parameter \"file\" (the CSV text) is missing")?, path)?;
-    Ok((rule, rows))
+    Ok((rule, Table::new(rows)))
 }
 
 /// The rows of the mapping file; an error names `path:line`.
@@ -68,23 +70,55 @@ fn parse(text: &str, path: &str) -> Result<Vec<(String, String)>, String> {
     Ok(rows)
 }
 
-fn destinations(rule: Rule, rows: &[(String, String)], source: &str, digest: &str) -> Vec<String> {
-    let prefixed = |(key, dest): &(String, String)| source.strip_prefix(key.as_str()).map(|rest| format!("{dest}{rest}"));
-    match rule {
-        Rule::First => rows.iter().filter(|(k, _)| !k.is_empty()).find_map(prefixed).into_iter().collect(),
-        Rule::All => rows.iter().filter(|(k, _)| !k.is_empty()).filter_map(prefixed).collect(),
-        // The longest matching key wins, the last of equals; an empty key matches everything.
-        Rule::Longest => rows
+/// The rows, indexed by key: only keys that are prefixes of the source can match, so a
+/// lookup per distinct key length replaces a scan of every row.
+struct Table {
+    rows: Vec<(String, String)>,
+    /// Row numbers of each key, in file order.
+    by_key: HashMap<String, Vec<usize>>,
+    /// The distinct key lengths, ascending.
+    lengths: Vec<usize>,
+}
+
+impl Table {
+    fn new(rows: Vec<(String, String)>) -> Table {
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, (key, _)) in rows.iter().enumerate() {
+            by_key.entry(key.clone()).or_default().push(i);
+        }
+        let mut lengths: Vec<usize> = by_key.keys().map(String::len).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        Table { rows, by_key, lengths }
+    }
+
+    /// Row numbers whose key is a prefix of `source` (the empty key included), as
+    /// `(key length, rows)` from the shortest key to the longest.
+    fn prefixes<'t>(&'t self, source: &'t str) -> impl Iterator<Item = (usize, &'t [usize])> + 't {
+        self.lengths
             .iter()
-            .filter(|(k, _)| source.starts_with(k.as_str()))
-            .fold(None::<&(String, String)>, |best, row| match best {
-                Some(b) if b.0.len() > row.0.len() => Some(b),
-                _ => Some(row),
-            })
-            .and_then(prefixed)
-            .into_iter()
-            .collect(),
-        Rule::Digests => rows.iter().filter(|(k, _)| k == digest).map(|(_, d)| d.clone()).collect(),
+            .take_while(move |&&n| n <= source.len())
+            .filter_map(move |&n| source.get(..n).and_then(|key| self.by_key.get(key)).map(|rows| (n, rows.as_slice())))
+    }
+
+    fn destinations(&self, rule: Rule, source: &str, digest: &str) -> Vec<String> {
+        let prefixed = |i: usize| {
+            let (key, dest) = &self.rows[i];
+            format!("{dest}{}", &source[key.len()..])
+        };
+        // first-prefix and all-prefix skip rows with an empty key.
+        let matching = || self.prefixes(source).filter(|(n, _)| *n > 0).flat_map(|(_, rows)| rows.iter().copied());
+        match rule {
+            Rule::First => matching().min().map(prefixed).into_iter().collect(),
+            Rule::All => {
+                let mut rows: Vec<usize> = matching().collect();
+                rows.sort_unstable();
+                rows.into_iter().map(prefixed).collect()
+            }
+            // The longest matching key wins, the last of equals; an empty key matches everything.
+            Rule::Longest => self.prefixes(source).last().and_then(|(_, rows)| rows.last().copied()).map(prefixed).into_iter().collect(),
+            Rule::Digests => self.by_key.get(digest).into_iter().flatten().map(|&i| self.rows[i].1.clone()).collect(),
+        }
     }
 }
 
