@@ -5,13 +5,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components built here, by crate name.
-const COMPONENTS: [&str; 4] = ["nest", "csv_map", "hostile", "old_interface"];
+const COMPONENTS: [&str; 5] = ["nest", "csv_map", "go_template", "hostile", "old_interface"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../..");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    for watched in ["components/Cargo.toml", "components/Cargo.lock", "components/nest", "components/csv-map", "components/testing", "wit"]
-    {
+    for watched in [
+        "components/Cargo.toml",
+        "components/Cargo.lock",
+        "components/nest",
+        "components/csv-map",
+        "components/go-template",
+        "components/testing",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let target_dir = out.join("components");

@@ -28,6 +28,10 @@ pub mod builtin {
     /// `first-prefix`, `all-prefix`, `longest-prefix` and `digests` (parameter `rule`), with
     /// the CSV text as the parameter `file`.
     pub const CSV_MAP: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/csv_map.wasm"));
+    /// `go-template=FILE`: a Go text/template with sprig's hermetic functions and the
+    /// reference helpers, the template text as the parameter `file` and its file name as
+    /// `path`.
+    pub const GO_TEMPLATE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/go_template.wasm"));
     /// A rule that misbehaves on purpose (parameter `do`: loop, hog, open, env, panic), for
     /// the sandbox tests. Not a rule anyone can name on the command line.
     pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hostile.wasm"));

@@ -75,6 +75,12 @@ pub fn register(m: &mut FuncMap) {
         arity("splitList", a, 2)?;
         Ok(list_of(text(&a[1]).split(&*text(&a[0])).map(string)))
     });
+    // `split SEP S`: a dict of the parts, keyed `_0`, `_1`, …
+    add(m, "split", |a| {
+        arity("split", a, 2)?;
+        let parts = text(&a[1]).split(&*text(&a[0])).enumerate().map(|(i, p)| (format!("_{i}").into(), string(p))).collect();
+        Ok(Value::Map(std::sync::Arc::new(parts)))
+    });
     add(m, "join", |a| {
         arity("join", a, 2)?;
         let items = match &a[1] {
