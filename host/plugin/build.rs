@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components built here, by crate name.
-const COMPONENTS: [&str; 7] = ["nest", "csv_map", "hostile", "old_interface", "sources_list", "csv_tracker", "route_by_label"];
+const COMPONENTS: [&str; 8] = ["nest", "csv_map", "go_template", "sources_list", "csv_tracker", "route_by_label", "hostile", "old_interface"];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../..");
@@ -15,12 +15,13 @@ fn main() {
         "components/Cargo.lock",
         "components/nest",
         "components/csv-map",
-        "components/testing",
-        "components/examples",
-        "wit",
+        "components/go-template",
         "components/csv-records",
         "components/sources-list",
         "components/csv-tracker",
+        "components/examples",
+        "components/testing",
+        "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }

@@ -58,11 +58,19 @@ fn main() {
     for t in 0..7 {
         csv.push_str(&format!("reg.example.com/team{t}/,high.example.com/t{t}/\n"));
     }
+    // Source-based routing: the registry prefix dropped, one team sent elsewhere by label.
+    let template = r#"{{- $src := index .Annotations "vnd.act3-ace.manifest.source" -}}
+{{- if eq (index .Labels "team") "team3" -}}
+high.example.com/special/{{ trimPrefix "reg.example.com/" $src }}
+{{- else if hasPrefix "reg.example.com/" $src -}}
+high.example.com/mirror/{{ trimPrefix "reg.example.com/" $src }}
+{{- end }}"#;
     let rules: Vec<Case<'_>> = vec![
         ("nest", builtin::NEST, params(&[("prefix", "high.example.com/mirror")])),
         ("first-prefix (207 rows)", builtin::CSV_MAP, params(&[("rule", "first-prefix"), ("file", &csv)])),
         ("longest-prefix (207 rows)", builtin::CSV_MAP, params(&[("rule", "longest-prefix"), ("file", &csv)])),
         ("digests (207 rows)", builtin::CSV_MAP, params(&[("rule", "digests"), ("file", &csv)])),
+        ("go-template", builtin::GO_TEMPLATE, params(&[("file", template), ("path", "route.tmpl")])),
     ];
     for (name, wasm, p) in rules {
         let t = Instant::now();

@@ -40,6 +40,10 @@ pub mod builtin {
     /// ace-dt's tracker files (world `tracker`): `record-keeping.csv` and
     /// `successful-syncs.csv`.
     pub const CSV_TRACKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/csv_tracker.wasm"));
+    /// `go-template=FILE`: a Go text/template with sprig's hermetic functions and the
+    /// reference helpers, the template text as the parameter `file` and its file name as
+    /// `path`.
+    pub const GO_TEMPLATE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/go_template.wasm"));
     /// A rule that misbehaves on purpose (parameter `do`: loop, hog, open, env, panic), for
     /// the sandbox tests. Not a rule anyone can name on the command line.
     pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hostile.wasm"));
