@@ -7,4 +7,5 @@ mod clone;
 mod fixture;
 mod plugin;
 mod scatter;
+mod template;
 mod unarchive;

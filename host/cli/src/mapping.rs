@@ -42,6 +42,9 @@ impl Rule {
             "first-prefix" | "all-prefix" | "longest-prefix" | "digests" => {
                 ("csv-map".to_owned(), builtin::CSV_MAP.into(), vec![pair("rule", kind), pair("file", &read_text(arg)?), pair("path", arg)])
             }
+            "go-template" => {
+                ("go-template".to_owned(), builtin::GO_TEMPLATE.into(), vec![pair("file", &read_text(arg)?), pair("path", arg)])
+            }
             "plugin" => plugin(arg)?,
             _ => return Err(BadInput(format!(
                 "unknown mapping type {kind:?} in {text:?} (nest, first-prefix, all-prefix, longest-prefix, digests, go-template, plugin)"
