@@ -20,6 +20,12 @@ fn first_prefix_takes_the_first_row() {
     f.assert_complete("high/clone/first-prefix/source1");
     f.assert_complete("high/clone/first-prefix/source2");
     assert!(f.p.tags("low/mirror").is_empty(), "clone makes no gather index");
+
+    // §12.5.3 digests: the row's destination as written, tagged latest.
+    let csv = f.file("d.csv", &format!("{},H/high/clone/digests/image1\n", f.img_digest()));
+    f.run(&["mirror", "clone", &f.sources, &format!("digests={csv}")]).expect_code(0);
+    assert!(f.holds("high/clone/digests/image1", "latest", &f.img_digest()));
+    assert_eq!(f.p.tags("high/clone/digests/image1"), ["latest"]);
 }
 
 /// §12.5.4 all-prefix, §12.5.6 labels with an AND selector, and --check listing everything.

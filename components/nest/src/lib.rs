@@ -7,11 +7,14 @@ use ferry::plugin::host;
 
 struct Nest;
 
+/// The prefix, read once per instance.
+static PREFIX: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
 impl Guest for Nest {
     fn map_image(image: Image) -> Result<Vec<String>, String> {
-        let prefix = host::params()
-            .into_iter()
-            .find_map(|(k, v)| (k == "prefix").then_some(v))
+        let prefix = PREFIX
+            .get_or_init(|| host::params().into_iter().find_map(|(k, v)| (k == "prefix").then_some(v)))
+            .as_ref()
             .ok_or_else(|| "nest: the parameter \"prefix\" is missing (nest=PREFIX)".to_owned())?;
         if image.source.is_empty() {
             return Err(format!("nest: {} has no source reference to nest", image.digest));

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_plugin::{Host, Image, Limits, Mapper, builtin};
+use ferry_plugin::{Host, Image, Limits, Mapper, builtin, examples};
 
 const IMAGES: usize = 10_000;
 
@@ -71,6 +71,11 @@ high.example.com/mirror/{{ trimPrefix "reg.example.com/" $src }}
         ("longest-prefix (207 rows)", builtin::CSV_MAP, params(&[("rule", "longest-prefix"), ("file", &csv)])),
         ("digests (207 rows)", builtin::CSV_MAP, params(&[("rule", "digests"), ("file", &csv)])),
         ("go-template", builtin::GO_TEMPLATE, params(&[("file", template), ("path", "route.tmpl")])),
+        (
+            "site component: examples/route-by-label",
+            examples::ROUTE_BY_LABEL,
+            params(&[("label", "team"), ("to.team3", "high.example.com/special/"), ("default", "high.example.com/mirror/")]),
+        ),
     ];
     for (name, wasm, p) in rules {
         let t = Instant::now();
