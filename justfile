@@ -19,7 +19,7 @@ test:
     cargo build --workspace --bins
     if command -v cargo-nextest >/dev/null; then cargo nextest run --workspace --no-fail-fast; else cargo test --workspace --no-fail-fast; fi
 
-# Two throw-away local registries, sample images, and the workflow as far as it exists
+# Two throw-away local registries, sample images, and the whole workflow: gather, serialize, deserialize, scatter
 demo:
     cargo build --release --bin ferry
     scripts/demo target/release/ferry
