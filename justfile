@@ -20,9 +20,10 @@ test:
     if command -v cargo-nextest >/dev/null; then cargo nextest run --workspace --no-fail-fast; else cargo test --workspace --no-fail-fast; fi
 
 # Two throw-away local registries, sample images, and the whole workflow: gather, serialize, deserialize, scatter
-demo:
+# `just demo batch`: the batch variant (two weekly batch-serialize runs, then batch-deserialize)
+demo variant="":
     cargo build --release --bin ferry
-    scripts/demo target/release/ferry
+    scripts/demo target/release/ferry {{variant}}
 
 # Benchmarks side by side with skopeo; writes docs/benchmarks.md
 bench:

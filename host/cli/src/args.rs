@@ -150,6 +150,48 @@ pub(crate) enum MirrorCommand {
     Clone(CloneArgs),
     /// Deserialize an archive into the local cache, then scatter it by MAPPER
     Unarchive(UnarchiveArgs),
+    /// Serialize each named artifact of BATCH-LIST into SYNC-DIRECTORY, as a delta against what was sent under its name before
+    BatchSerialize(BatchSerializeArgs),
+    /// Deserialize the archives of SYNC-DIRECTORY not loaded yet, each tagged DESTINATION:<name>
+    BatchDeserialize(BatchDeserializeArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BatchSerializeArgs {
+    /// CSV rows NAME,ARTIFACT (an optional header row name,artifact)
+    #[arg(value_name = "BATCH-LIST")]
+    pub(crate) batch_list: PathBuf,
+    /// Where the archives NNNNNN-NAME.tar[.zst|.gz] and the tracker file go (must exist)
+    #[arg(value_name = "SYNC-DIRECTORY")]
+    pub(crate) sync_directory: PathBuf,
+    /// The tracker file in SYNC-DIRECTORY
+    #[arg(long = "tracker-filename", default_value = "record-keeping.csv", value_name = "NAME")]
+    pub(crate) tracker_filename: String,
+    /// Compress each archive
+    #[arg(long, value_enum, value_name = "zstd|gzip")]
+    pub(crate) compression: Option<CompressionArg>,
+    /// Append a Docker-style manifest.json to each archive
+    #[arg(long = "manifest-json")]
+    pub(crate) manifest_json: bool,
+    /// A tracker component of your own (world tracker) instead of the built-in CSV one
+    #[arg(long, value_name = "COMPONENT.wasm")]
+    pub(crate) tracker: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BatchDeserializeArgs {
+    /// The directory of archives (and the tracker file)
+    #[arg(value_name = "SYNC-DIRECTORY")]
+    pub(crate) sync_directory: PathBuf,
+    /// A repository without a tag: REGISTRY/REPOSITORY or oci:PATH
+    #[arg(value_name = "DESTINATION")]
+    pub(crate) destination: String,
+    /// The tracker file in SYNC-DIRECTORY
+    #[arg(long = "sync-filename", default_value = "successful-syncs.csv", value_name = "NAME")]
+    pub(crate) sync_filename: String,
+    /// A tracker component of your own (world tracker) instead of the built-in CSV one
+    #[arg(long, value_name = "COMPONENT.wasm")]
+    pub(crate) tracker: Option<PathBuf>,
 }
 
 /// Which artifacts a rule routes, and a dry run; shared by scatter, clone and unarchive.

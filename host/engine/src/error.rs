@@ -98,6 +98,9 @@ pub enum Error {
     /// A checkpoint argument or ledger is unusable.
     #[error(transparent)]
     Ledger(#[from] ferry_archive::ledger::LedgerError),
+    /// A BATCH-LIST row is unusable (names its file and line).
+    #[error("{0}")]
+    BatchList(String),
     /// A mapping rule's answer cannot be used (empty, invalid, conflicting destinations).
     #[error("{0}")]
     Mapping(String),
@@ -142,6 +145,7 @@ impl Error {
             | Error::DigestDestination(_)
             | Error::Ledger(_)
             | Error::Mapping(_)
+            | Error::BatchList(_)
             | Error::NotAnIndex { .. } => true,
             Error::Source { source, .. } => source.is_bad_input(),
             _ => false,

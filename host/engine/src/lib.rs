@@ -9,6 +9,7 @@
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
+pub mod batch;
 pub mod clone;
 pub mod copy;
 pub mod deserialize;

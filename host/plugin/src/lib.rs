@@ -55,6 +55,8 @@ pub mod builtin {
 pub mod examples {
     /// `components/examples/route-by-label`: routes by a sources-list label.
     pub const ROUTE_BY_LABEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/route_by_label.wasm"));
+    /// `components/examples/jsonl-tracker`: the batch tracker files as JSON lines.
+    pub const JSONL_TRACKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/jsonl_tracker.wasm"));
 }
 
 /// The WIT of `ferry:plugin`, as this ferry implements it (`ferry plugin wit`).

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod archive;
+mod batch;
 mod clone;
 pub(crate) mod config;
 mod deserialize;
@@ -27,6 +28,8 @@ pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Scatter(args) => scatter::run(global, m.recursive, args).await,
         MirrorCommand::Clone(args) => clone::run(global, m.recursive, args).await,
         MirrorCommand::Unarchive(args) => unarchive::run(global, m.recursive, args).await,
+        MirrorCommand::BatchSerialize(args) => batch::serialize(global, m.recursive, args).await,
+        MirrorCommand::BatchDeserialize(args) => batch::deserialize(global, args).await,
     }
 }
 

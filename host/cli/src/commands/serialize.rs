@@ -52,10 +52,7 @@ pub(crate) async fn write(
 
     let src = open_store(client, image, false)?;
     let ref_name = ref_name.to_owned();
-    let compression = args.flags.compression.map(|c| match c {
-        CompressionArg::Zstd => ferry_archive::Compression::Zstd,
-        CompressionArg::Gzip => ferry_archive::Compression::Gzip,
-    });
+    let compression = compression(args.flags.compression);
     let options = SerializeOptions {
         ref_name,
         recursive,
@@ -82,6 +79,14 @@ pub(crate) async fn write(
         );
     }
     Ok(())
+}
+
+/// The archive compression a `--compression` value names.
+pub(crate) fn compression(arg: Option<CompressionArg>) -> Option<ferry_archive::Compression> {
+    arg.map(|c| match c {
+        CompressionArg::Zstd => ferry_archive::Compression::Zstd,
+        CompressionArg::Gzip => ferry_archive::Compression::Gzip,
+    })
 }
 
 /// The block buffer's geometry from the flags; `-b 0` and `--hwm` over 100 are usage errors.
