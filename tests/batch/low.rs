@@ -124,3 +124,14 @@ fn a_failed_run_keeps_what_it_finished() {
     low.batch_serialize(&[]).expect_code(0);
     assert_eq!(low.files(), ["000001-tools.tar", "000002-ops.tar", "000003-cicd.tar", "record-keeping.csv"]);
 }
+
+/// A tracker row that cannot be read names the tracker file and line; nothing is written.
+#[test]
+fn a_bad_tracker_row_is_named() {
+    let low = Low::new();
+    std::fs::write(low.sync.join("record-keeping.csv"), "sync_name,artifact,digest\n000001-ops.tar\n").unwrap();
+    let run = low.batch_serialize(&[]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("record-keeping.csv:2:"), "{}", run.stderr);
+    assert_eq!(low.files(), ["record-keeping.csv"]);
+}
