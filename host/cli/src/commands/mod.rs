@@ -4,6 +4,7 @@ mod archive;
 mod clone;
 pub(crate) mod config;
 mod deserialize;
+mod diff;
 mod gather;
 pub(crate) mod plugin;
 mod scatter;
@@ -27,6 +28,7 @@ pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Scatter(args) => scatter::run(global, m.recursive, args).await,
         MirrorCommand::Clone(args) => clone::run(global, m.recursive, args).await,
         MirrorCommand::Unarchive(args) => unarchive::run(global, m.recursive, args).await,
+        MirrorCommand::Diff(args) => diff::run(global, args).await,
     }
 }
 
