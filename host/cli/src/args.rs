@@ -154,6 +154,8 @@ pub(crate) enum MirrorCommand {
     BatchSerialize(BatchSerializeArgs),
     /// Deserialize the archives of SYNC-DIRECTORY not loaded yet, each tagged DESTINATION:<name>
     BatchDeserialize(BatchDeserializeArgs),
+    /// List the artifacts of the gather index MIRROR-ARTIFACT that no EXISTING-IMAGE carried
+    Diff(DiffArgs),
 }
 
 #[derive(Args, Debug)]
@@ -192,6 +194,22 @@ pub(crate) struct BatchDeserializeArgs {
     /// A tracker component of your own (world tracker) instead of the built-in CSV one
     #[arg(long, value_name = "COMPONENT.wasm")]
     pub(crate) tracker: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DiffArgs {
+    /// The gather index: REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:PATH[:TAG]
+    #[arg(value_name = "MIRROR-ARTIFACT")]
+    pub(crate) artifact: String,
+    /// Images already delivered (usually earlier gather indexes): what they carried is left out
+    #[arg(value_name = "EXISTING-IMAGE")]
+    pub(crate) existing: Vec<String>,
+    /// table, csv or json, each to standard output or, as TYPE=FILE, to FILE (truncated); repeatable, comma-separated
+    #[arg(short = 'o', long = "output", value_name = "TYPE[=FILE]", value_delimiter = ',', default_value = "table")]
+    pub(crate) outputs: Vec<String>,
+    /// List the images of nested gather indexes instead of the indexes themselves
+    #[arg(long)]
+    pub(crate) expand: bool,
 }
 
 /// Which artifacts a rule routes, and a dry run; shared by scatter, clone and unarchive.

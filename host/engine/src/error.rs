@@ -112,6 +112,17 @@ pub enum Error {
         /// What it is.
         media_type: String,
     },
+    /// diff needs a gather index.
+    #[error(
+        "{reference} is not a mirror artifact (a gather index of artifactType {}): {found}",
+        ferry_oci::media_type::GATHER_ARTIFACT_TYPE
+    )]
+    NotAMirrorArtifact {
+        /// The reference given.
+        reference: String,
+        /// What it is instead (`its media type is …`).
+        found: String,
+    },
     /// Placing an artifact at a destination failed.
     #[error("placing {from} at {destination}")]
     Placement {
@@ -146,7 +157,8 @@ impl Error {
             | Error::Ledger(_)
             | Error::Mapping(_)
             | Error::BatchList(_)
-            | Error::NotAnIndex { .. } => true,
+            | Error::NotAnIndex { .. }
+            | Error::NotAMirrorArtifact { .. } => true,
             Error::Source { source, .. } => source.is_bad_input(),
             _ => false,
         }

@@ -5,7 +5,8 @@
 //! copies manifest graphs between them ([`copy`]) and runs the workflows ([`gather`],
 //! [`serialize`] with its [`manifest_json`], [`deserialize`]), and places mapped artifacts at
 //! their destinations ([`place`], fed by [`scatter`] from a gather index or by [`clone`] from
-//! a sources list, narrowed by [`selector`]s).
+//! a sources list, narrowed by [`selector`]s). [`diff`] lists what a gather index holds that
+//! earlier deliveries did not.
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
@@ -13,6 +14,7 @@ pub mod batch;
 pub mod clone;
 pub mod copy;
 pub mod deserialize;
+pub mod diff;
 mod error;
 pub mod events;
 pub mod gather;

@@ -5,6 +5,7 @@ mod batch;
 mod clone;
 pub(crate) mod config;
 mod deserialize;
+mod diff;
 mod gather;
 pub(crate) mod plugin;
 mod scatter;
@@ -30,6 +31,7 @@ pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Unarchive(args) => unarchive::run(global, m.recursive, args).await,
         MirrorCommand::BatchSerialize(args) => batch::serialize(global, m.recursive, args).await,
         MirrorCommand::BatchDeserialize(args) => batch::deserialize(global, args).await,
+        MirrorCommand::Diff(args) => diff::run(global, args).await,
     }
 }
 

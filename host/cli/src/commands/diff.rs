@@ -1,0 +1,169 @@
+//! `ferry mirror diff MIRROR-ARTIFACT [EXISTING-IMAGE...]` (spec §1.10): the rows of
+//! `ferry_engine::diff` as a table, CSV or JSON, each to standard output or to a file.
+//!
+//! Unlike ace-dt (§13 item 23), outputs are written in the order given and a file is
+//! truncated first. With no rows, the message goes to standard output and each output file
+//! gets an empty listing, so that no file keeps an earlier run's rows.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use ferry_engine::diff::{Row, delivered, list, mirror_artifact};
+use ferry_engine::store::{open_store, reference_string};
+use ferry_oci::{ImageRef, gojson};
+use ferry_registry::Client;
+
+use crate::args::{DiffArgs, Global};
+use crate::exit::BadInput;
+
+/// An output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// One `-o TYPE[=FILE]`.
+#[derive(Debug, PartialEq, Eq)]
+struct Output {
+    format: Format,
+    /// Standard output when `None`.
+    file: Option<PathBuf>,
+}
+
+pub(crate) async fn run(global: &Global, args: DiffArgs) -> anyhow::Result<()> {
+    let outputs = args.outputs.iter().map(|o| parse_output(o)).collect::<Result<Vec<_>, _>>()?;
+    let image: ImageRef = args.artifact.parse().map_err(|e| BadInput(format!("MIRROR-ARTIFACT: {e}")))?;
+    let existing: Vec<ImageRef> =
+        args.existing.iter().map(|e| e.parse().map_err(|err| BadInput(format!("EXISTING-IMAGE {e}: {err}")))).collect::<Result<_, _>>()?;
+    let client = Client::new(super::load_config(global)?);
+
+    let store = open_store(&client, &image, false)?;
+    let root = store.resolve(&reference_string(&image)).await.with_context(|| format!("resolving {image}"))?;
+    let index = mirror_artifact(store.as_ref(), &root, &args.artifact).await?;
+    let mut filtered = HashSet::new();
+    for e in &existing {
+        let s = open_store(&client, e, false)?;
+        let d = s.resolve(&reference_string(e)).await.with_context(|| format!("resolving existing image {e}"))?;
+        filtered.extend(delivered(s.as_ref(), &d).await.with_context(|| format!("reading existing image {e}"))?);
+    }
+    let rows = list(store.as_ref(), &index, &filtered, args.expand).await.with_context(|| format!("listing {image}"))?;
+
+    if rows.is_empty() {
+        println!("No artifacts found for {}", args.artifact);
+    }
+    for o in &outputs {
+        let text = render(o.format, &rows);
+        match &o.file {
+            Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+            None if rows.is_empty() => {}
+            None => std::io::stdout().lock().write_all(text.as_bytes()).context("writing to standard output")?,
+        }
+    }
+    Ok(())
+}
+
+/// `TYPE` or `TYPE=FILE`.
+fn parse_output(text: &str) -> Result<Output, BadInput> {
+    let (kind, file) = match text.split_once('=') {
+        Some((k, f)) => (k, Some(f)),
+        None => (text, None),
+    };
+    let format = match kind {
+        "table" => Format::Table,
+        "csv" => Format::Csv,
+        "json" => Format::Json,
+        _ => return Err(BadInput(format!("--output {text}: unknown type {kind:?} (expected table, csv or json, optionally =FILE)"))),
+    };
+    if file == Some("") {
+        return Err(BadInput(format!("--output {text}: the file name is empty")));
+    }
+    Ok(Output { format, file: file.map(PathBuf::from) })
+}
+
+fn render(format: Format, rows: &[Row]) -> String {
+    match format {
+        Format::Table => table(rows),
+        Format::Csv => csv(rows),
+        Format::Json => json(rows),
+    }
+}
+
+/// For people: aligned columns under a `reference | digest` header; not a stable format.
+fn table(rows: &[Row]) -> String {
+    let width = rows.iter().map(|r| r.reference.chars().count()).max().unwrap_or(0).max("reference".len());
+    let digest_width = rows.iter().map(|r| r.digest.to_string().len()).max().unwrap_or(0).max("digest".len());
+    let mut out = format!("{:<width$} | digest\n{}-+-{}\n", "reference", "-".repeat(width), "-".repeat(digest_width));
+    for r in rows {
+        out += &format!("{:<width$} | {}\n", r.reference, r.digest);
+    }
+    out
+}
+
+/// A `reference,digest` header, then one line per row, quoted as Go's `csv.Writer` quotes.
+fn csv(rows: &[Row]) -> String {
+    let mut out = String::from("reference,digest\n");
+    for r in rows {
+        out += &format!("{},{}\n", csv_field(&r.reference), csv_field(&r.digest.to_string()));
+    }
+    out
+}
+
+/// Go quotes a field holding a comma, quote, CR or LF, one starting with white space, and `\.`.
+fn csv_field(field: &str) -> Cow<'_, str> {
+    let quote = field == r"\." || field.contains([',', '"', '\r', '\n']) || field.starts_with(char::is_whitespace);
+    if quote { Cow::Owned(format!("\"{}\"", field.replace('"', "\"\""))) } else { Cow::Borrowed(field) }
+}
+
+/// One line: an array of `{"digest":…,"reference":…}`, encoded as Go encodes it.
+fn json(rows: &[Row]) -> String {
+    let array: Vec<serde_json::Value> =
+        rows.iter().map(|r| serde_json::json!({ "digest": r.digest.to_string(), "reference": r.reference })).collect();
+    let mut out = String::from_utf8(gojson::to_vec(&array)).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    #[test]
+    fn output_types_and_files() {
+        assert_eq!(parse_output("csv").unwrap(), Output { format: Format::Csv, file: None });
+        assert_eq!(parse_output("json=a=b.json").unwrap(), Output { format: Format::Json, file: Some("a=b.json".into()) });
+        assert!(parse_output("yaml").unwrap_err().0.contains("unknown type \"yaml\""));
+        assert!(parse_output("table=").is_err());
+    }
+
+    #[test]
+    fn csv_quotes_as_go() {
+        for (field, quoted) in [
+            ("h/r:1", "h/r:1"),
+            ("", ""),
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            (" lead", "\" lead\""),
+            ("\tlead", "\"\tlead\""),
+            ("trail ", "trail "),
+            ("two\nlines", "\"two\nlines\""),
+            (r"\.", r#""\.""#),
+        ] {
+            assert_eq!(csv_field(field), quoted, "{field:?}");
+        }
+    }
+
+    #[test]
+    fn json_is_go_encoded() {
+        let digest = ferry_oci::Digest::sha256(b"x");
+        let rows = [Row { reference: "h/a<b>&c".to_owned(), digest: digest.clone() }];
+        assert_eq!(json(&rows), format!("[{{\"digest\":\"{digest}\",\"reference\":\"h/a\\u003cb\\u003e\\u0026c\"}}]\n"));
+        assert_eq!(json(&[]), "[]\n");
+    }
+}
