@@ -65,7 +65,7 @@ fn gathers_image_and_index_by_digest() {
     for child in &idx.children {
         assert!(p.has_manifest("low/mirror1", &child.digest.to_string()));
     }
-    assert!(run.stdout.contains("Copied 0 blobs"), "same registry should mount: {}", run.stdout);
+    assert!(run.stdout.contains("Gathered: copied 0 blobs"), "same registry should mount: {}", run.stdout);
 
     // A second gather of the same sources finds everything present and gives the same index.
     let again = ferry(&home, &reg.ferry_config(), &["mirror", "gather", &list, &format!("{r}/low/mirror1:sync-2")]);

@@ -81,6 +81,20 @@ fn bar(verb: &str, length: Option<u64>, counts: &str) -> ProgressBar {
     bar
 }
 
+/// What copies did, as one clause: `copied N blobs (SIZE), mounted M; pushed K manifests;
+/// already present: …`.
+pub(crate) fn copy_summary(s: &ferry_engine::copy::CopyStats) -> String {
+    format!(
+        "copied {} blobs ({}), mounted {}; pushed {} manifests; already present: {} blobs, {} manifests",
+        s.uploaded,
+        bytes(s.uploaded_bytes),
+        s.mounted,
+        s.manifests,
+        s.skipped,
+        s.manifests_present
+    )
+}
+
 /// Human-readable byte count (binary units).
 pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -40,15 +40,7 @@ pub async fn resolve(
     keep_going: bool,
     events: Events,
 ) -> Result<Resolved, Error> {
-    let parsed: Vec<(&SourceEntry, ImageRef)> = sources
-        .iter()
-        .map(|s| {
-            s.reference
-                .parse::<ImageRef>()
-                .map(|r| (s, r))
-                .map_err(|source| Error::Reference { location: format!("{}:{}", sources_file.display(), s.line), source })
-        })
-        .collect::<Result<_, _>>()?;
+    let parsed = crate::sources::parse_references(sources_file, sources)?;
     let concurrency = client.config().concurrent_http();
     let results: Vec<_> = futures_util::stream::iter(parsed.into_iter().map(|(entry, reference)| {
         let events = events.clone();

@@ -68,15 +68,7 @@ pub async fn gather(
         _ => reference_string(dest),
     };
     // Every reference is checked before anything is copied.
-    let parsed: Vec<(&SourceEntry, ImageRef)> = sources
-        .iter()
-        .map(|s| {
-            s.reference
-                .parse::<ImageRef>()
-                .map(|r| (s, r))
-                .map_err(|source| Error::Reference { location: format!("{}:{}", sources_file.display(), s.line), source })
-        })
-        .collect::<Result<_, _>>()?;
+    let parsed = crate::sources::parse_references(sources_file, sources)?;
     let dst = open_store(client, dest, true)?;
     let concurrency = client.config().concurrent_http();
     let state = CopyState::new(concurrency, events.clone());

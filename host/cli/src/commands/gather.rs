@@ -23,16 +23,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> a
     let outcome =
         gather(&client, &args.sources, &sources, &dest, &options, progress.events()).await.context(format!("gathering into {dest}"))?;
     progress.finish();
-    let s = &outcome.stats;
-    progress.line(&format!(
-        "Copied {} blobs ({}), mounted {}; pushed {} manifests; already present: {} blobs, {} manifests",
-        s.uploaded,
-        crate::output::bytes(s.uploaded_bytes),
-        s.mounted,
-        s.manifests,
-        s.skipped,
-        s.manifests_present
-    ));
+    progress.line(&format!("Gathered: {}", crate::output::copy_summary(&outcome.stats)));
     progress.line(&format!(
         "Gather index: {}@{} ({} entries, {} total, {} deduplicated)",
         outcome.reference.rsplit_once(':').map_or(outcome.reference.as_str(), |(r, _)| r),

@@ -69,17 +69,7 @@ pub(super) async fn route_and_place(
     let result = place(client, stores, placements, options, progress.events()).await;
     progress.finish();
     let outcome = result?;
-    let s = &outcome.stats;
-    progress.line(&format!(
-        "Placed {} destinations: copied {} blobs ({}), mounted {}, pushed {} manifests; already present: {} blobs, {} manifests",
-        outcome.placed,
-        s.uploaded,
-        crate::output::bytes(s.uploaded_bytes),
-        s.mounted,
-        s.manifests,
-        s.skipped,
-        s.manifests_present
-    ));
+    progress.line(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
     let failed = outcome.failures.len();
     if failed == 0 {
         return Ok(());
