@@ -215,3 +215,26 @@ fn scatter_of_an_image_is_refused() {
     run.expect_code(2);
     assert!(run.stderr.contains("scatter needs an index"), "{}", run.stderr);
 }
+
+/// `-r`: an artifact's referrers (an SBOM) and cosign signature follow it to its destination,
+/// listed under the subject's tag-schema tag; without `-r` they stay behind.
+#[test]
+fn referrers_follow_with_recursive() {
+    let f = Fixture::new();
+    let sbom = images::artifact_with_subject(&f.p, "low/source1", &f.img1.manifest, 41);
+    let sig = images::cosign_signature(&f.p, "low/source1", &f.img1.manifest, 42);
+    f.run(&["mirror", "-r", "gather", &f.sources, &f.mirror()]).expect_code(0);
+
+    f.run(&["mirror", "scatter", &f.mirror(), &f.under("plain")]).expect_code(0);
+    assert!(f.holds("high/plain/source1", "v1", &f.img_digest()));
+    assert!(!f.p.has_manifest("high/plain/source1", &sbom.manifest.digest.to_string()));
+
+    f.run(&["mirror", "-r", "scatter", &f.mirror(), &f.under("with-referrers")]).expect_code(0);
+    let repo = "high/with-referrers/source1";
+    assert!(f.holds(repo, "v1", &f.img_digest()));
+    let listed = f.p.manifest_json(repo, &f.img1.manifest.digest.tag_schema());
+    let digests: Vec<&str> = listed["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap()).collect();
+    assert!(digests.contains(&sbom.manifest.digest.to_string().as_str()), "{listed}");
+    let sig_tag = format!("{}.sig", f.img1.manifest.digest.to_string().replace(':', "-"));
+    assert!(f.holds(repo, &sig_tag, &sig.manifest.digest.to_string()), "the cosign signature tag came along");
+}
