@@ -12,6 +12,7 @@ use ferry_engine::place::Artifact;
 use ferry_plugin::{Host, Image, Loaded, Mapper, Platform, builtin};
 
 use crate::exit::BadInput;
+use crate::plugins::{read_component, read_text};
 
 /// Artifacts one worker takes at a time.
 const BATCH: usize = 64;
@@ -39,12 +40,16 @@ impl Rule {
         let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
         let (name, wasm, params): Component = match kind {
             "nest" => ("nest".to_owned(), builtin::NEST.into(), vec![pair("prefix", arg)]),
-            "first-prefix" | "all-prefix" | "longest-prefix" | "digests" => {
-                ("csv-map".to_owned(), builtin::CSV_MAP.into(), vec![pair("rule", kind), pair("file", &read_text(arg)?), pair("path", arg)])
-            }
-            "go-template" => {
-                ("go-template".to_owned(), builtin::GO_TEMPLATE.into(), vec![pair("file", &read_text(arg)?), pair("path", arg)])
-            }
+            "first-prefix" | "all-prefix" | "longest-prefix" | "digests" => (
+                "csv-map".to_owned(),
+                builtin::CSV_MAP.into(),
+                vec![pair("rule", kind), pair("file", &read_text(Path::new(arg), "mapping file")?), pair("path", arg)],
+            ),
+            "go-template" => (
+                "go-template".to_owned(),
+                builtin::GO_TEMPLATE.into(),
+                vec![pair("file", &read_text(Path::new(arg), "mapping file")?), pair("path", arg)],
+            ),
             "plugin" => plugin(arg)?,
             _ => return Err(BadInput(format!(
                 "unknown mapping type {kind:?} in {text:?} (nest, first-prefix, all-prefix, longest-prefix, digests, go-template, plugin)"
@@ -62,24 +67,18 @@ impl Rule {
 fn plugin(arg: &str) -> anyhow::Result<Component> {
     let mut parts = arg.split(',');
     let path = parts.next().unwrap_or_default();
-    let wasm = std::fs::read(path).map_err(|e| BadInput(format!("mapper plugin={path}: {e}")))?;
+    let (name, wasm) = read_component(Path::new(path), "mapper plugin")?;
     let mut params = Vec::new();
     for part in parts {
         let (key, value) =
             part.split_once('=').ok_or_else(|| BadInput(format!("mapper plugin={arg}: parameter {part:?} should be KEY=VALUE")))?;
         let value = match value.strip_prefix('@') {
-            Some(file) => read_text(file)?,
+            Some(file) => read_text(Path::new(file), "mapping file")?,
             None => value.to_owned(),
         };
         params.push((key.to_owned(), value));
     }
-    let name = Path::new(path).file_name().map_or_else(|| path.to_owned(), |n| n.to_string_lossy().into_owned());
     Ok((name, wasm.into(), params))
-}
-
-fn read_text(path: &str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| BadInput(format!("reading mapping file {path}: {e}")))?;
-    String::from_utf8(bytes).map_err(|_| BadInput(format!("mapping file {path} is not UTF-8 text")).into())
 }
 
 /// Each artifact with the destinations `rule` gives it, in the artifacts' order.

@@ -19,13 +19,13 @@ use anyhow::Context as _;
 use ferry_engine::batch::{parse_batch_list, parse_sync_name, sync_file_name};
 use ferry_engine::store::{open_store, reference_string};
 use ferry_oci::{Digest, ImageRef};
-use ferry_plugin::{Host, LoadedRow, PluginError, SentRow, Tracker, builtin};
+use ferry_plugin::{Host, LoadedRow, SentRow, Tracker, builtin};
 use ferry_registry::Client;
 
 use super::serialize::compression;
 use crate::args::{BatchDeserializeArgs, BatchSerializeArgs, BlockFlags, DeserializeArgs, Global, SerializeArgs, SerializeFlags};
 use crate::exit::BadInput;
-use crate::plugins::host;
+use crate::plugins::{host, line_error, read_component, read_text};
 
 pub(crate) async fn serialize(global: &Global, recursive: bool, args: BatchSerializeArgs) -> anyhow::Result<()> {
     let dir = sync_directory(&args.sync_directory)?;
@@ -169,19 +169,11 @@ fn load_tracker<'h>(plugins: &'h Host, path: Option<&Path>) -> anyhow::Result<Tr
     let loaded = match path {
         None => plugins.load("csv-tracker", builtin::CSV_TRACKER)?,
         Some(p) => {
-            let wasm = std::fs::read(p).map_err(|e| BadInput(format!("--tracker {}: {e}", p.display())))?;
-            let name = p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let (name, wasm) = read_component(p, "--tracker")?;
             plugins.load(&name, &wasm).map_err(|e| BadInput(format!("--tracker {}: {e}", p.display())))?
         }
     };
     Tracker::new(plugins, &loaded, Vec::new()).map_err(|e| BadInput(format!("tracker: {e}")).into())
-}
-
-fn line_error(path: &Path, e: PluginError) -> anyhow::Error {
-    match e {
-        PluginError::Parse { line, message, .. } => BadInput(format!("{}:{line}: {message}", path.display())).into(),
-        other => BadInput(format!("{}: {other}", path.display())).into(),
-    }
 }
 
 fn sync_directory(dir: &Path) -> anyhow::Result<&Path> {
@@ -189,11 +181,6 @@ fn sync_directory(dir: &Path) -> anyhow::Result<&Path> {
         return Err(BadInput(format!("SYNC-DIRECTORY {} is not a directory", dir.display())).into());
     }
     Ok(dir)
-}
-
-fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| BadInput(format!("{what} {}: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|_| BadInput(format!("{what} {}: not UTF-8 text", path.display())).into())
 }
 
 /// A tracker file's text; a missing file is an empty one.
