@@ -1,0 +1,172 @@
+//! The installed-plugin store: an OCI layout directory holding each installed bundle, tagged
+//! by its name, with its signatures. Plugins are found here by component name; what is loaded
+//! is read back through the same checks as at install time.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_engine::copy::{CopyState, Copier};
+use ferry_engine::store::{LayoutStore, Store};
+use ferry_oci::layout::Layout;
+use ferry_oci::{Digest, Manifest, annotations};
+
+use crate::bundle::{self, Opened};
+use crate::error::BundleError;
+use crate::format::ComponentEntry;
+use crate::Policy;
+
+/// The store of installed bundles.
+pub struct Installed {
+    store: LayoutStore,
+    root: PathBuf,
+}
+
+impl Installed {
+    /// Opens the store at `root`, creating it when missing.
+    pub fn open(root: &Path) -> Result<Installed, BundleError> {
+        Ok(Installed { store: LayoutStore::open(root, true)?, root: root.to_owned() })
+    }
+
+    /// The store, for reading components and signatures.
+    pub fn store(&self) -> &dyn Store {
+        &self.store
+    }
+
+    /// Every installed bundle, by name.
+    pub async fn bundles(&self) -> Result<Vec<Opened>, BundleError> {
+        let mut out = Vec::new();
+        for name in self.names()? {
+            out.push(bundle::open(&self.store, &name).await?);
+        }
+        out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(out)
+    }
+
+    /// The installed bundle holding the component `name`, and its entry.
+    pub async fn find(&self, name: &str) -> Result<(Opened, ComponentEntry), BundleError> {
+        let bundles = self.bundles().await?;
+        for b in &bundles {
+            if let Some(entry) = b.entry(name) {
+                return Ok((b.clone(), entry.clone()));
+            }
+        }
+        let known: Vec<&str> = bundles.iter().flat_map(|b| b.metadata.components.iter().map(|c| c.name.as_str())).collect();
+        Err(BundleError::Installed(format!(
+            "no installed plugin is named {name:?} (installed: {}; see `ferry plugin list`)",
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        )))
+    }
+
+    /// The wasm of the installed component `name`, with its bundle and entry. Under a policy
+    /// that requires signatures, its bundle must be signed by one of the policy's keys as it is
+    /// now; the bytes are checked against the pinned sha256 either way.
+    pub async fn component(&self, name: &str, policy: &Policy) -> Result<(Opened, ComponentEntry, Vec<u8>), BundleError> {
+        let (opened, entry) = self.find(name).await?;
+        if policy.require_signed {
+            bundle::trusted_signer(&opened, &policy.trusted_keys)?;
+        }
+        let wasm = bundle::component_bytes(&self.store, &opened, &entry).await?;
+        Ok((opened, entry, wasm))
+    }
+
+    /// Copies `opened` and its signatures from `src` into the store, under its name, replacing
+    /// an earlier version of the same bundle. Returns the version it replaced.
+    pub async fn install(&self, src: &dyn Store, opened: &Opened) -> Result<Option<String>, BundleError> {
+        let name = &opened.metadata.name;
+        let mut replaced = None;
+        for other in self.bundles().await? {
+            if other.metadata.name == *name {
+                replaced = Some(other.metadata.version.clone());
+                continue;
+            }
+            if let Some(c) = opened.metadata.components.iter().find(|c| other.entry(&c.name).is_some()) {
+                return Err(BundleError::Installed(format!(
+                    "{}: component {:?} is already installed from bundle {}; remove that bundle first (`ferry plugin remove {}`)",
+                    opened.title(),
+                    c.name,
+                    other.metadata.name,
+                    other.metadata.name
+                )));
+            }
+        }
+        let state = CopyState::new(4, Arc::new(|_| {}));
+        Copier { src, dst: &self.store, state: &state, recursive: true }.copy(opened.descriptor()).await?;
+        // Tag last: a bundle is listed only once everything it needs is in the store.
+        self.store.push_manifest(&opened.manifest, Some(name)).await?;
+        self.prune()?;
+        Ok(replaced)
+    }
+
+    /// Removes the bundle `name` and whatever only it used.
+    pub async fn remove(&self, name: &str) -> Result<Opened, BundleError> {
+        if !self.names()?.iter().any(|n| n == name) {
+            let names = self.names()?;
+            return Err(BundleError::Installed(format!(
+                "no bundle named {name:?} is installed (installed: {})",
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            )));
+        }
+        let opened = bundle::open(&self.store, name).await?;
+        let layout = self.layout()?;
+        let mut index = layout.index().map_err(|e| self.error(e))?;
+        index.manifests.retain(|d| d.annotations.get(annotations::REF_NAME).is_none_or(|n| n != name));
+        layout.write_index(&index).map_err(|e| self.error(e))?;
+        self.prune()?;
+        Ok(opened)
+    }
+
+    /// Bundle names: the tags that are not referrer or signature tags.
+    fn names(&self) -> Result<Vec<String>, BundleError> {
+        let index = self.layout()?.index().map_err(|e| self.error(e))?;
+        Ok(index.manifests.iter().filter_map(|d| d.annotations.get(annotations::REF_NAME)).filter(|n| !n.starts_with("sha256-")).cloned().collect())
+    }
+
+    /// Drops the referrer and signature tags of bundles no longer installed, then every blob
+    /// that no remaining tag reaches.
+    fn prune(&self) -> Result<(), BundleError> {
+        let layout = self.layout()?;
+        let mut index = layout.index().map_err(|e| self.error(e))?;
+        let kept: HashSet<String> = index
+            .manifests
+            .iter()
+            .filter(|d| d.annotations.get(annotations::REF_NAME).is_some_and(|n| !n.starts_with("sha256-")))
+            .map(|d| d.digest.tag_schema())
+            .collect();
+        index.manifests.retain(|d| match d.annotations.get(annotations::REF_NAME) {
+            Some(n) if n.starts_with("sha256-") => kept.contains(n.trim_end_matches(".sig")),
+            Some(_) => true,
+            None => false,
+        });
+        layout.write_index(&index).map_err(|e| self.error(e))?;
+        let mut reachable: HashSet<Digest> = HashSet::new();
+        let mut work: Vec<_> = index.manifests.clone();
+        while let Some(d) = work.pop() {
+            if !reachable.insert(d.digest.clone()) || !d.is_manifest() {
+                continue;
+            }
+            let bytes = layout.read_blob(&d).map_err(|e| self.error(e))?;
+            let manifest = Manifest::from_bytes(d.clone(), bytes).map_err(|e| BundleError::Installed(format!("{}: {e}", self.root.display())))?;
+            work.extend(manifest.successors());
+        }
+        let blobs = self.root.join("blobs").join("sha256");
+        let Ok(entries) = std::fs::read_dir(&blobs) else { return Ok(()) };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let digest: Option<Digest> = format!("sha256:{name}").parse().ok();
+            // Names that are not digests (a write in progress) are not ours to remove.
+            if digest.is_some_and(|d| !reachable.contains(&d)) {
+                std::fs::remove_file(entry.path()).map_err(|e| BundleError::Installed(format!("{}: {e}", entry.path().display())))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn layout(&self) -> Result<Layout, BundleError> {
+        Layout::open(&self.root).map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: ferry_oci::layout::LayoutError) -> BundleError {
+        BundleError::Store(ferry_engine::Error::Layout { path: self.root.clone(), source: e })
+    }
+}
