@@ -4,7 +4,7 @@
 
 use crate::fixture::Fixture;
 
-fn write_wasm(f: &Fixture, name: &str, bytes: &[u8]) -> String {
+pub(crate) fn write_wasm(f: &Fixture, name: &str, bytes: &[u8]) -> String {
     let path = f.home.path().join(name);
     std::fs::write(&path, bytes).unwrap();
     path.to_str().unwrap().to_owned()

@@ -66,6 +66,13 @@ pub fn describe(host: &Host, name: &str, wasm: &[u8]) -> Result<ComponentEntry, 
     if version != INTERFACE_VERSION {
         return Err(invalid(format!("it was built against ferry:plugin@{version}, and this ferry implements {INTERFACE_VERSION}")));
     }
+    // Linking proves the world: the exports' names alone could be a look-alike.
+    let linked = match world {
+        "mapper" => ferry_plugin::Mapper::new(host, &loaded, Vec::new()).map(drop),
+        "sources-parser" => ferry_plugin::SourcesParser::new(host, &loaded, Vec::new()).map(drop),
+        _ => ferry_plugin::Tracker::new(host, &loaded, Vec::new()).map(drop),
+    };
+    linked.map_err(|e| invalid(e.to_string()))?;
     Ok(ComponentEntry {
         name: name.to_owned(),
         world: world.to_owned(),
@@ -78,7 +85,8 @@ pub fn describe(host: &Host, name: &str, wasm: &[u8]) -> Result<ComponentEntry, 
 /// Writes a bundle of `components` (metadata entry and wasm, in the metadata's order) to
 /// `dst`, tagged `tag`; returns its manifest.
 pub async fn write(dst: &dyn Store, tag: &str, metadata: &Metadata, wasm: &[Vec<u8>]) -> Result<Manifest, BundleError> {
-    let (metadata_bytes, manifest) = format::bundle_manifest(metadata).map_err(|message| BundleError::Invalid { what: "metadata".to_owned(), message })?;
+    let (metadata_bytes, manifest) =
+        format::bundle_manifest(metadata).map_err(|message| BundleError::Invalid { what: "metadata".to_owned(), message })?;
     let config = manifest.view().config.clone().unwrap_or_else(|| Descriptor::of_bytes(METADATA_MEDIA_TYPE, &metadata_bytes));
     push_bytes(dst, &config, metadata_bytes).await?;
     for (layer, bytes) in manifest.view().layers.iter().zip(wasm) {
@@ -108,7 +116,7 @@ pub async fn open(src: &dyn Store, reference: &str) -> Result<Opened, BundleErro
     }
     let config = view.config.clone().filter(|c| c.media_type == METADATA_MEDIA_TYPE && c.size <= SMALL_DOCUMENT);
     let config = config.ok_or_else(|| not_a_bundle(format!("its config is not a {METADATA_MEDIA_TYPE} document")))?;
-    let bytes = fetch_bytes(src, &config).await?;
+    let bytes = fetch_bytes(src, &config).await.map_err(|e| not_a_bundle(format!("its metadata document: {e}")))?;
     let metadata: Metadata = serde_json::from_slice(&bytes).map_err(|e| not_a_bundle(format!("metadata {}: {e}", config.digest)))?;
     let opened = Opened { manifest: manifest.clone(), metadata, signatures: Vec::new(), location };
     check_layers(&opened)?;
@@ -124,7 +132,11 @@ fn check_layers(opened: &Opened) -> Result<(), BundleError> {
     }
     let layers = &opened.manifest.view().layers;
     if layers.len() != m.components.len() || m.components.is_empty() {
-        return Err(opened.invalid(format!("the metadata lists {} components and the manifest {} layers", m.components.len(), layers.len())));
+        return Err(opened.invalid(format!(
+            "the metadata lists {} components and the manifest {} layers",
+            m.components.len(),
+            layers.len()
+        )));
     }
     for (entry, layer) in m.components.iter().zip(layers) {
         let pinned = entry.layer().map_err(|e| opened.invalid(e))?;
@@ -177,7 +189,8 @@ pub fn trusted_signer<'k>(opened: &Opened, keys: &'k [PublicKey]) -> Result<&'k 
     }
     if opened.signatures.is_empty() {
         return Err(untrusted(
-            "it is not signed: no cosign signature found beside it (sign it with `ferry plugin sign`; a signature travels with -r)".to_owned(),
+            "it is not signed: no cosign signature found beside it (sign it with `ferry plugin sign`; a signature travels with -r)"
+                .to_owned(),
         ));
     }
     let digest = &opened.descriptor().digest;
@@ -238,7 +251,9 @@ pub async fn sign(store: &dyn Store, opened: &Opened, key: &PrivateKey, referenc
     let mut layers = Vec::new();
     let tag = format!("{}.sig", subject.digest.tag_schema());
     if let Some((_, d)) = store.cosign_attachments(subject).await?.into_iter().find(|(t, _)| *t == tag) {
-        layers.extend(store.fetch_manifest(&d).await?.view().layers.iter().filter(|l| l.annotations.contains_key(SIGNATURE_ANNOTATION)).cloned());
+        layers.extend(
+            store.fetch_manifest(&d).await?.view().layers.iter().filter(|l| l.annotations.contains_key(SIGNATURE_ANNOTATION)).cloned(),
+        );
     }
     let layer = format::signature_layer(&payload, key.sign(&payload));
     push_bytes(store, &layer, payload).await?;

@@ -58,7 +58,8 @@ pub struct ComponentEntry {
 impl ComponentEntry {
     /// The layer descriptor this entry pins.
     pub fn layer(&self) -> Result<Descriptor, String> {
-        let digest: Digest = format!("sha256:{}", self.sha256).parse().map_err(|e| format!("component {}: sha256 {:?}: {e}", self.name, self.sha256))?;
+        let digest: Digest =
+            format!("sha256:{}", self.sha256).parse().map_err(|e| format!("component {}: sha256 {:?}: {e}", self.name, self.sha256))?;
         let mut d = Descriptor::new(WASM_MEDIA_TYPE, digest, self.size);
         d.annotations.insert(TITLE_ANNOTATION.to_owned(), format!("{}.wasm", self.name));
         Ok(d)

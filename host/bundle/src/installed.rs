@@ -6,15 +6,15 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferry_engine::copy::{CopyState, Copier};
+use ferry_engine::copy::{Copier, CopyState};
 use ferry_engine::store::{LayoutStore, Store};
 use ferry_oci::layout::Layout;
 use ferry_oci::{Digest, Manifest, annotations};
 
+use crate::Policy;
 use crate::bundle::{self, Opened};
 use crate::error::BundleError;
 use crate::format::ComponentEntry;
-use crate::Policy;
 
 /// The store of installed bundles.
 pub struct Installed {
@@ -119,7 +119,13 @@ impl Installed {
     /// Bundle names: the tags that are not referrer or signature tags.
     fn names(&self) -> Result<Vec<String>, BundleError> {
         let index = self.layout()?.index().map_err(|e| self.error(e))?;
-        Ok(index.manifests.iter().filter_map(|d| d.annotations.get(annotations::REF_NAME)).filter(|n| !n.starts_with("sha256-")).cloned().collect())
+        Ok(index
+            .manifests
+            .iter()
+            .filter_map(|d| d.annotations.get(annotations::REF_NAME))
+            .filter(|n| !n.starts_with("sha256-"))
+            .cloned()
+            .collect())
     }
 
     /// Drops the referrer and signature tags of bundles no longer installed, then every blob
@@ -146,7 +152,8 @@ impl Installed {
                 continue;
             }
             let bytes = layout.read_blob(&d).map_err(|e| self.error(e))?;
-            let manifest = Manifest::from_bytes(d.clone(), bytes).map_err(|e| BundleError::Installed(format!("{}: {e}", self.root.display())))?;
+            let manifest =
+                Manifest::from_bytes(d.clone(), bytes).map_err(|e| BundleError::Installed(format!("{}: {e}", self.root.display())))?;
             work.extend(manifest.successors());
         }
         let blobs = self.root.join("blobs").join("sha256");

@@ -162,8 +162,11 @@ mod tests {
         assert!(e.to_string().starts_with("officer.key: this is a private key"), "{e}");
         let e = PrivateKey::from_pem(&key.public_key().to_pem(), "officer.pub").unwrap_err();
         assert!(e.to_string().contains("this is a public key"), "{e}");
-        let e = PrivateKey::from_pem("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n", "cosign.key")
-            .unwrap_err();
+        let e = PrivateKey::from_pem(
+            "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
+            "cosign.key",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("unencrypted PEM keys only"), "{e}");
         assert!(PublicKey::from_pem("hello", "x").unwrap_err().to_string().contains("not a PEM file"));
     }

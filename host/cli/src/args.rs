@@ -41,7 +41,6 @@ pub(crate) struct Global {
 }
 
 #[derive(Subcommand, Debug)]
-#[expect(clippy::large_enum_variant, reason = "parsed once at start-up; boxing would only obscure clap's derive")]
 pub(crate) enum Command {
     /// Move images across an air gap (ace-dt mirror compatible)
     Mirror(Mirror),
@@ -61,6 +60,100 @@ pub(crate) enum PluginCommand {
     Inspect(InspectArgs),
     /// Print the WIT of the ferry:plugin interface this ferry implements (to build a component against)
     Wit,
+    /// Make a signing key pair: PREFIX.key (private, mode 0600) and PREFIX.pub
+    Keygen(KeygenArgs),
+    /// Build a bundle from components: to FILE.tar, oci:PATH[:TAG] or REGISTRY/REPOSITORY[:TAG]
+    Bundle(BundleArgs),
+    /// Sign a bundle (cosign's format); signatures already there are kept
+    Sign(SignArgs),
+    /// Check a bundle's parts, its components and its signature by a trusted key
+    Verify(VerifyBundleArgs),
+    /// Verify a bundle and install it into the local plugin store
+    Install(InstallArgs),
+    /// List the installed plugins and whether the trusted keys vouch for them
+    List(ListArgs),
+    /// Remove an installed bundle
+    Remove(RemoveArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct KeygenArgs {
+    /// Write PREFIX.key and PREFIX.pub
+    #[arg(value_name = "PREFIX", default_value = "ferry")]
+    pub(crate) prefix: PathBuf,
+    /// Overwrite existing files
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_version_flag = true)]
+pub(crate) struct BundleArgs {
+    /// The components (.wasm); each is used by its file name without .wasm
+    #[arg(value_name = "COMPONENT", required = true)]
+    pub(crate) components: Vec<PathBuf>,
+    /// The bundle's name
+    #[arg(long)]
+    pub(crate) name: String,
+    /// The bundle's version (also its tag when --output names none)
+    #[arg(long)]
+    pub(crate) version: String,
+    /// What the bundle is for
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+    /// Where to write it: FILE.tar, oci:PATH[:TAG] or REGISTRY/REPOSITORY[:TAG]
+    #[arg(short = 'o', long = "output", value_name = "DEST")]
+    pub(crate) output: String,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SignArgs {
+    /// The bundle: FILE.tar, oci:PATH[:TAG|@DIGEST] or REGISTRY/REPOSITORY[:TAG|@DIGEST]
+    #[arg(value_name = "BUNDLE")]
+    pub(crate) bundle: String,
+    /// The private key (PEM: PKCS#8 as keygen writes it, or SEC1)
+    #[arg(long, value_name = "KEY")]
+    pub(crate) key: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyBundleArgs {
+    /// The bundle: FILE.tar, oci:PATH[:TAG|@DIGEST] or REGISTRY/REPOSITORY[:TAG|@DIGEST]
+    #[arg(value_name = "BUNDLE")]
+    pub(crate) bundle: String,
+    /// Also trust this public key (PEM), beside plugins.trustedKeys; repeatable
+    #[arg(long = "key", value_name = "PUB")]
+    pub(crate) keys: Vec<PathBuf>,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct InstallArgs {
+    /// The bundle: FILE.tar, oci:PATH[:TAG|@DIGEST] or REGISTRY/REPOSITORY[:TAG|@DIGEST]
+    #[arg(value_name = "BUNDLE")]
+    pub(crate) bundle: String,
+    /// Also trust this public key (PEM), beside plugins.trustedKeys; repeatable
+    #[arg(long = "key", value_name = "PUB")]
+    pub(crate) keys: Vec<PathBuf>,
+    /// Install even without a trusted signature (refused when plugins.requireSigned is on)
+    #[arg(long = "allow-unsigned")]
+    pub(crate) allow_unsigned: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ListArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RemoveArgs {
+    /// The bundle's name
+    #[arg(value_name = "NAME")]
+    pub(crate) name: String,
 }
 
 #[derive(Args, Debug)]
@@ -175,9 +268,9 @@ pub(crate) struct BatchSerializeArgs {
     /// Append a Docker-style manifest.json to each archive
     #[arg(long = "manifest-json")]
     pub(crate) manifest_json: bool,
-    /// A tracker component of your own (world tracker) instead of the built-in CSV one
-    #[arg(long, value_name = "COMPONENT.wasm")]
-    pub(crate) tracker: Option<PathBuf>,
+    /// A tracker of your own (world tracker) instead of the built-in CSV one: COMPONENT.wasm, or an installed plugin's NAME
+    #[arg(long, value_name = "COMPONENT")]
+    pub(crate) tracker: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -191,9 +284,9 @@ pub(crate) struct BatchDeserializeArgs {
     /// The tracker file in SYNC-DIRECTORY
     #[arg(long = "sync-filename", default_value = "successful-syncs.csv", value_name = "NAME")]
     pub(crate) sync_filename: String,
-    /// A tracker component of your own (world tracker) instead of the built-in CSV one
-    #[arg(long, value_name = "COMPONENT.wasm")]
-    pub(crate) tracker: Option<PathBuf>,
+    /// A tracker of your own (world tracker) instead of the built-in CSV one: COMPONENT.wasm, or an installed plugin's NAME
+    #[arg(long, value_name = "COMPONENT")]
+    pub(crate) tracker: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -221,6 +314,9 @@ pub(crate) struct RouteFlags {
     /// Label selector: requirements joined by commas must all hold (a=b,c!=d, k in (x,y), !k); repeated -l are alternatives
     #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
     pub(crate) selectors: Vec<String>,
+    /// Read sources lists with this sources-parser: COMPONENT.wasm, or an installed plugin's NAME
+    #[arg(long = "sources-parser", value_name = "COMPONENT")]
+    pub(crate) sources_parser: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -228,7 +324,7 @@ pub(crate) struct ScatterArgs {
     /// The gather index: REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:PATH[:TAG]
     #[arg(value_name = "IMAGE")]
     pub(crate) image: String,
-    /// The rule: nest=PREFIX, first-prefix=CSV, all-prefix=CSV, longest-prefix=CSV, digests=CSV, go-template=FILE, plugin=COMPONENT.wasm[,KEY=VALUE...]
+    /// The rule: nest=PREFIX, first-prefix=CSV, all-prefix=CSV, longest-prefix=CSV, digests=CSV, go-template=FILE, plugin=COMPONENT.wasm|NAME[,KEY=VALUE...]
     #[arg(value_name = "MAPPER")]
     pub(crate) mapper: String,
     /// Only the artifacts whose source is listed in this sources file
@@ -393,6 +489,9 @@ pub(crate) struct GatherFlags {
     /// Only gather these platforms: os/arch[/variant][:osversion], comma-separated or repeated; `all` keeps every platform
     #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',')]
     pub(crate) platforms: Vec<String>,
+    /// Read the sources list with this sources-parser: COMPONENT.wasm, or an installed plugin's NAME
+    #[arg(long = "sources-parser", value_name = "COMPONENT")]
+    pub(crate) sources_parser: Option<String>,
 }
 
 #[derive(Args, Debug)]

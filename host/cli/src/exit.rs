@@ -25,6 +25,9 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
         if cause.is::<BadInput>() || cause.is::<ferry_config::ConfigError>() {
             return USAGE;
         }
+        if let Some(bundle) = cause.downcast_ref::<ferry_bundle::BundleError>() {
+            return if bundle.is_bad_input() { USAGE } else { FAILURE };
+        }
         if let Some(engine) = cause.downcast_ref::<ferry_engine::Error>() {
             return if engine.is_bad_input() { USAGE } else { FAILURE };
         }

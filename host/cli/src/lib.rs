@@ -56,6 +56,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", ferry_plugin::WIT);
             Ok(())
         }
+        Command::Plugin(args::PluginCommand::Keygen(a)) => commands::bundle::keygen(&cli.global, &a),
+        Command::Plugin(args::PluginCommand::Bundle(a)) => commands::bundle::build(&cli.global, &a).await,
+        Command::Plugin(args::PluginCommand::Sign(a)) => commands::bundle::sign(&cli.global, &a).await,
+        Command::Plugin(args::PluginCommand::Verify(a)) => commands::bundle::verify(&cli.global, &a).await,
+        Command::Plugin(args::PluginCommand::Install(a)) => commands::bundle::install(&cli.global, &a).await,
+        Command::Plugin(args::PluginCommand::List(a)) => commands::bundle::list(&cli.global, &a).await,
+        Command::Plugin(args::PluginCommand::Remove(a)) => commands::bundle::remove(&cli.global, &a).await,
     }
 }
 

@@ -1,7 +1,7 @@
 //! MAPPER arguments (`TYPE=ARG`, spec §6) and running a rule over many artifacts.
 //!
 //! Every type is a component: the built-in ones are embedded in the binary, `plugin=` loads a
-//! site's. Rules run on a few worker threads, each with one instance of the component that it
+//! site's (a file, or an installed plugin by name, under the trust policy). Rules run on a few worker threads, each with one instance of the component that it
 //! reuses for every artifact it maps.
 
 use std::path::Path;
@@ -12,15 +12,12 @@ use ferry_engine::place::Artifact;
 use ferry_plugin::{Host, Image, Loaded, Mapper, Platform, builtin};
 
 use crate::exit::BadInput;
-use crate::plugins::{read_component, read_text};
+use crate::plugins::{Plugins, read_text};
 
 /// Artifacts one worker takes at a time.
 const BATCH: usize = 64;
 /// At most this many workers (instances) per rule.
 const MAX_WORKERS: usize = 4;
-
-/// A component to load: its name in messages, its wasm and its parameters.
-type Component = (String, std::borrow::Cow<'static, [u8]>, Vec<(String, String)>);
 
 /// A mapping rule as the command line named it.
 pub(crate) struct Rule {
@@ -32,42 +29,44 @@ pub(crate) struct Rule {
 
 impl Rule {
     /// Parses `TYPE=ARG`, reads any file it names and loads the component.
-    pub(crate) fn load(host: &Host, text: &str) -> anyhow::Result<Rule> {
+    pub(crate) async fn load(plugins: &Plugins, text: &str) -> anyhow::Result<Rule> {
+        let host = &plugins.host;
         let (kind, arg) = text
             .split_once('=')
             .filter(|(_, arg)| !arg.is_empty())
             .ok_or_else(|| BadInput(format!("invalid mapper, please use the format 'MAP-TYPE=MAP-ARG': got '{text}'")))?;
         let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-        let (name, wasm, params): Component = match kind {
-            "nest" => ("nest".to_owned(), builtin::NEST.into(), vec![pair("prefix", arg)]),
+        let builtin = |name: &str, wasm: &[u8]| host.load(name, wasm).map_err(|e| BadInput(format!("mapper {text}: {e}")));
+        let (loaded, params) = match kind {
+            "nest" => (builtin("nest", builtin::NEST)?, vec![pair("prefix", arg)]),
             "first-prefix" | "all-prefix" | "longest-prefix" | "digests" => (
-                "csv-map".to_owned(),
-                builtin::CSV_MAP.into(),
+                builtin("csv-map", builtin::CSV_MAP)?,
                 vec![pair("rule", kind), pair("file", &read_text(Path::new(arg), "mapping file")?), pair("path", arg)],
             ),
             "go-template" => (
-                "go-template".to_owned(),
-                builtin::GO_TEMPLATE.into(),
+                builtin("go-template", builtin::GO_TEMPLATE)?,
                 vec![pair("file", &read_text(Path::new(arg), "mapping file")?), pair("path", arg)],
             ),
-            "plugin" => plugin(arg)?,
+            "plugin" => {
+                let (spec, params) = plugin_params(arg)?;
+                (plugins.site_component(spec, &format!("mapper plugin={spec}")).await?, params)
+            }
             _ => return Err(BadInput(format!(
                 "unknown mapping type {kind:?} in {text:?} (nest, first-prefix, all-prefix, longest-prefix, digests, go-template, plugin)"
             ))
             .into()),
         };
-        let loaded = host.load(&name, &wasm).map_err(|e| BadInput(format!("mapper {text}: {e}")))?;
         // Linking now refuses a component of another world or version before any work.
         Mapper::new(host, &loaded, params.clone()).map_err(|e| BadInput(format!("mapper {text}: {e}")))?;
         Ok(Rule { text: text.to_owned(), loaded, params })
     }
 }
 
-/// `plugin=PATH.wasm[,KEY=VALUE…]`: a value `@FILE` passes FILE's text.
-fn plugin(arg: &str) -> anyhow::Result<Component> {
+/// `plugin=COMPONENT[,KEY=VALUE…]`: the component (a file or an installed plugin's name) and
+/// its parameters; a value `@FILE` passes FILE's text.
+fn plugin_params(arg: &str) -> anyhow::Result<(&str, Vec<(String, String)>)> {
     let mut parts = arg.split(',');
-    let path = parts.next().unwrap_or_default();
-    let (name, wasm) = read_component(Path::new(path), "mapper plugin")?;
+    let spec = parts.next().unwrap_or_default();
     let mut params = Vec::new();
     for part in parts {
         let (key, value) =
@@ -78,7 +77,7 @@ fn plugin(arg: &str) -> anyhow::Result<Component> {
         };
         params.push((key.to_owned(), value));
     }
-    Ok((name, wasm.into(), params))
+    Ok((spec, params))
 }
 
 /// Each artifact with the destinations `rule` gives it, in the artifacts' order.

@@ -1,10 +1,13 @@
-//! The plugin host as the commands use it, and reading sources lists through the
-//! sources-parser component (the built-in `sources-list`, spec §5.1).
+//! The plugin host as the commands use it: site components named on the command line, as a
+//! file or as an installed plugin, under the configured trust policy; and reading sources
+//! lists through a sources-parser component (the built-in `sources-list`, spec §5.1).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use ferry_bundle::{Installed, Policy, PublicKey};
+use ferry_config::{Config, PluginSettings};
 use ferry_engine::sources::SourceEntry;
-use ferry_plugin::{Host, Limits, PluginError, SourcesParser, builtin};
+use ferry_plugin::{Host, Limits, Loaded, PluginError, SourcesParser, builtin};
 
 use crate::exit::BadInput;
 
@@ -16,13 +19,90 @@ pub(crate) fn host(cache: &Path) -> anyhow::Result<Host> {
     Ok(Host::new(Limits::default(), dir)?)
 }
 
-/// The entries of the sources list at `path`, sorted by reference; a malformed line is bad
-/// input named `FILE:LINE`.
-pub(crate) fn read_sources(host: &Host, path: &Path) -> anyhow::Result<Vec<SourceEntry>> {
+/// The host, with the configuration's trust policy and installed-plugin store.
+pub(crate) struct Plugins {
+    pub(crate) host: Host,
+    settings: PluginSettings,
+    /// Names the config file in policy refusals.
+    config_file: String,
+}
+
+impl Plugins {
+    pub(crate) fn new(config: &Config) -> anyhow::Result<Plugins> {
+        let config_file = config.source().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
+        Ok(Plugins { host: host(&config.cache_path())?, settings: config.plugins(), config_file })
+    }
+
+    /// The installed-plugin store.
+    pub(crate) fn installed(&self) -> anyhow::Result<Installed> {
+        Installed::open(&self.settings.store)
+            .map_err(|e| anyhow::anyhow!("the installed-plugin store {}: {e}", self.settings.store.display()))
+    }
+
+    /// The policy in effect, its trusted keys read; `extra` keys (`--key`) are trusted too.
+    pub(crate) fn policy(&self, extra: &[PathBuf]) -> anyhow::Result<Policy> {
+        let mut trusted_keys = Vec::new();
+        for path in self.settings.trusted_keys.iter().chain(extra) {
+            trusted_keys.push(read_public_key(path)?);
+        }
+        Ok(Policy { require_signed: self.settings.require_signed, trusted_keys })
+    }
+
+    pub(crate) fn require_signed(&self) -> bool {
+        self.settings.require_signed
+    }
+
+    /// A site's component `spec`, which `what` (`mapper plugin=X`, `--tracker X`) names in
+    /// messages: `PATH.wasm` or
+    /// a path with `/` is a file, anything else an installed plugin. Under `requireSigned`
+    /// only an installed plugin whose bundle a trusted key signed is loaded.
+    pub(crate) async fn site_component(&self, spec: &str, what: &str) -> anyhow::Result<Loaded> {
+        if spec.ends_with(".wasm") || spec.contains('/') {
+            if self.settings.require_signed {
+                return Err(BadInput(format!(
+                    "{what}: refused by the trust policy (plugins.requireSigned in {}): a component file is not a signed bundle; \
+                     install its bundle with `ferry plugin install` and name the installed plugin instead",
+                    self.config_file
+                ))
+                .into());
+            }
+            let wasm = std::fs::read(spec).map_err(|e| BadInput(format!("{what}: {e}")))?;
+            let name = Path::new(spec).file_name().map_or_else(|| spec.to_owned(), |n| n.to_string_lossy().into_owned());
+            return self.host.load(&name, &wasm).map_err(|e| BadInput(format!("{what}: {e}")).into());
+        }
+        let policy = self.policy(&[])?;
+        let installed = self.installed()?;
+        let (opened, _, wasm) = installed.component(spec, &policy).await.map_err(|e| {
+            let refused =
+                if policy.require_signed { format!(" (refused by the trust policy in {})", self.config_file) } else { String::new() };
+            BadInput(format!("{what}{refused}: {e}"))
+        })?;
+        tracing::info!("{what}: from {}", opened.title());
+        self.host.load(spec, &wasm).map_err(|e| BadInput(format!("{what}: {e}")).into())
+    }
+
+    /// The sources-parser `spec` names, or the built-in `sources-list`.
+    pub(crate) async fn sources_parser(&self, spec: Option<&str>) -> anyhow::Result<Loaded> {
+        match spec {
+            None => Ok(self.host.load("sources-list", builtin::SOURCES_LIST)?),
+            Some(s) => self.site_component(s, &format!("--sources-parser {s}")).await,
+        }
+    }
+}
+
+/// A trusted public key file.
+pub(crate) fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("trusted key {origin}: {e}")))?;
+    Ok(PublicKey::from_pem(&text, &origin).map_err(|e| BadInput(format!("trusted key {e}")))?)
+}
+
+/// The entries of the sources list at `path`, read by `parser`, sorted by reference; a
+/// malformed line is bad input named `FILE:LINE`.
+pub(crate) fn read_sources(host: &Host, loaded: &Loaded, path: &Path) -> anyhow::Result<Vec<SourceEntry>> {
     let text = read_text(path, "sources file")?;
-    let loaded = host.load("sources-list", builtin::SOURCES_LIST)?;
     let params = vec![("path".to_owned(), path.display().to_string())];
-    let mut parser = SourcesParser::new(host, &loaded, params)?;
+    let mut parser = SourcesParser::new(host, loaded, params).map_err(|e| BadInput(format!("sources parser: {e}")))?;
     let entries = parser.parse(&text).map_err(|e| line_error(path, e))?;
     Ok(entries
         .into_iter()

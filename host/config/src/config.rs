@@ -43,6 +43,39 @@ struct FileConfig {
     keys: Vec<SigningKey>,
     #[serde(default)]
     registry_config: RegistryConfig,
+    #[serde(default, skip_serializing_if = "PluginsConfig::is_empty")]
+    plugins: PluginsConfig,
+}
+
+/// `plugins:`: ferry's own section (ace-dt has none): the trust policy for components and
+/// where installed bundles live.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PluginsConfig {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    require_signed: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    trusted_keys: Vec<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    store: Option<PathBuf>,
+}
+
+impl PluginsConfig {
+    fn is_empty(&self) -> bool {
+        !self.require_signed && self.trusted_keys.is_empty() && self.store.is_none()
+    }
+}
+
+/// The plugin settings in effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginSettings {
+    /// Load only components of installed bundles signed by a trusted key.
+    pub require_signed: bool,
+    /// Public key files (PEM) whose signatures are trusted; relative paths are resolved
+    /// against the config file's directory.
+    pub trusted_keys: Vec<PathBuf>,
+    /// The installed-plugin store.
+    pub store: PathBuf,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -388,6 +421,23 @@ impl Config {
         repository.to_owned()
     }
 
+    /// The plugin trust policy and store: `plugins.requireSigned` (default off),
+    /// `plugins.trustedKeys`, and `plugins.store` (default `$XDG_DATA_HOME/ferry/plugins`,
+    /// `~/.local/share/ferry/plugins`).
+    pub fn plugins(&self) -> PluginSettings {
+        let p = &self.file.plugins;
+        let base = self.source.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
+        let store = p.store.clone().map(|s| base.join(s)).unwrap_or_else(|| {
+            std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
+                .unwrap_or_else(std::env::temp_dir)
+                .join("ferry")
+                .join("plugins")
+        });
+        PluginSettings { require_signed: p.require_signed, trusted_keys: p.trusted_keys.iter().map(|k| base.join(k)).collect(), store }
+    }
+
     /// The effective configuration as YAML, defaults filled in.
     pub fn to_yaml(&self) -> String {
         let mut file = self.file.clone();
@@ -395,6 +445,9 @@ impl Config {
         file.kind.get_or_insert_with(|| "Configuration".to_owned());
         file.cache_path = Some(self.cache_path());
         file.concurrent_http = Some(self.concurrent_http() as i64);
+        let plugins = self.plugins();
+        file.plugins =
+            PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: Some(plugins.store) };
         serde_yaml_ng::to_string(&file).unwrap_or_default()
     }
 }
@@ -512,5 +565,22 @@ mod tests {
         assert_eq!(c.rewrite_repository("index.docker.io", "rancher/x"), "ace/dt/rancher-images/x");
         assert_eq!(c.endpoint("localhost:5000").scheme, Scheme::Http);
         assert_eq!(c.endpoint("index.docker.io").referrers, ReferrersMode::Tag);
+        let plugins = c.plugins();
+        assert!(plugins.require_signed);
+        assert_eq!(plugins.trusted_keys, vec![PathBuf::from("/etc/ferry/keys/officer.pub")]);
+    }
+
+    #[test]
+    fn plugin_key_paths_are_relative_to_the_config_file() {
+        let c = Config::from_yaml("plugins:\n  trustedKeys: [keys/a.pub, /abs/b.pub]\n  store: installed\n", Path::new("/site/ferry.yaml"))
+            .unwrap();
+        let p = c.plugins();
+        assert!(!p.require_signed);
+        assert_eq!(p.trusted_keys, vec![PathBuf::from("/site/keys/a.pub"), PathBuf::from("/abs/b.pub")]);
+        assert_eq!(p.store, PathBuf::from("/site/installed"));
+        let e = load("plugins:\n  requireSigned: yes please\n").unwrap_err().to_string();
+        assert!(e.contains("requireSigned") || e.contains("plugins"), "{e}");
+        let e = load("plugins:\n  trustKeys: []\n").unwrap_err().to_string();
+        assert!(e.contains("trustKeys"), "{e}");
     }
 }

@@ -36,6 +36,15 @@ kind: Configuration
 #       tls:
 #         insecureSkipVerify: false        # true skips certificate checks: avoid
 
+## Plugins (ferry's own section). With requireSigned, ferry loads no site component unless it
+## comes from an installed bundle signed by one of trustedKeys (PEM public keys; relative paths
+## are resolved against this file's directory). The built-in components are always trusted.
+# plugins:
+#   requireSigned: true
+#   trustedKeys:
+#     - /etc/ferry/keys/officer.pub
+#   store: /var/lib/ferry/plugins      # installed bundles (default $XDG_DATA_HOME/ferry/plugins)
+
 ## Credentials come from Docker's credential store ($DOCKER_CONFIG/config.json or
 ## ~/.docker/config.json, with credHelpers and credsStore). CA certificates and client
 ## certificates for HOST come from /etc/containerd/certs.d/HOST, /etc/docker/certs.d/HOST

@@ -14,7 +14,7 @@ pub struct Inspection {
     pub size: u64,
     /// `mapper`, `sources-parser` or `tracker`, if its exports are one of those worlds'.
     pub world: Option<&'static str>,
-    /// The `ferry:plugin` version of its `host` import, if it imports it.
+    /// The `ferry:plugin` version of its imports of that package, if it imports any.
     pub interface_version: Option<String>,
     /// Every import name (WASI's and ferry's).
     pub imports: Vec<String>,
@@ -36,7 +36,10 @@ impl Host {
         let imports: Vec<String> = ty.imports(&self.engine).map(|(n, _)| n.to_owned()).collect();
         let exports: Vec<String> = ty.exports(&self.engine).map(|(n, _)| n.to_owned()).collect();
         let world = WORLDS.iter().find(|(_, fns)| fns.iter().all(|f| exports.iter().any(|e| e == f))).map(|(w, _)| *w);
-        let interface_version = imports.iter().find_map(|i| i.strip_prefix("ferry:plugin/host@")).map(str::to_owned);
+        // Any ferry:plugin interface it imports (`host`, or just `types` when it needs no host
+        // calls) carries the package version.
+        let interface_version =
+            imports.iter().find_map(|i| i.strip_prefix("ferry:plugin/").and_then(|rest| rest.split_once('@')).map(|(_, v)| v.to_owned()));
         Inspection { name: loaded.name.clone(), sha256: loaded.sha256.clone(), size, world, interface_version, imports, exports }
     }
 }

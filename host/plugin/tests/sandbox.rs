@@ -140,6 +140,17 @@ fn inspection_names_world_version_and_digest() {
 }
 
 #[test]
+fn a_component_that_imports_only_the_types_has_their_version() {
+    // The JSON-lines tracker makes no host calls: its version comes from ferry:plugin/types.
+    let host = host();
+    let wasm = ferry_plugin::examples::JSONL_TRACKER;
+    let loaded = host.load("jsonl-tracker", wasm).unwrap();
+    let i = host.inspect(&loaded, wasm.len() as u64);
+    assert!(!i.imports.iter().any(|n| n.starts_with("ferry:plugin/host")), "{:?}", i.imports);
+    assert_eq!((i.world, i.interface_version.as_deref()), (Some("tracker"), Some(ferry_plugin::INTERFACE_VERSION)));
+}
+
+#[test]
 fn another_interface_version_is_refused_with_both_versions() {
     let host = host();
     let other = host.load("route", builtin::OLD_INTERFACE).unwrap();

@@ -15,7 +15,9 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: ArchiveArgs) -> 
     let platforms = parse_platforms(&args.gather.platforms)?;
     let config = super::load_config(global)?;
     let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("archive"));
-    let sources = crate::plugins::read_sources(&crate::plugins::host(&config.cache_path())?, &args.sources)?;
+    let plugins = crate::plugins::Plugins::new(&config)?;
+    let parser = plugins.sources_parser(args.gather.sources_parser.as_deref()).await?;
+    let sources = crate::plugins::read_sources(&plugins.host, &parser, &args.sources)?;
     let client = Client::new(config);
     // The gather index is tagged in the cache under the archive's reference name.
     let gathered = ImageRef::Layout(LayoutRef { path: cache.clone(), tag: Some(args.reference.clone()), digest: None });

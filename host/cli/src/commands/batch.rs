@@ -19,13 +19,13 @@ use anyhow::Context as _;
 use ferry_engine::batch::{parse_batch_list, parse_sync_name, sync_file_name};
 use ferry_engine::store::{open_store, reference_string};
 use ferry_oci::{Digest, ImageRef};
-use ferry_plugin::{Host, LoadedRow, SentRow, Tracker, builtin};
+use ferry_plugin::{LoadedRow, SentRow, Tracker, builtin};
 use ferry_registry::Client;
 
 use super::serialize::compression;
 use crate::args::{BatchDeserializeArgs, BatchSerializeArgs, BlockFlags, DeserializeArgs, Global, SerializeArgs, SerializeFlags};
 use crate::exit::BadInput;
-use crate::plugins::{host, line_error, read_component, read_text};
+use crate::plugins::{Plugins, line_error, read_text};
 
 pub(crate) async fn serialize(global: &Global, recursive: bool, args: BatchSerializeArgs) -> anyhow::Result<()> {
     let dir = sync_directory(&args.sync_directory)?;
@@ -37,8 +37,8 @@ pub(crate) async fn serialize(global: &Global, recursive: bool, args: BatchSeria
         .map(|e| e.artifact.parse::<ImageRef>().map_err(|err| BadInput(format!("{}:{}: {err}", args.batch_list.display(), e.line))))
         .collect::<Result<Vec<_>, _>>()?;
     let config = super::load_config(global)?;
-    let plugins = host(&config.cache_path())?;
-    let mut tracker = load_tracker(&plugins, args.tracker.as_deref())?;
+    let plugins = Plugins::new(&config)?;
+    let mut tracker = load_tracker(&plugins, args.tracker.as_deref()).await?;
     let tracker_path = dir.join(&args.tracker_filename);
     let text = read_existing(&tracker_path)?;
     let rows = tracker.read_sent(&text).map_err(|e| line_error(&tracker_path, e))?;
@@ -114,8 +114,8 @@ pub(crate) async fn deserialize(global: &Global, args: BatchDeserializeArgs) -> 
         );
     }
     let config = super::load_config(global)?;
-    let plugins = host(&config.cache_path())?;
-    let mut tracker = load_tracker(&plugins, args.tracker.as_deref())?;
+    let plugins = Plugins::new(&config)?;
+    let mut tracker = load_tracker(&plugins, args.tracker.as_deref()).await?;
     let tracker_path = dir.join(&args.sync_filename);
     let text = read_existing(&tracker_path)?;
     let loaded: HashSet<String> =
@@ -164,16 +164,13 @@ pub(crate) async fn deserialize(global: &Global, args: BatchDeserializeArgs) -> 
     Ok(())
 }
 
-/// The built-in CSV tracker, or a site's component.
-fn load_tracker<'h>(plugins: &'h Host, path: Option<&Path>) -> anyhow::Result<Tracker<'h>> {
-    let loaded = match path {
-        None => plugins.load("csv-tracker", builtin::CSV_TRACKER)?,
-        Some(p) => {
-            let (name, wasm) = read_component(p, "--tracker")?;
-            plugins.load(&name, &wasm).map_err(|e| BadInput(format!("--tracker {}: {e}", p.display())))?
-        }
+/// The built-in CSV tracker, or a site's component (a file or an installed plugin).
+async fn load_tracker<'h>(plugins: &'h Plugins, spec: Option<&str>) -> anyhow::Result<Tracker<'h>> {
+    let loaded = match spec {
+        None => plugins.host.load("csv-tracker", builtin::CSV_TRACKER)?,
+        Some(s) => plugins.site_component(s, &format!("--tracker {s}")).await?,
     };
-    Tracker::new(plugins, &loaded, Vec::new()).map_err(|e| BadInput(format!("tracker: {e}")).into())
+    Tracker::new(&plugins.host, &loaded, Vec::new()).map_err(|e| BadInput(format!("tracker: {e}")).into())
 }
 
 fn sync_directory(dir: &Path) -> anyhow::Result<&Path> {

@@ -17,15 +17,16 @@ use super::scatter::{parse_selectors, route_and_place};
 use crate::args::{CloneArgs, Global};
 use crate::mapping::Rule;
 use crate::output::Progress;
-use crate::plugins::{host, read_sources};
+use crate::plugins::{Plugins, read_sources};
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: CloneArgs) -> anyhow::Result<()> {
     let selectors = parse_selectors(&args.route.selectors)?;
     let platforms = parse_platforms(&args.platforms)?;
     let config = super::load_config(global)?;
-    let plugins = host(&config.cache_path())?;
-    let rule = Rule::load(&plugins, &args.mapper)?;
-    let mut sources = read_sources(&plugins, &args.sources)?;
+    let plugins = Plugins::new(&config)?;
+    let rule = Rule::load(&plugins, &args.mapper).await?;
+    let parser = plugins.sources_parser(args.route.sources_parser.as_deref()).await?;
+    let mut sources = read_sources(&plugins.host, &parser, &args.sources)?;
     sources.retain(|s| any_matches(&selectors, &s.labels));
     let client = Client::new(config);
     let progress = Progress::new(global, "resolve", sources.len() as u64, "sources");
@@ -33,7 +34,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: CloneArgs) -> an
     progress.finish();
     let resolved = resolved.with_context(|| format!("resolving the sources of {}", args.sources.display()))?;
     let options = PlaceOptions { recursive, keep_going: args.keep_going };
-    let placed = route_and_place(global, &client, &plugins, &rule, &resolved.stores, resolved.artifacts, &args.route, options).await;
+    let placed = route_and_place(global, &client, &plugins.host, &rule, &resolved.stores, resolved.artifacts, &args.route, options).await;
     let failed = resolved.failures.len();
     if failed == 0 {
         return placed;

@@ -16,7 +16,9 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: GatherArgs) -> a
     let annotations = parse_annotations(&args.flags.annotations)?;
     let platforms = parse_platforms(&args.flags.platforms)?;
     let config = super::load_config(global)?;
-    let sources = crate::plugins::read_sources(&crate::plugins::host(&config.cache_path())?, &args.sources)?;
+    let plugins = crate::plugins::Plugins::new(&config)?;
+    let parser = plugins.sources_parser(args.flags.sources_parser.as_deref()).await?;
+    let sources = crate::plugins::read_sources(&plugins.host, &parser, &args.sources)?;
     let options = GatherOptions { platforms, annotations, index_fallback: args.flags.index_fallback, recursive };
     let client = Client::new(config);
     let progress = Progress::new(global, "gather", sources.len() as u64, "sources");

@@ -2,6 +2,7 @@
 
 mod archive;
 mod batch;
+pub(crate) mod bundle;
 mod clone;
 pub(crate) mod config;
 mod deserialize;

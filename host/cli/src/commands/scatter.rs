@@ -17,22 +17,26 @@ use crate::args::{Global, RouteFlags, ScatterArgs};
 use crate::exit::BadInput;
 use crate::mapping::{Rule, route};
 use crate::output::Progress;
-use crate::plugins::{host, read_sources};
+use crate::plugins::{Plugins, read_sources};
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: ScatterArgs) -> anyhow::Result<()> {
     let image: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;
     let selectors = parse_selectors(&args.route.selectors)?;
     let config = super::load_config(global)?;
-    let plugins = host(&config.cache_path())?;
-    let subset = args.subset.as_deref().map(|s| read_subset(&plugins, s)).transpose()?;
-    let rule = Rule::load(&plugins, &args.mapper)?;
+    let plugins = Plugins::new(&config)?;
+    let subset = match &args.subset {
+        Some(s) => Some(read_subset(&plugins, args.route.sources_parser.as_deref(), s).await?),
+        None => None,
+    };
+    let rule = Rule::load(&plugins, &args.mapper).await?;
     let client = Client::new(config);
     let store = open_store(&client, &image, false)?;
     let root = store.resolve(&reference_string(&image)).await.with_context(|| format!("resolving {image}"))?;
     let found = artifacts(store.as_ref(), &root, 0).await.with_context(|| format!("reading the gather index {image}"))?;
     let chosen = narrow(found, subset.as_ref(), &selectors);
     let stores = vec![store];
-    route_and_place(global, &client, &plugins, &rule, &stores, chosen, &args.route, PlaceOptions { recursive, keep_going: false }).await
+    route_and_place(global, &client, &plugins.host, &rule, &stores, chosen, &args.route, PlaceOptions { recursive, keep_going: false })
+        .await
 }
 
 /// Routes `artifacts` by `rule` and places them (or, with `--check`, prints where each would
@@ -92,8 +96,9 @@ pub(super) fn parse_selectors(values: &[String]) -> anyhow::Result<Vec<Selector>
 }
 
 /// The references a `--subset` sources file lists.
-pub(super) fn read_subset(plugins: &ferry_plugin::Host, path: &Path) -> anyhow::Result<HashSet<String>> {
-    let entries = read_sources(plugins, path)?;
+pub(super) async fn read_subset(plugins: &Plugins, parser: Option<&str>, path: &Path) -> anyhow::Result<HashSet<String>> {
+    let parser = plugins.sources_parser(parser).await?;
+    let entries = read_sources(&plugins.host, &parser, path)?;
     if entries.is_empty() {
         return Err(BadInput(format!("--subset {} lists no sources", path.display())).into());
     }

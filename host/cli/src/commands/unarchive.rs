@@ -17,14 +17,17 @@ use super::deserialize::open_archive;
 use super::scatter::{parse_selectors, read_subset, route_and_place};
 use crate::args::{Global, UnarchiveArgs};
 use crate::mapping::Rule;
-use crate::plugins::host;
+use crate::plugins::Plugins;
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: UnarchiveArgs) -> anyhow::Result<()> {
     let selectors = parse_selectors(&args.route.selectors)?;
     let config = super::load_config(global)?;
-    let plugins = host(&config.cache_path())?;
-    let subset = args.subset.as_deref().map(|s| read_subset(&plugins, s)).transpose()?;
-    let rule = Rule::load(&plugins, &args.mapper)?;
+    let plugins = Plugins::new(&config)?;
+    let subset = match &args.subset {
+        Some(s) => Some(read_subset(&plugins, args.route.sources_parser.as_deref(), s).await?),
+        None => None,
+    };
+    let rule = Rule::load(&plugins, &args.mapper).await?;
     let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("unarchive"));
     let client = Client::new(config);
     let cached = ImageRef::Layout(LayoutRef { path: cache.clone(), tag: Some(args.reference.clone()), digest: None });
@@ -40,5 +43,6 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: UnarchiveArgs) -
     let found = artifacts(store.as_ref(), &root, 0).await.with_context(|| format!("reading the archive's root {}", root.digest))?;
     let chosen = narrow(found, subset.as_ref(), &selectors);
     let stores = vec![store];
-    route_and_place(global, &client, &plugins, &rule, &stores, chosen, &args.route, PlaceOptions { recursive, keep_going: false }).await
+    route_and_place(global, &client, &plugins.host, &rule, &stores, chosen, &args.route, PlaceOptions { recursive, keep_going: false })
+        .await
 }
