@@ -18,12 +18,15 @@ fn policy(base: &str, keys: &[&str]) -> String {
     format!("{base}plugins:\n  requireSigned: true\n  trustedKeys: [{}]\n", keys.join(", "))
 }
 
-/// The example rule and tracker as files, and a bundle of both written to `dest`.
-fn make_bundle(f: &Fixture, dest: &str) -> (String, String) {
+/// The example rule and tracker and a sources parser (a copy of the built-in one) as files,
+/// and a bundle of the three written to `dest`.
+fn make_bundle(f: &Fixture, dest: &str) -> [String; 3] {
     let route = write_wasm(f, "route-by-label.wasm", ferry_plugin::examples::ROUTE_BY_LABEL);
     let tracker = write_wasm(f, "jsonl-tracker.wasm", ferry_plugin::examples::JSONL_TRACKER);
-    f.run(&["plugin", "bundle", "--name", "site-rules", "--version", "1.0.0", &route, &tracker, "-o", dest]).expect_code(0);
-    (route, tracker)
+    let parser = write_wasm(f, "site-sources.wasm", ferry_plugin::builtin::SOURCES_LIST);
+    let args = ["plugin", "bundle", "--name", "site-rules", "--version", "1.0.0", &route, &tracker, &parser, "-o", dest];
+    f.run(&args).expect_code(0);
+    [route, tracker, parser]
 }
 
 fn run_with(home: &TestHome, config: &str, args: &[&str]) -> Run {
@@ -45,7 +48,7 @@ fn a_signed_bundle_installs_and_runs_by_name_under_the_policy() {
     let mode = std::fs::metadata(f.home.path().join("officer.key")).unwrap().permissions();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
     let bundle = format!("{h}/plugins/site-rules:1.0.0");
-    let (route, tracker) = make_bundle(&f, &bundle);
+    let [route, tracker, parser] = make_bundle(&f, &bundle);
     f.run(&["plugin", "sign", "--key", "officer.key", &bundle]).expect_code(0);
 
     // cosign's layout: a .sig tag whose layer is the simple-signing payload naming the bundle,
@@ -81,7 +84,7 @@ fn a_signed_bundle_installs_and_runs_by_name_under_the_policy() {
         .iter()
         .map(|r| (r["name"].as_str().unwrap(), r["world"].as_str().unwrap(), r["trusted"].as_bool().unwrap()))
         .collect();
-    assert_eq!(names, [("route-by-label", "mapper", true), ("jsonl-tracker", "tracker", true)]);
+    assert_eq!(names, [("route-by-label", "mapper", true), ("jsonl-tracker", "tracker", true), ("site-sources", "sources-parser", true)]);
     assert!(rows[0]["digest"] == digest.to_string());
 
     // Under the policy a component file is refused; the installed plugin runs by name.
@@ -103,6 +106,11 @@ fn a_signed_bundle_installs_and_runs_by_name_under_the_policy() {
     assert!(run.expect_code(0).stdout.contains("Nothing new"), "{}", run.stdout);
     let run = run_with(&f.home, &config, &["mirror", "batch-deserialize", "sync", &dest, "--tracker", &tracker]);
     expect_refusal(&run, 2, &["--tracker", "refused by the trust policy"]);
+    // And the sources parser.
+    let again = format!("{h}/low/mirror:sync-2");
+    run_with(&f.home, &config, &["mirror", "gather", "--sources-parser", "site-sources", &f.sources, &again]).expect_code(0);
+    let run = run_with(&f.home, &config, &["mirror", "gather", "--sources-parser", &parser, &f.sources, &again]);
+    expect_refusal(&run, 2, &["--sources-parser", "site-sources.wasm: refused by the trust policy"]);
     // A mapper's name that is a tracker is refused as the wrong world.
     let run = run_with(&f.home, &config, &["mirror", "scatter", &f.mirror(), "plugin=jsonl-tracker"]);
     expect_refusal(&run, 2, &["not a ferry:plugin/mapper@0.1.0 component"]);
@@ -215,6 +223,13 @@ fn unsigned_untrusted_tampered_and_mislabelled_bundles_are_refused() {
     let run = f.run(&["plugin", "verify", &format!("{}/low/source1:v1", f.h())]);
     expect_refusal(&run, 2, &["not a plugin bundle: artifactType is (none)"]);
     assert!(run_with(&f.home, &config, &["plugin", "list"]).stdout.contains("No plugins installed"));
+
+    // Without the policy, --allow-unsigned installs what no configured key vouches for, and
+    // says so; the list shows it untrusted.
+    let run = f.run(&["plugin", "install", "--allow-unsigned", "oci:bundle:1.0.0"]);
+    assert!(run.expect_code(0).stderr.contains("warning: installing without a trusted signature"), "{}", run.stderr);
+    let list = f.run(&["plugin", "list"]);
+    assert!(list.expect_code(0).stdout.contains("not signed by a trusted key"), "{}", list.stdout);
 }
 
 fn metadata_of(l: &Layout) -> (Metadata, Descriptor) {
