@@ -21,6 +21,7 @@ test:
 
 # Two throw-away local registries, sample images, and the whole workflow: gather, serialize, deserialize, scatter
 # `just demo batch`: the batch variant (two weekly batch-serialize runs, then batch-deserialize)
+# `just demo plugins`: a site's rule as a signed bundle, carried across and run by name under the policy
 demo variant="":
     cargo build --release --bin ferry
     scripts/demo target/release/ferry {{variant}}
