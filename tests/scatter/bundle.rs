@@ -272,3 +272,24 @@ fn a_bundle_carried_across_the_gap_installs_and_runs_on_the_high_side() {
     let (_, placed) = p.manifest("site/core/low/source1", "v1").expect("placed by the installed rule");
     assert_eq!(ferry_tests::sha256(&placed), f.img_digest());
 }
+
+#[test]
+fn a_bundle_file_is_signed_in_place_and_installs_compressed_too() {
+    let f = Fixture::new();
+    f.run(&["plugin", "keygen", "officer"]).expect_code(0);
+    make_bundle(&f, "site.tar");
+    f.run(&["plugin", "sign", "--key", "officer.key", "site.tar"]).expect_code(0);
+    assert!(!f.home.path().join("site.tar.partial").exists());
+    f.run(&["plugin", "verify", "--key", "officer.pub", "site.tar"]).expect_code(0);
+    let zstd =
+        std::process::Command::new("zstd").args(["-q", "site.tar", "-o", "site.tar.zst"]).current_dir(f.home.path()).status().unwrap();
+    assert!(zstd.success());
+    let config = policy(&f.reg.ferry_config(), &["officer.pub"]);
+    // Under the policy only the configured keys decide what is installed.
+    let run = run_with(&f.home, &config, &["plugin", "install", "--key", "officer.pub", "site.tar.zst"]);
+    expect_refusal(&run, 2, &["--key: refused: plugins.requireSigned is on"]);
+    let run = run_with(&f.home, &config, &["plugin", "install", "site.tar.zst"]);
+    assert!(run.expect_code(0).stdout.contains("signed by trusted key"), "{}", run.stdout);
+    let run = run_with(&f.home, &config, &["plugin", "install", "missing.tar"]);
+    expect_refusal(&run, 2, &["bundle missing.tar: no such file"]);
+}

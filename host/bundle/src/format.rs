@@ -67,9 +67,11 @@ impl ComponentEntry {
 }
 
 /// Whether `name` can name a bundle or a component: lower-case letters, digits, `.`, `_` and
-/// `-`, starting with a letter or digit, at most 64 characters.
+/// `-`, starting with a letter or digit, at most 64 characters, and not `sha256-…` (the
+/// installed-plugin store keeps signatures under such tags).
 pub fn valid_name(name: &str) -> bool {
     name.len() <= 64
+        && !name.starts_with("sha256-")
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
@@ -198,5 +200,6 @@ mod tests {
         assert!(!valid_name("-x"));
         assert!(!valid_name("a/b"));
         assert!(!valid_name(""));
+        assert!(!valid_name("sha256-abc"));
     }
 }

@@ -116,14 +116,21 @@ pub(crate) struct SignArgs {
     pub(crate) key: PathBuf,
 }
 
+/// A bundle and the keys to trust beside the configured ones; shared by verify and install.
 #[derive(Args, Debug)]
-pub(crate) struct VerifyBundleArgs {
+pub(crate) struct TrustFlags {
     /// The bundle: FILE.tar, oci:PATH[:TAG|@DIGEST] or REGISTRY/REPOSITORY[:TAG|@DIGEST]
     #[arg(value_name = "BUNDLE")]
     pub(crate) bundle: String,
     /// Also trust this public key (PEM), beside plugins.trustedKeys; repeatable
     #[arg(long = "key", value_name = "PUB")]
     pub(crate) keys: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyBundleArgs {
+    #[command(flatten)]
+    pub(crate) trust: TrustFlags,
     /// Print JSON instead of text
     #[arg(long)]
     pub(crate) json: bool,
@@ -131,12 +138,8 @@ pub(crate) struct VerifyBundleArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct InstallArgs {
-    /// The bundle: FILE.tar, oci:PATH[:TAG|@DIGEST] or REGISTRY/REPOSITORY[:TAG|@DIGEST]
-    #[arg(value_name = "BUNDLE")]
-    pub(crate) bundle: String,
-    /// Also trust this public key (PEM), beside plugins.trustedKeys; repeatable
-    #[arg(long = "key", value_name = "PUB")]
-    pub(crate) keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) trust: TrustFlags,
     /// Install even without a trusted signature (refused when plugins.requireSigned is on)
     #[arg(long = "allow-unsigned")]
     pub(crate) allow_unsigned: bool,

@@ -4,20 +4,20 @@
 //! format, read into a temporary layout), an `oci:PATH[:TAG]` layout or a registry reference.
 
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use ferry_archive::{BlockWriter, Geometry};
 use ferry_bundle::{Installed, Metadata, Opened, PrivateKey, bundle};
-use ferry_engine::deserialize::{ArchiveInput, DeserializeOptions, deserialize};
+use ferry_engine::deserialize::{DeserializeOptions, deserialize};
 use ferry_engine::serialize::{SerializeOptions, serialize};
 use ferry_engine::store::{LayoutStore, Store, open_store, reference_string};
 use ferry_oci::{Descriptor, ImageRef};
 use ferry_registry::Client;
 
-use crate::args::{BundleArgs, Global, InstallArgs, KeygenArgs, ListArgs, RemoveArgs, SignArgs, VerifyBundleArgs};
+use crate::args::{BundleArgs, Global, InstallArgs, KeygenArgs, ListArgs, RemoveArgs, SignArgs, TrustFlags, VerifyBundleArgs};
 use crate::exit::BadInput;
 use crate::plugins::Plugins;
 
@@ -55,8 +55,11 @@ async fn open_source(client: &Client, text: &str) -> anyhow::Result<Source> {
         Location::File(path) => {
             let temp = tempfile::tempdir().context("making a temporary directory")?;
             let store = LayoutStore::open(temp.path(), true)?;
-            let file = std::fs::File::open(&path).map_err(|e| BadInput(format!("bundle {}: {e}", path.display())))?;
-            deserialize(ArchiveInput::File(file), &store, FILE_TAG, DeserializeOptions::default(), Arc::new(|_| {}))
+            if !path.is_file() {
+                return Err(BadInput(format!("bundle {}: no such file", path.display())).into());
+            }
+            let input = super::deserialize::open_archive(&path.display().to_string(), 0)?;
+            deserialize(input, &store, FILE_TAG, DeserializeOptions::default(), Arc::new(|_| {}))
                 .await
                 .with_context(|| format!("reading the bundle file {}", path.display()))?;
             Ok(Source { store: Box::new(store), reference: FILE_TAG.to_owned(), _temp: Some(temp) })
@@ -94,6 +97,8 @@ pub(crate) fn keygen(global: &Global, args: &KeygenArgs) -> anyhow::Result<()> {
         .mode(0o600)
         .open(&private)
         .with_context(|| format!("creating {}", private.display()))?;
+    // `mode` applies only to a new file; an overwritten one is narrowed before the key is in it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600)).with_context(|| format!("restricting {}", private.display()))?;
     file.write_all(key.to_pem().as_bytes()).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", private.display()))?;
     std::fs::write(&public, key.public_key().to_pem()).with_context(|| format!("writing {}", public.display()))?;
     if !global.quiet {
@@ -193,9 +198,9 @@ struct Checked {
     signer: Result<String, ferry_bundle::BundleError>,
 }
 
-async fn check(plugins: &Plugins, client: &Client, text: &str, keys: &[PathBuf]) -> anyhow::Result<Checked> {
-    let policy = plugins.policy(keys)?;
-    let source = open_source(client, text).await?;
+async fn check(plugins: &Plugins, client: &Client, flags: &TrustFlags) -> anyhow::Result<Checked> {
+    let policy = plugins.policy(&flags.keys)?;
+    let source = open_source(client, &flags.bundle).await?;
     let opened = bundle::open(source.store.as_ref(), &source.reference).await?;
     bundle::check_components(&plugins.host, source.store.as_ref(), &opened).await?;
     let signer = bundle::trusted_signer(&opened, &policy.trusted_keys).map(|k| k.fingerprint().to_owned());
@@ -207,7 +212,7 @@ pub(crate) async fn verify(global: &Global, args: &VerifyBundleArgs) -> anyhow::
     let config = super::load_config(global)?;
     let plugins = Plugins::new(&config)?;
     let client = Client::new(config);
-    let checked = check(&plugins, &client, &args.bundle, &args.keys).await?;
+    let checked = check(&plugins, &client, &args.trust).await?;
     let o = &checked.opened;
     if args.json {
         let doc = serde_json::json!({
@@ -234,12 +239,22 @@ pub(crate) async fn verify(global: &Global, args: &VerifyBundleArgs) -> anyhow::
 pub(crate) async fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<()> {
     let config = super::load_config(global)?;
     let plugins = Plugins::new(&config)?;
-    if args.allow_unsigned && plugins.require_signed() {
+    if plugins.require_signed() {
         let file = config.source().map_or_else(String::new, |p| format!(" in {}", p.display()));
-        return Err(BadInput(format!("--allow-unsigned: refused: plugins.requireSigned is on{file}")).into());
+        if args.allow_unsigned {
+            return Err(BadInput(format!("--allow-unsigned: refused: plugins.requireSigned is on{file}")).into());
+        }
+        // What loads is decided by the configured keys alone; a bundle trusted by --key only
+        // would be installed and then refused at every load.
+        if !args.trust.keys.is_empty() {
+            return Err(BadInput(format!(
+                "--key: refused: plugins.requireSigned is on{file}, so only plugins.trustedKeys decide; add the key there"
+            ))
+            .into());
+        }
     }
     let client = Client::new(config);
-    let checked = check(&plugins, &client, &args.bundle, &args.keys).await?;
+    let checked = check(&plugins, &client, &args.trust).await?;
     let trust = match checked.signer {
         Ok(key) => format!("signed by trusted key {key}"),
         Err(e) if args.allow_unsigned => {
