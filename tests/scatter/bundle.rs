@@ -129,7 +129,17 @@ fn a_signed_bundle_installs_and_runs_by_name_under_the_policy() {
     let run = run_with(&f.home, &rotated, &["mirror", "scatter", &f.mirror(), &by_name]);
     expect_refusal(&run, 2, &["refused by the trust policy", "bundle site-rules 1.0.0", "by none of the trusted keys"]);
 
-    run_with(&f.home, &config, &["plugin", "remove", "site-rules"]).expect_code(0);
+    // A bundle whose metadata was damaged in the store is listed as unreadable, and can be removed.
+    let bundle_digest = rows[0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("blobs/sha256").join(bundle_digest.trim_start_matches("sha256:"))).unwrap())
+            .unwrap();
+    let config_blob = store.join("blobs/sha256").join(manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+    std::fs::write(&config_blob, b"{}").unwrap();
+    let list = run_with(&f.home, &config, &["plugin", "list"]);
+    assert!(list.expect_code(0).stdout.contains("UNREADABLE"), "{}", list.stdout);
+    let run = run_with(&f.home, &config, &["plugin", "remove", "site-rules"]);
+    assert!(run.expect_code(0).stdout.contains("Removed bundle site-rules (it could not be read)"), "{}", run.stdout);
     let run = run_with(&f.home, &config, &["mirror", "scatter", &f.mirror(), &by_name]);
     expect_refusal(&run, 2, &["no installed plugin is named \"route-by-label\""]);
     let left: Vec<_> = std::fs::read_dir(store.join("blobs/sha256")).unwrap().collect();

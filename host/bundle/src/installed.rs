@@ -33,27 +33,36 @@ impl Installed {
         &self.store
     }
 
-    /// Every installed bundle, by name.
-    pub async fn bundles(&self) -> Result<Vec<Opened>, BundleError> {
+    /// Every installed bundle by name, each opened or with the reason it cannot be (one damaged
+    /// bundle does not hide the others).
+    pub async fn bundles(&self) -> Result<Vec<(String, Result<Opened, BundleError>)>, BundleError> {
         let mut out = Vec::new();
-        for name in self.names()? {
-            out.push(bundle::open(&self.store, &name).await?);
+        let mut names = self.names()?;
+        names.sort();
+        for name in names {
+            let opened = bundle::open(&self.store, &name).await;
+            out.push((name, opened));
         }
-        out.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         Ok(out)
     }
 
     /// The installed bundle holding the component `name`, and its entry.
     pub async fn find(&self, name: &str) -> Result<(Opened, ComponentEntry), BundleError> {
         let bundles = self.bundles().await?;
-        for b in &bundles {
-            if let Some(entry) = b.entry(name) {
-                return Ok((b.clone(), entry.clone()));
+        let mut known = Vec::new();
+        let mut damaged = Vec::new();
+        for (bundle_name, b) in bundles {
+            match b {
+                Ok(b) => match b.entry(name) {
+                    Some(entry) => return Ok((b.clone(), entry.clone())),
+                    None => known.extend(b.metadata.components.iter().map(|c| c.name.clone())),
+                },
+                Err(e) => damaged.push(format!("{bundle_name} ({e})")),
             }
         }
-        let known: Vec<&str> = bundles.iter().flat_map(|b| b.metadata.components.iter().map(|c| c.name.as_str())).collect();
+        let damaged = if damaged.is_empty() { String::new() } else { format!("; unreadable: {}", damaged.join(", ")) };
         Err(BundleError::Installed(format!(
-            "no installed plugin is named {name:?} (installed: {}; see `ferry plugin list`)",
+            "no installed plugin is named {name:?} (installed: {}{damaged}; see `ferry plugin list`)",
             if known.is_empty() { "none".to_owned() } else { known.join(", ") }
         )))
     }
@@ -75,8 +84,12 @@ impl Installed {
     pub async fn install(&self, src: &dyn Store, opened: &Opened) -> Result<Option<String>, BundleError> {
         let name = &opened.metadata.name;
         let mut replaced = None;
-        for other in self.bundles().await? {
-            if other.metadata.name == *name {
+        for (other_name, other) in self.bundles().await? {
+            // A damaged bundle of another name cannot be checked for clashes; `find` skips it.
+            let Ok(other) = other else {
+                continue;
+            };
+            if other_name == *name {
                 replaced = Some(other.metadata.version.clone());
                 continue;
             }
@@ -98,8 +111,9 @@ impl Installed {
         Ok(replaced)
     }
 
-    /// Removes the bundle `name` and whatever only it used.
-    pub async fn remove(&self, name: &str) -> Result<Opened, BundleError> {
+    /// Removes the bundle `name` and whatever only it used; returns it as it was, if it could
+    /// still be read.
+    pub async fn remove(&self, name: &str) -> Result<Option<Opened>, BundleError> {
         if !self.names()?.iter().any(|n| n == name) {
             let names = self.names()?;
             return Err(BundleError::Installed(format!(
@@ -107,7 +121,7 @@ impl Installed {
                 if names.is_empty() { "none".to_owned() } else { names.join(", ") }
             )));
         }
-        let opened = bundle::open(&self.store, name).await?;
+        let opened = bundle::open(&self.store, name).await.ok();
         let layout = self.layout()?;
         let mut index = layout.index().map_err(|e| self.error(e))?;
         index.manifests.retain(|d| d.annotations.get(annotations::REF_NAME).is_none_or(|n| n != name));

@@ -1,8 +1,9 @@
 //! MAPPER arguments (`TYPE=ARG`, spec §6) and running a rule over many artifacts.
 //!
 //! Every type is a component: the built-in ones are embedded in the binary, `plugin=` loads a
-//! site's (a file, or an installed plugin by name, under the trust policy). Rules run on a few worker threads, each with one instance of the component that it
-//! reuses for every artifact it maps.
+//! site's (a file, or an installed plugin by name, under the trust policy). Rules run on a few
+//! worker threads, each with one instance of the component that it reuses for every artifact
+//! it maps.
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -53,9 +53,9 @@ impl Plugins {
     }
 
     /// A site's component `spec`, which `what` (`mapper plugin=X`, `--tracker X`) names in
-    /// messages: `PATH.wasm` or
-    /// a path with `/` is a file, anything else an installed plugin. Under `requireSigned`
-    /// only an installed plugin whose bundle a trusted key signed is loaded.
+    /// messages: `PATH.wasm` or a path with `/` is a file, anything else an installed plugin.
+    /// Under `requireSigned` only an installed plugin whose bundle a trusted key signed is
+    /// loaded.
     pub(crate) async fn site_component(&self, spec: &str, what: &str) -> anyhow::Result<Loaded> {
         if spec.ends_with(".wasm") || spec.contains('/') {
             if self.settings.require_signed {
@@ -73,9 +73,12 @@ impl Plugins {
         let policy = self.policy(&[])?;
         let installed = self.installed()?;
         let (opened, _, wasm) = installed.component(spec, &policy).await.map_err(|e| {
-            let refused =
-                if policy.require_signed { format!(" (refused by the trust policy in {})", self.config_file) } else { String::new() };
-            BadInput(format!("{what}{refused}: {e}"))
+            // The error keeps its own exit code: a store that cannot be read is not bad input.
+            let context = match e {
+                ferry_bundle::BundleError::Untrusted { .. } => format!("{what}: refused by the trust policy in {}", self.config_file),
+                _ => what.to_owned(),
+            };
+            anyhow::Error::new(e).context(context)
         })?;
         tracing::info!("{what}: from {}", opened.title());
         self.host.load(spec, &wasm).map_err(|e| BadInput(format!("{what}: {e}")).into())

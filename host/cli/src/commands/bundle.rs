@@ -282,7 +282,14 @@ pub(crate) async fn list(global: &Global, args: &ListArgs) -> anyhow::Result<()>
     let policy = plugins.policy(&[])?;
     let installed: Installed = plugins.installed()?;
     let mut rows = Vec::new();
-    for b in installed.bundles().await? {
+    for (name, b) in installed.bundles().await? {
+        let b = match b {
+            Ok(b) => b,
+            Err(e) => {
+                rows.push(serde_json::json!({"bundle": name, "trusted": false, "reason": e.to_string()}));
+                continue;
+            }
+        };
         let trust = bundle::trusted_signer(&b, &policy.trusted_keys).map(|k| k.fingerprint().to_owned());
         for c in &b.metadata.components {
             rows.push(serde_json::json!({
@@ -306,9 +313,10 @@ pub(crate) async fn list(global: &Global, args: &ListArgs) -> anyhow::Result<()>
     }
     println!("{:<24} {:<15} {:<24} {:<12} TRUST", "NAME", "WORLD", "BUNDLE", "VERSION");
     for r in &rows {
-        let trust = match r["signedBy"].as_str() {
-            Some(key) => format!("signed by {key}"),
-            None => "not signed by a trusted key".to_owned(),
+        let trust = match (r["signedBy"].as_str(), r["name"].is_null()) {
+            (Some(key), _) => format!("signed by {key}"),
+            (None, false) => "not signed by a trusted key".to_owned(),
+            (None, true) => format!("UNREADABLE: {}", r["reason"].as_str().unwrap_or_default()),
         };
         let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
         println!("{:<24} {:<15} {:<24} {:<12} {trust}", s("name"), s("world"), s("bundle"), s("version"));
@@ -322,8 +330,13 @@ pub(crate) async fn remove(global: &Global, args: &RemoveArgs) -> anyhow::Result
     let plugins = Plugins::new(&config)?;
     let removed = plugins.installed()?.remove(&args.name).await?;
     if !global.quiet {
-        let names: Vec<&str> = removed.metadata.components.iter().map(|c| c.name.as_str()).collect();
-        println!("Removed {}: {}", removed.title(), names.join(", "));
+        match removed {
+            Some(b) => {
+                let names: Vec<&str> = b.metadata.components.iter().map(|c| c.name.as_str()).collect();
+                println!("Removed {}: {}", b.title(), names.join(", "));
+            }
+            None => println!("Removed bundle {} (it could not be read)", args.name),
+        }
     }
     Ok(())
 }
