@@ -74,9 +74,12 @@ async fn write_file(store: &dyn Store, root: Descriptor, path: &Path) -> anyhow:
     let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
     let geometry = Geometry::from_flags(0, 1 << 20, 90).map_err(|e| anyhow::anyhow!("{e}"))?;
     let options = SerializeOptions { ref_name: FILE_TAG.to_owned(), recursive: true, ..SerializeOptions::default() };
-    serialize(store, root, BlockWriter::new(file, geometry), &options, Arc::new(|_| {}))
-        .await
-        .with_context(|| format!("writing {}", partial.display()))?;
+    let written = serialize(store, root, BlockWriter::new(file, geometry), &options, Arc::new(|_| {})).await;
+    if let Err(e) = written {
+        // The file at `path`, if any, is untouched; a half-written one is not left beside it.
+        let _ = std::fs::remove_file(&partial);
+        return Err(anyhow::Error::new(e).context(format!("writing {}", partial.display())));
+    }
     std::fs::rename(&partial, path).with_context(|| format!("renaming {} to {}", partial.display(), path.display()))
 }
 
