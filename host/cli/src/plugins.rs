@@ -23,14 +23,15 @@ pub(crate) fn host(cache: &Path) -> anyhow::Result<Host> {
 pub(crate) struct Plugins {
     pub(crate) host: Host,
     settings: PluginSettings,
-    /// Names the config file in policy refusals.
+    /// Names the file the policy came from in refusals.
     config_file: String,
 }
 
 impl Plugins {
     pub(crate) fn new(config: &Config) -> anyhow::Result<Plugins> {
-        let config_file = config.source().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
-        Ok(Plugins { host: host(&config.cache_path())?, settings: config.plugins(), config_file })
+        let settings = config.plugins();
+        let config_file = settings.policy_file.as_ref().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
+        Ok(Plugins { host: host(&config.cache_path())?, settings, config_file })
     }
 
     /// The installed-plugin store.
@@ -50,6 +51,11 @@ impl Plugins {
 
     pub(crate) fn require_signed(&self) -> bool {
         self.settings.require_signed
+    }
+
+    /// The file the policy came from, for messages.
+    pub(crate) fn policy_file(&self) -> &str {
+        &self.config_file
     }
 
     /// A site's component `spec`, which `what` (`mapper plugin=X`, `--tracker X`) names in

@@ -8,6 +8,10 @@ use regex::Regex;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The machine-wide config: a plugin policy that requires signatures there holds whichever
+/// config file is chosen.
+pub const SYSTEM_CONFIG: &str = "/etc/ferry/config.yaml";
+
 /// Default concurrency, as ace-dt's real default.
 const DEFAULT_CONCURRENT_HTTP: usize = 5;
 
@@ -76,6 +80,8 @@ pub struct PluginSettings {
     pub trusted_keys: Vec<PathBuf>,
     /// The installed-plugin store.
     pub store: PathBuf,
+    /// The file the policy (`requireSigned`, `trustedKeys`) came from.
+    pub policy_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -258,6 +264,8 @@ pub enum ConfigError {
 pub struct Config {
     file: FileConfig,
     source: Option<PathBuf>,
+    /// The machine-wide config, when its plugin policy overrode the chosen file's.
+    policy_source: Option<PathBuf>,
     rules: BTreeMap<String, Vec<(Regex, String)>>,
 }
 
@@ -278,13 +286,42 @@ impl Config {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
         let mut out = vec![PathBuf::from("ferry-config.yaml")];
         out.extend(xdg.map(|x| x.join("ferry").join("config.yaml")));
-        out.push(PathBuf::from("/etc/ferry/config.yaml"));
+        out.push(PathBuf::from(SYSTEM_CONFIG));
         out
     }
 
     /// Decodes the first readable candidate (none: defaults), then applies environment
-    /// overrides (`FERRY_CACHE_PATH`, `FERRY_CONCURRENT_HTTP`).
+    /// overrides (`FERRY_CACHE_PATH`, `FERRY_CONCURRENT_HTTP`) and the machine-wide plugin
+    /// policy ([`SYSTEM_CONFIG`]).
     pub fn load(candidates: &[PathBuf]) -> Result<Config, ConfigError> {
+        let mut config = Config::load_candidates(candidates)?;
+        config.apply_system_policy(Path::new(SYSTEM_CONFIG))?;
+        Ok(config)
+    }
+
+    /// When `system` (not the chosen file) requires signed plugins, its policy replaces the
+    /// chosen file's: another config can neither turn it off nor add keys. A `system` that
+    /// exists but cannot be read is an error, so the policy fails closed.
+    fn apply_system_policy(&mut self, system: &Path) -> Result<(), ConfigError> {
+        if self.source.as_deref() == Some(system) {
+            return Ok(());
+        }
+        let text = match fs_err::read_to_string(system) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(ConfigError::Read { path: system.to_owned(), source }),
+        };
+        let site = Config::from_yaml(&text, system)?;
+        if site.file.plugins.require_signed {
+            let keys = site.plugins().trusted_keys;
+            self.file.plugins.require_signed = true;
+            self.file.plugins.trusted_keys = keys;
+            self.policy_source = Some(system.to_owned());
+        }
+        Ok(())
+    }
+
+    fn load_candidates(candidates: &[PathBuf]) -> Result<Config, ConfigError> {
         let mut config = Config::default();
         for path in candidates {
             match fs_err::read_to_string(path) {
@@ -350,7 +387,7 @@ impl Config {
                 ));
             }
         }
-        Ok(Config { file, source: Some(origin.to_owned()), rules })
+        Ok(Config { file, source: Some(origin.to_owned()), policy_source: None, rules })
     }
 
     /// The file the configuration came from, if any.
@@ -435,7 +472,13 @@ impl Config {
                 .join("ferry")
                 .join("plugins")
         });
-        PluginSettings { require_signed: p.require_signed, trusted_keys: p.trusted_keys.iter().map(|k| base.join(k)).collect(), store }
+        let policy_file = self.policy_source.clone().or_else(|| self.source.clone());
+        PluginSettings {
+            require_signed: p.require_signed,
+            trusted_keys: p.trusted_keys.iter().map(|k| base.join(k)).collect(),
+            store,
+            policy_file,
+        }
     }
 
     /// The effective configuration as YAML, defaults filled in.
@@ -568,6 +611,29 @@ mod tests {
         let plugins = c.plugins();
         assert!(plugins.require_signed);
         assert_eq!(plugins.trusted_keys, vec![PathBuf::from("/etc/ferry/keys/officer.pub")]);
+    }
+
+    #[test]
+    fn a_machine_wide_policy_holds_whatever_config_is_chosen() {
+        let dir = tempfile::tempdir().unwrap();
+        let system = dir.path().join("system.yaml");
+        let mut user = Config::from_yaml("plugins:\n  trustedKeys: [/home/u/mine.pub]\n", Path::new("/home/u/ferry.yaml")).unwrap();
+        // No machine-wide file: the chosen one's policy.
+        user.apply_system_policy(&system).unwrap();
+        assert!(!user.plugins().require_signed);
+        std::fs::write(&system, "plugins:\n  requireSigned: false\n  trustedKeys: [site.pub]\n").unwrap();
+        user.apply_system_policy(&system).unwrap();
+        assert_eq!(user.plugins().trusted_keys, vec![PathBuf::from("/home/u/mine.pub")]);
+        // Required there: required here, with its keys only, and named as the policy's file.
+        std::fs::write(&system, "plugins:\n  requireSigned: true\n  trustedKeys: [site.pub]\n").unwrap();
+        user.apply_system_policy(&system).unwrap();
+        let p = user.plugins();
+        assert!(p.require_signed);
+        assert_eq!(p.trusted_keys, vec![dir.path().join("site.pub")]);
+        assert_eq!(p.policy_file.as_deref(), Some(system.as_path()));
+        // A machine-wide file that does not parse stops the run.
+        std::fs::write(&system, "plugins: [").unwrap();
+        assert!(user.apply_system_policy(&system).unwrap_err().to_string().contains("system.yaml"));
     }
 
     #[test]

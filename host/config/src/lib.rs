@@ -14,5 +14,5 @@ mod config;
 pub mod credentials;
 mod sample;
 
-pub use config::{Config, ConfigError, Endpoint, PluginSettings, ReferrersMode, Scheme};
+pub use config::{Config, ConfigError, Endpoint, PluginSettings, ReferrersMode, SYSTEM_CONFIG, Scheme};
 pub use sample::sample;

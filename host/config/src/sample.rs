@@ -39,6 +39,7 @@ kind: Configuration
 ## Plugins (ferry's own section). With requireSigned, ferry loads no site component unless it
 ## comes from an installed bundle signed by one of trustedKeys (PEM public keys; relative paths
 ## are resolved against this file's directory). The built-in components are always trusted.
+## Set in /etc/ferry/config.yaml, requireSigned and its trustedKeys hold whatever config is chosen.
 # plugins:
 #   requireSigned: true
 #   trustedKeys:

@@ -243,7 +243,7 @@ pub(crate) async fn install(global: &Global, args: &InstallArgs) -> anyhow::Resu
     let config = super::load_config(global)?;
     let plugins = Plugins::new(&config)?;
     if plugins.require_signed() {
-        let file = config.source().map_or_else(String::new, |p| format!(" in {}", p.display()));
+        let file = format!(" in {}", plugins.policy_file());
         if args.allow_unsigned {
             return Err(BadInput(format!("--allow-unsigned: refused: plugins.requireSigned is on{file}")).into());
         }
