@@ -82,8 +82,8 @@ pub fn describe(host: &Host, name: &str, wasm: &[u8]) -> Result<ComponentEntry, 
     })
 }
 
-/// Writes a bundle of `components` (metadata entry and wasm, in the metadata's order) to
-/// `dst`, tagged `tag`; returns its manifest.
+/// Writes the bundle `metadata` describes, with `wasm` (each component's bytes, in the
+/// metadata's order), to `dst`, tagged `tag`; returns its manifest.
 pub async fn write(dst: &dyn Store, tag: &str, metadata: &Metadata, wasm: &[Vec<u8>]) -> Result<Manifest, BundleError> {
     let (metadata_bytes, manifest) =
         format::bundle_manifest(metadata).map_err(|message| BundleError::Invalid { what: "metadata".to_owned(), message })?;
