@@ -303,3 +303,27 @@ fn a_bundle_file_is_signed_in_place_and_installs_compressed_too() {
     let run = run_with(&f.home, &config, &["plugin", "install", "missing.tar"]);
     expect_refusal(&run, 2, &["bundle missing.tar: no such file"]);
 }
+
+#[test]
+fn a_passphrase_protects_the_officers_key() {
+    let f = Fixture::new();
+    make_bundle(&f, "oci:bundle:1.0.0");
+    let cfg = f.home.path().join("ferry-config.yaml").display().to_string();
+    let with = |pass: &[(&str, &str)], args: &[&str]| ferry_tests::ferry_env(&f.home, pass, &[&["--config", cfg.as_str()], args].concat());
+    let secret = [("FERRY_KEY_PASSPHRASE", "correct horse battery")];
+    let run = with(&secret, &["plugin", "keygen", "officer"]);
+    assert!(run.expect_code(0).stdout.contains("encrypted with FERRY_KEY_PASSPHRASE"), "{}", run.stdout);
+    let pem = std::fs::read_to_string(f.home.path().join("officer.key")).unwrap();
+    assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{pem}");
+
+    expect_refusal(
+        &with(&[], &["plugin", "sign", "--key", "officer.key", "oci:bundle:1.0.0"]),
+        2,
+        &["the key is encrypted", "FERRY_KEY_PASSPHRASE"],
+    );
+    let wrong = with(&[("FERRY_KEY_PASSPHRASE", "tr0ub4dor")], &["plugin", "sign", "--key", "officer.key", "oci:bundle:1.0.0"]);
+    expect_refusal(&wrong, 2, &["officer.key: the passphrase does not open it"]);
+    assert!(!wrong.stderr.contains("tr0ub4dor"), "the passphrase is never shown");
+    with(&secret, &["plugin", "sign", "--key", "officer.key", "oci:bundle:1.0.0"]).expect_code(0);
+    f.run(&["plugin", "verify", "--key", "officer.pub", "oci:bundle:1.0.0"]).expect_code(0);
+}

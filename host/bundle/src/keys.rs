@@ -22,6 +22,9 @@ fn key_error(origin: &str, message: impl Into<String>) -> KeyError {
     KeyError { origin: origin.to_owned(), message: message.into() }
 }
 
+/// PBKDF2 rounds for a passphrase-protected key (OWASP's figure for PBKDF2-HMAC-SHA256).
+const PBKDF2_ROUNDS: u32 = 600_000;
+
 /// A private key that signs bundles.
 pub struct PrivateKey(SigningKey);
 
@@ -38,10 +41,10 @@ impl PrivateKey {
         PrivateKey(SigningKey::random(&mut rand_core::OsRng))
     }
 
-    /// Reads a PEM private key: PKCS#8 (`PRIVATE KEY`, what `ferry plugin keygen` writes) or
-    /// SEC1 (`EC PRIVATE KEY`, what `openssl ecparam -genkey` writes). `origin` names it in
-    /// errors.
-    pub fn from_pem(text: &str, origin: &str) -> Result<PrivateKey, KeyError> {
+    /// Reads a PEM private key: PKCS#8 (`PRIVATE KEY`, what `ferry plugin keygen` writes),
+    /// passphrase-protected PKCS#8 (`ENCRYPTED PRIVATE KEY`, given `passphrase`) or SEC1
+    /// (`EC PRIVATE KEY`, what `openssl ecparam -genkey` writes). `origin` names it in errors.
+    pub fn from_pem(text: &str, origin: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyError> {
         let label = pem_label(text).ok_or_else(|| key_error(origin, "not a PEM file"))?;
         match label {
             "PRIVATE KEY" => SigningKey::from_pkcs8_pem(text)
@@ -50,19 +53,39 @@ impl PrivateKey {
             "EC PRIVATE KEY" => p256::SecretKey::from_sec1_pem(text)
                 .map(|k| PrivateKey(k.into()))
                 .map_err(|e| key_error(origin, format!("not an ECDSA P-256 SEC1 key ({e})"))),
-            "ENCRYPTED PRIVATE KEY" | "ENCRYPTED SIGSTORE PRIVATE KEY" | "ENCRYPTED COSIGN PRIVATE KEY" => Err(key_error(
+            "ENCRYPTED PRIVATE KEY" => {
+                let passphrase =
+                    passphrase.ok_or_else(|| key_error(origin, "the key is encrypted: give its passphrase in FERRY_KEY_PASSPHRASE"))?;
+                SigningKey::from_pkcs8_encrypted_pem(text, passphrase)
+                    .map(PrivateKey)
+                    .map_err(|_| key_error(origin, "the passphrase does not open it, or it is not an ECDSA P-256 key"))
+            }
+            "ENCRYPTED SIGSTORE PRIVATE KEY" | "ENCRYPTED COSIGN PRIVATE KEY" => Err(key_error(
                 origin,
-                format!("{label}: ferry reads unencrypted PEM keys only (decrypt it, e.g. `openssl pkcs8 -in KEY -out PLAIN`)"),
+                format!("{label}: cosign's own key format is not read; use a PKCS#8 key (`ferry plugin keygen`, or openssl)"),
             )),
             "PUBLIC KEY" => Err(key_error(origin, "this is a public key; signing needs the private key")),
             other => Err(key_error(origin, format!("a PEM {other:?}, not a private key"))),
         }
     }
 
-    /// The key as PKCS#8 PEM.
-    pub fn to_pem(&self) -> String {
+    /// The key as PKCS#8 PEM: encrypted with `passphrase` when one is given, as PBES2 with
+    /// PBKDF2-HMAC-SHA256 and AES-256-CBC (what openssl reads and writes by default; the
+    /// crate's scrypt default exceeds openssl's scrypt memory limit).
+    pub fn to_pem(&self, passphrase: Option<&str>) -> String {
         // Encoding a valid key cannot fail.
-        self.0.to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default()
+        let Some(passphrase) = passphrase else {
+            return self.0.to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default();
+        };
+        let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut iv);
+        let encrypted = self.0.to_pkcs8_der().and_then(|der| {
+            let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes())?;
+            let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ROUNDS, &salt, &iv)?;
+            Ok(info.encrypt_with_params(params, passphrase)?.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)?)
+        });
+        encrypted.map(|pem| pem.to_string()).unwrap_or_default()
     }
 
     /// Its public half.
@@ -148,7 +171,7 @@ mod tests {
     #[test]
     fn keys_survive_pem() {
         let key = PrivateKey::generate();
-        let again = PrivateKey::from_pem(&key.to_pem(), "k").unwrap();
+        let again = PrivateKey::from_pem(&key.to_pem(None), "k", None).unwrap();
         let public = PublicKey::from_pem(&key.public_key().to_pem(), "p").unwrap();
         assert_eq!(again.public_key().fingerprint(), key.public_key().fingerprint());
         assert!(public.verifies(b"x", &again.sign(b"x")));
@@ -156,18 +179,32 @@ mod tests {
     }
 
     #[test]
+    fn an_encrypted_key_needs_its_passphrase() {
+        let key = PrivateKey::generate();
+        let pem = key.to_pem(Some("correct horse"));
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{pem}");
+        let again = PrivateKey::from_pem(&pem, "officer.key", Some("correct horse")).unwrap();
+        assert_eq!(again.public_key().fingerprint(), key.public_key().fingerprint());
+        let e = PrivateKey::from_pem(&pem, "officer.key", Some("wrong")).unwrap_err().to_string();
+        assert_eq!(e, "officer.key: the passphrase does not open it, or it is not an ECDSA P-256 key");
+        let e = PrivateKey::from_pem(&pem, "officer.key", None).unwrap_err().to_string();
+        assert!(e.contains("FERRY_KEY_PASSPHRASE"), "{e}");
+    }
+
+    #[test]
     fn the_wrong_kind_of_pem_is_named() {
         let key = PrivateKey::generate();
-        let e = PublicKey::from_pem(&key.to_pem(), "officer.key").unwrap_err();
+        let e = PublicKey::from_pem(&key.to_pem(None), "officer.key").unwrap_err();
         assert!(e.to_string().starts_with("officer.key: this is a private key"), "{e}");
-        let e = PrivateKey::from_pem(&key.public_key().to_pem(), "officer.pub").unwrap_err();
+        let e = PrivateKey::from_pem(&key.public_key().to_pem(), "officer.pub", None).unwrap_err();
         assert!(e.to_string().contains("this is a public key"), "{e}");
         let e = PrivateKey::from_pem(
             "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nx\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n",
             "cosign.key",
+            Some("x"),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("unencrypted PEM keys only"), "{e}");
+        assert!(e.to_string().contains("cosign's own key format is not read"), "{e}");
         assert!(PublicKey::from_pem("hello", "x").unwrap_err().to_string().contains("not a PEM file"));
     }
 }

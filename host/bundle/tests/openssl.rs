@@ -21,11 +21,16 @@ fn openssl_verifies_what_ferry_signs() {
     std::fs::write(dir.path().join("payload"), payload).unwrap();
     std::fs::write(dir.path().join("sig"), signature).unwrap();
     std::fs::write(dir.path().join("key.pub"), key.public_key().to_pem()).unwrap();
-    std::fs::write(dir.path().join("key.pem"), key.to_pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.to_pem(None)).unwrap();
+    std::fs::write(dir.path().join("encrypted.pem"), key.to_pem(Some("s3cret"))).unwrap();
     openssl(&["dgst", "-sha256", "-verify", "key.pub", "-signature", "sig", "payload"], dir.path());
     // openssl reads the private key file ferry writes, and derives the same public key.
     openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "derived.pub"], dir.path());
     let derived = PublicKey::from_pem(&std::fs::read_to_string(dir.path().join("derived.pub")).unwrap(), "derived.pub").unwrap();
+    assert_eq!(derived.fingerprint(), key.public_key().fingerprint());
+    // And the passphrase-protected one, given the passphrase.
+    openssl(&["pkey", "-in", "encrypted.pem", "-passin", "pass:s3cret", "-pubout", "-out", "derived2.pub"], dir.path());
+    let derived = PublicKey::from_pem(&std::fs::read_to_string(dir.path().join("derived2.pub")).unwrap(), "derived2.pub").unwrap();
     assert_eq!(derived.fingerprint(), key.public_key().fingerprint());
 }
 
@@ -41,6 +46,12 @@ fn ferry_verifies_what_openssl_signs_with_its_own_keys() {
     assert!(public.verifies(b"the payload", &signature));
     assert!(!public.verifies(b"another payload", &signature));
     // The SEC1 private key openssl wrote signs in ferry too.
-    let private = PrivateKey::from_pem(&std::fs::read_to_string(dir.path().join("openssl.key")).unwrap(), "openssl.key").unwrap();
+    let private = PrivateKey::from_pem(&std::fs::read_to_string(dir.path().join("openssl.key")).unwrap(), "openssl.key", None).unwrap();
     assert!(public.verifies(b"x", &private.sign(b"x")));
+    // openssl's passphrase-protected PKCS#8 (PBES2 with PBKDF2 and AES-256-CBC by default).
+    openssl(&["pkcs8", "-topk8", "-in", "openssl.key", "-passout", "pass:s3cret", "-out", "openssl-enc.key"], dir.path());
+    let text = std::fs::read_to_string(dir.path().join("openssl-enc.key")).unwrap();
+    assert!(text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let private = PrivateKey::from_pem(&text, "openssl-enc.key", Some("s3cret")).unwrap();
+    assert!(public.verifies(b"y", &private.sign(b"y")));
 }

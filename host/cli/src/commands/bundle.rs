@@ -83,9 +83,15 @@ async fn write_file(store: &dyn Store, root: Descriptor, path: &Path) -> anyhow:
     std::fs::rename(&partial, path).with_context(|| format!("renaming {} to {}", partial.display(), path.display()))
 }
 
+/// The private key's passphrase, from `FERRY_KEY_PASSPHRASE` (as cosign takes `COSIGN_PASSWORD`).
+fn passphrase() -> Option<String> {
+    std::env::var("FERRY_KEY_PASSPHRASE").ok().filter(|p| !p.is_empty())
+}
+
 /// `ferry plugin keygen [PREFIX]`: PREFIX.key (private, mode 0600) and PREFIX.pub.
 pub(crate) fn keygen(global: &Global, args: &KeygenArgs) -> anyhow::Result<()> {
     let key = PrivateKey::generate();
+    let passphrase = passphrase();
     let private = PathBuf::from(format!("{}.key", args.prefix.display()));
     let public = PathBuf::from(format!("{}.pub", args.prefix.display()));
     for path in [&private, &public] {
@@ -102,10 +108,20 @@ pub(crate) fn keygen(global: &Global, args: &KeygenArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", private.display()))?;
     // `mode` applies only to a new file; an overwritten one is narrowed before the key is in it.
     file.set_permissions(std::fs::Permissions::from_mode(0o600)).with_context(|| format!("restricting {}", private.display()))?;
-    file.write_all(key.to_pem().as_bytes()).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", private.display()))?;
+    file.write_all(key.to_pem(passphrase.as_deref()).as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", private.display()))?;
     std::fs::write(&public, key.public_key().to_pem()).with_context(|| format!("writing {}", public.display()))?;
     if !global.quiet {
-        println!("Private key written to {} (it signs what the high side will run: keep it off the network)", private.display());
+        let protection = if passphrase.is_some() {
+            "encrypted with FERRY_KEY_PASSPHRASE"
+        } else {
+            "not encrypted: set FERRY_KEY_PASSPHRASE to encrypt it"
+        };
+        println!(
+            "Private key written to {} ({protection}; it signs what the high side will run: keep it off the network)",
+            private.display()
+        );
         println!("Public key written to {} (list it in plugins.trustedKeys on the high side)", public.display());
         println!("Fingerprint: {}", key.public_key().fingerprint());
     }
@@ -171,7 +187,8 @@ pub(crate) async fn build(global: &Global, args: &BundleArgs) -> anyhow::Result<
 /// `ferry plugin sign --key KEY BUNDLE`: adds a signature, keeping any already there.
 pub(crate) async fn sign(global: &Global, args: &SignArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.key).map_err(|e| BadInput(format!("--key {}: {e}", args.key.display())))?;
-    let key = PrivateKey::from_pem(&text, &args.key.display().to_string()).map_err(|e| BadInput(format!("--key {e}")))?;
+    let key = PrivateKey::from_pem(&text, &args.key.display().to_string(), passphrase().as_deref())
+        .map_err(|e| BadInput(format!("--key {e}")))?;
     let config = super::load_config(global)?;
     let plugins = Plugins::new(&config)?;
     let client = Client::new(config);
