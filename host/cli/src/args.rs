@@ -49,7 +49,7 @@ pub(crate) enum Command {
     /// Utilities
     #[command(subcommand)]
     Util(UtilCommand),
-    /// Plugin components
+    /// Plugin components and site-approved bundles
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
@@ -60,7 +60,7 @@ pub(crate) enum PluginCommand {
     Inspect(InspectArgs),
     /// Print the WIT of the ferry:plugin interface this ferry implements (to build a component against)
     Wit,
-    /// Make a signing key pair: PREFIX.key (private, mode 0600) and PREFIX.pub
+    /// Make a signing key pair: PREFIX.key (private, mode 0600; encrypted with FERRY_KEY_PASSPHRASE when set) and PREFIX.pub
     Keygen(KeygenArgs),
     /// Build a bundle from components: to FILE.tar, oci:PATH[:TAG] or REGISTRY/REPOSITORY[:TAG]
     Bundle(BundleArgs),
@@ -111,7 +111,7 @@ pub(crate) struct SignArgs {
     /// The bundle: FILE.tar, oci:PATH[:TAG|@DIGEST] or REGISTRY/REPOSITORY[:TAG|@DIGEST]
     #[arg(value_name = "BUNDLE")]
     pub(crate) bundle: String,
-    /// The private key (PEM: PKCS#8 as keygen writes it, or SEC1)
+    /// The private key (PEM: PKCS#8 as keygen writes it, or SEC1); an encrypted one takes FERRY_KEY_PASSPHRASE
     #[arg(long, value_name = "KEY")]
     pub(crate) key: PathBuf,
 }
