@@ -287,7 +287,11 @@ fn a_bundle_carried_across_the_gap_installs_and_runs_on_the_high_side() {
 fn a_bundle_file_is_signed_in_place_and_installs_compressed_too() {
     let f = Fixture::new();
     f.run(&["plugin", "keygen", "officer"]).expect_code(0);
-    make_bundle(&f, "site.tar");
+    let [route, ..] = make_bundle(&f, "site.tar");
+    // A version that cannot be a tag needs a tag of its own in --output.
+    let run = f.run(&["plugin", "bundle", "--name", "x", "--version", "1.0+build", &route, "-o", "oci:versions"]);
+    expect_refusal(&run, 2, &["--version \"1.0+build\" cannot be a tag"]);
+    f.run(&["plugin", "bundle", "--name", "x", "--version", "1.0+build", &route, "-o", "oci:versions:v1"]).expect_code(0);
     f.run(&["plugin", "sign", "--key", "officer.key", "site.tar"]).expect_code(0);
     assert!(!f.home.path().join("site.tar.partial").exists());
     f.run(&["plugin", "verify", "--key", "officer.pub", "site.tar"]).expect_code(0);

@@ -163,10 +163,17 @@ pub(crate) async fn build(global: &Global, args: &BundleArgs) -> anyhow::Result<
                 ImageRef::Registry(r) => r.tag.clone(),
                 ImageRef::Layout(l) => l.tag.clone(),
             };
+            let tag = tag.unwrap_or_else(|| args.version.clone());
+            let usable = tag.len() <= 128
+                && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !usable {
+                return Err(
+                    BadInput(format!("--output {image}: --version {:?} cannot be a tag; name one in --output", args.version)).into()
+                );
+            }
             let store = open_store(&client, &image, true)?;
-            bundle::write(store.as_ref(), tag.as_deref().unwrap_or(&args.version), &metadata, &wasm)
-                .await
-                .with_context(|| format!("writing {image}"))?
+            bundle::write(store.as_ref(), &tag, &metadata, &wasm).await.with_context(|| format!("writing {image}"))?
         }
         Location::File(path) => {
             let temp = tempfile::tempdir().context("making a temporary directory")?;
