@@ -114,8 +114,8 @@ impl Installed {
     /// Removes the bundle `name` and whatever only it used; returns it as it was, if it could
     /// still be read.
     pub async fn remove(&self, name: &str) -> Result<Option<Opened>, BundleError> {
-        if !self.names()?.iter().any(|n| n == name) {
-            let names = self.names()?;
+        let names = self.names()?;
+        if !names.iter().any(|n| n == name) {
             return Err(BundleError::Installed(format!(
                 "no bundle named {name:?} is installed (installed: {})",
                 if names.is_empty() { "none".to_owned() } else { names.join(", ") }

@@ -72,8 +72,7 @@ impl Plugins {
                 ))
                 .into());
             }
-            let wasm = std::fs::read(spec).map_err(|e| BadInput(format!("{what}: {e}")))?;
-            let name = Path::new(spec).file_name().map_or_else(|| spec.to_owned(), |n| n.to_string_lossy().into_owned());
+            let (name, wasm) = read_component(Path::new(spec), what)?;
             return self.host.load(&name, &wasm).map_err(|e| BadInput(format!("{what}: {e}")).into());
         }
         let policy = self.policy(&[])?;
@@ -126,10 +125,10 @@ pub(crate) fn read_text(path: &Path, what: &str) -> anyhow::Result<String> {
     String::from_utf8(bytes).map_err(|_| BadInput(format!("{what} {}: not UTF-8 text", path.display())).into())
 }
 
-/// A site's component file (`what` names the option in errors): its file name, which names it
-/// in messages, and its bytes.
+/// A site's component file (`what` names it in errors: `mapper plugin=X`, `COMPONENT X`): its
+/// file name, which names it in messages, and its bytes.
 pub(crate) fn read_component(path: &Path, what: &str) -> anyhow::Result<(String, Vec<u8>)> {
-    let wasm = std::fs::read(path).map_err(|e| BadInput(format!("{what} {}: {e}", path.display())))?;
+    let wasm = std::fs::read(path).map_err(|e| BadInput(format!("{what}: {e}")))?;
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     Ok((name, wasm))
 }

@@ -70,9 +70,7 @@ fn line_at(text: &str, byte: u64) -> u64 {
 
 /// A name must be a tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`): the high side tags with it.
 fn check_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !first_ok || name.len() > 128 || !chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+    if !ferry_oci::valid_tag(name) {
         return Err(format!("name {name:?} cannot be a tag (letters, digits, _ . -; not starting with . or -; at most 128)"));
     }
     Ok(())

@@ -23,4 +23,4 @@ pub use descriptor::Descriptor;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use manifest::{Index, Manifest, ManifestError, ManifestView};
 pub use platform::{Platform, PlatformError};
-pub use reference::{ImageRef, LayoutRef, Reference, ReferenceError};
+pub use reference::{ImageRef, LayoutRef, Reference, ReferenceError, valid_tag};

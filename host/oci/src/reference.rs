@@ -265,8 +265,8 @@ fn valid_path_component(c: &str) -> bool {
     true
 }
 
-/// `[\w][\w.-]{0,127}`.
-pub(crate) fn valid_tag(s: &str) -> bool {
+/// Whether `s` can be a tag: `[\w][\w.-]{0,127}`.
+pub fn valid_tag(s: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let b = s.as_bytes();
     !b.is_empty() && b.len() <= 128 && word(b[0]) && b[1..].iter().all(|&x| word(x) || x == b'.' || x == b'-')

@@ -47,11 +47,9 @@ struct Source {
     _temp: Option<tempfile::TempDir>,
 }
 
-async fn open_source(client: &Client, text: &str) -> anyhow::Result<Source> {
-    match location(text)? {
-        Location::Image(image) => {
-            Ok(Source { store: open_store(client, &image, false)?, reference: reference_string(&image), _temp: None })
-        }
+async fn open_source(client: &Client, location: &Location) -> anyhow::Result<Source> {
+    match location {
+        Location::Image(image) => Ok(Source { store: open_store(client, image, false)?, reference: reference_string(image), _temp: None }),
         Location::File(path) => {
             let temp = tempfile::tempdir().context("making a temporary directory")?;
             let store = LayoutStore::open(temp.path(), true)?;
@@ -138,7 +136,7 @@ pub(crate) async fn build(global: &Global, args: &BundleArgs) -> anyhow::Result<
     let mut components = Vec::new();
     let mut wasm = Vec::new();
     for path in &args.components {
-        let (file_name, bytes) = crate::plugins::read_component(path, "COMPONENT")?;
+        let (file_name, bytes) = crate::plugins::read_component(path, &format!("COMPONENT {}", path.display()))?;
         let name = file_name.strip_suffix(".wasm").unwrap_or(&file_name);
         let entry = bundle::describe(&plugins.host, name, &bytes).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
         if components.iter().any(|c: &ferry_bundle::ComponentEntry| c.name == entry.name) {
@@ -164,10 +162,7 @@ pub(crate) async fn build(global: &Global, args: &BundleArgs) -> anyhow::Result<
                 ImageRef::Layout(l) => l.tag.clone(),
             };
             let tag = tag.unwrap_or_else(|| args.version.clone());
-            let usable = tag.len() <= 128
-                && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-                && tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-            if !usable {
+            if !ferry_oci::valid_tag(&tag) {
                 return Err(
                     BadInput(format!("--output {image}: --version {:?} cannot be a tag; name one in --output", args.version)).into()
                 );
@@ -199,17 +194,18 @@ pub(crate) async fn sign(global: &Global, args: &SignArgs) -> anyhow::Result<()>
     let config = super::load_config(global)?;
     let plugins = Plugins::new(&config)?;
     let client = Client::new(config);
-    let source = open_source(&client, &args.bundle).await?;
+    let location = location(&args.bundle)?;
+    let source = open_source(&client, &location).await?;
     let opened = bundle::open(source.store.as_ref(), &source.reference).await?;
     // A signature vouches for what ferry will run: check it can run it, as it is described.
     bundle::check_components(&plugins.host, source.store.as_ref(), &opened).await?;
-    let signed_as = match location(&args.bundle)? {
+    let signed_as = match &location {
         Location::Image(ImageRef::Registry(r)) => format!("{}/{}", r.registry, r.repository),
         _ => opened.metadata.name.clone(),
     };
     let fingerprint = bundle::sign(source.store.as_ref(), &opened, &key, &signed_as).await?;
-    if let Location::File(path) = location(&args.bundle)? {
-        write_file(source.store.as_ref(), opened.descriptor().clone(), &path).await?;
+    if let Location::File(path) = &location {
+        write_file(source.store.as_ref(), opened.descriptor().clone(), path).await?;
     }
     if !global.quiet {
         println!("Signed {} with key {fingerprint}; the signature is beside it in {}", opened.title(), args.bundle);
@@ -227,7 +223,7 @@ struct Checked {
 
 async fn check(plugins: &Plugins, client: &Client, flags: &TrustFlags) -> anyhow::Result<Checked> {
     let policy = plugins.policy(&flags.keys)?;
-    let source = open_source(client, &flags.bundle).await?;
+    let source = open_source(client, &location(&flags.bundle)?).await?;
     let opened = bundle::open(source.store.as_ref(), &source.reference).await?;
     bundle::check_components(&plugins.host, source.store.as_ref(), &opened).await?;
     let signer = bundle::trusted_signer(&opened, &policy.trusted_keys).map(|k| k.fingerprint().to_owned());

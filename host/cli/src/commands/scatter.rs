@@ -24,10 +24,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: ScatterArgs) -> 
     let selectors = parse_selectors(&args.route.selectors)?;
     let config = super::load_config(global)?;
     let plugins = Plugins::new(&config)?;
-    let subset = match &args.subset {
-        Some(s) => Some(read_subset(&plugins, args.route.sources_parser.as_deref(), s).await?),
-        None => None,
-    };
+    let subset = read_subset(&plugins, args.route.sources_parser.as_deref(), args.subset.as_deref()).await?;
     let rule = Rule::load(&plugins, &args.mapper).await?;
     let client = Client::new(config);
     let store = open_store(&client, &image, false)?;
@@ -95,12 +92,15 @@ pub(super) fn parse_selectors(values: &[String]) -> anyhow::Result<Vec<Selector>
     values.iter().map(|v| v.parse::<Selector>().map_err(|e| BadInput(format!("--selector: {e}")).into())).collect()
 }
 
-/// The references a `--subset` sources file lists.
-pub(super) async fn read_subset(plugins: &Plugins, parser: Option<&str>, path: &Path) -> anyhow::Result<HashSet<String>> {
+/// The references a `--subset` sources file lists, if one was given.
+pub(super) async fn read_subset(plugins: &Plugins, parser: Option<&str>, path: Option<&Path>) -> anyhow::Result<Option<HashSet<String>>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
     let parser = plugins.sources_parser(parser).await?;
     let entries = read_sources(&plugins.host, &parser, path)?;
     if entries.is_empty() {
         return Err(BadInput(format!("--subset {} lists no sources", path.display())).into());
     }
-    Ok(entries.into_iter().map(|e| e.reference).collect())
+    Ok(Some(entries.into_iter().map(|e| e.reference).collect()))
 }

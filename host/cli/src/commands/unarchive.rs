@@ -23,10 +23,7 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: UnarchiveArgs) -
     let selectors = parse_selectors(&args.route.selectors)?;
     let config = super::load_config(global)?;
     let plugins = Plugins::new(&config)?;
-    let subset = match &args.subset {
-        Some(s) => Some(read_subset(&plugins, args.route.sources_parser.as_deref(), s).await?),
-        None => None,
-    };
+    let subset = read_subset(&plugins, args.route.sources_parser.as_deref(), args.subset.as_deref()).await?;
     let rule = Rule::load(&plugins, &args.mapper).await?;
     let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("unarchive"));
     let client = Client::new(config);
