@@ -134,6 +134,12 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A manifest graph nests deeper than ferry follows ([`ferry_oci::MAX_GRAPH_DEPTH`]).
+    #[error("{digest}: manifests nest more than {} levels deep under it (a hostile or broken graph?)", ferry_oci::MAX_GRAPH_DEPTH)]
+    TooDeep {
+        /// The manifest at the limit.
+        digest: String,
+    },
     /// One source of a gather failed; names it and its line.
     #[error("source {reference} (line {line})")]
     Source {
@@ -158,7 +164,8 @@ impl Error {
             | Error::Mapping(_)
             | Error::BatchList(_)
             | Error::NotAnIndex { .. }
-            | Error::NotAMirrorArtifact { .. } => true,
+            | Error::NotAMirrorArtifact { .. }
+            | Error::TooDeep { .. } => true,
             Error::Source { source, .. } => source.is_bad_input(),
             _ => false,
         }

@@ -17,10 +17,16 @@ pub mod layout;
 mod manifest;
 pub mod media_type;
 mod platform;
+pub mod quote;
 mod reference;
 
 pub use descriptor::Descriptor;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use manifest::{Index, Manifest, ManifestError, ManifestView};
 pub use platform::{Platform, PlatformError};
+pub use quote::quoted;
+
+/// The deepest manifest nesting ferry follows (an index of indexes of …). Real graphs are a
+/// few levels deep; walks refuse deeper ones instead of exhausting the stack.
+pub const MAX_GRAPH_DEPTH: usize = 64;
 pub use reference::{ImageRef, LayoutRef, Reference, ReferenceError, valid_tag};
