@@ -39,10 +39,12 @@ pub trait Store: Send + Sync {
     /// Fetches and verifies a manifest.
     async fn fetch_manifest(&self, desc: &Descriptor) -> Result<Manifest, Error>;
 
-    /// Whether a manifest exists.
+    /// Whether a manifest answers by digest. Never proof that its graph is complete: a
+    /// registry may answer for bytes pushed as a plain blob.
     async fn manifest_exists(&self, desc: &Descriptor) -> Result<bool, Error>;
 
-    /// Whether a blob exists.
+    /// Whether a blob is present with the descriptor's size (what a blob this run did not
+    /// upload must show before a tag may depend on it).
     async fn blob_exists(&self, desc: &Descriptor) -> Result<bool, Error>;
 
     /// Streams a blob, verified as it flows.

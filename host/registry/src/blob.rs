@@ -114,6 +114,11 @@ impl Stream for BlobStream {
     }
 }
 
+/// The Content-Length header of a HEAD answer (reqwest reports 0 for bodiless answers).
+fn head_length(resp: &reqwest::Response) -> Option<u64> {
+    resp.headers().get(reqwest::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
 impl From<reqwest::Error> for ErrorKind {
     fn from(source: reqwest::Error) -> Self {
         ErrorKind::Network { what: "reading blob".to_owned(), source }
@@ -127,13 +132,25 @@ impl Repository {
 
     /// Whether a blob exists in this repository.
     pub async fn blob_exists(&self, digest: &Digest) -> Result<bool, Error> {
+        Ok(self.blob_size(digest).await?.is_some())
+    }
+
+    /// The size a blob answers HEAD with, or `None` when it is absent. A registry that answers
+    /// without a Content-Length reports `Some(u64::MAX)`, which matches no descriptor.
+    pub async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, Error> {
         let what = self.blob_what(digest);
         let resp = self.send(Request::new(Method::HEAD, self.url(&format!("blobs/{digest}")), self.pull_scope(), what.clone())).await?;
         match resp.status().as_u16() {
-            200..=299 => Ok(true),
-            404 => Ok(false),
+            200..=299 => Ok(Some(head_length(&resp).unwrap_or(u64::MAX))),
+            404 => Ok(None),
             _ => Err(self.unexpected(resp, what).await),
         }
+    }
+
+    /// Whether the blob of `desc` is present with the size the descriptor expects: the
+    /// check the tag promise relies on for blobs this run did not upload.
+    pub async fn blob_present(&self, desc: &Descriptor) -> Result<bool, Error> {
+        Ok(self.blob_size(&desc.digest).await? == Some(desc.size))
     }
 
     /// Streams a blob, verifying digest and size as the bytes arrive.

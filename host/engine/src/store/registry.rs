@@ -43,7 +43,7 @@ impl Store for RegistryStore {
     }
 
     async fn blob_exists(&self, desc: &Descriptor) -> Result<bool, Error> {
-        Ok(self.repo.blob_exists(&desc.digest).await?)
+        Ok(self.repo.blob_present(desc).await?)
     }
 
     async fn fetch_blob(&self, desc: &Descriptor) -> Result<BlobStream, Error> {
