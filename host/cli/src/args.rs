@@ -407,9 +407,10 @@ pub(crate) struct ArchiveArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct DeserializeArgs {
-    /// The archive (plain, gzip or zstd), or - for standard input
-    #[arg(value_name = "SOURCE-FILE")]
-    pub(crate) source: String,
+    /// The archive (plain, gzip or zstd; a file, a tape, or - for standard input). Several: a
+    /// partial archive and its continuations, in any order; the root is tagged once they make it whole
+    #[arg(value_name = "SOURCE-FILE", required = true, num_args = 1..)]
+    pub(crate) sources: Vec<String>,
     /// Where to put it: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]; the root is tagged TAG (default latest)
     #[arg(value_name = "IMAGE")]
     pub(crate) image: String,
@@ -461,6 +462,9 @@ pub(crate) struct SerializeFlags {
     /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET (repeatable, comma-separated)
     #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',')]
     pub(crate) existing_from_checkpoint: Vec<String>,
+    /// Leave out every blob a partial archive of an earlier run holds whole and intact (a file or a tape; plain, gzip or zstd; cut anywhere). Repeatable
+    #[arg(long = "existing-from-archive", value_name = "PATH")]
+    pub(crate) existing_from_archive: Vec<std::path::PathBuf>,
     /// Append a Docker-style manifest.json (one entry per source image) after the final index.json
     #[arg(long = "manifest-json")]
     pub(crate) manifest_json: bool,

@@ -7,6 +7,32 @@ pub const FAILURE: u8 = 1;
 /// The command line or an input file is wrong.
 pub const USAGE: u8 = 2;
 
+/// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
+/// The run was interrupted: exits with [`INTERRUPTED`].
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// What to do next (the command that continues a run), attached as context and printed
+/// after the error on its own line.
+#[derive(Debug)]
+pub struct Hint(pub String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An error in what the user gave (flags, files, references): exits with [`USAGE`].
 #[derive(Debug)]
 pub struct BadInput(pub String);
@@ -21,6 +47,9 @@ impl std::error::Error for BadInput {}
 
 /// The exit code for an error chain.
 pub fn code_for(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<Interrupted>().is_some() {
+        return INTERRUPTED;
+    }
     for cause in e.chain() {
         if cause.is::<BadInput>() || cause.is::<ferry_config::ConfigError>() {
             return USAGE;
@@ -35,16 +64,25 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
     FAILURE
 }
 
-/// The error and its causes on one line, each cause once.
+/// The error and its causes on one line, each cause once; a [`Hint`] follows on its own line.
 pub fn render(e: &anyhow::Error) -> String {
+    let hint = e.downcast_ref::<Hint>().map(|h| h.0.clone());
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
         let text = cause.to_string();
+        if hint.as_ref() == Some(&text) {
+            continue;
+        }
         // Some errors repeat their source's text; print each piece once.
         if parts.last().is_some_and(|p| p.contains(&text)) {
             continue;
         }
         parts.push(text);
     }
-    parts.join(": ")
+    let mut out = parts.join(": ");
+    if let Some(h) = hint {
+        out.push('\n');
+        out.push_str(&h);
+    }
+    out
 }

@@ -11,6 +11,7 @@ pub mod exit;
 mod mapping;
 mod output;
 mod plugins;
+mod shell;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,6 @@
 //! Copying a manifest graph from one store to another: children before parents, each node
-//! once even when several sources share it, blobs already at the destination skipped,
+//! once even when several sources share it, blobs already at the destination (with their
+//! size) skipped, every child checked before a parent counts as present,
 //! mounts between repositories of one registry, transient failures retried, and referrers
 //! (with `-r`) walked for every manifest once the graph is in place.
 
@@ -32,7 +33,7 @@ pub struct CopyStats {
     pub skipped: u64,
     /// Manifests pushed.
     pub manifests: u64,
-    /// Manifests already present (their subtrees were not walked).
+    /// Manifests already present (read back by digest; their children were still checked).
     pub manifests_present: u64,
 }
 
@@ -109,37 +110,38 @@ pub struct Copier<'a> {
 impl Copier<'_> {
     /// Copies `root`'s graph, then (with `recursive`) its referrers.
     pub async fn copy(&self, root: &Descriptor) -> Result<(), Error> {
-        self.copy_node(root).await?;
+        self.copy_node(root, 0).await?;
         if self.recursive && root.is_manifest() {
             self.copy_referrers(root).await?;
         }
         Ok(())
     }
 
-    fn copy_node<'b>(&'b self, desc: &'b Descriptor) -> BoxFuture<'b, Result<(), Error>> {
+    fn copy_node<'b>(&'b self, desc: &'b Descriptor, depth: usize) -> BoxFuture<'b, Result<(), Error>> {
         Box::pin(async move {
+            if depth > ferry_oci::MAX_GRAPH_DEPTH {
+                return Err(Error::TooDeep { digest: desc.digest.to_string() });
+            }
             let cell = self.state.cell(&desc.digest);
-            cell.get_or_try_init(|| async { if desc.is_manifest() { self.copy_manifest(desc).await } else { self.copy_blob(desc).await } })
-                .await?;
+            cell.get_or_try_init(|| async {
+                if desc.is_manifest() { self.copy_manifest(desc, depth).await } else { self.copy_blob(desc).await }
+            })
+            .await?;
             Ok(())
         })
     }
 
-    async fn copy_manifest(&self, desc: &Descriptor) -> Result<(), Error> {
+    /// Copies a manifest after its children. Its whole graph is checked even when the
+    /// destination has the manifest: a manifest there proves nothing about its blobs (a
+    /// registry may answer for bytes pushed as a plain blob, or a blob may have been lost),
+    /// and a tag put on it afterwards must not point at missing content.
+    async fn copy_manifest(&self, desc: &Descriptor, depth: usize) -> Result<(), Error> {
         let manifest = self.src.fetch_manifest(desc).await?;
         self.state.manifests.lock().unwrap_or_else(|e| e.into_inner()).insert(desc.digest.clone(), manifest.clone());
-        // With -r every manifest is visited for its referrers, so nothing is skipped.
-        let exists = !self.recursive && self.dst.manifest_exists(desc).await?;
-        let children = if exists {
-            // Shadow children are not guaranteed by the registry; check them even so.
-            manifest
-                .extra_manifests()
-                .map_err(|source| Error::Manifest { what: format!("{} in {}", desc.digest, self.src.name()), source })?
-        } else {
-            manifest.successors()
-        };
-        try_join_all(children.iter().map(|c| self.copy_node(c))).await?;
-        if exists {
+        try_join_all(manifest.successors().iter().map(|c| self.copy_node(c, depth + 1))).await?;
+        // Read back by digest and parsed, the destination's copy may stand; else PUT it.
+        let present = !self.recursive && self.dst.manifest_readable(desc).await?.is_some();
+        if present {
             self.state.count(|s| s.manifests_present += 1);
         } else {
             let indexed = self.dst.push_manifest(&manifest, None).await?;
@@ -195,11 +197,11 @@ impl Copier<'_> {
                 work.extend(m.successors().into_iter().filter(Descriptor::is_manifest));
             }
             for referrer in self.src.referrers(&desc).await? {
-                self.copy_node(&referrer).await?;
+                self.copy_node(&referrer, 0).await?;
                 work.push(referrer);
             }
             for (tag, attachment) in self.src.cosign_attachments(&desc).await? {
-                self.copy_node(&attachment).await?;
+                self.copy_node(&attachment, 0).await?;
                 let manifest = match self.state.manifest(&attachment.digest) {
                     Some(m) => m,
                     None => self.src.fetch_manifest(&attachment).await?,

@@ -64,6 +64,51 @@ enum Item {
     Failed(String),
 }
 
+/// A source that could not be read to its end.
+#[derive(Debug)]
+pub struct SourceFailure {
+    /// The source as named.
+    pub source: String,
+    /// Why its reading stopped.
+    pub error: Box<Error>,
+}
+
+/// What a deserialize that could not tag leaves behind.
+#[derive(Debug)]
+pub struct Incomplete {
+    /// The root, when an `index.json` was read.
+    pub root: Option<Digest>,
+    /// Blobs verified and stored at the destination by this run (they stay there).
+    pub stored: u64,
+    /// Their bytes.
+    pub stored_bytes: u64,
+    /// What the root's graph still lacks at the destination (when the graph could be read).
+    pub missing: Vec<Digest>,
+    /// Sources that broke off, and why.
+    pub failures: Vec<SourceFailure>,
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "nothing tagged; {} blobs ({} bytes) read and stored at the destination are kept", self.stored, self.stored_bytes)?;
+        for failure in &self.failures {
+            write!(f, "; {}: {}", failure.source, failure.error)?;
+        }
+        if !self.missing.is_empty() {
+            let shown: Vec<String> = self.missing.iter().take(MISSING_SHOWN).map(ToString::to_string).collect();
+            let more = self.missing.len().saturating_sub(MISSING_SHOWN);
+            write!(f, "; {} missing (neither in the archive nor at the destination): {}", self.missing.len(), shown.join(", "))?;
+            if more > 0 {
+                write!(f, " and {more} more")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Missing digests named in a message; the count says how many more.
+const MISSING_SHOWN: usize = 10;
+
 /// Blobs stored at once. From a stream this overlaps one blob's upload with reading the
 /// next; from a file, blobs are read at their offsets and uploaded side by side, which is
 /// what a registry ingests fastest.
@@ -93,14 +138,118 @@ struct Stored {
     present: bool,
 }
 
-/// Reads the archive and fills `dst`; tags the root `tag` (unless a dry run).
+/// One archive to read, and how messages name it.
+pub struct ArchiveSource {
+    /// The file as the user named it (`-` for standard input).
+    pub name: String,
+    /// Its content.
+    pub input: ArchiveInput,
+}
+
+/// Everything read so far from the sources of one deserialize.
+#[derive(Default)]
+struct Loaded {
+    indexes: Vec<Index>,
+    kept: HashMap<Digest, Vec<u8>>,
+    in_archive: HashMap<Digest, u64>,
+    outcome: DeserializeOutcome,
+}
+
+/// Reads the archives (a whole one, or a partial one and its continuations, in any order)
+/// and fills `dst`; tags the root `tag` once its whole graph is there (unless a dry run).
+///
+/// A source that cannot be read to its end does not stop the others, and every entry that
+/// was whole in it is stored before its reading stops. When the graph is not complete at the
+/// end, nothing is tagged and [`Error::Incomplete`] says what was kept and what is missing.
 pub async fn deserialize(
-    input: ArchiveInput,
+    sources: Vec<ArchiveSource>,
     dst: &dyn Store,
     tag: &str,
     options: DeserializeOptions,
     events: Events,
 ) -> Result<DeserializeOutcome, Error> {
+    let mut loaded = Loaded::default();
+    let mut failures = Vec::new();
+    for source in sources {
+        if let Err(error) = read_source(source.input, dst, options, &events, &mut loaded).await {
+            // A destination that fails stops everything; a damaged source does not.
+            let fatal = matches!(error, Error::Registry(_) | Error::Layout { .. });
+            failures.push(SourceFailure { source: source.name, error: Box::new(error) });
+            if fatal {
+                break;
+            }
+        }
+    }
+    let Loaded { indexes, kept, in_archive, mut outcome } = loaded;
+    let incomplete = |failures: Vec<SourceFailure>, missing: Vec<Digest>, outcome: &DeserializeOutcome| {
+        Error::Incomplete(Box::new(Incomplete {
+            root: indexes.first().and_then(|i| i.manifests.first()).map(|d| d.digest.clone()),
+            stored: outcome.blobs,
+            stored_bytes: outcome.bytes,
+            missing,
+            failures,
+        }))
+    };
+    let Some(root) = indexes.first().and_then(|i| i.manifests.first()).cloned() else {
+        if failures.is_empty() {
+            return Err(Error::BadArchive("missing \"index.json\": no root in the archive".to_owned()));
+        }
+        return Err(incomplete(failures, Vec::new(), &outcome));
+    };
+    if let Some(other) = indexes.iter().filter_map(|i| i.manifests.first()).find(|d| d.digest != root.digest) {
+        return Err(Error::BadArchive(format!(
+            "the sources belong to different deliveries: roots {} and {}",
+            root.digest, other.digest
+        )));
+    }
+    if failures.iter().any(|f| matches!(*f.error, Error::Registry(_) | Error::Layout { .. })) {
+        return Err(incomplete(failures, Vec::new(), &outcome));
+    }
+
+    // Push every manifest named by an index.json, children first.
+    let mut completer = Completer {
+        dst,
+        kept: &kept,
+        in_archive: &in_archive,
+        dry_run: options.dry_run,
+        done: HashMap::new(),
+        missing: BTreeSet::new(),
+        pushed: 0,
+        verified: HashMap::new(),
+    };
+    let listed: Vec<Descriptor> = indexes.iter().flat_map(|i| i.manifests.iter().cloned()).collect();
+    for d in &listed {
+        completer.complete(d.clone(), 0).await?;
+    }
+    outcome.manifests = completer.pushed;
+    if !completer.missing.is_empty() {
+        let missing = completer.missing.iter().cloned().collect();
+        return Err(incomplete(failures, missing, &outcome));
+    }
+    // Complete: a source that broke off (a partial archive) is reported, not fatal.
+    for f in &failures {
+        tracing::warn!("{}: {}; its continuation supplied the rest", f.source, f.error);
+    }
+    if !options.dry_run {
+        let manifest = match completer.verified.remove(&root.digest) {
+            Some(m) => m,
+            None => completer.manifest_of(&root).await?,
+        };
+        dst.push_manifest(&manifest, Some(tag)).await?;
+    }
+    outcome.root = Some(root);
+    Ok(outcome)
+}
+
+/// Reads one archive into `dst`. On a damaged entry or a failed upload, stops reading but
+/// lets every upload already under way finish, so what was whole is kept.
+async fn read_source(
+    input: ArchiveInput,
+    dst: &dyn Store,
+    options: DeserializeOptions,
+    events: &Events,
+    loaded: &mut Loaded,
+) -> Result<(), Error> {
     let (tx, mut rx) = mpsc::channel::<Item>(4);
     let reader = std::thread::spawn(move || match input {
         ArchiveInput::Stream(r) => {
@@ -115,13 +264,10 @@ pub async fn deserialize(
             Err(e) => drop(tx.blocking_send(Item::Failed(format!("opening the archive: {e}")))),
         },
     });
-    let mut outcome = DeserializeOutcome::default();
-    let mut indexes: Vec<Index> = Vec::new();
-    let mut kept: HashMap<Digest, Vec<u8>> = HashMap::new();
-    let mut in_archive: HashMap<Digest, u64> = HashMap::new();
     let mut stage = Stage::Start;
     let fail = Error::BadArchive;
     let mut storing = futures_util::stream::FuturesUnordered::new();
+    let mut first_error: Option<Error> = None;
     let mut reading = true;
     loop {
         let item = tokio::select! {
@@ -134,90 +280,88 @@ pub async fn deserialize(
             },
             stored = storing.next(), if !storing.is_empty() => {
                 let Some(stored) = stored else { continue };
-                let stored: Stored = stored?;
-                events(&Event::BlobStored { digest: stored.digest.clone(), size: stored.size, present: stored.present });
-                outcome.present += u64::from(stored.present);
-                if let Some(bytes) = stored.json {
-                    kept.insert(stored.digest.clone(), bytes);
+                match stored {
+                    Ok(stored) => loaded.stored(stored, events),
+                    Err(e) => {
+                        reading = false;
+                        first_error.get_or_insert(e);
+                    }
                 }
-                in_archive.insert(stored.digest, stored.size);
                 continue;
             }
             else => break,
         };
-        match item {
-            Item::Failed(m) => return Err(fail(m)),
-            Item::Layout(r, offset) => {
-                r.map_err(|m| fail(format!("entry \"oci-layout\" at byte {offset}: {m}")))?;
-                stage.next(options.strict, "oci-layout", offset).map_err(fail)?;
-            }
-            Item::Index(r, offset) => {
-                let index = r.map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
-                check_version(&index).map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
-                if indexes.is_empty()
-                    && let Some(Ok(bytes @ 1..)) = index.annotations.get(annotations::SIZE_DEDUPLICATED).map(|v| v.parse::<u64>())
-                {
-                    events(&Event::Expected { bytes });
-                }
-                indexes.push(index);
-                stage.next(options.strict, "index.json", offset).map_err(fail)?;
-            }
-            Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(fail)?,
-            Item::Blob { name, digest, size, offset, body } => {
-                stage.next(options.strict, "blob", offset).map_err(fail)?;
-                let digest = digest.map_err(|m| fail(format!("entry {name:?} at byte {offset}: {m}")))?;
-                outcome.blobs += 1;
-                outcome.bytes += size;
-                let desc = Descriptor::new(media_type::OCTET_STREAM, digest, size);
-                let progress = events.clone();
-                let body = body.into_stream().inspect(move |chunk| {
-                    if let Ok(c) = chunk {
-                        progress(&Event::Progress { bytes: c.len() as u64 });
-                    }
-                });
-                let stream = BlobStream::verifying(desc.clone(), "archive", format!("entry {name:?} at byte {offset}"), body);
-                storing.push(store_blob(dst, desc, stream, options.dry_run));
-            }
+        if let Err(e) = take_item(item, dst, options, events, &mut stage, loaded, &mut storing) {
+            reading = false;
+            first_error.get_or_insert(e);
         }
     }
+    // Stop the reader: it may be blocked sending the next entry.
+    drop(rx);
     reader.join().map_err(|_| fail("archive reader panicked".to_owned()))?;
-    let root = indexes
-        .first()
-        .and_then(|i| i.manifests.first())
-        .cloned()
-        .ok_or_else(|| fail("missing \"index.json\": no root in the archive".to_owned()))?;
+    first_error.map_or(Ok(()), Err)
+}
 
-    // Push every manifest named by an index.json, children first.
-    let mut completer = Completer {
-        dst,
-        kept: &kept,
-        in_archive: &in_archive,
-        dry_run: options.dry_run,
-        done: HashMap::new(),
-        missing: BTreeSet::new(),
-        pushed: 0,
-    };
-    let listed: Vec<Descriptor> = indexes.iter().flat_map(|i| i.manifests.iter().cloned()).collect();
-    for d in &listed {
-        completer.complete(d.clone()).await?;
+type Storing<'a> = futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'a, Result<Stored, Error>>>;
+
+/// Handles one entry from the reader: checks its place, starts a blob's upload.
+fn take_item<'a>(
+    item: Item,
+    dst: &'a dyn Store,
+    options: DeserializeOptions,
+    events: &Events,
+    stage: &mut Stage,
+    loaded: &mut Loaded,
+    storing: &mut Storing<'a>,
+) -> Result<(), Error> {
+    let fail = Error::BadArchive;
+    match item {
+        Item::Failed(m) => return Err(fail(m)),
+        Item::Layout(r, offset) => {
+            r.map_err(|m| fail(format!("entry \"oci-layout\" at byte {offset}: {m}")))?;
+            stage.next(options.strict, "oci-layout", offset).map_err(fail)?;
+        }
+        Item::Index(r, offset) => {
+            let index = r.map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
+            check_version(&index).map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
+            if loaded.indexes.is_empty()
+                && let Some(Ok(bytes @ 1..)) = index.annotations.get(annotations::SIZE_DEDUPLICATED).map(|v| v.parse::<u64>())
+            {
+                events(&Event::Expected { bytes });
+            }
+            loaded.indexes.push(index);
+            stage.next(options.strict, "index.json", offset).map_err(fail)?;
+        }
+        Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(fail)?,
+        Item::Blob { name, digest, size, offset, body } => {
+            stage.next(options.strict, "blob", offset).map_err(fail)?;
+            let digest = digest.map_err(|m| fail(format!("entry {} at byte {offset}: {m}", ferry_oci::quoted(name.as_bytes()))))?;
+            let desc = Descriptor::new(media_type::OCTET_STREAM, digest, size);
+            let progress = events.clone();
+            let body = body.into_stream().inspect(move |chunk| {
+                if let Ok(c) = chunk {
+                    progress(&Event::Progress { bytes: c.len() as u64 });
+                }
+            });
+            let what = format!("entry {} at byte {offset}", ferry_oci::quoted(name.as_bytes()));
+            let stream = BlobStream::verifying(desc.clone(), "archive", what, body);
+            storing.push(Box::pin(store_blob(dst, desc, stream, options.dry_run)));
+        }
     }
-    if !completer.missing.is_empty() {
-        let list: Vec<String> = completer.missing.iter().take(10).map(ToString::to_string).collect();
-        return Err(fail(format!(
-            "{} missing blobs (neither in the archive nor at the destination): {}",
-            completer.missing.len(),
-            list.join(", ")
-        )));
+    Ok(())
+}
+
+impl Loaded {
+    fn stored(&mut self, stored: Stored, events: &Events) {
+        events(&Event::BlobStored { digest: stored.digest.clone(), size: stored.size, present: stored.present });
+        self.outcome.blobs += 1;
+        self.outcome.bytes += stored.size;
+        self.outcome.present += u64::from(stored.present);
+        if let Some(bytes) = stored.json {
+            self.kept.insert(stored.digest.clone(), bytes);
+        }
+        self.in_archive.insert(stored.digest, stored.size);
     }
-    outcome.manifests = completer.pushed;
-    if !options.dry_run {
-        let bytes = completer.bytes_of(&root).await?;
-        let manifest = Manifest::from_bytes(Descriptor::new(root.media_type.clone(), root.digest.clone(), root.size), bytes)
-            .map_err(|source| Error::Manifest { what: format!("root {}", root.digest), source })?;
-        dst.push_manifest(&manifest, Some(tag)).await?;
-    }
-    outcome.root = Some(root);
-    Ok(outcome)
 }
 
 /// The serialization version this reader understands (major).
@@ -346,23 +490,52 @@ struct Completer<'a> {
     done: HashMap<Digest, bool>,
     missing: BTreeSet<Digest>,
     pushed: u64,
+    /// Manifests whose graphs are complete, as parsed (the root is tagged from here).
+    verified: HashMap<Digest, Manifest>,
 }
 
 impl Completer<'_> {
-    /// The bytes of a manifest: kept from the archive, or read back from the destination.
-    async fn bytes_of(&self, d: &Descriptor) -> Result<Vec<u8>, Error> {
-        if let Some(b) = self.kept.get(&d.digest) {
-            return Ok(b.clone());
-        }
-        let blob = Descriptor::new(media_type::OCTET_STREAM, d.digest.clone(), d.size);
-        Ok(self.dst.fetch_blob(&blob).await?.collect().await?)
+    /// A manifest carried by the archive: kept in memory, or (too big to keep) read back from
+    /// the destination as the blob this run stored.
+    async fn manifest_of(&self, d: &Descriptor) -> Result<Manifest, Error> {
+        let bytes = match self.kept.get(&d.digest) {
+            Some(b) => b.clone(),
+            None => {
+                let blob = Descriptor::new(media_type::OCTET_STREAM, d.digest.clone(), d.size);
+                self.dst.fetch_blob(&blob).await?.collect().await?
+            }
+        };
+        Manifest::from_bytes(Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size), bytes)
+            .map_err(|source| Error::Manifest { what: format!("manifest {} in the archive", d.digest), source })
     }
 
-    /// Makes `d` complete at the destination; returns whether it is.
-    fn complete(&mut self, d: Descriptor) -> futures_util::future::BoxFuture<'_, Result<bool, Error>> {
+    /// A manifest an earlier load left at the destination: served as a manifest, or stored as
+    /// a blob by a load that broke off before it could PUT it. Read by digest and parsed either
+    /// way; its children are checked by the caller before it is PUT.
+    async fn manifest_at_destination(&self, d: &Descriptor) -> Result<Option<Manifest>, Error> {
+        if let Some(m) = self.dst.manifest_readable(d).await? {
+            return Ok(Some(m));
+        }
+        let blob = Descriptor::new(media_type::OCTET_STREAM, d.digest.clone(), d.size);
+        if d.size > KEEP_JSON_BYTES || !self.dst.blob_exists(&blob).await? {
+            return Ok(None);
+        }
+        let bytes = self.dst.fetch_blob(&blob).await?.collect().await?;
+        Ok(Manifest::from_bytes(Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size), bytes).ok())
+    }
+
+    /// Makes `d` complete at the destination; returns whether it is. A blob counts when this
+    /// run stored it or the destination answers with its size; a manifest when its children
+    /// do and it was PUT as a manifest (from the archive, or as read back from the
+    /// destination by digest). That a manifest answers HEAD proves nothing: a registry may
+    /// answer for bytes that were pushed as a plain blob.
+    fn complete(&mut self, d: Descriptor, depth: usize) -> futures_util::future::BoxFuture<'_, Result<bool, Error>> {
         Box::pin(async move {
             if let Some(&ok) = self.done.get(&d.digest) {
                 return Ok(ok);
+            }
+            if depth > ferry_oci::MAX_GRAPH_DEPTH {
+                return Err(Error::TooDeep { digest: d.digest.to_string() });
             }
             if let Some(&size) = self.in_archive.get(&d.digest)
                 && size != d.size
@@ -375,32 +548,37 @@ impl Completer<'_> {
                     self.missing.insert(d.digest.clone());
                 }
                 present
-            } else if !self.in_archive.contains_key(&d.digest) && !self.kept.contains_key(&d.digest) {
-                // Not carried: the destination must have it from an earlier archive.
-                let present = self.dst.manifest_exists(&d).await?;
-                if !present {
-                    self.missing.insert(d.digest.clone());
-                }
-                present
             } else {
-                let bytes = self.bytes_of(&d).await?;
-                let manifest = Manifest::from_bytes(Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size), bytes)
-                    .map_err(|source| Error::Manifest { what: format!("manifest {} in the archive", d.digest), source })?;
-                let mut all = true;
-                for child in manifest.successors() {
-                    all &= self.complete(child).await?;
-                }
-                if all {
-                    if !self.dry_run {
-                        let indexed = self.dst.push_manifest(&manifest, None).await?;
-                        // Keep referrers discoverable where the registry has no referrers API.
-                        if let Some(subject) = &manifest.view().subject {
-                            self.dst.record_referrer(subject, &manifest, indexed).await?;
-                        }
+                let manifest = if self.in_archive.contains_key(&d.digest) || self.kept.contains_key(&d.digest) {
+                    Some(self.manifest_of(&d).await?)
+                } else {
+                    // Not carried: an earlier load must have left it at the destination.
+                    self.manifest_at_destination(&d).await?
+                };
+                match manifest {
+                    None => {
+                        self.missing.insert(d.digest.clone());
+                        false
                     }
-                    self.pushed += 1;
+                    Some(manifest) => {
+                        let mut all = true;
+                        for child in manifest.successors() {
+                            all &= self.complete(child, depth + 1).await?;
+                        }
+                        if all {
+                            if !self.dry_run {
+                                let indexed = self.dst.push_manifest(&manifest, None).await?;
+                                // Keep referrers discoverable where the registry has no referrers API.
+                                if let Some(subject) = &manifest.view().subject {
+                                    self.dst.record_referrer(subject, &manifest, indexed).await?;
+                                }
+                            }
+                            self.pushed += 1;
+                            self.verified.insert(d.digest.clone(), manifest);
+                        }
+                        all
+                    }
                 }
-                all
             };
             self.done.insert(d.digest.clone(), ok);
             Ok(ok)

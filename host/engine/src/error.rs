@@ -140,6 +140,9 @@ pub enum Error {
         /// The manifest at the limit.
         digest: String,
     },
+    /// A deserialize could not complete the graph: nothing is tagged, what was read is kept.
+    #[error("{0}")]
+    Incomplete(Box<crate::deserialize::Incomplete>),
     /// One source of a gather failed; names it and its line.
     #[error("source {reference} (line {line})")]
     Source {

@@ -156,7 +156,7 @@ pub async fn serialize(
         let mut walk = walk;
         walk.send(Planned::File("oci-layout", ferry_oci::layout::OCI_LAYOUT_CONTENT.to_vec())).await?;
         walk.send(Planned::File("index.json", gojson::to_vec_pretty(&index))).await?;
-        walk.visit(root.clone()).await?;
+        walk.visit(root.clone(), 0).await?;
         // The final index lists every manifest, the root first with its ref.name.
         index.manifests = walk.visited.clone();
         index.manifests[0] = root.clone();
@@ -208,8 +208,11 @@ impl Walk<'_> {
         self.plan.send(p).await.map_err(|_| stopped())
     }
 
-    fn visit(&mut self, desc: Descriptor) -> futures_util::future::BoxFuture<'_, Result<(), Error>> {
+    fn visit(&mut self, desc: Descriptor, depth: usize) -> futures_util::future::BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
+            if depth > ferry_oci::MAX_GRAPH_DEPTH {
+                return Err(Error::TooDeep { digest: desc.digest.to_string() });
+            }
             if !desc.is_manifest() {
                 return self.blob(&desc, None).await;
             }
@@ -224,11 +227,11 @@ impl Walk<'_> {
                 self.manifests.insert(desc.digest.clone(), manifest);
             }
             for child in children {
-                self.visit(child).await?;
+                self.visit(child, depth + 1).await?;
             }
             if self.recursive {
                 for r in self.src.referrers(&desc).await? {
-                    self.visit(r).await?;
+                    self.visit(r, depth + 1).await?;
                 }
             }
             Ok(())

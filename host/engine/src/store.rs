@@ -43,6 +43,20 @@ pub trait Store: Send + Sync {
     /// registry may answer for bytes pushed as a plain blob.
     async fn manifest_exists(&self, desc: &Descriptor) -> Result<bool, Error>;
 
+    /// The manifest `desc` names, read back from this store by digest and parsed, or `None`
+    /// when the store cannot serve it as a manifest. What a manifest this run did not PUT must
+    /// show before a tag may depend on it (with its children checked in turn).
+    async fn manifest_readable(&self, desc: &Descriptor) -> Result<Option<Manifest>, Error> {
+        if !self.manifest_exists(desc).await? {
+            return Ok(None);
+        }
+        match self.fetch_manifest(desc).await {
+            Ok(m) => Ok(Some(m)),
+            Err(Error::Registry(e)) if e.is_transient() => Err(Error::Registry(e)),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// Whether a blob is present with the descriptor's size (what a blob this run did not
     /// upload must show before a tag may depend on it).
     async fn blob_exists(&self, desc: &Descriptor) -> Result<bool, Error>;

@@ -83,6 +83,7 @@ pub(crate) async fn serialize(global: &Global, recursive: bool, args: BatchSeria
                 checkpoint: None,
                 compression: args.compression,
                 existing_from_checkpoint: Vec::new(),
+                existing_from_archive: Vec::new(),
                 manifest_json: args.manifest_json,
                 block: BlockFlags { buffer_size: 0, block_size: 1 << 20, hwm: 90 },
             },
@@ -139,7 +140,7 @@ pub(crate) async fn deserialize(global: &Global, args: BatchDeserializeArgs) -> 
     for (_, name, file_name) in &pending {
         let target = format!("{destination}:{name}");
         let args = DeserializeArgs {
-            source: dir.join(file_name).display().to_string(),
+            sources: vec![dir.join(file_name).display().to_string()],
             image: target.clone(),
             strict: false,
             dry_run: false,

@@ -57,7 +57,7 @@ async fn open_source(client: &Client, location: &Location) -> anyhow::Result<Sou
                 return Err(BadInput(format!("bundle {}: no such file", path.display())).into());
             }
             let input = super::deserialize::open_archive(&path.display().to_string(), 0)?;
-            deserialize(input, &store, FILE_TAG, DeserializeOptions::default(), Arc::new(|_| {}))
+            deserialize(vec![input], &store, FILE_TAG, DeserializeOptions::default(), Arc::new(|_| {}))
                 .await
                 .with_context(|| format!("reading the bundle file {}", path.display()))?;
             Ok(Source { store: Box::new(store), reference: FILE_TAG.to_owned(), _temp: Some(temp) })

@@ -13,13 +13,31 @@ use ferry_oci::ImageRef;
 use ferry_registry::Client;
 
 use crate::args::{BlockFlags, CompressionArg, Global, SerializeArgs};
-use crate::exit::BadInput;
+use crate::exit::{BadInput, Hint, Interrupted, USAGE, code_for};
+use crate::shell;
 
 pub(crate) async fn run(global: &Global, recursive: bool, args: SerializeArgs) -> anyhow::Result<()> {
     let image: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;
     let client = Client::new(super::load_config(global)?);
     let ref_name = reference_string(&image);
-    write(global, &client, recursive, &image, &ref_name, &args).await
+    let before = file_stamp(&args.dest);
+    let result = write(global, &client, recursive, &image, &ref_name, &args).await;
+    // A run that stopped after it began writing says how to continue it.
+    result.map_err(|e| {
+        let wrote = match (before, file_stamp(&args.dest)) {
+            (_, None) => args.dest == "-" || std::fs::metadata(&args.dest).is_ok_and(|m| m.file_type().is_char_device()),
+            (before, after) => before != after,
+        };
+        if code_for(&e) == USAGE || !wrote { e } else { e.context(Hint(continuation(recursive, &image, &args))) }
+    })
+}
+
+/// A regular file's identity and modification time (`None` for anything else), to tell
+/// whether a run wrote it.
+fn file_stamp(path: &str) -> Option<(u64, std::time::SystemTime)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::metadata(path).ok().filter(std::fs::Metadata::is_file)?;
+    Some((m.ino(), m.modified().ok()?))
 }
 
 /// Serializes `image` per `args`; also the second half of `archive`.
@@ -65,7 +83,10 @@ pub(crate) async fn write(
     let root = src.resolve(&reference_string(image)).await.with_context(|| format!("resolving {image}"))?;
     let out = open_destination(&args.dest, geometry)?;
     let progress = crate::output::ByteProgress::new(global, "serialize", args.dest == "-");
-    let result = serialize(src.as_ref(), root, out, &options, progress.events()).await;
+    let result = tokio::select! {
+        r = serialize(src.as_ref(), root, out, &options, progress.events()) => r.map_err(anyhow::Error::from),
+        _ = interrupted() => Err(anyhow::Error::new(Interrupted)),
+    };
     progress.finish();
     let outcome = result.with_context(|| format!("serializing {image} to {}", args.dest))?;
     if !global.quiet && args.dest != "-" {
@@ -79,6 +100,79 @@ pub(crate) async fn write(
         );
     }
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM. Dropping the serialize then stops its writer: what reached
+/// DEST is a whole prefix of the archive, which the continuation reads.
+async fn interrupted() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => drop(s.recv().await),
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+/// The command that continues a serialize that stopped: the same image and options into a
+/// new file, leaving out what the stopped run's output already holds.
+fn continuation(recursive: bool, image: &ImageRef, args: &SerializeArgs) -> String {
+    let mut cmd: Vec<String> = vec!["ferry".into(), "mirror".into()];
+    if recursive {
+        cmd.push("-r".into());
+    }
+    cmd.push("serialize".into());
+    cmd.push(image.to_string());
+    let is_file = args.dest != "-" && !std::fs::metadata(&args.dest).is_ok_and(|m| m.file_type().is_char_device());
+    cmd.push(if is_file { rest_name(&args.dest) } else { "REST.tar".to_owned() });
+    cmd.extend(args.existing.iter().cloned());
+    for a in &args.flags.existing_from_archive {
+        cmd.push("--existing-from-archive".into());
+        cmd.push(a.display().to_string());
+    }
+    for c in &args.flags.existing_from_checkpoint {
+        cmd.push("--existing-from-checkpoint".into());
+        cmd.push(c.clone());
+    }
+    let mut note = String::new();
+    if args.dest == "-" {
+        // What reached the far end of the pipe is not known here.
+        cmd.push("--existing-from-archive".into());
+        cmd.push("RECEIVED".into());
+        note = " (RECEIVED: the file or tape the partial stream was written to)".into();
+    } else {
+        cmd.push("--existing-from-archive".into());
+        cmd.push(args.dest.clone());
+        if !is_file {
+            note = " (rewind the tape first, and load a new one for the rest)".into();
+        }
+    }
+    if let Some(c) = args.flags.compression {
+        cmd.push("--compression".into());
+        cmd.push(match c {
+            CompressionArg::Zstd => "zstd".into(),
+            CompressionArg::Gzip => "gzip".into(),
+        });
+    }
+    if args.flags.manifest_json {
+        cmd.push("--manifest-json".into());
+    }
+    if let Some(ledger) = &args.flags.checkpoint {
+        cmd.push("--checkpoint".into());
+        cmd.push(rest_name(&ledger.display().to_string()));
+    }
+    format!("to continue: {}{note}", shell::line(&cmd))
+}
+
+/// `out.tar.zst` → `out.rest.tar.zst`: beside the partial, the same extensions.
+fn rest_name(path: &str) -> String {
+    let (dir, file) = path.rsplit_once('/').map_or(("", path), |(d, f)| (d, f));
+    let (stem, ext) = file.split_once('.').unwrap_or((file, ""));
+    let rest = if ext.is_empty() { format!("{stem}.rest") } else { format!("{stem}.rest.{ext}") };
+    if dir.is_empty() && !path.starts_with('/') { rest } else { format!("{dir}/{rest}") }
 }
 
 /// The archive compression a `--compression` value names.
