@@ -69,9 +69,10 @@ pub fn parse_checkpoint_arg(arg: &str) -> Result<(PathBuf, u64), LedgerError> {
     Ok((PathBuf::from(file), offset))
 }
 
-/// Digests recorded in the ledger at `path` with an offset strictly below `offset`: blobs
-/// known to be on the media already. Reading stops at the first record at or past `offset`;
-/// an offset of 0 means nothing.
+/// Digests recorded in the ledger at `path` with an offset at or below `offset`: blobs known
+/// to be on the media already. A record's offset is where its blob's entry ends (data and
+/// padding), so a blob ending exactly at `offset` is whole. Reading stops at the first record
+/// past `offset`; an offset of 0 means nothing.
 pub fn delivered_before(path: &Path, offset: u64) -> Result<Vec<Digest>, LedgerError> {
     if offset == 0 {
         return Ok(Vec::new());
@@ -91,7 +92,7 @@ pub fn delivered_before(path: &Path, offset: u64) -> Result<Vec<Digest>, LedgerE
             .ok_or_else(|| bad(format!("no {OFFSET} annotation")))?
             .parse::<u64>()
             .map_err(|e| bad(format!("{OFFSET}: {e}")))?;
-        if at >= offset {
+        if at > offset {
             break;
         }
         out.push(desc.digest);
@@ -122,7 +123,11 @@ mod tests {
                 a.digest
             )
         );
-        assert_eq!(delivered_before(&path, 4096).unwrap(), vec![a.digest.clone()]);
+        assert!(delivered_before(&path, 2047).unwrap().is_empty());
+        // A blob whose entry ends exactly at the offset is on the media.
+        assert_eq!(delivered_before(&path, 2048).unwrap(), vec![a.digest.clone()]);
+        assert_eq!(delivered_before(&path, 4095).unwrap(), vec![a.digest.clone()]);
+        assert_eq!(delivered_before(&path, 4096).unwrap().len(), 2);
         assert_eq!(delivered_before(&path, 4097).unwrap().len(), 2);
         assert!(delivered_before(&path, 0).unwrap().is_empty());
         let arg = format!("{}:4096", path.display());

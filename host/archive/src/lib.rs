@@ -8,14 +8,21 @@
 //! checkpoint ledger ([`ledger`]: JSON lines of descriptors with `vnd.act3-ace.data.offset`),
 //! and the tape block buffer ([`blockbuf`]) between the stream and its destination.
 //!
+//! Reading has one path: [`entries`] walks a tar stream and applies the reader's rules (entry
+//! names, size limits, the serialization version, completeness), and everything that reads an
+//! archive goes through it: [`verify`], the engine's `deserialize` and its dry run, and the
+//! resume [`scan`] of a cut archive.
+//!
 //! # Format
 //! See `docs/format.md`.
 
 pub mod blockbuf;
 pub mod compress;
+pub mod entries;
 pub mod header;
 pub mod ledger;
 pub mod reader;
+pub mod scan;
 pub mod verify;
 pub mod writer;
 

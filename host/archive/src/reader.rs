@@ -33,41 +33,39 @@ pub fn open(input: impl Read + Send + 'static) -> io::Result<(Compression, Box<d
 
 /// As [`open`], with a read buffer of `buffer` bytes (at least a tape's block size).
 pub fn open_with_buffer(input: impl Read + Send + 'static, buffer: usize) -> io::Result<(Compression, Box<dyn Read + Send>)> {
+    let (compression, decoder) = decode(input, buffer)?;
+    Ok((compression, Box::new(decoder)))
+}
+
+/// A decompressed archive stream, of any compression.
+pub enum Decoded<R: Read> {
+    /// Plain tar.
+    Plain(BufReader<R>),
+    /// gzip (members one after another are one stream).
+    Gzip(Box<flate2::read::MultiGzDecoder<BufReader<R>>>),
+    /// zstd (frames one after another are one stream).
+    Zstd(Box<zstd::stream::read::Decoder<'static, BufReader<R>>>),
+}
+
+impl<R: Read> Read for Decoded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoded::Plain(r) => r.read(buf),
+            Decoded::Gzip(r) => r.read(buf),
+            Decoded::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+/// Wraps `input` in the decoder its first bytes call for, with a read buffer of `buffer` bytes.
+pub fn decode<R: Read>(input: R, buffer: usize) -> io::Result<(Compression, Decoded<R>)> {
     let mut buffered = BufReader::with_capacity(buffer.max(4096), input);
     let compression = compression_of(buffered.fill_buf()?);
     Ok(match compression {
-        Compression::Gzip => (compression, Box::new(flate2::read::MultiGzDecoder::new(buffered))),
-        Compression::Zstd => (compression, Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)),
-        Compression::None => (compression, Box::new(buffered)),
+        Compression::Gzip => (compression, Decoded::Gzip(Box::new(flate2::read::MultiGzDecoder::new(buffered)))),
+        Compression::Zstd => (compression, Decoded::Zstd(Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?))),
+        Compression::None => (compression, Decoded::Plain(buffered)),
     })
-}
-
-/// Whether an `oci-layout` entry says `{"imageLayoutVersion":"1.0.0"}`.
-pub fn is_oci_layout(entry: &mut impl Read) -> bool {
-    let mut b = Vec::new();
-    entry.read_to_end(&mut b).is_ok()
-        && serde_json::from_slice::<serde_json::Value>(&b)
-            .ok()
-            .and_then(|v| v["imageLayoutVersion"].as_str().map(|s| s == "1.0.0"))
-            .unwrap_or(false)
-}
-
-/// Where the header after an entry starts: its header at `offset`, then `size` bytes padded
-/// to whole blocks.
-pub fn next_header_at(offset: u64, size: u64) -> u64 {
-    offset + crate::header::BLOCK as u64 + size.div_ceil(crate::header::BLOCK as u64) * crate::header::BLOCK as u64
-}
-
-/// The message for a header that does not parse: where it is, what came before, and the
-/// tar reader's reason (shortened: it may quote a whole garbage block).
-pub fn bad_header(at: u64, entries: u64, e: &std::io::Error) -> String {
-    let mut reason = e.to_string();
-    if reason.len() > 100 {
-        let cut = (0..=100).rev().find(|&i| reason.is_char_boundary(i)).unwrap_or(0);
-        reason.truncate(cut);
-        reason.push('…');
-    }
-    format!("no valid tar header at byte {at}, after entry {entries}: {reason}")
 }
 
 /// The largest manifest a reader keeps in memory to follow the graph: registries refuse

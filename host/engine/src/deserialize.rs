@@ -251,19 +251,7 @@ async fn read_source(
     loaded: &mut Loaded,
 ) -> Result<(), Error> {
     let (tx, mut rx) = mpsc::channel::<Item>(4);
-    let reader = std::thread::spawn(move || match input {
-        ArchiveInput::Stream(r) => {
-            let mut archive = tar::Archive::new(r);
-            read_entries(archive.entries(), None, &tx);
-        }
-        ArchiveInput::File(f) => match f.try_clone() {
-            Ok(positional) => {
-                let mut archive = tar::Archive::new(f);
-                read_entries(archive.entries_with_seek(), Some(Arc::new(positional)), &tx);
-            }
-            Err(e) => drop(tx.blocking_send(Item::Failed(format!("opening the archive: {e}")))),
-        },
-    });
+    let reader = std::thread::spawn(move || read_entries(input, &tx));
     let mut stage = Stage::Start;
     let fail = Error::BadArchive;
     let mut storing = futures_util::stream::FuturesUnordered::new();
@@ -364,16 +352,10 @@ impl Loaded {
     }
 }
 
-/// The serialization version this reader understands (major).
-const SERIALIZATION_VERSION: u64 = 2;
-
-/// Refuses archives of a newer major serialization version; minor additions are fine.
+/// Refuses archives of a newer major serialization version. The entry reader already checks
+/// every `index.json` ([`ferry_archive::entries::check_version`]); this stays for callers here.
 fn check_version(index: &Index) -> Result<(), String> {
-    let Some(v) = index.annotations.get("vnd.act3-ace.data.serialization.version") else { return Ok(()) };
-    match v.split('.').next().and_then(|m| m.parse::<u64>().ok()) {
-        Some(major) if major <= SERIALIZATION_VERSION => Ok(()),
-        _ => Err(format!("serialization version {v:?} is newer than this ferry reads ({SERIALIZATION_VERSION}); upgrade ferry")),
-    }
+    ferry_archive::entries::check_version(index).map_err(|e| e.to_string())
 }
 
 /// Stores one blob from the archive: verified as it streams, also when the destination has
@@ -593,104 +575,80 @@ fn tokio_stream(
         .map(|r| r.map_err(|e| ErrorKind::Protocol { what: "reading the archive".to_owned(), detail: e.to_string() }))
 }
 
-/// The reader thread: tar entries in order; blobs as chunks, or as ranges of `positional`
-/// (the same file), which the entries then skip over.
-fn read_entries<R: Read>(entries: std::io::Result<tar::Entries<'_, R>>, positional: Option<Arc<std::fs::File>>, tx: &mpsc::Sender<Item>) {
-    let send = |item: Item| tx.blocking_send(item).is_ok();
-    let entries = match entries {
-        Ok(e) => e,
-        Err(e) => {
-            send(Item::Failed(format!("not a tar archive: {e}")));
-            return;
+/// The reader thread: entries in order through the archive crate's reader, the same one
+/// `verify` uses; blobs as chunks, or, from a plain tar file, as ranges of the file, which the
+/// reader then skips with a seek.
+fn read_entries(input: ArchiveInput, tx: &mpsc::Sender<Item>) {
+    use ferry_archive::entries::{Entries, Seekable, Stream};
+    match input {
+        ArchiveInput::Stream(r) => send_entries(Entries::new(Stream(r)), None, tx),
+        ArchiveInput::File(f) => {
+            // Headers are read through a buffer; blob data is read at its offset elsewhere.
+            let opened = f.try_clone().and_then(|positional| Ok((Seekable::new(std::io::BufReader::new(f))?, positional)));
+            match opened {
+                Ok((file, positional)) => send_entries(Entries::new(file), Some(Arc::new(positional)), tx),
+                Err(e) => drop(tx.blocking_send(Item::Failed(format!("opening the archive: {e}")))),
+            }
         }
-    };
-    let mut next_at = 0;
-    for (count, entry) in entries.enumerate() {
-        let mut entry = match entry {
-            Ok(e) => e,
+    }
+}
+
+fn send_entries<S: ferry_archive::entries::Source>(
+    mut entries: ferry_archive::entries::Entries<S>,
+    positional: Option<Arc<std::fs::File>>,
+    tx: &mpsc::Sender<Item>,
+) {
+    use ferry_archive::entries::Entry;
+    let send = |item: Item| tx.blocking_send(item).is_ok();
+    loop {
+        let item = match entries.next_entry() {
+            Ok(None) => return,
             Err(e) => {
-                send(Item::Failed(ferry_archive::reader::bad_header(next_at, count as u64, &e)));
+                send(Item::Failed(e.to_string()));
                 return;
             }
-        };
-        let offset = entry.raw_header_position();
-        next_at = ferry_archive::reader::next_header_at(offset, entry.size());
-        if entry.header().entry_type().is_dir() {
-            continue;
-        }
-        let name = entry.path().map(|p| p.to_string_lossy().trim_start_matches("./").to_owned()).unwrap_or_default();
-        let size = entry.size();
-        let item = match name.as_str() {
-            "oci-layout" => {
-                let ok = ferry_archive::reader::is_oci_layout(&mut entry);
-                Item::Layout(if ok { Ok(()) } else { Err("not {\"imageLayoutVersion\":\"1.0.0\"}".to_owned()) }, offset)
-            }
-            "index.json" => {
-                let mut b = Vec::new();
-                let r = entry
-                    .read_to_end(&mut b)
-                    .map_err(|e| e.to_string())
-                    .and_then(|_| serde_json::from_slice::<Index>(&b).map_err(|e| e.to_string()));
-                Item::Index(r, offset)
-            }
-            n if n.starts_with("blobs/") && n.matches('/').count() == 2 => {
-                let digest = n["blobs/".len()..].replacen('/', ":", 1).parse::<Digest>().map_err(|e| e.to_string());
+            Ok(Some(Entry::Layout { offset })) => Item::Layout(Ok(()), offset),
+            Ok(Some(Entry::Index { index, offset })) => Item::Index(Ok(index), offset),
+            Ok(Some(Entry::Other { name, offset })) => Item::Other(name, offset),
+            Ok(Some(Entry::Blob(blob))) => {
+                // Named from the digest: the header's name was checked to be this path.
+                let name = format!("blobs/{}/{}", blob.digest.algorithm().name(), blob.digest.hex());
+                let (digest, size, offset) = (Ok(blob.digest), blob.size, blob.header_offset);
                 if let Some(file) = &positional {
-                    let body = Body::At { file: Arc::clone(file), offset: entry.raw_file_position(), size };
-                    if !send(Item::Blob { name: name.clone(), digest, size, offset, body }) {
+                    let body = Body::At { file: Arc::clone(file), offset: blob.data_offset, size };
+                    if !send(Item::Blob { name, digest, size, offset, body }) {
                         return;
                     }
                     continue;
                 }
                 let (ctx, crx) = mpsc::channel(CHANNEL_CHUNKS);
-                if !send(Item::Blob { name: name.clone(), digest, size, offset, body: Body::Chunks(crx) }) {
+                if !send(Item::Blob { name, digest, size, offset, body: Body::Chunks(crx) }) {
                     return;
                 }
-                let mut read = 0u64;
+                let mut data = entries.data();
                 loop {
                     let mut buf = vec![0u8; CHUNK_BYTES];
-                    match entry.read(&mut buf) {
+                    match data.read(&mut buf) {
                         Ok(0) => break,
                         Ok(n) => {
                             buf.truncate(n);
-                            read += n as u64;
                             if ctx.blocking_send(Ok(Bytes::from(buf))).is_err() {
                                 return;
                             }
                         }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                         Err(e) => {
+                            // The reader's error names the entry and where the archive ends.
                             let _ = ctx.blocking_send(Err(e));
                             return;
                         }
                     }
                 }
-                if read != size {
-                    let _ = ctx.blocking_send(Err(std::io::Error::other(format!(
-                        "the archive ends inside the entry after {read} of {size} bytes"
-                    ))));
-                    return;
-                }
                 continue;
             }
-            _ => Item::Other(name, offset),
         };
         if !send(item) {
             return;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions() {
-        let mut i = Index::new();
-        assert!(check_version(&i).is_ok());
-        for (v, ok) in [("2", true), ("2.1", true), ("1", true), ("3", false), ("x", false)] {
-            i.annotations.insert("vnd.act3-ace.data.serialization.version".into(), v.into());
-            assert_eq!(check_version(&i).is_ok(), ok, "{v}");
         }
     }
 }
