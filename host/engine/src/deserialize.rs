@@ -173,7 +173,7 @@ pub async fn deserialize(
     for source in sources {
         if let Err(error) = read_source(source.input, dst, options, &events, &mut loaded).await {
             // A destination that fails stops everything; a damaged source does not.
-            let fatal = matches!(error, Error::Registry(_) | Error::Layout { .. });
+            let fatal = destination_failed(&error);
             failures.push(SourceFailure { source: source.name, error: Box::new(error) });
             if fatal {
                 break;
@@ -202,7 +202,7 @@ pub async fn deserialize(
             root.digest, other.digest
         )));
     }
-    if failures.iter().any(|f| matches!(*f.error, Error::Registry(_) | Error::Layout { .. })) {
+    if failures.iter().any(|f| destination_failed(&f.error)) {
         return Err(incomplete(failures, Vec::new(), &outcome));
     }
 
@@ -240,6 +240,20 @@ pub async fn deserialize(
     outcome.root = Some(root);
     Ok(outcome)
 }
+
+/// Whether `e` is the destination failing, rather than the archive being read: a blob stream
+/// from the archive names its source "archive", and an upload whose body broke failed on
+/// the archive's side.
+fn destination_failed(e: &Error) -> bool {
+    match e {
+        Error::Registry(r) => r.host != ARCHIVE && !matches!(r.kind, ErrorKind::Body { .. }),
+        Error::Layout { .. } => true,
+        _ => false,
+    }
+}
+
+/// How blob streams read from an archive name their source in errors.
+const ARCHIVE: &str = "archive";
 
 /// Reads one archive into `dst`. On a damaged entry or a failed upload, stops reading but
 /// lets every upload already under way finish, so what was whole is kept.
@@ -332,7 +346,7 @@ fn take_item<'a>(
                 }
             });
             let what = format!("entry {} at byte {offset}", ferry_oci::quoted(name.as_bytes()));
-            let stream = BlobStream::verifying(desc.clone(), "archive", what, body);
+            let stream = BlobStream::verifying(desc.clone(), ARCHIVE, what, body);
             storing.push(Box::pin(store_blob(dst, desc, stream, options.dry_run)));
         }
     }
@@ -369,7 +383,7 @@ async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_r
             let body = bytes.clone();
             let once = BlobStream::verifying(
                 desc.clone(),
-                "archive",
+                ARCHIVE,
                 String::new(),
                 futures_util::stream::once(async move { Ok::<_, ErrorKind>(body) }),
             );

@@ -63,6 +63,20 @@ pub(crate) async fn write(
     for (file, offset) in &checkpoints {
         skip.extend(delivered_before(file, *offset).map_err(ferry_engine::Error::from)?);
     }
+    for path in &args.flags.existing_from_archive {
+        if same_file(path, &args.dest) {
+            return Err(BadInput(format!(
+                "--existing-from-archive {}: that is DEST, which this run would overwrite; write the rest to another file",
+                path.display()
+            ))
+            .into());
+        }
+        let held = ferry_archive::scan::blobs_held_at(path).with_context(|| format!("--existing-from-archive {}", path.display()))?;
+        if !global.quiet && args.dest != "-" {
+            println!("{}: {} whole blobs to leave out ({})", path.display(), held.blobs.len(), stop_text(&held.stop));
+        }
+        skip.extend(held.digests().cloned());
+    }
     for e in &existing {
         let store = open_store(client, e, false)?;
         skip.extend(existing_blobs(store.as_ref(), &reference_string(e)).await.with_context(|| format!("reading existing image {e}"))?);
@@ -100,6 +114,25 @@ pub(crate) async fn write(
         );
     }
     Ok(())
+}
+
+/// Whether `path` and `dest` name one existing file.
+fn same_file(path: &std::path::Path, dest: &str) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (std::fs::metadata(path), std::fs::metadata(dest)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// How a partial archive ended, for the operator.
+fn stop_text(stop: &ferry_archive::scan::Stop) -> String {
+    use ferry_archive::scan::Stop;
+    match stop {
+        Stop::Complete { .. } => "the archive is complete".to_owned(),
+        Stop::Cut { offset } => format!("cut after {offset} bytes of tar"),
+        Stop::Corrupt { offset, error } => format!("damaged at byte {offset}, nothing after it counts: {error}"),
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM. Dropping the serialize then stops its writer: what reached
