@@ -62,7 +62,7 @@ fn each_kind_of_damage_is_refused_and_nothing_is_tagged() {
         "a missing blob",
         missing,
         format!("{digest} is referenced but not in the archive"),
-        format!("missing blobs (neither in the archive nor at the destination): {digest}"),
+        format!("missing (neither in the archive nor at the destination): {digest}"),
     ));
     let mut layout = good.clone();
     let v = layout[512..1024].windows(5).position(|w| w == b"1.0.0").unwrap();

@@ -161,6 +161,9 @@ struct Loaded {
 /// A source that cannot be read to its end does not stop the others, and every entry that
 /// was whole in it is stored before its reading stops. When the graph is not complete at the
 /// end, nothing is tagged and [`Error::Incomplete`] says what was kept and what is missing.
+/// A single source must also read cleanly to its end, so that deserialize, its dry run and
+/// verify agree on every archive; among several, a broken one is reported when the others
+/// completed the graph.
 pub async fn deserialize(
     sources: Vec<ArchiveSource>,
     dst: &dyn Store,
@@ -170,6 +173,7 @@ pub async fn deserialize(
 ) -> Result<DeserializeOutcome, Error> {
     let mut loaded = Loaded::default();
     let mut failures = Vec::new();
+    let continued = sources.len() > 1;
     for source in sources {
         if let Err(error) = read_source(source.input, dst, options, &events, &mut loaded).await {
             // A destination that fails stops everything; a damaged source does not.
@@ -225,6 +229,10 @@ pub async fn deserialize(
     if !completer.missing.is_empty() {
         let missing = completer.missing.iter().cloned().collect();
         return Err(incomplete(failures, missing, &outcome));
+    }
+    // One archive that breaks a rule fails even when its graph is whole, as verify says.
+    if !continued && !failures.is_empty() {
+        return Err(incomplete(failures, Vec::new(), &outcome));
     }
     // Complete: a source that broke off (a partial archive) is reported, not fatal.
     for f in &failures {
