@@ -177,6 +177,31 @@ fn entry_rules_are_the_same_for_verify_dry_run_and_deserialize() {
         &bytes,
         &[&format!("manifest {} is {} bytes, over the 4 MiB limit", big_desc.digest, big.len())],
     );
+
+    // The same manifest named only by an index the archive lists: refused when the graph
+    // is walked, never read whole.
+    let index = gojson::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": media_type::OCI_INDEX, "manifests": [big_desc],
+    }));
+    let index_desc = Descriptor::of_bytes(media_type::OCI_INDEX, &index);
+    let mut w = ArchiveWriter::new(Plain::new(Vec::new()));
+    w.write_oci_layout().unwrap();
+    w.write_index(&index_json(&index_desc, "2")).unwrap();
+    w.write_blob(&index_desc, index.as_slice()).unwrap();
+    w.write_blob(&big_desc, big.as_slice()).unwrap();
+    for (d, b) in [&p.config, &p.layer] {
+        w.write_blob(d, b.as_slice()).unwrap();
+    }
+    w.write_index(&index_json(&index_desc, "2")).unwrap();
+    let bytes = w.finish().unwrap().into_inner();
+    all_refuse(
+        &home,
+        &config,
+        &high,
+        "big child manifest",
+        &bytes,
+        &[&format!("manifest {} is {} bytes, over the 4 MiB limit", big_desc.digest, big.len())],
+    );
 }
 
 /// A zstd archive of 47 KB whose `index.json` claims 1 GiB: refused from its header, fast,

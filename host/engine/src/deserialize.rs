@@ -499,8 +499,8 @@ struct Completer<'a> {
 }
 
 impl Completer<'_> {
-    /// A manifest carried by the archive: kept in memory, or (too big to keep) read back from
-    /// the destination as the blob this run stored.
+    /// A manifest carried by the archive: kept in memory, or read back from the destination
+    /// as the blob this run stored. Callers have checked it is within the manifest limit.
     async fn manifest_of(&self, d: &Descriptor) -> Result<Manifest, Error> {
         let bytes = match self.kept.get(&d.digest) {
             Some(b) => b.clone(),
@@ -545,6 +545,10 @@ impl Completer<'_> {
                 && size != d.size
             {
                 return Err(Error::Inconsistent { digest: d.digest.to_string(), archive_size: size, descriptor_size: d.size });
+            }
+            if d.is_manifest() && d.size > KEEP_JSON_BYTES {
+                // Read whole to be checked, so bounded wherever it comes from.
+                return Err(Error::ManifestTooBig { digest: d.digest.to_string(), size: d.size });
             }
             let ok = if !d.is_manifest() {
                 let present = self.in_archive.contains_key(&d.digest) || self.dst.blob_exists(&d).await?;

@@ -140,6 +140,14 @@ pub enum Error {
         /// The manifest at the limit.
         digest: String,
     },
+    /// A manifest over the size ferry reads whole ([`ferry_archive::reader::MANIFEST_MAX_BYTES`]).
+    #[error("manifest {digest} is {size} bytes, over the {} MiB limit for manifests", ferry_archive::reader::MANIFEST_MAX_BYTES >> 20)]
+    ManifestTooBig {
+        /// The manifest.
+        digest: String,
+        /// Its size, as its descriptor says.
+        size: u64,
+    },
     /// A deserialize could not complete the graph: nothing is tagged, what was read is kept.
     #[error("{0}")]
     Incomplete(Box<crate::deserialize::Incomplete>),
