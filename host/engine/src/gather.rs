@@ -7,10 +7,10 @@
 //! config's platform like OCI images; copy errors of selected children are never swallowed;
 //! duplicate source lines are merged.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use ferry_oci::{Descriptor, ImageRef, Index, Manifest, Platform, annotations, gojson, media_type};
+use ferry_oci::{Descriptor, Digest, ImageRef, Index, Manifest, Platform, annotations, gojson, media_type};
 use ferry_registry::Client;
 use futures_util::{StreamExt, TryStreamExt};
 
@@ -211,24 +211,69 @@ pub(crate) async fn select_platforms(
 
 /// `layer.size.total` (every non-manifest blob reachable from every entry, repeats counted)
 /// and `layer.size.deduplicated` (each digest once across the whole gather).
+///
+/// Each manifest is read and summed once, so a graph that names one subgraph many times
+/// (which a tree walk would visit exponentially often) costs its distinct manifests only.
 async fn count_sizes(dst: &dyn Store, state: &CopyState, entries: &[Descriptor]) -> Result<(u64, u64), Error> {
-    let mut total = 0u64;
-    let mut dedup = 0u64;
+    // Every distinct manifest and its successors, each read once.
+    let mut successors: HashMap<Digest, Vec<Descriptor>> = HashMap::new();
+    let mut queue: Vec<(Descriptor, usize)> = entries.iter().filter(|d| d.is_manifest()).map(|d| (d.clone(), 0)).collect();
+    while let Some((desc, depth)) = queue.pop() {
+        if successors.contains_key(&desc.digest) {
+            continue;
+        }
+        if depth > ferry_oci::MAX_GRAPH_DEPTH {
+            return Err(Error::TooDeep { digest: desc.digest.to_string() });
+        }
+        let manifest = match state.manifest(&desc.digest) {
+            Some(m) => m,
+            None => dst.fetch_manifest(&desc).await?,
+        };
+        let children = manifest.successors();
+        queue.extend(children.iter().filter(|c| c.is_manifest()).map(|c| (c.clone(), depth + 1)));
+        successors.insert(desc.digest.clone(), children);
+    }
     let mut seen = HashSet::new();
-    let mut stack: Vec<Descriptor> = entries.iter().rev().cloned().collect();
-    while let Some(desc) = stack.pop() {
-        if desc.is_manifest() {
-            let manifest = match state.manifest(&desc.digest) {
-                Some(m) => m,
-                None => dst.fetch_manifest(&desc).await?,
-            };
-            stack.extend(manifest.successors().into_iter().rev());
-        } else {
-            total += desc.size;
-            if seen.insert(desc.digest.clone()) {
-                dedup += desc.size;
+    let dedup = successors
+        .values()
+        .flatten()
+        .chain(entries)
+        .filter(|d| !d.is_manifest() && seen.insert(&d.digest))
+        .map(|d| d.size)
+        .fold(0u64, u64::saturating_add);
+    let mut totals: HashMap<Digest, u64> = HashMap::new();
+    let mut total = 0u64;
+    for entry in entries {
+        let size = if entry.is_manifest() { manifest_total(&entry.digest, &successors, &mut totals) } else { entry.size };
+        total = total.saturating_add(size);
+    }
+    Ok((total, dedup))
+}
+
+/// The blob bytes under manifest `digest`, repeats counted, from the summed `totals` of its
+/// children (children first, without recursion).
+fn manifest_total(digest: &Digest, successors: &HashMap<Digest, Vec<Descriptor>>, totals: &mut HashMap<Digest, u64>) -> u64 {
+    let mut stack = vec![digest.clone()];
+    while let Some(d) = stack.last().cloned() {
+        if totals.contains_key(&d) {
+            stack.pop();
+            continue;
+        }
+        let children = successors.get(&d).map(Vec::as_slice).unwrap_or_default();
+        // One child at a time, so the stack is a path from `digest` and its length a depth.
+        let pending = children.iter().find(|c| c.is_manifest() && !totals.contains_key(&c.digest));
+        match pending {
+            Some(child) if stack.len() <= ferry_oci::MAX_GRAPH_DEPTH + 1 => stack.push(child.digest.clone()),
+            // Content addressing rules out cycles; the depth bound keeps a lie from looping.
+            _ => {
+                let sum = children
+                    .iter()
+                    .map(|c| if c.is_manifest() { totals.get(&c.digest).copied().unwrap_or(0) } else { c.size })
+                    .fold(0u64, u64::saturating_add);
+                totals.insert(d, sum);
+                stack.pop();
             }
         }
     }
-    Ok((total, dedup))
+    totals.get(digest).copied().unwrap_or(0)
 }
