@@ -2,7 +2,7 @@
 //! what its output holds, the pieces load on the high side in any order, and nothing is ever
 //! tagged over a graph that is not whole at the destination.
 
-#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs, reason = "tests that report their figures")]
 
 mod kill;
 mod promise;
@@ -18,7 +18,6 @@ use serde_json::Value;
 struct Low {
     reg: Registry,
     home: TestHome,
-    config: String,
     /// The gather index, as serialize takes it.
     image: String,
 }
@@ -34,7 +33,7 @@ fn low() -> Low {
     let list = write_file(&home, "sources.list", &format!("{r}/low/big:v1\n{r}/low/app:v1\n{r}/low/base:v1\n"));
     let config = reg.ferry_config();
     ferry(&home, &config, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]).expect_code(0);
-    Low { image: format!("{r}/low/mirror:sync-1"), reg, home, config }
+    Low { image: format!("{r}/low/mirror:sync-1"), reg, home }
 }
 
 /// Every descriptor a manifest names (config, layers, children, subject).
