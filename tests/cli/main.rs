@@ -88,3 +88,20 @@ fn plugin_inspect() {
     run.expect_code(2);
     assert!(run.stderr.contains("notes.wasm") && run.stderr.contains("not a loadable component"), "{}", run.stderr);
 }
+
+/// Outside bytes in a message are escaped and cut short: a 4 MiB sources line holding ESC
+/// and BEL gives a short error naming FILE:LINE, with no raw control byte.
+#[test]
+fn a_huge_bad_line_gives_a_short_escaped_message() {
+    let home = TestHome::new();
+    let list = home.path().join("sources.list");
+    let mut bytes = b"reg.example.com/app:v1\n\x1b[31m".to_vec();
+    bytes.extend(std::iter::repeat_n(b'A', 4 << 20));
+    bytes.extend(b"\x07\n");
+    std::fs::write(&list, bytes).unwrap();
+    let run = ferry(&home, "", &["mirror", "gather", list.to_str().unwrap(), "127.0.0.1:1/mirror:sync-1"]);
+    run.expect_code(2);
+    assert!(run.stderr.contains(&format!("{}:2: invalid reference \"\\u{{1b}}[31mAAA", list.display())), "{}", run.stderr);
+    assert!(run.stderr.len() < 1024, "{} bytes of message", run.stderr.len());
+    assert!(!run.stderr.bytes().any(|b| b == 0x1b || b == 0x07), "{:?}", run.stderr);
+}

@@ -36,7 +36,7 @@ impl<W: Write> LedgerWriter<W> {
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// `FILE:OFFSET` is malformed.
-    #[error("checkpoint {0:?}: expected FILE:OFFSET (e.g. ledger.jsonl:1234)")]
+    #[error("checkpoint {}: expected FILE:OFFSET (e.g. ledger.jsonl:1234)", ferry_oci::quoted(.0.as_bytes()))]
     Argument(String),
     /// The file could not be read.
     #[error("checkpoint file {}", path.display())]

@@ -43,7 +43,7 @@ pub enum Error {
         source: ManifestError,
     },
     /// A platform filter met a media type it cannot filter.
-    #[error("{source_ref}: media type {media_type:?} cannot be filtered by platform (expected an image manifest or an index)")]
+    #[error("{source_ref}: media type {} cannot be filtered by platform (expected an image manifest or an index)", ferry_oci::quoted(media_type.as_bytes()))]
     PlatformUnsupported {
         /// The source reference.
         source_ref: String,
@@ -63,7 +63,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// An annotation the workflow reads has a value it cannot use.
-    #[error("annotation {key} is {value:?}, not an integer")]
+    #[error("annotation {key} is {}, not an integer", ferry_oci::quoted(value.as_bytes()))]
     Annotation {
         /// The annotation key.
         key: &'static str,
@@ -105,7 +105,7 @@ pub enum Error {
     #[error("{0}")]
     Mapping(String),
     /// scatter needs an index.
-    #[error("{what} is {media_type}, but scatter needs an index (a gather index)")]
+    #[error("{what} is {}, but scatter needs an index (a gather index)", ferry_oci::quoted(media_type.as_bytes()))]
     NotAnIndex {
         /// The image.
         what: String,

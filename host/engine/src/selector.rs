@@ -32,7 +32,7 @@ pub struct Selector {
 
 /// A selector that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid selector {text:?}: {reason}")]
+#[error("invalid selector {}: {reason}", ferry_oci::quoted(text.as_bytes()))]
 pub struct SelectorError {
     text: String,
     reason: String,

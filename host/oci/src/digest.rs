@@ -47,13 +47,13 @@ pub struct Digest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
     /// No `:` separating algorithm and hex.
-    #[error("invalid digest {0:?}: expected ALGORITHM:HEX")]
+    #[error("invalid digest {}: expected ALGORITHM:HEX", crate::quoted(.0.as_bytes()))]
     Format(String),
     /// The algorithm is not one of sha256, sha384, sha512.
-    #[error("invalid digest {0:?}: unsupported algorithm")]
+    #[error("invalid digest {}: unsupported algorithm", crate::quoted(.0.as_bytes()))]
     Algorithm(String),
     /// The encoded part has the wrong length or is not lowercase hex.
-    #[error("invalid digest {0:?}: expected {1} lowercase hex characters")]
+    #[error("invalid digest {}: expected {} lowercase hex characters", crate::quoted(.0.as_bytes()), .1)]
     Encoded(String, usize),
 }
 

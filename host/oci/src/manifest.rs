@@ -52,7 +52,7 @@ pub struct ManifestView {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The media type is not a manifest type.
-    #[error("{digest}: media type {media_type:?} is not a manifest")]
+    #[error("{digest}: media type {} is not a manifest", crate::quoted(media_type.as_bytes()))]
     NotAManifest {
         /// Digest of the content.
         digest: String,
@@ -72,7 +72,7 @@ pub enum ManifestError {
         expected_size: u64,
     },
     /// The JSON does not parse.
-    #[error("manifest {digest} ({media_type}) is not valid JSON")]
+    #[error("manifest {digest} ({}) is not valid JSON", crate::quoted(media_type.as_bytes()))]
     Json {
         /// Digest of the content.
         digest: String,

@@ -27,7 +27,7 @@ pub struct Platform {
 
 /// Why a `--platforms` value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid platform {0:?}: expected os/arch[/variant][:osversion]")]
+#[error("invalid platform {}: expected os/arch[/variant][:osversion]", crate::quoted(.0.as_bytes()))]
 pub struct PlatformError(pub String);
 
 impl Platform {

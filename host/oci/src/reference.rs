@@ -50,22 +50,22 @@ pub enum ReferenceError {
     #[error("invalid reference: empty")]
     Empty,
     /// No `/` separating registry and repository.
-    #[error("invalid reference {0:?}: missing registry or repository (write REGISTRY/REPOSITORY[:TAG])")]
+    #[error("invalid reference {}: missing registry or repository (write REGISTRY/REPOSITORY[:TAG])", crate::quoted(.0.as_bytes()))]
     MissingRegistry(String),
     /// Registry host is not `host[:port]`.
-    #[error("invalid reference {0:?}: invalid registry {1:?}")]
+    #[error("invalid reference {}: invalid registry {}", crate::quoted(.0.as_bytes()), crate::quoted(.1.as_bytes()))]
     Registry(String, String),
     /// Repository does not match the distribution grammar.
-    #[error("invalid reference {0:?}: invalid repository {1:?} (lowercase letters, digits and separators . _ __ - /)")]
+    #[error("invalid reference {}: invalid repository {} (lowercase letters, digits and separators . _ __ - /)", crate::quoted(.0.as_bytes()), crate::quoted(.1.as_bytes()))]
     Repository(String, String),
     /// Tag does not match `[\w][\w.-]{{0,127}}`.
-    #[error("invalid reference {0:?}: invalid tag {1:?}")]
+    #[error("invalid reference {}: invalid tag {}", crate::quoted(.0.as_bytes()), crate::quoted(.1.as_bytes()))]
     Tag(String, String),
     /// Digest part is invalid.
-    #[error("invalid reference {0:?}: {1}")]
+    #[error("invalid reference {}: {}", crate::quoted(.0.as_bytes()), .1)]
     Digest(String, DigestError),
     /// `oci:` with nothing after it.
-    #[error("invalid reference {0:?}: missing layout path after oci:")]
+    #[error("invalid reference {}: missing layout path after oci:", crate::quoted(.0.as_bytes()))]
     LayoutPath(String),
 }
 
