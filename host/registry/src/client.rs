@@ -105,6 +105,10 @@ impl Client {
         }
     }
 
+    pub(crate) fn inner_retry(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config

@@ -1,7 +1,6 @@
 //! A repository in a registry as a [`Store`].
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use ferry_oci::{Descriptor, Manifest};
 use ferry_registry::{BlobStream, Mount, Repository};
 
@@ -61,40 +60,14 @@ impl Store for RegistryStore {
                 Mount::Upload(s) => session = Some(s),
             }
         }
-        if desc.size <= SMALL_BLOB {
-            // Configs and other small blobs: one request, replayable on retry.
-            let bytes = source.fetch_blob(desc).await?.collect().await?;
-            self.repo.push_blob_bytes(desc, Bytes::from(bytes)).await?;
-            return Ok(Transfer::Uploaded);
-        }
-        self.repo
-            .push_blob(desc, session, || async {
-                source.fetch_blob(desc).await.map_err(|e| match e {
-                    Error::Registry(e) => e,
-                    other => self.repo_error(other.to_string()),
-                })
-            })
-            .await?;
+        // The source stream is one-shot; the upload holds what it needs to re-send (the
+        // whole blob up to 16 MiB, else the chunk in flight) and retries from that.
+        self.repo.push_blob_stream(desc, session, source.fetch_blob(desc).await?).await?;
         Ok(Transfer::Uploaded)
     }
 
     async fn push_blob_stream(&self, desc: &Descriptor, stream: BlobStream) -> Result<Transfer, Error> {
-        if desc.size <= SMALL_BLOB {
-            self.repo.push_blob_bytes(desc, Bytes::from(stream.collect().await?)).await?;
-            return Ok(Transfer::Uploaded);
-        }
-        // The stream is one-shot: a 413 fallback that needs it again fails with a clear error.
-        let once = std::sync::Mutex::new(Some(stream));
-        self.repo
-            .push_blob(desc, None, || {
-                let taken = once.lock().unwrap_or_else(|e| e.into_inner()).take();
-                async move {
-                    taken.ok_or_else(|| {
-                        self.repo_error("the archive stream cannot be read twice (upload refused; chunked retry impossible)".to_owned())
-                    })
-                }
-            })
-            .await?;
+        self.repo.push_blob_stream(desc, None, stream).await?;
         Ok(Transfer::Uploaded)
     }
 
@@ -120,14 +93,3 @@ impl Store for RegistryStore {
     }
 }
 
-/// Blobs up to this size are pushed from memory in one request.
-const SMALL_BLOB: u64 = 1 << 20;
-
-impl RegistryStore {
-    fn repo_error(&self, detail: String) -> ferry_registry::Error {
-        ferry_registry::Error {
-            host: self.repo.host().to_owned(),
-            kind: ferry_registry::ErrorKind::Body { what: format!("reading the source of an upload to {}", self.name()), detail },
-        }
-    }
-}
