@@ -353,6 +353,6 @@ impl Repository {
         if status == 404 {
             return self.error(ErrorKind::NotFound { what });
         }
-        self.error(ErrorKind::Status { what, status, detail: describe_body(&body) })
+        self.error(ErrorKind::Status { what, status, detail: describe_body(&body), codes: crate::error::body_codes(&body) })
     }
 }

@@ -265,6 +265,11 @@ impl Repository {
                 },
                 Err(e) => e,
             };
+            // A PUT whose answer was lost may have completed: a retry on the closed session is
+            // refused, yet the blob is there.
+            if !err.is_transient() && matches!(self.blob_present(desc).await, Ok(true)) {
+                return Ok(());
+            }
             self.cancel_upload(&s).await;
             if !err.is_transient() || attempt >= SESSION_ATTEMPTS {
                 return Err(err);

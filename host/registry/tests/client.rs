@@ -92,3 +92,43 @@ async fn tags_are_sorted_and_referrers_found_by_tag_schema() {
     assert_eq!(m.bytes(), img.bytes.as_slice());
     assert!(r.resolve("missing").await.unwrap_err().is_not_found());
 }
+
+/// A chunk the registry took but whose answer was lost is not sent twice: the session's
+/// `Range` says where it stands, and the upload completes.
+#[tokio::test]
+async fn a_chunk_whose_answer_was_lost_is_not_sent_twice() {
+    use ferry_testkit::{Fault, FaultProxy, Rule};
+    let reg = Registry::start();
+    let proxy = FaultProxy::start(reg.addr(), vec![Rule::new("PATCH", "/blobs/uploads/", 0, 1, Fault::DropAnswer)]);
+    let home = tempfile::tempdir().unwrap();
+    let yaml = format!("registryConfig:\n  registries:\n    {a}:\n      endpoints: [\"http://{a}\"]\n", a = proxy.addr());
+    let config = Config::from_yaml(&yaml, Path::new("test-config.yaml")).unwrap();
+    let client = Client::with_parts(config, CredentialStore::with_config_dir(home.path()), CertDirs(Vec::new()), RetryPolicy::default());
+    let r = client.repository(&format!("{}/big/lost", proxy.addr()).parse().unwrap());
+    let bytes: Vec<u8> = (0..(17u32 << 20)).map(|i| (i % 253) as u8).collect();
+    let desc = Descriptor::of_bytes(media_type::OCTET_STREAM, &bytes);
+    r.push_blob_stream(&desc, None, stream_of(&desc, bytes.clone())).await.unwrap();
+    let faults = proxy.requests().iter().filter(|s| s.fault.is_some()).count();
+    assert_eq!(faults, 1, "the fault fired");
+    assert!(proxy.count("GET", "/blobs/uploads/") >= 1, "the session's state was asked for");
+    assert_eq!(reg.pusher().blob("big/lost", &desc.digest), bytes);
+}
+
+/// A rejected upload is cancelled: the session's URL gets a DELETE.
+#[tokio::test]
+async fn a_rejected_upload_is_cancelled() {
+    use ferry_testkit::{Fault, FaultProxy, Rule};
+    let reg = Registry::start();
+    let proxy = FaultProxy::start(reg.addr(), vec![Rule::always("PUT", "/blobs/uploads/", Fault::Status(400, None))]);
+    let home = tempfile::tempdir().unwrap();
+    let yaml = format!("registryConfig:\n  registries:\n    {a}:\n      endpoints: [\"http://{a}\"]\n", a = proxy.addr());
+    let config = Config::from_yaml(&yaml, Path::new("test-config.yaml")).unwrap();
+    let client = Client::with_parts(config, CredentialStore::with_config_dir(home.path()), CertDirs(Vec::new()), RetryPolicy::default());
+    let r = client.repository(&format!("{}/rej/x", proxy.addr()).parse().unwrap());
+    let bytes = vec![9u8; 4096];
+    let desc = Descriptor::of_bytes(media_type::OCTET_STREAM, &bytes);
+    let err = r.push_blob_stream(&desc, None, stream_of(&desc, bytes)).await.unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::Status { status: 400, .. }), "{err}");
+    assert_eq!(proxy.count("PUT", "/blobs/uploads/"), 1, "the fault fired once, not retried");
+    assert_eq!(proxy.count("DELETE", "/blobs/uploads/"), 1, "the session was cancelled");
+}

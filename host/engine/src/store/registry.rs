@@ -80,6 +80,15 @@ impl Store for RegistryStore {
         Ok(self.repo.push_manifest(&reference, &d.media_type, manifest.bytes()).await?)
     }
 
+    async fn push_manifest_placed(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error> {
+        let d = manifest.descriptor();
+        let reference = match tag {
+            Some(t) => t.to_owned(),
+            None => d.digest.to_string(),
+        };
+        Ok(self.repo.push_manifest_placed(&reference, &d.media_type, manifest.bytes()).await?)
+    }
+
     async fn referrers(&self, desc: &Descriptor) -> Result<Vec<Descriptor>, Error> {
         Ok(self.repo.referrers(desc).await?)
     }
