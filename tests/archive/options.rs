@@ -160,7 +160,5 @@ fn serialize_refuses_bad_bytes_from_the_registry() {
     let run = ferry(&home, &config, &["mirror", "serialize", &format!("{}/low/big:v1", proxy.addr()), tar.to_str().unwrap()]);
     run.expect_code(0);
     assert_eq!(proxy.count("GET", &format!("/blobs/{layer}")), 2, "fetched again after the cut");
-    let resumed = proxy.requests().iter().filter(|r| r.method == "GET" && r.path.contains(&layer)).count();
-    assert_eq!(resumed, 2);
     ferry(&home, &config, &["mirror", "verify", "--complete", tar.to_str().unwrap()]).expect_code(0);
 }
