@@ -388,6 +388,7 @@ impl Fetch {
                     whole.update(&self.held);
                     let actual = whole.finish();
                     if actual == self.desc.digest {
+                        self.done = true;
                         let piece = self.held.split().freeze();
                         self.delivered += piece.len() as u64;
                         return if piece.is_empty() { None } else { Some(Ok(piece)) };

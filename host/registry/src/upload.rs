@@ -283,9 +283,11 @@ impl Repository {
     async fn patch_chunk(&self, desc: &Descriptor, session: &mut UploadSession, offset: u64, chunk: Bytes) -> Result<(), Error> {
         let what = self.upload_what(desc);
         let end = offset + chunk.len() as u64;
+        let (whole, mut offset) = (chunk, offset);
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let chunk = whole.slice(usize::try_from(offset + whole.len() as u64 - end).unwrap_or(0)..);
             let mut req = Request::new(Method::PATCH, session.location.clone(), self.push_scope(), what.clone())
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(reqwest::header::CONTENT_RANGE, &format!("{offset}-{}", end - 1));
@@ -304,8 +306,13 @@ impl Repository {
             // Where does the session stand? A registry that took the chunk already moved on.
             match self.upload_status(session).await {
                 Some(stands) if stands == end => return Ok(()),
-                Some(stands) if stands == offset => tracing::warn!("{err}; sending the chunk at {offset} again"),
-                Some(0) | None if offset == 0 => {
+                Some(stands) if stands >= end - whole.len() as u64 && stands < end => {
+                    // The registry has the chunk up to `stands`: send the rest of it.
+                    offset = stands;
+                    tracing::warn!("{err}; sending the chunk again from {offset}");
+                }
+                None if end == whole.len() as u64 => {
+                    offset = 0;
                     tracing::warn!("{err}; the session is gone, opening a new one");
                     self.cancel_upload(session).await;
                     *session = self.start_upload(desc).await?;
