@@ -133,3 +133,46 @@ async fn a_rejected_upload_is_cancelled() {
     assert_eq!(proxy.count("PUT", "/blobs/uploads/"), 1, "the fault fired once, not retried");
     assert_eq!(proxy.count("DELETE", "/blobs/uploads/"), 1, "the session was cancelled");
 }
+
+/// distribution sometimes answers an index PUT with 400 while one of its children is re-PUT
+/// at the same moment. Pushed as "every child placed", the index PUT is repeated and never
+/// fails; the plain PUT's 400s are counted for comparison.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_put_racing_a_child_re_put_is_repeated() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let idx = images::multi_platform_index(&p, "race/x", "v1", 5);
+    let (r, _h) = repo(&reg, "race/x");
+    let children: Vec<(String, String, Vec<u8>)> = idx
+        .children
+        .iter()
+        .map(|c| (c.digest.to_string(), c.media_type.clone(), p.manifest("race/x", &c.digest.to_string()).unwrap().1))
+        .collect();
+    let rounds = 40;
+    let (mut plain_races, mut placed_failures) = (0, 0);
+    for placed in [false, true] {
+        for _ in 0..rounds {
+            let re_put = futures_util::future::join_all(children.iter().map(|(d, mt, b)| r.push_manifest(d, mt, b)));
+            let put = async {
+                if placed {
+                    r.push_manifest_placed("v1", media_type::OCI_INDEX, &idx.bytes).await
+                } else {
+                    r.push_manifest("v1", media_type::OCI_INDEX, &idx.bytes).await
+                }
+            };
+            let (children_done, result) = tokio::join!(re_put, put);
+            assert!(children_done.iter().all(Result::is_ok));
+            match result {
+                Ok(_) => {}
+                Err(e) if !placed && e.is_index_race() => plain_races += 1,
+                Err(e) if placed => {
+                    eprintln!("{e}");
+                    placed_failures += 1;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+    eprintln!("index PUT 400 races in {rounds} rounds: plain {plain_races}, repeated {placed_failures}");
+    assert_eq!(placed_failures, 0);
+}
