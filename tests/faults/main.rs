@@ -29,12 +29,14 @@ struct Low {
     reg: Registry,
     home: TestHome,
     tar: String,
+    /// The 3 MiB layer, whose body the body faults damage.
+    layer: String,
 }
 
 fn low() -> Low {
     let reg = Registry::start();
     let p = reg.pusher();
-    images::big_image(&p, "low/big", "v1", &[3 << 20, 600 << 10], 81);
+    let big = images::big_image(&p, "low/big", "v1", &[3 << 20, 600 << 10], 81);
     images::multi_platform_index(&p, "low/base", "v1", 82);
     let r = reg.addr();
     let home = TestHome::new();
@@ -43,7 +45,7 @@ fn low() -> Low {
     ferry(&home, &config, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-1")]).expect_code(0);
     let tar = home.path().join("mirror.tar").to_str().unwrap().to_owned();
     ferry(&home, &config, &["mirror", "serialize", &format!("{r}/low/mirror:sync-1"), &tar]).expect_code(0);
-    Low { reg, home, tar }
+    Low { reg, home, tar, layer: big.layers[0].digest.to_string() }
 }
 
 /// Tallies of the matrix, printed at the end of each test.
@@ -129,22 +131,30 @@ fn record(t: &mut Tally, what: &str, end: End, run: &Run, bad: impl FnOnce() -> 
     }
 }
 
+/// A rejected upload is cancelled: its session's URL got a DELETE.
+fn cancelled(proxy: &FaultProxy, what: &str) {
+    assert!(proxy.count("DELETE", "/blobs/uploads/") > 0, "{what}: the rejected upload was not cancelled");
+}
+
 fn fired(proxy: &FaultProxy, what: &str) {
     let n = proxy.requests().iter().filter(|s| s.fault.is_some()).count();
     assert!(n > 0, "{what}: the fault never fired");
 }
 
-/// Faults on blob reads, from a registry: transient ones first `n` times, then persistent.
-fn read_faults() -> Vec<(Rule, End)> {
+/// Faults on blob reads, from a registry: transient ones a few times, then persistent ones.
+/// Body faults hit `layer` (3 MiB), so that cutting at 100,000 bytes always cuts.
+fn read_faults(layer: &str) -> Vec<(Rule, End)> {
     let get = |first, times, f| Rule::new("GET", "/blobs/sha256:", first, times, f);
+    let body = |times, f| Rule::new("GET", &format!("/blobs/{layer}"), 0, times, f);
     vec![
         (get(0, 2, Fault::Status(503, None)), End::Completes),
         (get(0, 1, Fault::Status(429, Some(1))), End::Completes),
         (get(0, 2, Fault::Reset), End::Completes),
-        (get(1, 2, Fault::TruncateBody(100_000)), End::Completes),
-        (get(1, 2, Fault::ShortBody(100_000)), End::Completes),
-        (get(1, 2, Fault::CorruptBody), End::Completes),
-        (Rule::always("GET", "/blobs/sha256:", Fault::CorruptBody), End::Fails),
+        (body(2, Fault::TruncateBody(100_000)), End::Completes),
+        (body(2, Fault::ShortBody(100_000)), End::Completes),
+        (body(2, Fault::CorruptBody), End::Completes),
+        (body(usize::MAX, Fault::CorruptBody), End::Fails),
+        (body(usize::MAX, Fault::ShortBody(100_000)), End::Fails),
         (Rule::always("GET", "/blobs/sha256:", Fault::Status(500, None)), End::Fails),
     ]
 }
@@ -173,7 +183,7 @@ fn report(op: &str, t: &Tally) {
 fn gather_through_faults_on_both_sides() {
     let low = low();
     let mut t = Tally::default();
-    let cases = read_faults().into_iter().map(|c| (c, true)).chain(write_faults().into_iter().map(|c| (c, false)));
+    let cases = read_faults(&low.layer).into_iter().map(|c| (c, true)).chain(write_faults().into_iter().map(|c| (c, false)));
     for (i, ((rule, end), source_side)) in cases.enumerate() {
         let high = Registry::start();
         let what = format!("gather, {} side, {rule:?}", if source_side { "source" } else { "destination" });
@@ -185,6 +195,9 @@ fn gather_through_faults_on_both_sides() {
         fired(&proxy, &what);
         let p = high.pusher();
         record(&mut t, &what, end, &run, || bad_objects(&p, "mirror/g", "sync-1"), || p.has_manifest("mirror/g", "sync-1"));
+        if end == End::Fails && !source_side {
+            cancelled(&proxy, &what);
+        }
     }
     report("gather", &t);
 }
@@ -193,7 +206,7 @@ fn gather_through_faults_on_both_sides() {
 fn serialize_through_faults_at_the_source() {
     let low = low();
     let mut t = Tally::default();
-    for (i, (rule, end)) in read_faults().into_iter().enumerate() {
+    for (i, (rule, end)) in read_faults(&low.layer).into_iter().enumerate() {
         let what = format!("serialize, {rule:?}");
         let proxy = FaultProxy::start(low.reg.addr(), vec![rule]);
         let tar = low.home.path().join(format!("s{i}.tar"));
@@ -220,6 +233,9 @@ fn deserialize_through_faults_at_the_destination() {
         fired(&proxy, &what);
         let p = high.pusher();
         record(&mut t, &what, end, &run, || bad_objects(&p, "mirror/d", "sync-1"), || p.has_manifest("mirror/d", "sync-1"));
+        if end == End::Fails {
+            cancelled(&proxy, &what);
+        }
     }
     report("deserialize", &t);
 }
@@ -240,6 +256,9 @@ fn scatter_through_faults_at_the_destination() {
         let p = high.pusher();
         let bad = || bad_objects(&p, "high/big", "v1") + bad_objects(&p, "high/base", "v1");
         record(&mut t, &what, end, &run, bad, || p.has_manifest("high/big", "v1") || p.has_manifest("high/base", "v1"));
+        if end == End::Fails {
+            cancelled(&proxy, &what);
+        }
     }
     report("scatter", &t);
 }
