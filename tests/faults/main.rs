@@ -211,7 +211,8 @@ fn serialize_through_faults_at_the_source() {
         let proxy = FaultProxy::start(low.reg.addr(), vec![rule]);
         let tar = low.home.path().join(format!("s{i}.tar"));
         let config = config_for_addrs(&[proxy.addr()]);
-        let run = ferry(&low.home, &config, &["mirror", "serialize", &format!("{}/low/mirror:sync-1", proxy.addr()), tar.to_str().unwrap()]);
+        let run =
+            ferry(&low.home, &config, &["mirror", "serialize", &format!("{}/low/mirror:sync-1", proxy.addr()), tar.to_str().unwrap()]);
         fired(&proxy, &what);
         // "Nothing tagged" for an archive: a failed serialize leaves no archive that verifies.
         let verifies = || ferry(&low.home, &config, &["mirror", "verify", "--complete", tar.to_str().unwrap()]).code == 0;

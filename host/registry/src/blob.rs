@@ -253,13 +253,7 @@ struct Fetch {
 
 impl Fetch {
     fn mismatch(&self, actual: String, size: u64) -> ErrorKind {
-        ErrorKind::Mismatch {
-            what: self.what.clone(),
-            expected: self.desc.digest.to_string(),
-            actual,
-            size,
-            expected_size: self.desc.size,
-        }
+        ErrorKind::Mismatch { what: self.what.clone(), expected: self.desc.digest.to_string(), actual, size, expected_size: self.desc.size }
     }
 
     /// Counts a whole-but-wrong body; `Err` once the attempts are spent.
@@ -280,12 +274,8 @@ impl Fetch {
     async fn open(&mut self) -> Result<(), ErrorKind> {
         loop {
             let from = self.received;
-            let mut req = Request::new(
-                Method::GET,
-                self.repo.url(&format!("blobs/{}", self.desc.digest)),
-                self.repo.pull_scope(),
-                self.what.clone(),
-            );
+            let mut req =
+                Request::new(Method::GET, self.repo.url(&format!("blobs/{}", self.desc.digest)), self.repo.pull_scope(), self.what.clone());
             if from > 0 {
                 req = req.header(reqwest::header::RANGE, &format!("bytes={from}-"));
             }

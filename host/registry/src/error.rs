@@ -123,9 +123,7 @@ impl Error {
     /// `MANIFEST_BLOB_UNKNOWN`): worth repeating when every child is known to be in place.
     pub fn is_index_race(&self) -> bool {
         match &self.kind {
-            ErrorKind::Status { status: 400, codes, .. } => {
-                codes.iter().any(|c| c == "DIGEST_INVALID" || c == "MANIFEST_BLOB_UNKNOWN")
-            }
+            ErrorKind::Status { status: 400, codes, .. } => codes.iter().any(|c| c == "DIGEST_INVALID" || c == "MANIFEST_BLOB_UNKNOWN"),
             _ => false,
         }
     }

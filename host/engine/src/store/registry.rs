@@ -101,4 +101,3 @@ impl Store for RegistryStore {
         Ok(self.repo.record_referrer(subject, referrer, indexed).await?)
     }
 }
-
