@@ -4,7 +4,7 @@
 //! blob of the result read back and its digest checked) or fails cleanly with nothing
 //! tagged; every case checks that its fault fired.
 
-#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs, reason = "tests; the matrix prints its figures")]
 
 use std::collections::HashSet;
 use std::io::Read;

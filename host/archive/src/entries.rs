@@ -755,7 +755,10 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
 }
 
 /// PAX records: `"<len> <key>=<value>\n"`, the length counting the whole record.
-fn pax_records(mut data: &[u8]) -> Result<Vec<(&[u8], &[u8])>, HeaderFault> {
+/// One PAX record: key and value.
+type PaxRecord<'a> = (&'a [u8], &'a [u8]);
+
+fn pax_records(mut data: &[u8]) -> Result<Vec<PaxRecord<'_>>, HeaderFault> {
     let mut out = Vec::new();
     while !data.is_empty() && data[0] != 0 {
         let bad = |r: &[u8]| HeaderFault::Pax { record: quoted(r) };

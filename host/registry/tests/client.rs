@@ -1,7 +1,7 @@
 //! The registry client against a real registry: mounts and their 202 fallback, chunked
 //! uploads, verification of fetched blobs, tags, referrers through the tag schema.
 
-#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs, reason = "tests; the matrix prints its figures")]
 
 use std::path::Path;
 
