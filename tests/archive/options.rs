@@ -126,8 +126,9 @@ fn block_buffer_settings_and_failures() {
     run.expect_code(2);
 }
 
-/// Blobs are fetched ahead through a proxy that corrupts one and cuts another: serialize fails
-/// naming the blob; a body cut once is fetched again and resumed, and the archive verifies.
+/// Blobs are fetched ahead through a proxy that corrupts one or serves it short (a body that
+/// looks whole): serialize fetches it again, a bounded number of times, then fails naming the
+/// blob; a body cut once is resumed where it broke, and the archive verifies.
 #[test]
 fn serialize_refuses_bad_bytes_from_the_registry() {
     use ferry_testkit::{Fault, FaultProxy, Rule};
@@ -136,13 +137,17 @@ fn serialize_refuses_bad_bytes_from_the_registry() {
     let img = images::big_image(&p, "low/big", "v1", &[3 << 20, 1 << 20, 2 << 20], 75);
     let home = TestHome::new();
     let layer = img.layers[1].digest.to_string();
-    for (fault, code) in [(Fault::CorruptBody, 1), (Fault::TruncateBody(100_000), 1), (Fault::Status(404, None), 1)] {
+    for (fault, code) in [(Fault::CorruptBody, 1), (Fault::ShortBody(100_000), 1), (Fault::Status(404, None), 1)] {
         let proxy = FaultProxy::start(reg.addr(), vec![Rule::always("GET", &format!("/blobs/{layer}"), fault.clone())]);
         let config = ferry_tests::config_for_addrs(&[proxy.addr()]);
         let tar = home.path().join("x.tar");
         let run = ferry(&home, &config, &["mirror", "serialize", &format!("{}/low/big:v1", proxy.addr()), tar.to_str().unwrap()]);
         run.expect_code(code);
         assert!(run.stderr.contains(&layer), "{fault:?}: {}", run.stderr);
+        if !matches!(fault, Fault::Status(..)) {
+            // Fetched again before giving up, never accepted.
+            assert!(proxy.count("GET", &format!("/blobs/{layer}")) >= 3, "{fault:?}: fetched again");
+        }
         if matches!(fault, Fault::Status(..)) {
             // The registry's answer, not the short blob the writer was left with.
             assert!(!run.stderr.contains("expected") && run.stderr.contains("not found"), "{}", run.stderr);

@@ -144,7 +144,7 @@ impl Copier<'_> {
         if present {
             self.state.count(|s| s.manifests_present += 1);
         } else {
-            let indexed = self.dst.push_manifest(&manifest, None).await?;
+            let indexed = self.dst.push_manifest_placed(&manifest, None).await?;
             if let Some(subject) = &manifest.view().subject {
                 self.dst.record_referrer(subject, &manifest, indexed).await?;
             }

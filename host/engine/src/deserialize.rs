@@ -240,7 +240,7 @@ pub async fn deserialize(
             Some(m) => m,
             None => completer.manifest_of(&root).await?,
         };
-        dst.push_manifest(&manifest, Some(tag)).await?;
+        dst.push_manifest_placed(&manifest, Some(tag)).await?;
     }
     outcome.root = Some(root);
     Ok(outcome)
@@ -572,7 +572,7 @@ impl Completer<'_> {
                         }
                         if all {
                             if !self.dry_run {
-                                let indexed = self.dst.push_manifest(&manifest, None).await?;
+                                let indexed = self.dst.push_manifest_placed(&manifest, None).await?;
                                 // Keep referrers discoverable where the registry has no referrers API.
                                 if let Some(subject) = &manifest.view().subject {
                                     self.dst.record_referrer(subject, &manifest, indexed).await?;

@@ -280,7 +280,7 @@ async fn place_one(src: &dyn Store, dst: &Destination, p: &Placement, recursive:
         _ => None,
     };
     if tag.is_some() || matches!(p.content, Content::Selection { .. }) {
-        dst.store.push_manifest(&root, tag.as_deref()).await?;
+        dst.store.push_manifest_placed(&root, tag.as_deref()).await?;
     }
     Ok(())
 }

@@ -75,6 +75,12 @@ pub trait Store: Send + Sync {
     /// store indexed its `subject` itself.
     async fn push_manifest(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error>;
 
+    /// [`Store::push_manifest`] for a manifest every child of which this run has itself
+    /// placed or verified: a registry may repeat an index PUT that raced a child's re-PUT.
+    async fn push_manifest_placed(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error> {
+        self.push_manifest(manifest, tag).await
+    }
+
     /// Manifests whose `subject` is `desc`.
     async fn referrers(&self, desc: &Descriptor) -> Result<Vec<Descriptor>, Error>;
 

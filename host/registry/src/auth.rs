@@ -183,7 +183,12 @@ pub(crate) async fn fetch_token(
         200 => {}
         401 => return Err(Error::new(host, ErrorKind::Unauthorized { what, detail: describe_body(&body) })),
         403 => return Err(Error::new(host, ErrorKind::Denied { what, detail: describe_body(&body) })),
-        _ => return Err(Error::new(host, ErrorKind::Status { what, status, detail: describe_body(&body) })),
+        _ => {
+            return Err(Error::new(
+                host,
+                ErrorKind::Status { what, status, detail: describe_body(&body), codes: crate::error::body_codes(&body) },
+            ));
+        }
     }
     let parsed: TokenResponse = serde_json::from_slice(&body)
         .map_err(|e| Error::new(host, ErrorKind::Protocol { what: what.clone(), detail: format!("invalid token response: {e}") }))?;

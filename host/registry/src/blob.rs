@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ferry_oci::{Descriptor, Digest, Hasher};
 use futures_util::{Stream, StreamExt};
 use reqwest::Method;
@@ -19,6 +19,8 @@ pub struct BlobStream {
     descriptor: Descriptor,
     hasher: Option<Hasher>,
     seen: u64,
+    /// Every byte arrived and verified; only the end of the source is awaited.
+    done: bool,
     host: String,
     what: String,
 }
@@ -36,6 +38,7 @@ impl BlobStream {
             hasher: Some(Hasher::new(descriptor.digest.algorithm())),
             descriptor,
             seen: 0,
+            done: false,
             host: host.to_owned(),
             what,
         }
@@ -76,8 +79,30 @@ impl Stream for BlobStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // `hasher` is taken once the stream has ended or failed.
-        if self.hasher.is_none() {
+        if self.hasher.is_none() && !self.done {
             return Poll::Ready(None);
+        }
+        if self.done {
+            // Verified whole; the source must end here.
+            return match std::task::ready!(self.inner.as_mut().poll_next(cx)) {
+                None => {
+                    self.done = false;
+                    Poll::Ready(None)
+                }
+                Some(Ok(chunk)) if chunk.is_empty() => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Some(Ok(_)) => {
+                    self.done = false;
+                    let kind = self.mismatch("(more bytes than expected)".to_owned());
+                    Poll::Ready(Some(Err(Error::new(&self.host, kind))))
+                }
+                Some(Err(kind)) => {
+                    self.done = false;
+                    Poll::Ready(Some(Err(Error::new(&self.host, kind))))
+                }
+            };
         }
         match std::task::ready!(self.inner.as_mut().poll_next(cx)) {
             Some(Ok(chunk)) => {
@@ -88,6 +113,16 @@ impl Stream for BlobStream {
                 }
                 if let Some(h) = self.hasher.as_mut() {
                     h.update(&chunk);
+                }
+                if self.seen == self.descriptor.size {
+                    // Check the digest before handing out the last piece: a consumer never
+                    // receives the final bytes of a wrong blob.
+                    let actual = self.hasher.take().map(Hasher::finish);
+                    if actual.as_ref() != Some(&self.descriptor.digest) {
+                        let kind = self.mismatch(actual.map(|d| d.to_string()).unwrap_or_default());
+                        return Poll::Ready(Some(Err(Error::new(&self.host, kind))));
+                    }
+                    self.done = true;
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }
@@ -153,25 +188,235 @@ impl Repository {
         Ok(self.blob_size(&desc.digest).await? == Some(desc.size))
     }
 
-    /// Streams a blob, verifying digest and size as the bytes arrive.
+    /// Streams a blob, verifying digest and size as the bytes arrive. A body cut mid-way is
+    /// resumed with `Range: bytes=N-`; a body that arrives whole but wrong is fetched again
+    /// (see [`FETCH_ATTEMPTS`]). Bytes are held back until verified, up to [`HOLD_BYTES`], so a
+    /// blob that fits is handed out only once its digest checks, and no blob's last piece is
+    /// handed out before its digest checks.
     pub async fn fetch_blob(&self, desc: &Descriptor) -> Result<BlobStream, Error> {
         let what = self.blob_what(&desc.digest);
-        let resp =
-            self.send(Request::new(Method::GET, self.url(&format!("blobs/{}", desc.digest)), self.pull_scope(), what.clone())).await?;
-        if !resp.status().is_success() {
-            return Err(self.unexpected(resp, what).await);
+        let mut fetch = Fetch {
+            repo: self.clone(),
+            desc: desc.clone(),
+            what: what.clone(),
+            body: None,
+            skip: 0,
+            received: 0,
+            delivered: 0,
+            prefix: Hasher::new(desc.digest.algorithm()),
+            check: None,
+            held: BytesMut::new(),
+            attempts: 0,
+            resumes: 0,
+            done: false,
+        };
+        // Open eagerly, so a missing blob or a wrong size is an error here.
+        fetch.open().await.map_err(|k| self.error(k))?;
+        let host = self.host().to_owned();
+        let stream = futures_util::stream::unfold(fetch, |mut f| async move {
+            let item = f.next_piece().await?;
+            Some((item, f))
+        });
+        Ok(BlobStream::verifying(desc.clone(), &host, what, stream))
+    }
+}
+
+/// Most bytes of a fetched blob held back until the whole is verified.
+pub const HOLD_BYTES: usize = 16 << 20;
+/// Fetches of a blob whose body arrives whole but wrong, the first included.
+pub const FETCH_ATTEMPTS: u32 = 3;
+/// Resumes of bodies that break off mid-way, per blob.
+pub const BODY_RESUMES: u32 = 5;
+
+type ByteBody = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+
+/// One blob fetch that resumes cut bodies and refetches wrong ones.
+struct Fetch {
+    repo: Repository,
+    desc: Descriptor,
+    what: String,
+    body: Option<ByteBody>,
+    /// Bytes to drop from the start of the current body (a 200 answer to a ranged request).
+    skip: u64,
+    /// Offset in the blob of the next byte the current attempt expects.
+    received: u64,
+    /// Bytes handed out to the consumer, and their hash.
+    delivered: u64,
+    prefix: Hasher,
+    /// While a refetch re-reads bytes already handed out: their hash, to compare.
+    check: Option<Hasher>,
+    held: BytesMut,
+    attempts: u32,
+    resumes: u32,
+    done: bool,
+}
+
+impl Fetch {
+    fn mismatch(&self, actual: String, size: u64) -> ErrorKind {
+        ErrorKind::Mismatch { what: self.what.clone(), expected: self.desc.digest.to_string(), actual, size, expected_size: self.desc.size }
+    }
+
+    /// Counts a whole-but-wrong body; `Err` once the attempts are spent.
+    fn wrong_whole(&mut self, kind: ErrorKind) -> Result<(), ErrorKind> {
+        self.attempts += 1;
+        self.body = None;
+        if self.attempts >= FETCH_ATTEMPTS {
+            return Err(kind);
         }
-        if let Some(len) = resp.content_length()
-            && len != desc.size
-        {
-            return Err(self.error(ErrorKind::Mismatch {
-                what,
-                expected: desc.digest.to_string(),
-                actual: "(not read)".to_owned(),
-                size: len,
-                expected_size: desc.size,
-            }));
+        tracing::warn!("{}: {kind}; fetching it again ({} of {FETCH_ATTEMPTS})", self.repo.host(), self.attempts + 1);
+        self.received = 0;
+        self.held.clear();
+        self.check = (self.delivered > 0).then(|| Hasher::new(self.desc.digest.algorithm()));
+        Ok(())
+    }
+
+    /// (Re)opens the body at `received`: ranged when resuming.
+    async fn open(&mut self) -> Result<(), ErrorKind> {
+        loop {
+            let from = self.received;
+            let mut req =
+                Request::new(Method::GET, self.repo.url(&format!("blobs/{}", self.desc.digest)), self.repo.pull_scope(), self.what.clone());
+            if from > 0 {
+                req = req.header(reqwest::header::RANGE, &format!("bytes={from}-"));
+            }
+            let resp = self.repo.send(req).await.map_err(|e| e.kind)?;
+            let status = resp.status().as_u16();
+            let expect_len = match status {
+                200 => {
+                    self.skip = from;
+                    self.desc.size
+                }
+                206 => {
+                    let range = resp.headers().get(reqwest::header::CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    if !range.starts_with(&format!("bytes {from}-")) {
+                        return Err(ErrorKind::Protocol {
+                            what: self.what.clone(),
+                            detail: format!("asked for bytes {from}- and got range {range:?}"),
+                        });
+                    }
+                    self.skip = 0;
+                    self.desc.size - from
+                }
+                _ => return Err(self.repo.unexpected(resp, self.what.clone()).await.kind),
+            };
+            if let Some(len) = resp.content_length()
+                && len != expect_len
+            {
+                let kind = self.mismatch("(not read)".to_owned(), len + (self.desc.size - expect_len));
+                self.wrong_whole(kind)?;
+                continue;
+            }
+            self.body = Some(Box::pin(resp.bytes_stream()));
+            return Ok(());
         }
-        Ok(BlobStream::verifying(desc.clone(), self.host(), what, resp.bytes_stream()))
+    }
+
+    /// The next verified piece for the consumer, `None` at the end.
+    async fn next_piece(&mut self) -> Option<Result<Bytes, ErrorKind>> {
+        if self.done {
+            return None;
+        }
+        let result = self.pump().await;
+        if !matches!(result, Some(Ok(_))) {
+            self.done = true;
+        }
+        result
+    }
+
+    async fn pump(&mut self) -> Option<Result<Bytes, ErrorKind>> {
+        loop {
+            if self.body.is_none()
+                && let Err(kind) = self.open().await
+            {
+                return Some(Err(kind));
+            }
+            let Some(body) = self.body.as_mut() else { continue };
+            match body.next().await {
+                Some(Ok(mut chunk)) => {
+                    if self.skip > 0 {
+                        let n = self.skip.min(chunk.len() as u64);
+                        let _ = chunk.split_to(n as usize);
+                        self.skip -= n;
+                    }
+                    if let Err(kind) = self.accept(chunk) {
+                        return Some(Err(kind));
+                    }
+                    if self.received < self.desc.size && self.held.len() >= HOLD_BYTES && self.check.is_none() {
+                        let piece = self.held.split().freeze();
+                        self.delivered += piece.len() as u64;
+                        self.prefix.update(&piece);
+                        return Some(Ok(piece));
+                    }
+                }
+                Some(Err(source)) => {
+                    self.body = None;
+                    self.resumes += 1;
+                    if self.resumes > BODY_RESUMES {
+                        return Some(Err(ErrorKind::Network { what: self.what.clone(), source }));
+                    }
+                    let wait = self.repo.client.inner_retry().delay(self.resumes, None);
+                    tracing::warn!(
+                        "{}: {} broke off after {} of {} bytes ({source}); resuming in {wait:?}",
+                        self.repo.host(),
+                        self.what,
+                        self.received,
+                        self.desc.size
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                None => {
+                    self.body = None;
+                    if self.received < self.desc.size {
+                        // Ended early without a transport error: resume like a cut.
+                        self.resumes += 1;
+                        if self.resumes > BODY_RESUMES {
+                            return Some(Err(self.mismatch("(body ended early)".to_owned(), self.received)));
+                        }
+                        continue;
+                    }
+                    let mut whole = self.prefix.clone();
+                    whole.update(&self.held);
+                    let actual = whole.finish();
+                    if actual == self.desc.digest {
+                        self.done = true;
+                        let piece = self.held.split().freeze();
+                        self.delivered += piece.len() as u64;
+                        return if piece.is_empty() { None } else { Some(Ok(piece)) };
+                    }
+                    let kind = self.mismatch(actual.to_string(), self.received);
+                    if let Err(kind) = self.wrong_whole(kind) {
+                        return Some(Err(kind));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes a chunk of the current body at offset `received`.
+    fn accept(&mut self, chunk: Bytes) -> Result<(), ErrorKind> {
+        let start = self.received;
+        self.received += chunk.len() as u64;
+        if self.received > self.desc.size {
+            let kind = self.mismatch("(more bytes than expected)".to_owned(), self.received);
+            return self.wrong_whole(kind);
+        }
+        let mut rest = &chunk[..];
+        if let Some(check) = self.check.as_mut() {
+            let n = usize::try_from((self.delivered - start.min(self.delivered)).min(chunk.len() as u64)).unwrap_or(0);
+            check.update(&rest[..n]);
+            rest = &rest[n..];
+            if start + n as u64 >= self.delivered {
+                let again = self.check.take().map(Hasher::finish);
+                if again != Some(self.prefix.clone().finish()) {
+                    // Bytes already handed out differ from this fetch's: no way to take them back.
+                    return Err(ErrorKind::Protocol {
+                        what: self.what.clone(),
+                        detail: "the registry served different bytes on a second fetch of the part already read".to_owned(),
+                    });
+                }
+            }
+        }
+        self.held.extend_from_slice(rest);
+        Ok(())
     }
 }

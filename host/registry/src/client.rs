@@ -105,6 +105,10 @@ impl Client {
         }
     }
 
+    pub(crate) fn inner_retry(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config
@@ -349,6 +353,6 @@ impl Repository {
         if status == 404 {
             return self.error(ErrorKind::NotFound { what });
         }
-        self.error(ErrorKind::Status { what, status, detail: describe_body(&body) })
+        self.error(ErrorKind::Status { what, status, detail: describe_body(&body), codes: crate::error::body_codes(&body) })
     }
 }

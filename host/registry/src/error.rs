@@ -55,6 +55,8 @@ pub enum ErrorKind {
         status: u16,
         /// Spec error code(s) and message(s) from the body, if any.
         detail: String,
+        /// The spec error codes alone (`DIGEST_INVALID`...).
+        codes: Vec<String>,
     },
     /// Content did not match its descriptor.
     #[error("{what}: received {size} bytes with digest {actual}, expected {expected_size} bytes with digest {expected}")]
@@ -111,6 +113,21 @@ impl Error {
         matches!(self.kind, ErrorKind::NotFound { .. })
     }
 
+    /// True when content did not match its descriptor (digest or size).
+    pub fn is_mismatch(&self) -> bool {
+        matches!(self.kind, ErrorKind::Mismatch { .. })
+    }
+
+    /// True when the registry answered 400 with one of the codes distribution gives an index
+    /// PUT that races a re-PUT of one of its children (`DIGEST_INVALID`,
+    /// `MANIFEST_BLOB_UNKNOWN`): worth repeating when every child is known to be in place.
+    pub fn is_index_race(&self) -> bool {
+        match &self.kind {
+            ErrorKind::Status { status: 400, codes, .. } => codes.iter().any(|c| c == "DIGEST_INVALID" || c == "MANIFEST_BLOB_UNKNOWN"),
+            _ => false,
+        }
+    }
+
     /// True when repeating the whole operation may succeed (network trouble, 5xx, 429).
     pub fn is_transient(&self) -> bool {
         match &self.kind {
@@ -134,6 +151,11 @@ struct EnvelopeError {
     code: String,
     #[serde(default)]
     message: String,
+}
+
+/// The spec error codes of an error body.
+pub(crate) fn body_codes(body: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<Envelope>(body).map(|e| e.errors.into_iter().map(|e| e.code).collect()).unwrap_or_default()
 }
 
 /// Renders an error body: the envelope's codes and messages, or a short plain-text excerpt.

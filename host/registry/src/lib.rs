@@ -32,8 +32,9 @@ mod upload;
 
 pub use upload::{Mount, UploadSession};
 
-pub use blob::BlobStream;
+pub use blob::{BODY_RESUMES, BlobStream, FETCH_ATTEMPTS, HOLD_BYTES};
 pub use client::{Client, Repository};
 pub use error::{Error, ErrorKind};
+pub use manifest::INDEX_RACE_ATTEMPTS;
 pub use referrers::COSIGN_SUFFIXES;
 pub use retry::RetryPolicy;

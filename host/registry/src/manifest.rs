@@ -143,6 +143,28 @@ impl Repository {
         Ok(resp.headers().contains_key("oci-subject"))
     }
 
+    /// [`Repository::push_manifest`] for a manifest whose children this run has itself placed
+    /// or verified: an index (or manifest list) PUT that distribution answers 400
+    /// `DIGEST_INVALID`/`MANIFEST_BLOB_UNKNOWN`, which it does now and then while one of the
+    /// children is re-PUT in the same repository, is repeated ([`INDEX_RACE_ATTEMPTS`]
+    /// attempts, 100 ms doubling). Other manifests are pushed once.
+    pub async fn push_manifest_placed(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<bool, Error> {
+        let index = media_type == ferry_oci::media_type::OCI_INDEX || media_type == ferry_oci::media_type::DOCKER_MANIFEST_LIST;
+        let mut wait = std::time::Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            match self.push_manifest(reference, media_type, bytes).await {
+                Err(e) if index && e.is_index_race() && attempt < INDEX_RACE_ATTEMPTS => {
+                    tracing::warn!("{e}; every child is in place, so pushing it again in {wait:?}");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Tags of the repository, sorted (registries need not sort them), following `Link`.
     pub async fn tags(&self) -> Result<Vec<String>, Error> {
         #[derive(serde::Deserialize)]
@@ -181,3 +203,6 @@ impl Repository {
         Ok(out)
     }
 }
+
+/// Attempts at an index PUT that races a child's re-PUT, the first included.
+pub const INDEX_RACE_ATTEMPTS: u32 = 5;

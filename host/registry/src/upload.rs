@@ -168,6 +168,178 @@ impl Repository {
     }
 }
 
+/// Sessions opened for one blob before giving up; a session the registry lost or refused
+/// is cancelled and a new one opened while the bytes to send are still held.
+const SESSION_ATTEMPTS: u32 = 3;
+
+impl Repository {
+    /// Cancels an upload session (`DELETE` of its URL) so the registry drops the bytes it
+    /// holds. Best effort: a registry that already forgot the session answers 404.
+    pub async fn cancel_upload(&self, session: &UploadSession) {
+        let what = format!("cancelling an upload to {}/{}", self.registry(), self.name);
+        match self.send(Request::new(Method::DELETE, session.location.clone(), self.push_scope(), what)).await {
+            Ok(resp) => tracing::debug!("{}: upload cancelled ({})", self.host(), resp.status()),
+            Err(e) => tracing::debug!("{e}"),
+        }
+    }
+
+    /// Uploads a one-shot stream with retries. A blob up to [`CHUNK_BYTES`] is read whole
+    /// into memory and sent in one `PUT ?digest=`, replayed on 429, 5xx or a broken
+    /// connection (honouring `Retry-After`). A larger blob goes in `PATCH` chunks of
+    /// [`CHUNK_BYTES`], each held until the registry took it: a failed chunk is re-sent
+    /// from where the session stands (`GET` on the upload URL). A rejected upload is
+    /// cancelled. Errors of the source stream are returned as they are.
+    pub async fn push_blob_stream(&self, desc: &Descriptor, session: Option<UploadSession>, mut source: BlobStream) -> Result<(), Error> {
+        if desc.size <= CHUNK_BYTES as u64 {
+            let bytes = Bytes::from(source.collect().await?);
+            return self.put_whole(desc, session, bytes).await;
+        }
+        let what = self.upload_what(desc);
+        let mut session = match session {
+            Some(s) => s,
+            None => self.start_upload(desc).await?,
+        };
+        let mut offset: u64 = 0;
+        let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
+        loop {
+            let next = source.next().await.transpose();
+            let next = match next {
+                Ok(n) => n,
+                Err(e) => {
+                    self.cancel_upload(&session).await;
+                    return Err(e);
+                }
+            };
+            if let Some(chunk) = &next {
+                buf.extend_from_slice(chunk);
+            }
+            while buf.len() >= CHUNK_BYTES || (next.is_none() && !buf.is_empty()) {
+                let n = buf.len().min(CHUNK_BYTES);
+                let chunk = buf.split_to(n).freeze();
+                match self.patch_chunk(desc, &mut session, offset, chunk).await {
+                    Ok(()) => offset += n as u64,
+                    Err(e) => {
+                        self.cancel_upload(&session).await;
+                        return Err(e);
+                    }
+                }
+            }
+            if next.is_none() {
+                break;
+            }
+        }
+        let req = Request::new(Method::PUT, with_digest(&session.location, desc), self.push_scope(), what.clone());
+        let resp = self.send(req).await?;
+        if resp.status().as_u16() != 201 {
+            let e = self.unexpected(resp, what).await;
+            self.cancel_upload(&session).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// One monolithic upload of bytes in memory, in a new session when one fails.
+    async fn put_whole(&self, desc: &Descriptor, mut session: Option<UploadSession>, bytes: Bytes) -> Result<(), Error> {
+        let what = self.upload_what(desc);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let s = match session.take() {
+                Some(s) => s,
+                None => self.start_upload(desc).await?,
+            };
+            let mut req = Request::new(Method::PUT, with_digest(&s.location, desc), self.push_scope(), what.clone())
+                .header(CONTENT_TYPE, "application/octet-stream");
+            req.body = Body::Bytes(bytes.clone());
+            let err = match self.send(req).await {
+                Ok(resp) => match resp.status().as_u16() {
+                    201 => return Ok(()),
+                    413 => {
+                        tracing::info!("{}: monolithic upload refused (413); retrying in chunks", self.host());
+                        self.cancel_upload(&s).await;
+                        let b = bytes.clone();
+                        let stream = futures_util::stream::once(async move { Ok::<Bytes, ErrorKind>(b) });
+                        return self.push_blob_chunked(desc, BlobStream::verifying(desc.clone(), self.host(), what, stream)).await;
+                    }
+                    _ => self.unexpected(resp, what.clone()).await,
+                },
+                Err(e) => e,
+            };
+            // A PUT whose answer was lost may have completed: a retry on the closed session is
+            // refused, yet the blob is there.
+            if !err.is_transient() && matches!(self.blob_present(desc).await, Ok(true)) {
+                return Ok(());
+            }
+            self.cancel_upload(&s).await;
+            if !err.is_transient() || attempt >= SESSION_ATTEMPTS {
+                return Err(err);
+            }
+            tracing::warn!("{err}; uploading again in a new session");
+        }
+    }
+
+    /// Sends one chunk at `offset`, re-sending it after a failure from where the registry
+    /// says the session stands.
+    async fn patch_chunk(&self, desc: &Descriptor, session: &mut UploadSession, offset: u64, chunk: Bytes) -> Result<(), Error> {
+        let what = self.upload_what(desc);
+        let end = offset + chunk.len() as u64;
+        let (whole, mut offset) = (chunk, offset);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let chunk = whole.slice(usize::try_from(offset + whole.len() as u64 - end).unwrap_or(0)..);
+            let mut req = Request::new(Method::PATCH, session.location.clone(), self.push_scope(), what.clone())
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(reqwest::header::CONTENT_RANGE, &format!("{offset}-{}", end - 1));
+            req.body = Body::Bytes(chunk.clone());
+            let err = match self.send(req).await {
+                Ok(resp) if resp.status().as_u16() == 202 => {
+                    *session = UploadSession { location: self.location(&resp, &what)? };
+                    return Ok(());
+                }
+                Ok(resp) => self.unexpected(resp, what.clone()).await,
+                Err(e) => e,
+            };
+            if attempt >= SESSION_ATTEMPTS {
+                return Err(err);
+            }
+            // Where does the session stand? A registry that took the chunk already moved on.
+            match self.upload_status(session).await {
+                Some(stands) if stands == end => return Ok(()),
+                Some(stands) if stands >= end - whole.len() as u64 && stands < end => {
+                    // The registry has the chunk up to `stands`: send the rest of it.
+                    offset = stands;
+                    tracing::warn!("{err}; sending the chunk again from {offset}");
+                }
+                None if end == whole.len() as u64 => {
+                    offset = 0;
+                    tracing::warn!("{err}; the session is gone, opening a new one");
+                    self.cancel_upload(session).await;
+                    *session = self.start_upload(desc).await?;
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    /// The offset an upload session has reached (`GET` on its URL, `Range: 0-N`), and
+    /// follows its new `Location`; `None` when the registry does not know it.
+    async fn upload_status(&self, session: &mut UploadSession) -> Option<u64> {
+        let what = format!("status of an upload to {}/{}", self.registry(), self.name);
+        let resp = self.send(Request::new(Method::GET, session.location.clone(), self.push_scope(), what.clone())).await.ok()?;
+        if resp.status().as_u16() != 204 {
+            return None;
+        }
+        if let Ok(loc) = self.location(&resp, &what) {
+            session.location = loc;
+        }
+        let range = resp.headers().get(reqwest::header::RANGE)?.to_str().ok()?;
+        let end: u64 = range.rsplit('-').next()?.trim().parse().ok()?;
+        // "0-0" is an empty session in distribution's notation.
+        Some(if range.trim() == "0-0" { 0 } else { end + 1 })
+    }
+}
+
 /// A failed streaming PUT is usually the source failing mid-body; say so.
 fn body_error(repo: &Repository, e: Error, what: &str) -> Error {
     match e.kind {

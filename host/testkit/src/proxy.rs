@@ -13,6 +13,8 @@
 //! | `TruncateBody(n)` | forward, but send only `n` bytes of the body, then close |
 //! | `CorruptBody` | forward with one byte of the body flipped |
 //! | `Delay(ms)` | wait, then forward |
+//! | `ShortBody(n)` | forward `n` bytes of the body with `Content-Length: n` |
+//! | `DropAnswer` | forward, then close without answering |
 //!
 //! A [`Rule`] picks requests by method and a path substring, and applies its fault to the
 //! matching requests numbered `first..first+times` (0-based).
@@ -30,6 +32,12 @@ pub enum Fault {
     TruncateBody(usize),
     CorruptBody,
     Delay(u64),
+    /// Forward, but send only `n` bytes of the body with Content-Length rewritten to match:
+    /// a body that arrives "whole" but short.
+    ShortBody(usize),
+    /// Forward, then close the connection without passing the answer on: the registry acted
+    /// on the request but the client never hears of it.
+    DropAnswer,
 }
 
 /// Which requests get a fault.
@@ -264,6 +272,17 @@ fn serve(conn: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mutex<
             body[i] ^= 0xff;
             write_message(&mut conn, &resp, &body)
         }
+        Some(Fault::ShortBody(n)) => {
+            let mut short = resp;
+            let n = n.min(body.len());
+            for (k, v) in short.headers.iter_mut() {
+                if k.eq_ignore_ascii_case("content-length") {
+                    *v = n.to_string();
+                }
+            }
+            write_message(&mut conn, &short, &body[..n])
+        }
+        Some(Fault::DropAnswer) => conn.shutdown(Shutdown::Both),
         Some(Fault::TruncateBody(n)) => {
             write_message(&mut conn, &resp, &body[..n.min(body.len())])?;
             conn.shutdown(Shutdown::Both)

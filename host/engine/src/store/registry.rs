@@ -1,7 +1,6 @@
 //! A repository in a registry as a [`Store`].
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use ferry_oci::{Descriptor, Manifest};
 use ferry_registry::{BlobStream, Mount, Repository};
 
@@ -61,40 +60,14 @@ impl Store for RegistryStore {
                 Mount::Upload(s) => session = Some(s),
             }
         }
-        if desc.size <= SMALL_BLOB {
-            // Configs and other small blobs: one request, replayable on retry.
-            let bytes = source.fetch_blob(desc).await?.collect().await?;
-            self.repo.push_blob_bytes(desc, Bytes::from(bytes)).await?;
-            return Ok(Transfer::Uploaded);
-        }
-        self.repo
-            .push_blob(desc, session, || async {
-                source.fetch_blob(desc).await.map_err(|e| match e {
-                    Error::Registry(e) => e,
-                    other => self.repo_error(other.to_string()),
-                })
-            })
-            .await?;
+        // The source stream is one-shot; the upload holds what it needs to re-send (the
+        // whole blob up to 16 MiB, else the chunk in flight) and retries from that.
+        self.repo.push_blob_stream(desc, session, source.fetch_blob(desc).await?).await?;
         Ok(Transfer::Uploaded)
     }
 
     async fn push_blob_stream(&self, desc: &Descriptor, stream: BlobStream) -> Result<Transfer, Error> {
-        if desc.size <= SMALL_BLOB {
-            self.repo.push_blob_bytes(desc, Bytes::from(stream.collect().await?)).await?;
-            return Ok(Transfer::Uploaded);
-        }
-        // The stream is one-shot: a 413 fallback that needs it again fails with a clear error.
-        let once = std::sync::Mutex::new(Some(stream));
-        self.repo
-            .push_blob(desc, None, || {
-                let taken = once.lock().unwrap_or_else(|e| e.into_inner()).take();
-                async move {
-                    taken.ok_or_else(|| {
-                        self.repo_error("the archive stream cannot be read twice (upload refused; chunked retry impossible)".to_owned())
-                    })
-                }
-            })
-            .await?;
+        self.repo.push_blob_stream(desc, None, stream).await?;
         Ok(Transfer::Uploaded)
     }
 
@@ -107,6 +80,15 @@ impl Store for RegistryStore {
         Ok(self.repo.push_manifest(&reference, &d.media_type, manifest.bytes()).await?)
     }
 
+    async fn push_manifest_placed(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error> {
+        let d = manifest.descriptor();
+        let reference = match tag {
+            Some(t) => t.to_owned(),
+            None => d.digest.to_string(),
+        };
+        Ok(self.repo.push_manifest_placed(&reference, &d.media_type, manifest.bytes()).await?)
+    }
+
     async fn referrers(&self, desc: &Descriptor) -> Result<Vec<Descriptor>, Error> {
         Ok(self.repo.referrers(desc).await?)
     }
@@ -117,17 +99,5 @@ impl Store for RegistryStore {
 
     async fn record_referrer(&self, subject: &Descriptor, referrer: &Manifest, indexed: bool) -> Result<(), Error> {
         Ok(self.repo.record_referrer(subject, referrer, indexed).await?)
-    }
-}
-
-/// Blobs up to this size are pushed from memory in one request.
-const SMALL_BLOB: u64 = 1 << 20;
-
-impl RegistryStore {
-    fn repo_error(&self, detail: String) -> ferry_registry::Error {
-        ferry_registry::Error {
-            host: self.repo.host().to_owned(),
-            kind: ferry_registry::ErrorKind::Body { what: format!("reading the source of an upload to {}", self.name()), detail },
-        }
     }
 }
