@@ -3,7 +3,9 @@
 //!
 //! [`plan`] checks every destination a rule gave before anything is copied: an empty or
 //! invalid reference, a digest that is not the artifact's, or two different artifacts sent
-//! to one reference are errors that name the rule's input. Platform manifests selected from
+//! to one reference are errors that name the rule's input. A destination must parse as a
+//! reference exactly as the rule wrote it, and an `oci:` destination must lie in a layout
+//! directory the operator named ([`LayoutRoots`]). Platform manifests selected from
 //! one index and sent to one reference become a new index of just those platforms (ace-dt
 //! tagged each in turn, and the last won). [`place`] then copies each placement's graph and
 //! tags it once the graph is complete, so no tag points at partial content.
@@ -14,6 +16,7 @@ use ferry_oci::{Descriptor, ImageRef, Index, Manifest, annotations, gojson, medi
 use ferry_registry::Client;
 use futures_util::StreamExt;
 
+use crate::confine::LayoutRoots;
 use crate::copy::{Copier, CopyState, CopyStats};
 use crate::error::Error;
 use crate::events::{Event, Events};
@@ -88,8 +91,9 @@ pub struct Placement {
 }
 
 /// Turns each artifact's destinations (from `rule`, for messages) into placements, in the
-/// order the artifacts and their destinations came.
-pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)]) -> Result<Vec<Placement>, Error> {
+/// order the artifacts and their destinations came. An `oci:` destination must lie in one of
+/// `roots`.
+pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)], roots: &LayoutRoots) -> Result<Vec<Placement>, Error> {
     let mapping = |artifact: &Artifact, message: String| Error::Mapping(format!("{rule}: {}: {message}", artifact.name()));
     // Destinations in first-seen order, each with the artifacts sent there.
     let mut order: Vec<(ImageRef, Vec<&Artifact>)> = Vec::new();
@@ -101,6 +105,28 @@ pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)]) -> Result<Vec<Placem
             }
             let destination: ImageRef =
                 text.parse().map_err(|e| mapping(artifact, format!("the rule gave an invalid destination: {e}")))?;
+            let rendered = destination.to_string();
+            if rendered != *text {
+                return Err(mapping(
+                    artifact,
+                    format!(
+                        "the rule gave the destination {}, which reads as {}: a destination must be a reference exactly as written",
+                        ferry_oci::quoted(text.as_bytes()),
+                        ferry_oci::quoted(rendered.as_bytes())
+                    ),
+                ));
+            }
+            if let ImageRef::Layout(l) = &destination
+                && !roots.allows(&l.path)
+            {
+                return Err(mapping(
+                    artifact,
+                    format!(
+                        "the rule gave the OCI layout destination {}, which is not in a layout directory named by the mapping argument or file",
+                        ferry_oci::quoted(text.as_bytes())
+                    ),
+                ));
+            }
             let i = *slot.entry(destination.to_string()).or_insert_with(|| {
                 order.push((destination, Vec::new()));
                 order.len() - 1
