@@ -6,6 +6,8 @@
 mod bundle;
 mod clone;
 mod fixture;
+mod hostile;
+mod order;
 mod plugin;
 mod scatter;
 mod template;

@@ -228,8 +228,15 @@ struct Destination {
     state: CopyState,
 }
 
-/// Copies and tags every placement, `concurrency` at a time (blob transfers are bounded
-/// per destination by the same number).
+/// Copies and tags every placement. Placements in different repositories go
+/// `concurrency` at a time (blob transfers are bounded per destination by the same number);
+/// within one repository they go one after another, manifests before indexes.
+///
+/// distribution 2.8 rewrites a manifest's link file in place when the same manifest is PUT
+/// again, so an index PUT that checks its children at that moment finds an empty link and is
+/// refused (400 MANIFEST_BLOB_UNKNOWN). Re-tagging a child while its parent index is being
+/// PUT in the same repository is therefore never done: one repository's placements never
+/// overlap, and a child tagged on its own is placed before the index that lists it.
 pub async fn place(
     client: &Client,
     sources: &[Box<dyn Store>],
@@ -239,31 +246,54 @@ pub async fn place(
 ) -> Result<PlaceOutcome, Error> {
     let concurrency = client.config().concurrent_http();
     let mut destinations: HashMap<String, Destination> = HashMap::new();
-    for p in &placements {
-        if let std::collections::hash_map::Entry::Vacant(slot) = destinations.entry(repository_key(&p.destination)) {
+    // Each repository's placements, repositories in first-seen order.
+    let mut groups: Vec<Vec<Placement>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for p in placements {
+        let key = repository_key(&p.destination);
+        if let std::collections::hash_map::Entry::Vacant(slot) = destinations.entry(key.clone()) {
             let store = open_store(client, &p.destination, true)?;
             slot.insert(Destination { store, state: CopyState::new(concurrency, events.clone()) });
         }
+        let i = *group_of.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(p);
+    }
+    for group in &mut groups {
+        // Stable: manifests first, then indexes, each in the plan's order.
+        group.sort_by_key(|p| media_type::is_index(&p.content.root().media_type));
     }
     let destinations = &destinations;
-    let mut results = futures_util::stream::iter(placements.into_iter().map(|p| {
+    let mut results = futures_util::stream::iter(groups.into_iter().map(|group| {
         let events = events.clone();
         async move {
-            let d = &destinations[&repository_key(&p.destination)];
-            let result = place_one(sources[p.store].as_ref(), d, &p, options.recursive).await;
-            if result.is_ok() {
-                events(&Event::Placed { destination: p.destination.to_string(), digest: p.content.root().digest.clone() });
+            let mut done = Vec::with_capacity(group.len());
+            for p in group {
+                let d = &destinations[&repository_key(&p.destination)];
+                let result = place_one(sources[p.store].as_ref(), d, &p, options.recursive).await;
+                let failed = result.is_err();
+                if !failed {
+                    events(&Event::Placed { destination: p.destination.to_string(), digest: p.content.root().digest.clone() });
+                }
+                done.push((p, result));
+                if failed && !options.keep_going {
+                    break;
+                }
             }
-            (p, result)
+            done
         }
     }))
     .buffer_unordered(concurrency);
     let mut outcome = PlaceOutcome::default();
-    while let Some((p, result)) = results.next().await {
-        match result {
-            Ok(()) => outcome.placed += 1,
-            Err(e) if options.keep_going => outcome.failures.push((p, e)),
-            Err(e) => return Err(Error::Placement { destination: p.destination.to_string(), from: p.from, source: Box::new(e) }),
+    while let Some(done) = results.next().await {
+        for (p, result) in done {
+            match result {
+                Ok(()) => outcome.placed += 1,
+                Err(e) if options.keep_going => outcome.failures.push((p, e)),
+                Err(e) => return Err(Error::Placement { destination: p.destination.to_string(), from: p.from, source: Box::new(e) }),
+            }
         }
     }
     drop(results);
