@@ -111,8 +111,12 @@ fn serialize_killed_anywhere_resumes_both_ways_and_every_blob_arrives() {
         assert_eq!(std::fs::metadata(&partial).unwrap().len(), cut);
         // By reading the partial archive.
         let rest = path(format!("r{i}.tar"));
-        ferry(&l.home, &config, &["mirror", "serialize", &l.image, rest.to_str().unwrap(), "--existing-from-archive", partial.to_str().unwrap()])
-            .expect_code(0);
+        ferry(
+            &l.home,
+            &config,
+            &["mirror", "serialize", &l.image, rest.to_str().unwrap(), "--existing-from-archive", partial.to_str().unwrap()],
+        )
+        .expect_code(0);
         trial(&l, &high, &config, &format!("a{i}"), &partial, &rest, i % 2 == 1);
         // By the ledger, as ace-dt documents it (OFFSET: the size of the partial file).
         let rest = path(format!("c{i}.tar"));
@@ -136,7 +140,16 @@ fn serialize_killed_anywhere_resumes_both_ways_and_every_blob_arrives() {
         ferry(
             &l.home,
             &config,
-            &["mirror", "serialize", "--compression", "zstd", &l.image, rest.to_str().unwrap(), "--existing-from-archive", partial.to_str().unwrap()],
+            &[
+                "mirror",
+                "serialize",
+                "--compression",
+                "zstd",
+                &l.image,
+                rest.to_str().unwrap(),
+                "--existing-from-archive",
+                partial.to_str().unwrap(),
+            ],
         )
         .expect_code(0);
         trial(&l, &high, &config, &format!("z{i}"), &partial, &rest, i % 2 == 0);

@@ -121,7 +121,8 @@ impl LayoutRoots {
             if *path == **root {
                 return true;
             }
-            let below = if root == "/" { path.strip_prefix('/') } else { path.strip_prefix(root.as_str()).and_then(|r| r.strip_prefix('/')) };
+            let below =
+                if root == "/" { path.strip_prefix('/') } else { path.strip_prefix(root.as_str()).and_then(|r| r.strip_prefix('/')) };
             below.is_some_and(|b| b.split('/').all(|p| !p.is_empty() && p != "." && p != ".."))
         })
     }

@@ -197,10 +197,7 @@ pub async fn deserialize(
         return Err(incomplete(failures, Vec::new(), &outcome));
     };
     if let Some(other) = indexes.iter().filter_map(|i| i.manifests.first()).find(|d| d.digest != root.digest) {
-        return Err(Error::BadArchive(format!(
-            "the sources belong to different deliveries: roots {} and {}",
-            root.digest, other.digest
-        )));
+        return Err(Error::BadArchive(format!("the sources belong to different deliveries: roots {} and {}", root.digest, other.digest)));
     }
     if failures.iter().any(|f| destination_failed(&f.error)) {
         return Err(incomplete(failures, Vec::new(), &outcome));

@@ -117,8 +117,11 @@ fn the_budget_grows_with_the_input_up_to_the_largest_accepted() {
 #[test]
 fn an_endless_parser_is_still_stopped_on_a_large_input() {
     // Time runs out first here (1 s + 0.5 s for 1 MiB); fuel is out of the way.
-    let host = Host::new(Limits { time: Duration::from_secs(1), time_per_mib: Duration::from_millis(500), fuel: 1 << 60, ..Limits::default() }, None)
-        .unwrap();
+    let host = Host::new(
+        Limits { time: Duration::from_secs(1), time_per_mib: Duration::from_millis(500), fuel: 1 << 60, ..Limits::default() },
+        None,
+    )
+    .unwrap();
     let loaded = host.load("endless-parser", builtin::ENDLESS_PARSER).unwrap();
     let mut parser = SourcesParser::new(&host, &loaded, vec![]).unwrap();
     let text = "registry.example.com/a/b:v1\n".repeat((1 << 20) / 28);

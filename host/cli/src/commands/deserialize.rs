@@ -10,8 +10,8 @@ use ferry_oci::ImageRef;
 use ferry_registry::Client;
 
 use crate::args::{DeserializeArgs, Global};
-use crate::shell;
 use crate::exit::{BadInput, Hint};
+use crate::shell;
 
 pub(crate) async fn run(global: &Global, args: DeserializeArgs) -> anyhow::Result<()> {
     let image: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;

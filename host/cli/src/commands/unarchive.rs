@@ -31,9 +31,14 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: UnarchiveArgs) -
     let store = open_store(&client, &cached, true)?;
     let input = open_archive(&args.source, args.block_size)?;
     let progress = crate::output::ByteProgress::new(global, "deserialize", false);
-    let result =
-        deserialize(vec![input], store.as_ref(), &args.reference, DeserializeOptions { strict: args.strict, dry_run: false }, progress.events())
-            .await;
+    let result = deserialize(
+        vec![input],
+        store.as_ref(),
+        &args.reference,
+        DeserializeOptions { strict: args.strict, dry_run: false },
+        progress.events(),
+    )
+    .await;
     progress.finish();
     let outcome = result.with_context(|| format!("deserializing {} into the cache {}", args.source, cache.display()))?;
     let root = outcome.root.with_context(|| format!("{}: the archive has no root", args.source))?;
