@@ -8,7 +8,8 @@
 //! directory the operator named ([`LayoutRoots`]). Platform manifests selected from
 //! one index and sent to one reference become a new index of just those platforms (ace-dt
 //! tagged each in turn, and the last won). [`place`] then copies each placement's graph and
-//! tags it once the graph is complete, so no tag points at partial content.
+//! tags it once the graph is complete, so no tag points at partial content; within one
+//! repository placements go one after another, manifests before indexes.
 
 use std::collections::{BTreeMap, HashMap};
 
