@@ -754,8 +754,11 @@ fn parse_octal(field: &[u8]) -> Option<u64> {
     u64::from_str_radix(s, 8).ok()
 }
 
+/// One PAX record's key and value.
+type PaxRecord<'a> = (&'a [u8], &'a [u8]);
+
 /// PAX records: `"<len> <key>=<value>\n"`, the length counting the whole record.
-fn pax_records(mut data: &[u8]) -> Result<Vec<(&[u8], &[u8])>, HeaderFault> {
+fn pax_records(mut data: &[u8]) -> Result<Vec<PaxRecord<'_>>, HeaderFault> {
     let mut out = Vec::new();
     while !data.is_empty() && data[0] != 0 {
         let bad = |r: &[u8]| HeaderFault::Pax { record: quoted(r) };
