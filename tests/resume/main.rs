@@ -2,7 +2,7 @@
 //! what its output holds, the pieces load on the high side in any order, and nothing is ever
 //! tagged over a graph that is not whole at the destination.
 
-#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs, reason = "tests; measurements are printed")]
 
 mod kill;
 mod promise;
@@ -18,6 +18,7 @@ use serde_json::Value;
 struct Low {
     reg: Registry,
     home: TestHome,
+    #[expect(dead_code, reason = "kept with the low side for tests that need its config text")]
     config: String,
     /// The gather index, as serialize takes it.
     image: String,

@@ -6,7 +6,7 @@
 //! The timings are printed (`cargo test -p ferry-plugin --test large -- --nocapture`), not
 //! asserted: speed is measured, not tested.
 
-#![allow(clippy::unwrap_used, missing_docs, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs, reason = "tests; measurements are printed")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
