@@ -5,8 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components built here, by crate name.
-const COMPONENTS: [&str; 9] =
-    ["nest", "csv_map", "go_template", "sources_list", "csv_tracker", "route_by_label", "jsonl_tracker", "hostile", "old_interface"];
+const COMPONENTS: [&str; 10] = [
+    "nest",
+    "csv_map",
+    "go_template",
+    "sources_list",
+    "csv_tracker",
+    "route_by_label",
+    "jsonl_tracker",
+    "hostile",
+    "endless_parser",
+    "old_interface",
+];
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../..");

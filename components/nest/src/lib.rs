@@ -1,5 +1,8 @@
 //! `nest=PREFIX` (spec §6.2): one destination, PREFIX and the source reference joined with
-//! `/` and the path cleaned (`//` collapsed, `.` and `..` resolved, no trailing `/`).
+//! `/` (one `/` when PREFIX already ends with it).
+//!
+//! Unlike ace-dt, nothing is cleaned: `.` and `..` are not resolved, so a source cannot climb
+//! out of PREFIX. The host refuses a destination that is not a reference exactly as written.
 
 wit_bindgen::generate!({ world: "mapper", path: "../../wit" });
 
@@ -19,24 +22,9 @@ impl Guest for Nest {
         if image.source.is_empty() {
             return Err(format!("nest: {} has no source reference to nest", image.digest));
         }
-        Ok(vec![clean(&format!("{prefix}/{}", image.source))])
+        let separator = if prefix.ends_with('/') { "" } else { "/" };
+        Ok(vec![format!("{prefix}{separator}{}", image.source)])
     }
-}
-
-/// Go's `path.Clean` for the parts a reference can hold.
-fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    let joined = parts.join("/");
-    if path.starts_with('/') { format!("/{joined}") } else { joined }
 }
 
 export!(Nest);

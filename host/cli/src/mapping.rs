@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ferry_engine::confine::LayoutRoots;
 use ferry_engine::place::Artifact;
 use ferry_plugin::{Host, Image, Loaded, Mapper, Platform, builtin};
 
@@ -26,6 +27,9 @@ pub(crate) struct Rule {
     pub(crate) text: String,
     loaded: Loaded,
     params: Vec<(String, String)>,
+    /// The layout directories the operator wrote in the argument, file or parameters: the
+    /// only ones an `oci:` destination may be in.
+    pub(crate) roots: LayoutRoots,
 }
 
 impl Rule {
@@ -59,7 +63,14 @@ impl Rule {
         };
         // Linking now refuses a component of another world or version before any work.
         Mapper::new(host, &loaded, params.clone()).map_err(|e| BadInput(format!("mapper {text}: {e}")))?;
-        Ok(Rule { text: text.to_owned(), loaded, params })
+        let mut roots = LayoutRoots::none();
+        for (key, value) in &params {
+            // A built-in rule's file path is not a destination; its text is.
+            if kind == "plugin" || key != "path" {
+                roots.add_text(value);
+            }
+        }
+        Ok(Rule { text: text.to_owned(), loaded, params, roots })
     }
 }
 

@@ -101,6 +101,17 @@ pub enum Error {
     /// A BATCH-LIST row is unusable (names its file and line).
     #[error("{0}")]
     BatchList(String),
+    /// A source annotation of a gather index entry is not a reference exactly as written
+    /// (see [`crate::confine`]); no rule sees it.
+    #[error("artifact {digest}: its source annotation {value} is refused: {reason}")]
+    BadSource {
+        /// The artifact's digest.
+        digest: String,
+        /// The annotation, quoted with [`ferry_oci::quoted`].
+        value: String,
+        /// Why.
+        reason: String,
+    },
     /// A mapping rule's answer cannot be used (empty, invalid, conflicting destinations).
     #[error("{0}")]
     Mapping(String),
@@ -173,6 +184,7 @@ impl Error {
             | Error::DigestDestination(_)
             | Error::Ledger(_)
             | Error::Mapping(_)
+            | Error::BadSource { .. }
             | Error::BatchList(_)
             | Error::NotAnIndex { .. }
             | Error::NotAMirrorArtifact { .. }

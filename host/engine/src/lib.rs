@@ -5,13 +5,15 @@
 //! copies manifest graphs between them ([`copy`]) and runs the workflows ([`gather`],
 //! [`serialize`] with its [`manifest_json`], [`deserialize`]), and places mapped artifacts at
 //! their destinations ([`place`], fed by [`scatter`] from a gather index or by [`clone`] from
-//! a sources list, narrowed by [`selector`]s). [`diff`] lists what a gather index holds that
+//! a sources list, narrowed by [`selector`]s, and kept to what the operator named by
+//! [`confine`]). [`diff`] lists what a gather index holds that
 //! earlier deliveries did not.
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
 pub mod batch;
 pub mod clone;
+pub mod confine;
 pub mod copy;
 pub mod deserialize;
 pub mod diff;

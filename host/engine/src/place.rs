@@ -3,10 +3,13 @@
 //!
 //! [`plan`] checks every destination a rule gave before anything is copied: an empty or
 //! invalid reference, a digest that is not the artifact's, or two different artifacts sent
-//! to one reference are errors that name the rule's input. Platform manifests selected from
+//! to one reference are errors that name the rule's input. A destination must parse as a
+//! reference exactly as the rule wrote it, and an `oci:` destination must lie in a layout
+//! directory the operator named ([`LayoutRoots`]). Platform manifests selected from
 //! one index and sent to one reference become a new index of just those platforms (ace-dt
 //! tagged each in turn, and the last won). [`place`] then copies each placement's graph and
-//! tags it once the graph is complete, so no tag points at partial content.
+//! tags it once the graph is complete, so no tag points at partial content; within one
+//! repository placements go one after another, manifests before indexes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +17,7 @@ use ferry_oci::{Descriptor, ImageRef, Index, Manifest, annotations, gojson, medi
 use ferry_registry::Client;
 use futures_util::StreamExt;
 
+use crate::confine::LayoutRoots;
 use crate::copy::{Copier, CopyState, CopyStats};
 use crate::error::Error;
 use crate::events::{Event, Events};
@@ -88,8 +92,9 @@ pub struct Placement {
 }
 
 /// Turns each artifact's destinations (from `rule`, for messages) into placements, in the
-/// order the artifacts and their destinations came.
-pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)]) -> Result<Vec<Placement>, Error> {
+/// order the artifacts and their destinations came. An `oci:` destination must lie in one of
+/// `roots`.
+pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)], roots: &LayoutRoots) -> Result<Vec<Placement>, Error> {
     let mapping = |artifact: &Artifact, message: String| Error::Mapping(format!("{rule}: {}: {message}", artifact.name()));
     // Destinations in first-seen order, each with the artifacts sent there.
     let mut order: Vec<(ImageRef, Vec<&Artifact>)> = Vec::new();
@@ -101,6 +106,28 @@ pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)]) -> Result<Vec<Placem
             }
             let destination: ImageRef =
                 text.parse().map_err(|e| mapping(artifact, format!("the rule gave an invalid destination: {e}")))?;
+            let rendered = destination.to_string();
+            if rendered != *text {
+                return Err(mapping(
+                    artifact,
+                    format!(
+                        "the rule gave the destination {}, which reads as {}: a destination must be a reference exactly as written",
+                        ferry_oci::quoted(text.as_bytes()),
+                        ferry_oci::quoted(rendered.as_bytes())
+                    ),
+                ));
+            }
+            if let ImageRef::Layout(l) = &destination
+                && !roots.allows(&l.path)
+            {
+                return Err(mapping(
+                    artifact,
+                    format!(
+                        "the rule gave the OCI layout destination {}, which is not in a layout directory named by the mapping argument or file",
+                        ferry_oci::quoted(text.as_bytes())
+                    ),
+                ));
+            }
             let i = *slot.entry(destination.to_string()).or_insert_with(|| {
                 order.push((destination, Vec::new()));
                 order.len() - 1
@@ -202,8 +229,15 @@ struct Destination {
     state: CopyState,
 }
 
-/// Copies and tags every placement, `concurrency` at a time (blob transfers are bounded
-/// per destination by the same number).
+/// Copies and tags every placement. Placements in different repositories go
+/// `concurrency` at a time (blob transfers are bounded per destination by the same number);
+/// within one repository they go one after another, manifests before indexes.
+///
+/// distribution 2.8 rewrites a manifest's link file in place when the same manifest is PUT
+/// again, so an index PUT that checks its children at that moment finds an empty link and is
+/// refused (400 MANIFEST_BLOB_UNKNOWN). Re-tagging a child while its parent index is being
+/// PUT in the same repository is therefore never done: one repository's placements never
+/// overlap, and a child tagged on its own is placed before the index that lists it.
 pub async fn place(
     client: &Client,
     sources: &[Box<dyn Store>],
@@ -213,31 +247,54 @@ pub async fn place(
 ) -> Result<PlaceOutcome, Error> {
     let concurrency = client.config().concurrent_http();
     let mut destinations: HashMap<String, Destination> = HashMap::new();
-    for p in &placements {
-        if let std::collections::hash_map::Entry::Vacant(slot) = destinations.entry(repository_key(&p.destination)) {
+    // Each repository's placements, repositories in first-seen order.
+    let mut groups: Vec<Vec<Placement>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for p in placements {
+        let key = repository_key(&p.destination);
+        if let std::collections::hash_map::Entry::Vacant(slot) = destinations.entry(key.clone()) {
             let store = open_store(client, &p.destination, true)?;
             slot.insert(Destination { store, state: CopyState::new(concurrency, events.clone()) });
         }
+        let i = *group_of.entry(key).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(p);
+    }
+    for group in &mut groups {
+        // Stable: manifests first, then indexes, each in the plan's order.
+        group.sort_by_key(|p| media_type::is_index(&p.content.root().media_type));
     }
     let destinations = &destinations;
-    let mut results = futures_util::stream::iter(placements.into_iter().map(|p| {
+    let mut results = futures_util::stream::iter(groups.into_iter().map(|group| {
         let events = events.clone();
         async move {
-            let d = &destinations[&repository_key(&p.destination)];
-            let result = place_one(sources[p.store].as_ref(), d, &p, options.recursive).await;
-            if result.is_ok() {
-                events(&Event::Placed { destination: p.destination.to_string(), digest: p.content.root().digest.clone() });
+            let mut done = Vec::with_capacity(group.len());
+            for p in group {
+                let d = &destinations[&repository_key(&p.destination)];
+                let result = place_one(sources[p.store].as_ref(), d, &p, options.recursive).await;
+                let failed = result.is_err();
+                if !failed {
+                    events(&Event::Placed { destination: p.destination.to_string(), digest: p.content.root().digest.clone() });
+                }
+                done.push((p, result));
+                if failed && !options.keep_going {
+                    break;
+                }
             }
-            (p, result)
+            done
         }
     }))
     .buffer_unordered(concurrency);
     let mut outcome = PlaceOutcome::default();
-    while let Some((p, result)) = results.next().await {
-        match result {
-            Ok(()) => outcome.placed += 1,
-            Err(e) if options.keep_going => outcome.failures.push((p, e)),
-            Err(e) => return Err(Error::Placement { destination: p.destination.to_string(), from: p.from, source: Box::new(e) }),
+    while let Some(done) = results.next().await {
+        for (p, result) in done {
+            match result {
+                Ok(()) => outcome.placed += 1,
+                Err(e) if options.keep_going => outcome.failures.push((p, e)),
+                Err(e) => return Err(Error::Placement { destination: p.destination.to_string(), from: p.from, source: Box::new(e) }),
+            }
         }
     }
     drop(results);

@@ -21,6 +21,18 @@ pub enum PluginError {
         /// What stopped it.
         reason: String,
     },
+    /// The text a call would be given is larger than any component is given.
+    #[error("component {component}: {function}: the input is {bytes} bytes, more than the {max} bytes a component is given")]
+    TooLarge {
+        /// The component's name.
+        component: String,
+        /// The exported function.
+        function: &'static str,
+        /// The input's size.
+        bytes: usize,
+        /// [`crate::MAX_INPUT_BYTES`].
+        max: usize,
+    },
     /// The component returned an error of its own.
     #[error("component {component}: {function}: {message}")]
     Refused {

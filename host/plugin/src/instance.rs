@@ -6,7 +6,7 @@ use wasmtime::Store;
 use wasmtime::component::{InstancePre, Linker};
 
 use crate::bindings::{host, types};
-use crate::sandbox::State;
+use crate::sandbox::{MAX_INPUT_BYTES, State};
 use crate::{Host, Loaded, PluginError};
 
 impl types::Host for State {}
@@ -86,24 +86,29 @@ impl<'h, W: World> Live<'h, W> {
     }
 
     /// Runs `call` on the instance (made first if there is none) with a fresh deadline and
-    /// fuel; a trap is reported for `function` and the instance dropped.
+    /// fuel, scaled to the `input` bytes it is given; a trap is reported for `function` and
+    /// the instance dropped. An input larger than [`MAX_INPUT_BYTES`] is refused unread.
     pub(crate) fn call<R>(
         &mut self,
         function: &'static str,
+        input: usize,
         call: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let trap = |reason: String, name: &str| PluginError::Trap { component: name.to_owned(), function, reason };
+        if input > MAX_INPUT_BYTES {
+            return Err(PluginError::TooLarge { component: self.name.clone(), function, bytes: input, max: MAX_INPUT_BYTES });
+        }
         if self.live.is_none() {
             let mut store = self.host.store(&self.name, &self.params);
-            self.host.arm(&mut store);
-            let instance = W::instantiate(&self.pre, &mut store).map_err(|e| trap(self.host.explain(&e), &self.name))?;
+            let budget = self.host.arm(&mut store, 0);
+            let instance = W::instantiate(&self.pre, &mut store).map_err(|e| trap(self.host.explain(&e, budget), &self.name))?;
             self.live = Some((store, instance));
         }
         let Some((store, instance)) = self.live.as_mut() else { unreachable!("instantiated above") };
-        self.host.arm(store);
+        let budget = self.host.arm(store, input);
         call(instance, store).map_err(|e| {
             // A trapped instance cannot be entered again: start afresh next time.
-            let reason = self.host.explain(&e);
+            let reason = self.host.explain(&e, budget);
             self.live = None;
             trap(reason, &self.name)
         })

@@ -3,7 +3,8 @@
 //!
 //! This is the only crate that depends on wasmtime. A component gets no files, network,
 //! environment, arguments or clock beyond what WASI p2 needs to start; its memory is capped, a
-//! call is stopped by an epoch deadline and by fuel, and a store that trapped is thrown away.
+//! call is stopped by an epoch deadline and by fuel (both grown with the size of the text it
+//! is given, see [`Limits`]), and a store that trapped is thrown away.
 //! Compiled components are cached on disk, keyed by the wasm's sha256 and the engine's
 //! compatibility hash. Every error names the component and the function.
 
@@ -20,7 +21,7 @@ pub mod tracker;
 pub use error::PluginError;
 pub use inspect::Inspection;
 pub use mapper::{Image, Mapper, Platform};
-pub use sandbox::{Host, Limits, Loaded};
+pub use sandbox::{Budget, Host, Limits, Loaded, MAX_INPUT_BYTES};
 pub use sources::{SourceEntry, SourcesParser};
 pub use tracker::{LoadedRow, SentRow, Tracker};
 
@@ -47,6 +48,8 @@ pub mod builtin {
     /// A rule that misbehaves on purpose (parameter `do`: loop, hog, open, env, panic), for
     /// the sandbox tests. Not a rule anyone can name on the command line.
     pub const HOSTILE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/hostile.wasm"));
+    /// A sources parser that never returns, for the sandbox tests.
+    pub const ENDLESS_PARSER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/endless_parser.wasm"));
     /// A mapper built against `ferry:plugin@0.2.0`, for the refusal tests.
     pub const OLD_INTERFACE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/old_interface.wasm"));
 }

@@ -24,6 +24,6 @@ impl<'h> Mapper<'h> {
 
     /// The destinations for `image`.
     pub fn map(&mut self, image: &Image) -> Result<Vec<String>, PluginError> {
-        self.live.call(FUNCTION, |m, store| m.call_map_image(store, image))?.map_err(|message| self.live.refused(FUNCTION, message))
+        self.live.call(FUNCTION, 0, |m, store| m.call_map_image(store, image))?.map_err(|message| self.live.refused(FUNCTION, message))
     }
 }

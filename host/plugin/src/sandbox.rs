@@ -14,20 +14,59 @@ use crate::PluginError;
 /// How often the epoch advances: the granularity of the time limit.
 const TICK: Duration = Duration::from_millis(10);
 
-/// What one call may use.
+/// The largest text a component is given in one call (a sources list, a tracker file), in
+/// bytes; the per-call limits grow with the input up to this size.
+pub const MAX_INPUT_BYTES: usize = 64 << 20;
+
+/// What one call may use. Time and fuel grow with the size of the text the call is given
+/// (a sources list or a tracker file; a mapping call is given none): `time + time_per_mib ×
+/// MiB` and `fuel + fuel_per_byte × bytes`, the input counted up to [`MAX_INPUT_BYTES`]. A
+/// call that loops forever is still stopped, only later for a larger input.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Linear memory per store, in bytes.
     pub memory_bytes: usize,
-    /// Wall-clock time per call.
+    /// Wall-clock time per call, before the allowance for its input.
     pub time: Duration,
-    /// Fuel per call (about one unit per wasm instruction): a backstop to the time limit.
+    /// Fuel per call (about one unit per wasm instruction), before the allowance for its
+    /// input: a backstop to the time limit.
     pub fuel: u64,
+    /// Time added per MiB of input (pro rata).
+    pub time_per_mib: Duration,
+    /// Fuel added per byte of input.
+    pub fuel_per_byte: u64,
 }
 
 impl Default for Limits {
+    /// 1 s and 2e9 fuel, plus 8 s and 2000 fuel per input byte for each MiB of input: a
+    /// 100,000-line labelled sources list (about 6 MiB) needs about 0.6e9 fuel and well under
+    /// a second, so the allowance leaves room for a loaded machine.
     fn default() -> Limits {
-        Limits { memory_bytes: 64 << 20, time: Duration::from_secs(1), fuel: 2_000_000_000 }
+        Limits {
+            memory_bytes: 64 << 20,
+            time: Duration::from_secs(1),
+            fuel: 2_000_000_000,
+            time_per_mib: Duration::from_secs(8),
+            fuel_per_byte: 2000,
+        }
+    }
+}
+
+/// The time and fuel one call may use, given `input` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Wall-clock time.
+    pub time: Duration,
+    /// Fuel.
+    pub fuel: u64,
+}
+
+impl Limits {
+    /// The budget of a call given `input` bytes (counted up to [`MAX_INPUT_BYTES`]).
+    pub fn budget(&self, input: usize) -> Budget {
+        let input = input.min(MAX_INPUT_BYTES) as u64;
+        let extra_time = self.time_per_mib.mul_f64(input as f64 / f64::from(1u32 << 20));
+        Budget { time: self.time + extra_time, fuel: self.fuel.saturating_add(self.fuel_per_byte.saturating_mul(input)) }
     }
 }
 
@@ -95,19 +134,21 @@ impl Host {
         store
     }
 
-    /// Arms `store` for one call.
-    pub(crate) fn arm(&self, store: &mut Store<State>) {
-        let ticks = (self.limits.time.as_millis() / TICK.as_millis()).max(1);
+    /// Arms `store` for one call given `input` bytes; returns the budget it was given.
+    pub(crate) fn arm(&self, store: &mut Store<State>, input: usize) -> Budget {
+        let budget = self.limits.budget(input);
+        let ticks = (budget.time.as_millis() / TICK.as_millis()).max(1);
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         // Fuel cannot be set only if fuel is off, and it is always on here.
-        let _ = store.set_fuel(self.limits.fuel);
+        let _ = store.set_fuel(budget.fuel);
+        budget
     }
 
-    /// What stopped a call, in words an operator can act on.
-    pub(crate) fn explain(&self, e: &wasmtime::Error) -> String {
+    /// What stopped a call with `budget`, in words an operator can act on.
+    pub(crate) fn explain(&self, e: &wasmtime::Error, budget: Budget) -> String {
         match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => format!("used all its fuel ({} units): stopped (an endless loop?)", self.limits.fuel),
-            Some(Trap::Interrupt) => format!("ran longer than its time limit of {:?}: stopped", self.limits.time),
+            Some(Trap::OutOfFuel) => format!("used all its fuel ({} units): stopped (an endless loop?)", budget.fuel),
+            Some(Trap::Interrupt) => format!("ran longer than its time limit of {:?}: stopped", budget.time),
             Some(Trap::StackOverflow) => "overflowed its stack: stopped".to_owned(),
             _ => {
                 let text = format!("{e:#}");

@@ -24,6 +24,6 @@ impl<'h> SourcesParser<'h> {
 
     /// The entries of `text`; a bad line is [`PluginError::Parse`] with its number.
     pub fn parse(&mut self, text: &str) -> Result<Vec<SourceEntry>, PluginError> {
-        self.live.call(FUNCTION, |p, store| p.call_parse(store, text))?.map_err(|e| self.live.bad_line(FUNCTION, e))
+        self.live.call(FUNCTION, text.len(), |p, store| p.call_parse(store, text))?.map_err(|e| self.live.bad_line(FUNCTION, e))
     }
 }

@@ -30,22 +30,22 @@ impl<'h> Tracker<'h> {
     /// [`PluginError::Parse`] with its number.
     pub fn read_sent(&mut self, text: &str) -> Result<Vec<SentRow>, PluginError> {
         const F: &str = "read-sent";
-        self.live.call(F, |t, store| t.call_read_sent(store, text))?.map_err(|e| self.live.bad_line(F, e))
+        self.live.call(F, text.len(), |t, store| t.call_read_sent(store, text))?.map_err(|e| self.live.bad_line(F, e))
     }
 
     /// The text to append for `row`; `new_file` when the file is empty (the header comes first).
     pub fn format_sent(&mut self, row: &SentRow, new_file: bool) -> Result<String, PluginError> {
-        self.live.call("format-sent", |t, store| t.call_format_sent(store, row, new_file))
+        self.live.call("format-sent", 0, |t, store| t.call_format_sent(store, row, new_file))
     }
 
     /// The rows of a high-side tracker file (`successful-syncs.csv`).
     pub fn read_loaded(&mut self, text: &str) -> Result<Vec<LoadedRow>, PluginError> {
         const F: &str = "read-loaded";
-        self.live.call(F, |t, store| t.call_read_loaded(store, text))?.map_err(|e| self.live.bad_line(F, e))
+        self.live.call(F, text.len(), |t, store| t.call_read_loaded(store, text))?.map_err(|e| self.live.bad_line(F, e))
     }
 
     /// The text to append for `row`, as [`Tracker::format_sent`].
     pub fn format_loaded(&mut self, row: &LoadedRow, new_file: bool) -> Result<String, PluginError> {
-        self.live.call("format-loaded", |t, store| t.call_format_loaded(store, row, new_file))
+        self.live.call("format-loaded", 0, |t, store| t.call_format_loaded(store, row, new_file))
     }
 }

@@ -31,13 +31,16 @@ fn host() -> Host {
 }
 
 #[test]
-fn nest_joins_and_cleans() {
+fn nest_joins_without_cleaning() {
     let host = host();
     let nest = host.load("nest", builtin::NEST).unwrap();
     let mut m = Mapper::new(&host, &nest, params(&[("prefix", "localhost:5000/nest")])).unwrap();
     assert_eq!(m.map(&image("docker.io/testImage")).unwrap(), ["localhost:5000/nest/docker.io/testImage"]);
-    let mut m = Mapper::new(&host, &nest, params(&[("prefix", "reg.example.com//a/./b/../")])).unwrap();
+    let mut m = Mapper::new(&host, &nest, params(&[("prefix", "reg.example.com/a/")])).unwrap();
     assert_eq!(m.map(&image("quay.io/ceph/ceph:v17")).unwrap(), ["reg.example.com/a/quay.io/ceph/ceph:v17"]);
+    // `..` is joined as written, never resolved: the host then refuses the destination.
+    let mut m = Mapper::new(&host, &nest, params(&[("prefix", "reg.example.com/mirror/high")])).unwrap();
+    assert_eq!(m.map(&image("x/../../../victim/other")).unwrap(), ["reg.example.com/mirror/high/x/../../../victim/other"]);
     let mut m = Mapper::new(&host, &nest, vec![]).unwrap();
     let err = m.map(&image("docker.io/x")).unwrap_err();
     assert!(matches!(err, PluginError::Refused { .. }), "{err}");

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::Context as _;
+use ferry_engine::confine::check_sources;
 use ferry_engine::place::{Artifact, Content, PlaceOptions, place, plan};
 use ferry_engine::scatter::{artifacts, narrow};
 use ferry_engine::selector::Selector;
@@ -50,8 +51,10 @@ pub(super) async fn route_and_place(
     options: PlaceOptions,
 ) -> anyhow::Result<()> {
     let count = artifacts.len();
+    // Source annotations are outside input: each must be a reference before a rule sees it.
+    check_sources(&artifacts)?;
     let routed = route(plugins, rule, artifacts)?;
-    let placements = plan(&rule.text, &routed)?;
+    let placements = plan(&rule.text, &routed, &rule.roots)?;
     if flags.check {
         for p in &placements {
             match &p.content {
