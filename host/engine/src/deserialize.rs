@@ -433,7 +433,7 @@ fn read_range(file: &std::fs::File, offset: u64, size: u64, tx: &mpsc::Sender<st
         let want = usize::try_from((size - at).min(CHUNK_BYTES as u64)).unwrap_or(CHUNK_BYTES);
         let mut buf = vec![0u8; want];
         let result = match file.read_at(&mut buf, offset + at) {
-            Ok(0) => Err(std::io::Error::other(format!("the archive ends inside the entry after {at} of {size} bytes"))),
+            Ok(0) => Err(std::io::Error::other(format!("the archive ends inside the entry after {at} of {size} bytes (truncated?)"))),
             Ok(n) => {
                 buf.truncate(n);
                 at += n as u64;
