@@ -149,7 +149,7 @@ impl Repository {
     /// children is re-PUT in the same repository, is repeated ([`INDEX_RACE_ATTEMPTS`]
     /// attempts, 100 ms doubling). Other manifests are pushed once.
     pub async fn push_manifest_placed(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<bool, Error> {
-        let index = media_type == ferry_oci::media_type::OCI_INDEX || media_type == ferry_oci::media_type::DOCKER_MANIFEST_LIST;
+        let index = ferry_oci::media_type::is_index(media_type);
         let mut wait = std::time::Duration::from_millis(100);
         let mut attempt = 1;
         loop {

@@ -72,21 +72,11 @@ impl Store for RegistryStore {
     }
 
     async fn push_manifest(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error> {
-        let d = manifest.descriptor();
-        let reference = match tag {
-            Some(t) => t.to_owned(),
-            None => d.digest.to_string(),
-        };
-        Ok(self.repo.push_manifest(&reference, &d.media_type, manifest.bytes()).await?)
+        Ok(self.repo.push_manifest(&pushed_as(manifest, tag), &manifest.descriptor().media_type, manifest.bytes()).await?)
     }
 
     async fn push_manifest_placed(&self, manifest: &Manifest, tag: Option<&str>) -> Result<bool, Error> {
-        let d = manifest.descriptor();
-        let reference = match tag {
-            Some(t) => t.to_owned(),
-            None => d.digest.to_string(),
-        };
-        Ok(self.repo.push_manifest_placed(&reference, &d.media_type, manifest.bytes()).await?)
+        Ok(self.repo.push_manifest_placed(&pushed_as(manifest, tag), &manifest.descriptor().media_type, manifest.bytes()).await?)
     }
 
     async fn referrers(&self, desc: &Descriptor) -> Result<Vec<Descriptor>, Error> {
@@ -100,4 +90,9 @@ impl Store for RegistryStore {
     async fn record_referrer(&self, subject: &Descriptor, referrer: &Manifest, indexed: bool) -> Result<(), Error> {
         Ok(self.repo.record_referrer(subject, referrer, indexed).await?)
     }
+}
+
+/// The reference a manifest is PUT under: its tag, or its digest when untagged.
+fn pushed_as(manifest: &Manifest, tag: Option<&str>) -> String {
+    tag.map_or_else(|| manifest.descriptor().digest.to_string(), str::to_owned)
 }
