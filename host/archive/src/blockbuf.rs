@@ -30,6 +30,7 @@ pub struct Geometry {
 
 /// Bad buffer settings.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GeometryError {
     /// `-b 0`.
     #[error("the block size must be at least 1 byte")]

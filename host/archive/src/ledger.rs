@@ -34,6 +34,7 @@ impl<W: Write> LedgerWriter<W> {
 
 /// A ledger could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LedgerError {
     /// `FILE:OFFSET` is malformed.
     #[error("checkpoint {}: expected FILE:OFFSET (e.g. ledger.jsonl:1234)", ferry_oci::quoted(.0.as_bytes()))]

@@ -55,6 +55,7 @@ impl<W: Write> Sink for Plain<W> {
 
 /// Failure while writing an archive.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// The output failed.
     #[error("writing the archive")]

@@ -13,6 +13,30 @@ use ferry_archive::Compression;
 
 use crate::error::Error;
 
+mod sync;
+
+pub use sync::{
+    BatchDeserializeOutcome, BatchDeserializeRequest, BatchSerializeOutcome, BatchSerializeRequest, batch_deserialize, batch_serialize,
+};
+
+/// What is wrong with a BATCH-LIST row.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BatchListProblem {
+    /// The CSV reader could not read it.
+    #[error(transparent)]
+    Csv(csv::Error),
+    /// One field where two belong.
+    #[error("{0:?} needs two fields: NAME,ARTIFACT")]
+    OneField(String),
+    /// A row without a name or an artifact.
+    #[error("needs two fields: NAME,ARTIFACT")]
+    NoName,
+    /// A name that cannot be a tag; the high side tags with it.
+    #[error("name {0:?} cannot be a tag (letters, digits, _ . -; not starting with . or -; at most 128)")]
+    Name(String),
+}
+
 /// One BATCH-LIST row: a name and the artifact (usually a gather index) to send under it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchEntry {
@@ -27,12 +51,12 @@ pub struct BatchEntry {
 /// The rows of a BATCH-LIST (`file` names it in errors), in file order; a later row with the
 /// same name replaces the earlier one's artifact and keeps its place.
 pub fn parse_batch_list(text: &str, file: &Path) -> Result<Vec<BatchEntry>, Error> {
-    let bad = |line: u64, message: String| Error::BatchList(format!("{}:{line}: {message}", file.display()));
+    let bad = |line: u64, problem: BatchListProblem| Error::BatchList { file: file.to_owned(), line, problem };
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).comment(Some(b'#')).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let mut entries: Vec<BatchEntry> = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| bad(e.position().map_or(0, csv::Position::line), e.to_string()))?;
+        let record = record.map_err(|e| bad(e.position().map_or(0, csv::Position::line), BatchListProblem::Csv(e)))?;
         let line = record.position().map_or(0, |p| line_at(text, p.byte()));
         let fields: Vec<&str> = record.iter().collect();
         if fields.iter().all(|f| f.is_empty()) {
@@ -43,10 +67,12 @@ pub fn parse_batch_list(text: &str, file: &Path) -> Result<Vec<BatchEntry>, Erro
         }
         let (name, artifact) = match fields.as_slice() {
             [name, artifact, ..] if !name.is_empty() && !artifact.is_empty() => (*name, *artifact),
-            [one] | [one, ""] => return Err(bad(line, format!("{one:?} needs two fields: NAME,ARTIFACT"))),
-            _ => return Err(bad(line, "needs two fields: NAME,ARTIFACT".to_owned())),
+            [one] | [one, ""] => return Err(bad(line, BatchListProblem::OneField((*one).to_owned()))),
+            _ => return Err(bad(line, BatchListProblem::NoName)),
         };
-        check_name(name).map_err(|m| bad(line, m))?;
+        if !ferry_oci::valid_tag(name) {
+            return Err(bad(line, BatchListProblem::Name(name.to_owned())));
+        }
         let line = usize::try_from(line).unwrap_or(usize::MAX);
         match entries.iter_mut().find(|e| e.name == name) {
             Some(earlier) => {
@@ -66,14 +92,6 @@ fn line_at(text: &str, byte: u64) -> u64 {
     let start = usize::try_from(byte).unwrap_or(text.len()).min(text.len());
     let skipped = text[start..].chars().take_while(|c| c.is_whitespace()).filter(|c| *c == '\n').count();
     (text[..start].matches('\n').count() + skipped + 1) as u64
-}
-
-/// A name must be a tag (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`): the high side tags with it.
-fn check_name(name: &str) -> Result<(), String> {
-    if !ferry_oci::valid_tag(name) {
-        return Err(format!("name {name:?} cannot be a tag (letters, digits, _ . -; not starting with . or -; at most 128)"));
-    }
-    Ok(())
 }
 
 /// The archive extensions, longest first.

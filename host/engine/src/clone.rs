@@ -12,12 +12,15 @@ use ferry_oci::{ImageRef, Platform};
 use ferry_registry::Client;
 use futures_util::StreamExt;
 
+use crate::components::Rule;
 use crate::error::Error;
-use crate::events::{Event, Events};
+use crate::events::{Event, Events, Stage};
 use crate::gather::{entry_descriptor, select_platforms};
 use crate::place::Artifact;
+use crate::route::{RouteOptions, Routed, route_and_place};
+use crate::selector::{Selector, any_matches};
 use crate::sources::SourceEntry;
-use crate::store::{Store, open_store, reference_string};
+use crate::store::{Access, Store, open_store};
 
 /// Sources resolved: their stores (an artifact's `store` indexes this), their artifacts in
 /// sources-list order, and, when going on past failures, the sources that failed.
@@ -84,8 +87,8 @@ async fn resolve_one(
     reference: &ImageRef,
     platforms: &[Platform],
 ) -> Result<(Box<dyn Store>, Vec<ferry_oci::Descriptor>), Error> {
-    let store = open_store(client, reference, false)?;
-    let root = store.resolve(&reference_string(reference)).await?;
+    let store = open_store(client, reference, Access::Read)?;
+    let root = store.resolve(&reference.reference_or_default()).await?;
     let selected = if platforms.is_empty() {
         vec![(root, None)]
     } else {
@@ -93,4 +96,43 @@ async fn resolve_one(
     };
     let descriptors = selected.into_iter().map(|(d, raw)| entry_descriptor(d, entry, raw)).collect();
     Ok((store, descriptors))
+}
+
+/// What a clone did.
+#[derive(Debug)]
+pub struct CloneOutcome {
+    /// Sources the selectors kept.
+    pub sources: usize,
+    /// The sources that could not be resolved (with `keep_going`).
+    pub unresolved: Vec<(String, Error)>,
+    /// What routing the rest did; an error here still leaves `unresolved` to report.
+    pub routed: Result<Routed, Error>,
+}
+
+/// A clone as the command asks for it.
+pub struct CloneRequest<'a> {
+    /// The sources list, for messages.
+    pub sources_file: &'a Path,
+    /// Its entries.
+    pub sources: Vec<SourceEntry>,
+    /// Only these platforms of each index (all when empty).
+    pub platforms: &'a [Platform],
+    /// Only the sources whose labels pass one of these (all when empty).
+    pub selectors: &'a [Selector],
+    /// The rule.
+    pub rule: &'a dyn Rule,
+    /// How to place; with `place.keep_going`, sources that fail to resolve are listed and the
+    /// rest go on.
+    pub options: RouteOptions,
+}
+
+/// `clone`: each source of a sources list straight from its registry to the destinations the
+/// rule gives it.
+pub async fn clone(client: &Client, request: CloneRequest<'_>, events: Events) -> Result<CloneOutcome, Error> {
+    let CloneRequest { sources_file, mut sources, platforms, selectors, rule, options } = request;
+    sources.retain(|s| any_matches(selectors, &s.labels));
+    events(&Event::Stage(Stage::Resolving { sources: sources.len() }));
+    let resolved = resolve(client, sources_file, &sources, platforms, options.place.keep_going, events.clone()).await?;
+    let routed = route_and_place(client, rule, &resolved.stores, resolved.artifacts, options, events).await;
+    Ok(CloneOutcome { sources: sources.len(), unresolved: resolved.failures, routed })
 }

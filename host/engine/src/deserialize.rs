@@ -146,6 +146,28 @@ pub struct ArchiveSource {
     pub input: ArchiveInput,
 }
 
+impl ArchiveSource {
+    /// Opens the archive `name` (`-` is standard input). A plain tar in a regular file is read
+    /// at its blobs' offsets; anything else (standard input, a tape, a compressed file) as a
+    /// stream through a read buffer of `buffer` bytes (0: [`ferry_archive::reader::READ_BUFFER`]).
+    pub fn open(name: &str, buffer: usize) -> Result<ArchiveSource, Error> {
+        let failed = |source| Error::ReadArchive { name: name.to_owned(), source };
+        let input: Box<dyn Read + Send> = if name == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            let file = std::fs::File::open(name).map_err(failed)?;
+            let regular = file.metadata().is_ok_and(|m| m.is_file());
+            if regular && ferry_archive::reader::file_compression(&file).map_err(failed)? == ferry_archive::Compression::None {
+                return Ok(ArchiveSource { name: name.to_owned(), input: ArchiveInput::File(file) });
+            }
+            Box::new(file)
+        };
+        let buffer = if buffer == 0 { ferry_archive::reader::READ_BUFFER } else { buffer };
+        let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).map_err(failed)?;
+        Ok(ArchiveSource { name: name.to_owned(), input: ArchiveInput::Stream(stream) })
+    }
+}
+
 /// Everything read so far from the sources of one deserialize.
 #[derive(Default)]
 struct Loaded {
@@ -171,6 +193,7 @@ pub async fn deserialize(
     options: DeserializeOptions,
     events: Events,
 ) -> Result<DeserializeOutcome, Error> {
+    events(&Event::Stage(crate::events::Stage::Deserializing { dry_run: options.dry_run }));
     let mut loaded = Loaded::default();
     let mut failures = Vec::new();
     let continued = sources.len() > 1;

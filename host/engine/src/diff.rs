@@ -12,10 +12,33 @@
 
 use std::collections::HashSet;
 
-use ferry_oci::{Descriptor, Digest, Manifest, annotations, media_type};
+use ferry_oci::{Descriptor, Digest, ImageRef, Manifest, annotations, media_type};
+use ferry_registry::Client;
 
 use crate::error::Error;
-use crate::store::Store;
+use crate::store::{Access, Store, open_store};
+
+/// `diff`: the rows of the gather index `artifact` that no `existing` image carried; with
+/// `expand`, the images of nested gather indexes instead of the indexes.
+pub async fn diff(client: &Client, artifact: &ImageRef, existing: &[ImageRef], expand: bool) -> Result<Vec<Row>, Error> {
+    let resolve = async |image: &ImageRef| {
+        let store = open_store(client, image, Access::Read)?;
+        let root = store
+            .resolve(&image.reference_or_default())
+            .await
+            .map_err(|e| Error::Resolve { reference: image.to_string(), source: Box::new(e) })?;
+        Ok::<_, Error>((store, root))
+    };
+    let (store, root) = resolve(artifact).await?;
+    let index = mirror_artifact(store.as_ref(), &root, &artifact.to_string()).await?;
+    let mut filtered = HashSet::new();
+    for image in existing {
+        let (s, d) = resolve(image).await?;
+        let carried = delivered(s.as_ref(), &d).await.map_err(|e| Error::Existing { image: image.to_string(), source: Box::new(e) })?;
+        filtered.extend(carried);
+    }
+    list(store.as_ref(), &index, &filtered, expand).await
+}
 
 /// One artifact of the listing.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

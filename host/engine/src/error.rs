@@ -98,9 +98,16 @@ pub enum Error {
     /// A checkpoint argument or ledger is unusable.
     #[error(transparent)]
     Ledger(#[from] ferry_archive::ledger::LedgerError),
-    /// A BATCH-LIST row is unusable (names its file and line).
-    #[error("{0}")]
-    BatchList(String),
+    /// A BATCH-LIST row is unusable.
+    #[error("{}:{line}: {problem}", file.display())]
+    BatchList {
+        /// The BATCH-LIST.
+        file: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        problem: crate::batch::BatchListProblem,
+    },
     /// A source annotation of a gather index entry is not a reference exactly as written
     /// (see [`crate::confine`]); no rule sees it.
     #[error("artifact {digest}: its source annotation {value} is refused: {reason}")]
@@ -113,8 +120,14 @@ pub enum Error {
         reason: String,
     },
     /// A mapping rule's answer cannot be used (empty, invalid, conflicting destinations).
-    #[error("{0}")]
-    Mapping(String),
+    #[error("{rule}")]
+    Mapping {
+        /// The rule as written.
+        rule: String,
+        /// What is wrong with its answer.
+        #[source]
+        problem: crate::place::MappingProblem,
+    },
     /// scatter needs an index.
     #[error("{what} is {}, but scatter needs an index (a gather index)", ferry_oci::quoted(media_type.as_bytes()))]
     NotAnIndex {
@@ -173,6 +186,107 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A file the operator named could not be read (or is not UTF-8 text).
+    #[error("{what} {}", path.display())]
+    Input {
+        /// What it is (`sources file`, `mapping file`, `BATCH-LIST`, `tracker`).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A component found a bad line in a file the operator gave.
+    #[error("{}:{line}: {message}", file.display())]
+    InputLine {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: u32,
+        /// The component's complaint.
+        message: String,
+    },
+    /// A component (a rule, a sources parser, a tracker) failed on what the operator gave it.
+    #[error("{what}")]
+    Component {
+        /// Which component, doing what (`mapping reg/a:1 (sha256:…) with nest=x`).
+        what: String,
+        /// The component's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A partial archive to resume from is the destination this run would overwrite.
+    #[error("--existing-from-archive {}: that is DEST, which this run would overwrite; write the rest to another file", .0.display())]
+    ResumeFromDestination(PathBuf),
+    /// A partial archive to resume from could not be read.
+    #[error("reading a partial archive to resume from")]
+    Scan(#[from] ferry_archive::scan::ScanError),
+    /// An EXISTING-IMAGE could not be read.
+    #[error("reading existing image {image}")]
+    Existing {
+        /// The image.
+        image: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// An image could not be resolved.
+    #[error("resolving {reference}")]
+    Resolve {
+        /// The reference.
+        reference: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A directory argument is not a directory.
+    #[error("{what} {} is not a directory", path.display())]
+    NotADirectory {
+        /// Which argument.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+    },
+    /// batch-deserialize tags each archive with its name: its destination must have no tag.
+    #[error("DESTINATION {0}: give a repository without a tag; each archive is tagged with its name")]
+    TaggedDestination(String),
+    /// A `--subset` sources file lists nothing.
+    #[error("--subset {} lists no sources", .0.display())]
+    EmptySubset(PathBuf),
+    /// An archive read without error has no root to tag or scatter.
+    #[error("{0}: the archive has no root")]
+    NoRoot(String),
+    /// An archive could not be opened or its compression not read.
+    #[error("reading {name}")]
+    ReadArchive {
+        /// The archive as the operator named it.
+        name: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The block buffer's geometry is unusable.
+    #[error(transparent)]
+    Geometry(#[from] ferry_archive::blockbuf::GeometryError),
+    /// A tracker file could not be written.
+    #[error("writing {}", path.display())]
+    Tracker {
+        /// The tracker file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One entry of a batch failed; names it (and what is already recorded).
+    #[error("{what}")]
+    Batch {
+        /// The entry.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -183,13 +297,22 @@ impl Error {
             | Error::Platform(_)
             | Error::DigestDestination(_)
             | Error::Ledger(_)
-            | Error::Mapping(_)
+            | Error::Mapping { .. }
             | Error::BadSource { .. }
-            | Error::BatchList(_)
+            | Error::BatchList { .. }
             | Error::NotAnIndex { .. }
             | Error::NotAMirrorArtifact { .. }
-            | Error::TooDeep { .. } => true,
-            Error::Source { source, .. } => source.is_bad_input(),
+            | Error::TooDeep { .. }
+            | Error::Input { .. }
+            | Error::InputLine { .. }
+            | Error::Component { .. }
+            | Error::ResumeFromDestination(_)
+            | Error::NotADirectory { .. }
+            | Error::TaggedDestination(_)
+            | Error::EmptySubset(_) => true,
+            Error::Source { source, .. } | Error::Existing { source, .. } | Error::Resolve { source, .. } | Error::Batch { source, .. } => {
+                source.is_bad_input()
+            }
             _ => false,
         }
     }

@@ -1,6 +1,9 @@
 //! Progress events. Workflows emit them; the CLI draws them.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use ferry_archive::scan::Stop;
 
 use ferry_oci::Digest;
 
@@ -79,6 +82,85 @@ pub enum Event {
         /// What is there.
         digest: Digest,
     },
+    /// A workflow of several steps begins one.
+    Stage(Stage),
+    /// serialize: a partial archive of an earlier run was read; its whole blobs are left out.
+    ResumeScanned {
+        /// The partial archive.
+        path: PathBuf,
+        /// Whole, intact blobs it holds.
+        blobs: usize,
+        /// Where its reading stopped.
+        stop: Arc<Stop>,
+    },
+    /// batch-serialize: an entry's root was sent before under its name; nothing is written.
+    BatchSkipped {
+        /// The BATCH-LIST name.
+        name: String,
+        /// The artifact, as written.
+        artifact: String,
+        /// Its digest now, as when it was sent.
+        digest: Digest,
+        /// The archive that carried it.
+        sync_name: String,
+    },
+    /// batch-serialize: an archive is complete and recorded in the tracker.
+    BatchWritten {
+        /// The archive's file name.
+        sync_name: String,
+    },
+    /// batch-deserialize: an archive was loaded and recorded in the tracker.
+    BatchLoaded {
+        /// The archive's file name.
+        file_name: String,
+        /// Where its root is tagged.
+        tagged: String,
+    },
+    /// batch-deserialize: a file of the sync directory that is not loaded.
+    StrayFile {
+        /// Its name.
+        file_name: String,
+        /// Why it is left.
+        reason: Stray,
+    },
+}
+
+/// The steps of workflows that take several: the CLI draws one progress display per stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Sources are resolved (clone).
+    Resolving {
+        /// How many.
+        sources: usize,
+    },
+    /// Sources are copied into the gather destination (gather, archive).
+    Gathering {
+        /// How many.
+        sources: usize,
+    },
+    /// An archive is written (serialize, archive, batch-serialize).
+    Serializing,
+    /// An archive is read (deserialize, unarchive, batch-deserialize); `dry_run` writes nothing.
+    Deserializing {
+        /// Nothing is written.
+        dry_run: bool,
+    },
+    /// Routed artifacts are placed (scatter, clone, unarchive).
+    Placing {
+        /// How many destinations.
+        destinations: usize,
+    },
+}
+
+/// Why batch-deserialize leaves a file of the sync directory alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stray {
+    /// `NNNNNN-NAME.tar….partial`: an interrupted batch-serialize did not finish it.
+    Partial,
+    /// Not named as a sync file.
+    NotASyncFile,
 }
 
 /// Where events go.

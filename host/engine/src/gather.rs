@@ -16,9 +16,9 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::copy::{Copier, CopyState, CopyStats};
 use crate::error::Error;
-use crate::events::{Event, Events};
+use crate::events::{Event, Events, Stage};
 use crate::sources::SourceEntry;
-use crate::store::{Store, open_store, reference_string};
+use crate::store::{Access, Store, open_store};
 
 /// Value of `vnd.act3-ace.data.version` on what ferry writes.
 pub const TOOL_VERSION: &str = concat!("ferry-v", env!("CARGO_PKG_VERSION"));
@@ -62,14 +62,14 @@ pub async fn gather(
     options: &GatherOptions,
     events: Events,
 ) -> Result<GatherOutcome, Error> {
-    let tag = match dest {
-        ImageRef::Registry(r) if r.digest.is_some() => return Err(Error::DigestDestination(dest.to_string())),
-        ImageRef::Layout(l) if l.digest.is_some() => return Err(Error::DigestDestination(dest.to_string())),
-        _ => reference_string(dest),
-    };
+    if dest.digest().is_some() {
+        return Err(Error::DigestDestination(dest.to_string()));
+    }
+    let tag = dest.reference_or_default();
     // Every reference is checked before anything is copied.
     let parsed = crate::sources::parse_references(sources_file, sources)?;
-    let dst = open_store(client, dest, true)?;
+    events(&Event::Stage(Stage::Gathering { sources: sources.len() }));
+    let dst = open_store(client, dest, Access::Create)?;
     let concurrency = client.config().concurrent_http();
     let state = CopyState::new(concurrency, events.clone());
 
@@ -130,8 +130,8 @@ async fn gather_source(
     state: &CopyState,
     options: &GatherOptions,
 ) -> Result<Vec<Descriptor>, Error> {
-    let src = open_store(client, reference, false)?;
-    let root = src.resolve(&reference_string(reference)).await?;
+    let src = open_store(client, reference, Access::Read)?;
+    let root = src.resolve(&reference.reference_or_default()).await?;
     let copier = Copier { src: src.as_ref(), dst, state, recursive: options.recursive };
     let selected = if options.platforms.is_empty() {
         copier.copy(&root).await?;

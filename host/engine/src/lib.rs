@@ -12,9 +12,12 @@
 //! prints.
 
 pub mod batch;
+pub mod cached;
 pub mod clone;
+pub mod components;
 pub mod confine;
 pub mod copy;
+pub mod delta;
 pub mod deserialize;
 pub mod diff;
 mod error;
@@ -22,6 +25,7 @@ pub mod events;
 pub mod gather;
 pub mod manifest_json;
 pub mod place;
+pub mod route;
 pub mod scatter;
 pub mod selector;
 pub mod serialize;

@@ -21,7 +21,7 @@ use crate::confine::LayoutRoots;
 use crate::copy::{Copier, CopyState, CopyStats};
 use crate::error::Error;
 use crate::events::{Event, Events};
-use crate::store::{Store, open_store};
+use crate::store::{Access, Store, open_store};
 
 /// An artifact a rule routes: the descriptor as the rule sees it (with the annotations gather
 /// gives an entry) and which of the command's source stores holds it.
@@ -51,6 +51,74 @@ impl Artifact {
             s => format!("{s} ({})", self.descriptor.digest),
         }
     }
+}
+
+/// Why a rule's answer cannot be used; each names the artifacts concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MappingProblem {
+    /// An empty destination.
+    #[error("{artifact}: the rule gave an empty destination")]
+    Empty {
+        /// The artifact.
+        artifact: String,
+    },
+    /// A destination that is not a reference.
+    #[error("{artifact}: the rule gave an invalid destination")]
+    Invalid {
+        /// The artifact.
+        artifact: String,
+        /// Why it is not one.
+        #[source]
+        source: ferry_oci::ReferenceError,
+    },
+    /// A destination that parses as another reference than written.
+    #[error(
+        "{artifact}: the rule gave the destination {}, which reads as {}: a destination must be a reference exactly as written",
+        ferry_oci::quoted(text.as_bytes()),
+        ferry_oci::quoted(reads_as.as_bytes())
+    )]
+    NotExact {
+        /// The artifact.
+        artifact: String,
+        /// The destination as written.
+        text: String,
+        /// How it reads.
+        reads_as: String,
+    },
+    /// An `oci:` destination outside the layouts the operator named.
+    #[error(
+        "{artifact}: the rule gave the OCI layout destination {}, which is not in a layout directory named by the mapping argument or file",
+        ferry_oci::quoted(text.as_bytes())
+    )]
+    OutsideLayouts {
+        /// The artifact.
+        artifact: String,
+        /// The destination as written.
+        text: String,
+    },
+    /// Different artifacts sent to one reference.
+    #[error("{destination} is the destination of more than one artifact: {from}")]
+    Shared {
+        /// The destination.
+        destination: String,
+        /// The artifacts.
+        from: String,
+    },
+    /// A destination pinned at another digest than the content's.
+    #[error("{from}: the destination {destination} pins {pins}, but {what} is {is}")]
+    Pinned {
+        /// The artifacts.
+        from: String,
+        /// The destination.
+        destination: String,
+        /// The digest it pins.
+        pins: ferry_oci::Digest,
+        /// What the content is (`it`, or a new index of selected platforms).
+        what: &'static str,
+        /// The content's digest.
+        is: ferry_oci::Digest,
+    },
 }
 
 /// What goes to one destination.
@@ -95,38 +163,25 @@ pub struct Placement {
 /// order the artifacts and their destinations came. An `oci:` destination must lie in one of
 /// `roots`.
 pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)], roots: &LayoutRoots) -> Result<Vec<Placement>, Error> {
-    let mapping = |artifact: &Artifact, message: String| Error::Mapping(format!("{rule}: {}: {message}", artifact.name()));
+    let mapping = |problem: MappingProblem| Error::Mapping { rule: rule.to_owned(), problem };
     // Destinations in first-seen order, each with the artifacts sent there.
     let mut order: Vec<(ImageRef, Vec<&Artifact>)> = Vec::new();
     let mut slot: HashMap<String, usize> = HashMap::new();
     for (artifact, destinations) in routed {
         for text in destinations {
             if text.trim().is_empty() {
-                return Err(mapping(artifact, "the rule gave an empty destination".to_owned()));
+                return Err(mapping(MappingProblem::Empty { artifact: artifact.name() }));
             }
             let destination: ImageRef =
-                text.parse().map_err(|e| mapping(artifact, format!("the rule gave an invalid destination: {e}")))?;
+                text.parse().map_err(|source| mapping(MappingProblem::Invalid { artifact: artifact.name(), source }))?;
             let rendered = destination.to_string();
             if rendered != *text {
-                return Err(mapping(
-                    artifact,
-                    format!(
-                        "the rule gave the destination {}, which reads as {}: a destination must be a reference exactly as written",
-                        ferry_oci::quoted(text.as_bytes()),
-                        ferry_oci::quoted(rendered.as_bytes())
-                    ),
-                ));
+                return Err(mapping(MappingProblem::NotExact { artifact: artifact.name(), text: text.clone(), reads_as: rendered }));
             }
             if let ImageRef::Layout(l) = &destination
                 && !roots.allows(&l.path)
             {
-                return Err(mapping(
-                    artifact,
-                    format!(
-                        "the rule gave the OCI layout destination {}, which is not in a layout directory named by the mapping argument or file",
-                        ferry_oci::quoted(text.as_bytes())
-                    ),
-                ));
+                return Err(mapping(MappingProblem::OutsideLayouts { artifact: artifact.name(), text: text.clone() }));
             }
             let i = *slot.entry(destination.to_string()).or_insert_with(|| {
                 order.push((destination, Vec::new()));
@@ -149,23 +204,24 @@ fn placement(rule: &str, destination: ImageRef, group: &[&Artifact]) -> Result<P
     } else {
         let one_index = group.iter().all(|a| a.descriptor.platform.is_some() && a.source() == first.source() && a.store == first.store);
         if !one_index {
-            return Err(Error::Mapping(format!("{rule}: {destination} is the destination of more than one artifact: {from}")));
+            let problem = MappingProblem::Shared { destination: destination.to_string(), from };
+            return Err(Error::Mapping { rule: rule.to_owned(), problem });
         }
         selection(group)?
     };
-    let pinned = match &destination {
-        ImageRef::Registry(r) => r.digest.as_ref(),
-        ImageRef::Layout(l) => l.digest.as_ref(),
-    };
-    if let Some(digest) = pinned.filter(|d| **d != content.root().digest) {
+    if let Some(digest) = destination.digest().filter(|d| **d != content.root().digest) {
         let what = match &content {
             Content::Artifact(_) => "it",
             Content::Selection { .. } => "the platforms selected from it form a new index, which",
         };
-        return Err(Error::Mapping(format!(
-            "{rule}: {from}: the destination {destination} pins {digest}, but {what} is {}",
-            content.root().digest
-        )));
+        let problem = MappingProblem::Pinned {
+            from,
+            destination: destination.to_string(),
+            pins: digest.clone(),
+            what,
+            is: content.root().digest.clone(),
+        };
+        return Err(Error::Mapping { rule: rule.to_owned(), problem });
     }
     Ok(Placement { destination, content, store: first.store, from })
 }
@@ -253,7 +309,7 @@ pub async fn place(
     for p in placements {
         let key = repository_key(&p.destination);
         if let std::collections::hash_map::Entry::Vacant(slot) = destinations.entry(key.clone()) {
-            let store = open_store(client, &p.destination, true)?;
+            let store = open_store(client, &p.destination, Access::Create)?;
             slot.insert(Destination { store, state: CopyState::new(concurrency, events.clone()) });
         }
         let i = *group_of.entry(key).or_insert_with(|| {

@@ -6,13 +6,18 @@
 //! not needed to scatter, so any index will do.
 
 use std::collections::HashSet;
+use std::path::Path;
 
-use ferry_oci::{Descriptor, media_type};
+use ferry_oci::{Descriptor, ImageRef, media_type};
+use ferry_registry::Client;
 
+use crate::components::{Rule, SourcesParser, read_sources};
 use crate::error::Error;
+use crate::events::Events;
 use crate::place::Artifact;
+use crate::route::{RouteOptions, Routed, route_and_place};
 use crate::selector::{Selector, any_matches};
-use crate::store::Store;
+use crate::store::{Access, Store, open_store};
 
 /// The entries of the index `root` in `store` (source store number `store_id`), in index
 /// order, extra manifests last.
@@ -34,4 +39,49 @@ pub fn narrow(artifacts: Vec<Artifact>, subset: Option<&HashSet<String>>, select
         .filter(|a| subset.is_none_or(|s| s.contains(a.source())))
         .filter(|a| any_matches(selectors, &a.labels()))
         .collect()
+}
+
+/// The references a `--subset` sources file lists; an empty list is refused (it would
+/// scatter nothing, silently).
+pub fn read_subset(parser: &dyn SourcesParser, path: &Path) -> Result<HashSet<String>, Error> {
+    let entries = read_sources(parser, path)?;
+    if entries.is_empty() {
+        return Err(Error::EmptySubset(path.to_owned()));
+    }
+    Ok(entries.into_iter().map(|e| e.reference).collect())
+}
+
+/// Which artifacts a rule routes, and how they are placed; shared by scatter and unarchive.
+pub struct Routing<'a> {
+    /// The rule.
+    pub rule: &'a dyn Rule,
+    /// Only the artifacts whose source is listed here.
+    pub subset: Option<&'a HashSet<String>>,
+    /// Only the artifacts whose labels pass one of these (all when empty).
+    pub selectors: &'a [Selector],
+    /// How to place them.
+    pub options: RouteOptions,
+}
+
+/// `scatter`: each artifact of the gather index `image` to the destinations the rule gives it.
+pub async fn scatter(client: &Client, image: &ImageRef, routing: Routing<'_>, events: Events) -> Result<Routed, Error> {
+    let store = open_store(client, image, Access::Read)?;
+    let root = store
+        .resolve(&image.reference_or_default())
+        .await
+        .map_err(|e| Error::Resolve { reference: image.to_string(), source: Box::new(e) })?;
+    scatter_root(client, store, &root, routing, events).await
+}
+
+/// The artifacts of the index `root` in `store`, narrowed and routed (scatter and unarchive).
+pub(crate) async fn scatter_root(
+    client: &Client,
+    store: Box<dyn Store>,
+    root: &Descriptor,
+    routing: Routing<'_>,
+    events: Events,
+) -> Result<Routed, Error> {
+    let found = artifacts(store.as_ref(), root, 0).await?;
+    let chosen = narrow(found, routing.subset, routing.selectors);
+    route_and_place(client, routing.rule, &[store], chosen, routing.options, events).await
 }

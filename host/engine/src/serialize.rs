@@ -7,20 +7,22 @@
 //! run with an error.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use bytes::Bytes;
 use ferry_archive::ledger::LedgerWriter;
-use ferry_archive::{AnySink, ArchiveWriter, BlockWriter, Compression, Sink as _};
-use ferry_oci::{Descriptor, Digest, Index, Manifest, annotations, gojson};
+use ferry_archive::{AnySink, ArchiveWriter, BlockWriter, Compression, Geometry, Sink as _};
+use ferry_oci::{Descriptor, Digest, ImageRef, Index, Manifest, annotations, gojson};
+use ferry_registry::Client;
 use futures_util::StreamExt;
 
+use crate::delta::{Delta, skip_set};
 use crate::error::Error;
-use crate::events::{Event, Events};
+use crate::events::{Event, Events, Stage};
 use crate::gather::TOOL_VERSION;
-use crate::store::Store;
+use crate::store::{Access, Store, open_store};
 
 /// Blobs fetched ahead of the one being written.
 const PREFETCH_BLOBS: usize = 6;
@@ -106,14 +108,16 @@ impl Read for ChannelReader<'_> {
     }
 }
 
-/// Serializes the graph of `root` (resolved in `src`) to `out`.
-pub async fn serialize(
+/// Serializes the graph of `root` (resolved in `src`) to `out`, and hands `out` back flushed
+/// (a tape's block writer still has its last block to write).
+pub async fn serialize<W: Write + Send + 'static>(
     src: &dyn Store,
     mut root: Descriptor,
-    out: BlockWriter,
+    out: W,
     options: &SerializeOptions,
     events: Events,
-) -> Result<SerializeOutcome, Error> {
+) -> Result<(SerializeOutcome, W), Error> {
+    events(&Event::Stage(Stage::Serializing));
     let root_manifest = src.fetch_manifest(&root).await?;
     let dedup = root_manifest.view().annotations.get(annotations::SIZE_DEDUPLICATED).cloned().unwrap_or_else(|| "0".to_owned());
     match dedup.parse::<u64>() {
@@ -180,14 +184,14 @@ pub async fn serialize(
         .map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("writer thread panicked") })?;
     // The first cause wins: a failed fetch leaves the writer with a short blob, and a failed
     // writer leaves the fetch stage with nowhere to send.
-    let archive_bytes = match fetched {
+    let (archive_bytes, out) = match fetched {
         Err(Stop::Failed(e)) => return Err(e),
         Err(Stop::WriterGone) | Ok(()) => written?,
     };
     let mut outcome = planned?;
     outcome.root = Some(root);
     outcome.archive_bytes = archive_bytes;
-    Ok(outcome)
+    Ok((outcome, out))
 }
 
 struct Walk<'a> {
@@ -360,14 +364,14 @@ async fn pump(src: &dyn Store, desc: Descriptor, tx: mpsc::Sender<io::Result<Byt
 }
 
 /// The writer thread: entries in order, ledger lines after each blob, end marker last.
-fn write_archive(
-    out: BlockWriter,
+fn write_archive<W: Write>(
+    out: W,
     compression: Compression,
     mut rx: mpsc::Receiver<Entry>,
     mut ledger: Option<LedgerWriter<std::fs::File>>,
     skip: HashSet<Digest>,
     events: &Events,
-) -> Result<u64, Error> {
+) -> Result<(u64, W), Error> {
     let io_error = |e: io::Error| Error::Output { what: "archive".to_owned(), source: e };
     let mut w = ArchiveWriter::new(AnySink::new(out, compression).map_err(io_error)?);
     w.skip(skip);
@@ -387,25 +391,95 @@ fn write_archive(
     }
     let mut plain = w.finish().map_err(fail)?.finish().map_err(io_error)?;
     let bytes = plain.position().map_err(io_error)?;
-    plain.into_inner().finish().map_err(io_error)?;
-    Ok(bytes)
+    let mut out = plain.into_inner();
+    out.flush().map_err(io_error)?;
+    Ok((bytes, out))
 }
 
-/// Non-manifest blobs reachable from `root` in `store` (extended successors): what an
-/// EXISTING-IMAGE lets serialize leave out.
-pub async fn existing_blobs(store: &dyn Store, root_ref: &str) -> Result<HashSet<Digest>, Error> {
-    let root = store.resolve(root_ref).await?;
-    let mut out = HashSet::new();
-    let mut seen = HashSet::new();
-    let mut stack = vec![root];
-    while let Some(d) = stack.pop() {
-        if !d.is_manifest() {
-            out.insert(d.digest);
-            continue;
-        }
-        if seen.insert(d.digest.clone()) {
-            stack.extend(store.fetch_manifest(&d).await?.successors());
+/// Where an archive is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArchiveDest {
+    /// Standard output (`-`).
+    Stdout,
+    /// A file (truncated) or a character device (a tape, written in whole blocks).
+    Path(PathBuf),
+}
+
+impl ArchiveDest {
+    /// `-` is standard output, anything else a path.
+    pub fn from_arg(text: &str) -> ArchiveDest {
+        if text == "-" { ArchiveDest::Stdout } else { ArchiveDest::Path(PathBuf::from(text)) }
+    }
+
+    /// The path, if it is not standard output.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            ArchiveDest::Stdout => None,
+            ArchiveDest::Path(p) => Some(p),
         }
     }
-    Ok(out)
+
+    /// A character device (a tape) is there.
+    pub fn is_device(&self) -> bool {
+        use std::os::unix::fs::FileTypeExt as _;
+        self.path().is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device()))
+    }
+
+    /// Opens it behind the block buffer: a tape is written in whole blocks, the last one
+    /// padded; a file is truncated.
+    pub fn open(&self, mut geometry: Geometry) -> Result<BlockWriter, Error> {
+        let path = match self {
+            ArchiveDest::Stdout => return Ok(BlockWriter::new(io::stdout(), geometry)),
+            ArchiveDest::Path(p) => p,
+        };
+        let file = if self.is_device() {
+            geometry.pad_last = true;
+            std::fs::OpenOptions::new().write(true).open(path)
+        } else {
+            std::fs::File::create(path)
+        }
+        .map_err(|source| Error::Output { what: format!("opening destination {}", path.display()), source })?;
+        Ok(BlockWriter::new(file, geometry))
+    }
+}
+
+impl std::fmt::Display for ArchiveDest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ArchiveDest::Stdout => f.write_str("-"),
+            ArchiveDest::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// A serialize of an image to an archive destination, as the commands ask for it.
+#[derive(Debug)]
+pub struct SerializeRequest<'a> {
+    /// What to serialize (usually a gather index).
+    pub image: &'a ImageRef,
+    /// Where the archive goes.
+    pub dest: &'a ArchiveDest,
+    /// The block buffer in front of it.
+    pub geometry: Geometry,
+    /// The earlier deliveries it is a delta against.
+    pub delta: &'a Delta,
+    /// How to write it; its `skip` is filled from `delta`.
+    pub options: SerializeOptions,
+}
+
+/// Serializes `request.image` to its destination, leaving out what the delta names. The root
+/// is resolved before the destination is opened, so a root that does not resolve costs the
+/// operator no file already at DEST.
+pub async fn serialize_image(client: &Client, request: SerializeRequest<'_>, events: Events) -> Result<SerializeOutcome, Error> {
+    let SerializeRequest { image, dest, geometry, delta, mut options } = request;
+    options.skip.extend(skip_set(client, delta, dest.path(), &events).await?);
+    let src = open_store(client, image, Access::Read)?;
+    let root = src
+        .resolve(&image.reference_or_default())
+        .await
+        .map_err(|e| Error::Resolve { reference: image.to_string(), source: Box::new(e) })?;
+    let out = dest.open(geometry)?;
+    let (outcome, out) = serialize(src.as_ref(), root, out, &options, events).await?;
+    out.finish().map_err(|source| Error::Output { what: format!("writing {dest}"), source })?;
+    Ok(outcome)
 }

@@ -91,18 +91,19 @@ pub trait Store: Send + Sync {
     async fn record_referrer(&self, subject: &Descriptor, referrer: &Manifest, indexed: bool) -> Result<(), Error>;
 }
 
-/// Opens the store an image reference names. A layout directory is created when `create`.
-pub fn open_store(client: &Client, reference: &ImageRef, create: bool) -> Result<Box<dyn Store>, Error> {
-    Ok(match reference {
-        ImageRef::Registry(r) => Box::new(RegistryStore::new(client.repository(r))),
-        ImageRef::Layout(l) => Box::new(LayoutStore::open(&l.path, create)?),
-    })
+/// Whether opening a store may create it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// It must exist (a layout directory with its `oci-layout` file).
+    Read,
+    /// A missing layout directory is created; a registry repository is created by its first push.
+    Create,
 }
 
-/// The tag or digest string of an image reference (`latest` when neither was given).
-pub fn reference_string(reference: &ImageRef) -> String {
-    match reference {
-        ImageRef::Registry(r) => r.reference_or_default(),
-        ImageRef::Layout(l) => l.reference_or_default(),
-    }
+/// Opens the store an image reference names.
+pub fn open_store(client: &Client, reference: &ImageRef, access: Access) -> Result<Box<dyn Store>, Error> {
+    Ok(match reference {
+        ImageRef::Registry(r) => Box::new(RegistryStore::new(client.repository(r))),
+        ImageRef::Layout(l) => Box::new(LayoutStore::open(&l.path, access)?),
+    })
 }

@@ -142,6 +142,53 @@ impl FromStr for Reference {
     }
 }
 
+impl ImageRef {
+    /// The tag, if one was written.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            ImageRef::Registry(r) => r.tag.as_deref(),
+            ImageRef::Layout(l) => l.tag.as_deref(),
+        }
+    }
+
+    /// The digest, if one was written.
+    pub fn digest(&self) -> Option<&Digest> {
+        match self {
+            ImageRef::Registry(r) => r.digest.as_ref(),
+            ImageRef::Layout(l) => l.digest.as_ref(),
+        }
+    }
+
+    /// Neither a tag nor a digest was written: a repository or layout alone.
+    pub fn is_bare(&self) -> bool {
+        self.tag().is_none() && self.digest().is_none()
+    }
+
+    /// The tag or digest string to resolve: digest if present, else tag, else `latest`.
+    pub fn reference_or_default(&self) -> String {
+        match self {
+            ImageRef::Registry(r) => r.reference_or_default(),
+            ImageRef::Layout(l) => l.reference_or_default(),
+        }
+    }
+
+    /// The same repository or layout at `digest`, its tag dropped.
+    pub fn with_digest(&self, digest: &Digest) -> ImageRef {
+        match self {
+            ImageRef::Registry(r) => ImageRef::Registry(r.with_digest(digest)),
+            ImageRef::Layout(l) => ImageRef::Layout(LayoutRef { path: l.path.clone(), tag: None, digest: Some(digest.clone()) }),
+        }
+    }
+
+    /// The same repository or layout at `tag`.
+    pub fn with_tag(&self, tag: &str) -> ImageRef {
+        match self {
+            ImageRef::Registry(r) => ImageRef::Registry(r.with_tag(tag)),
+            ImageRef::Layout(l) => ImageRef::Layout(LayoutRef { path: l.path.clone(), tag: Some(tag.to_owned()), digest: None }),
+        }
+    }
+}
+
 impl LayoutRef {
     /// The tag or digest string: digest if present, else tag, else `latest`.
     pub fn reference_or_default(&self) -> String {

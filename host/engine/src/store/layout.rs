@@ -28,8 +28,12 @@ pub struct LayoutStore {
 
 impl LayoutStore {
     /// Opens a layout; with `create`, makes it if missing.
-    pub fn open(path: &Path, create: bool) -> Result<LayoutStore, Error> {
-        let layout = if create { Layout::create(path) } else { Layout::open(path) }.map_err(|e| Error::layout(path, e))?;
+    pub fn open(path: &Path, access: super::Access) -> Result<LayoutStore, Error> {
+        let layout = match access {
+            super::Access::Create => Layout::create(path),
+            super::Access::Read => Layout::open(path),
+        }
+        .map_err(|e| Error::layout(path, e))?;
         Ok(LayoutStore { layout, index_lock: Arc::new(Mutex::new(())) })
     }
 
