@@ -27,7 +27,7 @@ async fn main() {
     let wasm = ferry_plugin::examples::ROUTE_BY_LABEL.to_vec();
     let entry = bundle::describe(&host, "route-by-label", &wasm).unwrap();
     let metadata = Metadata { name: "site-rules".into(), version: "1.0.0".into(), description: String::new(), components: vec![entry] };
-    let layout = LayoutStore::open(&dir.path().join("bundle"), true).unwrap();
+    let layout = LayoutStore::open(&dir.path().join("bundle"), ferry_engine::store::Access::Create).unwrap();
     bundle::write(&layout, "1.0.0", &metadata, std::slice::from_ref(&wasm)).await.unwrap();
     let key = PrivateKey::generate();
     let unsigned = bundle::open(&layout, "1.0.0").await.unwrap();

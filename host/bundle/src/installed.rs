@@ -25,7 +25,7 @@ pub struct Installed {
 impl Installed {
     /// Opens the store at `root`, creating it when missing.
     pub fn open(root: &Path) -> Result<Installed, BundleError> {
-        Ok(Installed { store: LayoutStore::open(root, true)?, root: root.to_owned() })
+        Ok(Installed { store: LayoutStore::open(root, ferry_engine::store::Access::Create)?, root: root.to_owned() })
     }
 
     /// The store, for reading components and signatures.

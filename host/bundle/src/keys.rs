@@ -18,6 +18,28 @@ pub struct KeyError {
     pub message: String,
 }
 
+/// A private key could not be written as PEM.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PemError {
+    /// Encoding it as PKCS#8 failed.
+    #[error("encoding the key as PKCS#8")]
+    Pkcs8(#[from] pkcs8::Error),
+    /// Encrypting it with the passphrase failed (pkcs5's error is not a `std` error, so it is
+    /// shown, not chained).
+    #[error("encrypting the key: {0}")]
+    Encrypt(pkcs8::pkcs5::Error),
+    /// Writing the encrypted key as PEM failed.
+    #[error("writing the key as PEM")]
+    Der(#[from] pkcs8::der::Error),
+}
+
+impl From<pkcs8::pkcs5::Error> for PemError {
+    fn from(e: pkcs8::pkcs5::Error) -> PemError {
+        PemError::Encrypt(e)
+    }
+}
+
 fn key_error(origin: &str, message: impl Into<String>) -> KeyError {
     KeyError { origin: origin.to_owned(), message: message.into() }
 }
@@ -72,20 +94,17 @@ impl PrivateKey {
     /// The key as PKCS#8 PEM: encrypted with `passphrase` when one is given, as PBES2 with
     /// PBKDF2-HMAC-SHA256 and AES-256-CBC (what openssl reads and writes by default; the
     /// crate's scrypt default exceeds openssl's scrypt memory limit).
-    pub fn to_pem(&self, passphrase: Option<&str>) -> String {
-        // Encoding a valid key cannot fail.
+    pub fn to_pem(&self, passphrase: Option<&str>) -> Result<String, PemError> {
         let Some(passphrase) = passphrase else {
-            return self.0.to_pkcs8_pem(LineEnding::LF).map(|pem| pem.to_string()).unwrap_or_default();
+            return Ok(self.0.to_pkcs8_pem(LineEnding::LF)?.to_string());
         };
         let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut salt);
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut iv);
-        let encrypted = self.0.to_pkcs8_der().and_then(|der| {
-            let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes())?;
-            let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ROUNDS, &salt, &iv)?;
-            Ok(info.encrypt_with_params(params, passphrase)?.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)?)
-        });
-        encrypted.map(|pem| pem.to_string()).unwrap_or_default()
+        let der = self.0.to_pkcs8_der()?;
+        let info = pkcs8::PrivateKeyInfo::try_from(der.as_bytes())?;
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ROUNDS, &salt, &iv)?;
+        Ok(info.encrypt_with_params(params, passphrase)?.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)?.to_string())
     }
 
     /// Its public half.
@@ -171,7 +190,7 @@ mod tests {
     #[test]
     fn keys_survive_pem() {
         let key = PrivateKey::generate();
-        let again = PrivateKey::from_pem(&key.to_pem(None), "k", None).unwrap();
+        let again = PrivateKey::from_pem(&key.to_pem(None).unwrap(), "k", None).unwrap();
         let public = PublicKey::from_pem(&key.public_key().to_pem(), "p").unwrap();
         assert_eq!(again.public_key().fingerprint(), key.public_key().fingerprint());
         assert!(public.verifies(b"x", &again.sign(b"x")));
@@ -181,7 +200,7 @@ mod tests {
     #[test]
     fn an_encrypted_key_needs_its_passphrase() {
         let key = PrivateKey::generate();
-        let pem = key.to_pem(Some("correct horse"));
+        let pem = key.to_pem(Some("correct horse")).unwrap();
         assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"), "{pem}");
         let again = PrivateKey::from_pem(&pem, "officer.key", Some("correct horse")).unwrap();
         assert_eq!(again.public_key().fingerprint(), key.public_key().fingerprint());
@@ -194,7 +213,7 @@ mod tests {
     #[test]
     fn the_wrong_kind_of_pem_is_named() {
         let key = PrivateKey::generate();
-        let e = PublicKey::from_pem(&key.to_pem(None), "officer.key").unwrap_err();
+        let e = PublicKey::from_pem(&key.to_pem(None).unwrap(), "officer.key").unwrap_err();
         assert!(e.to_string().starts_with("officer.key: this is a private key"), "{e}");
         let e = PrivateKey::from_pem(&key.public_key().to_pem(), "officer.pub", None).unwrap_err();
         assert!(e.to_string().contains("this is a public key"), "{e}");

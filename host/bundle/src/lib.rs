@@ -6,19 +6,25 @@
 //! way cosign signs an image: ECDSA P-256 over a "simple signing" payload naming the manifest
 //! digest ([`keys`]), stored in cosign's `.sig` tag and as a referrer, so `-r` carries it
 //! across the gap. This crate owns the format, the signature checks ([`bundle`]), the trust
-//! [`Policy`] and the store of installed bundles ([`installed`]). It never prints.
+//! [`Policy`] and the one door through which a site's component is loaded under it ([`sites`]),
+//! the store of installed bundles ([`installed`]) and where bundles are read and written
+//! ([`transport`]: files, layouts, registries). It never prints.
 
 pub mod bundle;
 mod error;
 pub mod format;
 pub mod installed;
 pub mod keys;
+pub mod sites;
+pub mod transport;
 
 pub use bundle::Opened;
 pub use error::BundleError;
 pub use format::{ComponentEntry, Metadata};
 pub use installed::Installed;
-pub use keys::{KeyError, PrivateKey, PublicKey};
+pub use keys::{KeyError, PemError, PrivateKey, PublicKey};
+pub use sites::{Checked, Installation, Sites, Trust};
+pub use transport::Location;
 
 /// What ferry may load: with `require_signed`, only components of installed bundles signed by
 /// one of `trusted_keys` (the built-in components are trusted as part of the binary).

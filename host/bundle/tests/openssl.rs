@@ -21,8 +21,8 @@ fn openssl_verifies_what_ferry_signs() {
     std::fs::write(dir.path().join("payload"), payload).unwrap();
     std::fs::write(dir.path().join("sig"), signature).unwrap();
     std::fs::write(dir.path().join("key.pub"), key.public_key().to_pem()).unwrap();
-    std::fs::write(dir.path().join("key.pem"), key.to_pem(None)).unwrap();
-    std::fs::write(dir.path().join("encrypted.pem"), key.to_pem(Some("s3cret"))).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.to_pem(None).unwrap()).unwrap();
+    std::fs::write(dir.path().join("encrypted.pem"), key.to_pem(Some("s3cret")).unwrap()).unwrap();
     openssl(&["dgst", "-sha256", "-verify", "key.pub", "-signature", "sig", "payload"], dir.path());
     // openssl reads the private key file ferry writes, and derives the same public key.
     openssl(&["pkey", "-in", "key.pem", "-pubout", "-out", "derived.pub"], dir.path());
