@@ -36,8 +36,19 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# What CI runs
-ci: test
+# What CI runs (`.ci/run`, the README's test command): the tests, the lints and the API docs;
+# each runs even when one before it failed, and any failure fails the whole
+ci:
+    #!/usr/bin/env bash
+    status=0
+    just test || status=1
+    just lint || status=1
+    just docs || status=1
+    exit $status
+
+# The API docs, warnings denied (broken links, missing docs)
+docs:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 # Nightly and cargo-fuzz are installed when missing; not part of `just test`. New inputs go
 # to fuzz/corpus, seeds are in fuzz/seeds, crashes in fuzz/artifacts.

@@ -194,7 +194,7 @@ fn unknown_output_type_is_a_usage_error() {
     for bad in ["yaml", "yaml=out.yaml", "csv="] {
         let run = e.run(&["mirror", "diff", "-o", bad, &mirror]);
         run.expect_code(2);
-        assert!(run.stderr.contains(&format!("--output {bad}")), "{}", run.stderr);
+        assert!(run.stderr.contains(&format!("invalid value '{bad}' for '--output")), "{}", run.stderr);
         assert!(run.stdout.is_empty(), "{}", run.stdout);
     }
     assert!(!e.home.path().join("out.yaml").exists());

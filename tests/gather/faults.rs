@@ -98,7 +98,9 @@ fn concurrency_per_host_is_bounded() {
     for k in 0..4 {
         images::single_image(&low.pusher(), &format!("low/app{k}"), "v1", 50 + k);
     }
-    let proxy = FaultProxy::start(low.addr(), vec![Rule::always("GET", "/blobs/", Fault::Delay(150))]);
+    // Long enough that a second request is under way before the first answers, even on a
+    // loaded machine ("and no fewer" below).
+    let proxy = FaultProxy::start(low.addr(), vec![Rule::always("GET", "/blobs/", Fault::Delay(500))]);
     let home = TestHome::new();
     let list: String = (0..4).map(|k| format!("{}/low/app{k}:v1\n", proxy.addr())).collect();
     let sources = write_file(&home, "sources.list", &list);

@@ -1,8 +1,13 @@
-//! Command-line definitions, as typed (validated in the commands).
+//! Command-line definitions; the values with a type are parsed by [`crate::values`].
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ferry_engine::selector::Selector;
+use ferry_oci::ImageRef;
+
+pub(crate) use crate::values::{Format, Level, Output, PlatformArg, annotations, platforms};
+use crate::values::{parse_annotation, parse_buffer, parse_checkpoint, parse_output, parse_platform, parse_size};
 
 /// `--compression` values.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -29,9 +34,9 @@ pub(crate) struct Global {
     /// Configuration file candidates; the first readable one is used [env: FERRY_CONFIG, ':'-separated]
     #[arg(long = "config", global = true, value_name = "PATH")]
     pub(crate) config: Vec<PathBuf>,
-    /// Log level: error, warn, info, debug
-    #[arg(short = 'v', long, global = true, env = "FERRY_VERBOSITY", default_value = "warn", value_name = "LEVEL")]
-    pub(crate) verbosity: String,
+    /// Log level
+    #[arg(short = 'v', long, global = true, env = "FERRY_VERBOSITY", default_value = "warn", value_name = "LEVEL", ignore_case = true)]
+    pub(crate) verbosity: Level,
     /// No progress output on stdout; errors still go to stderr
     #[arg(short = 'q', long, global = true)]
     pub(crate) quiet: bool,
@@ -189,36 +194,6 @@ pub(crate) struct BlockFlags {
     pub(crate) hwm: u32,
 }
 
-/// A byte count as ace-dt (Go's humanize) writes it: `1048576`, `64k`, `1M` (10^6), `1Mi` or
-/// `1MiB` (2^20), case-insensitive, an optional `B`.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = (&t[..split], t[split..].trim().to_ascii_lowercase());
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let (power, binary) = match unit.strip_suffix('i') {
-        Some(u) => (u, true),
-        None => (unit, false),
-    };
-    let exponent = match power {
-        "" if !binary => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        _ => return Err(format!("{text:?} is not a size (e.g. 1048576, 64Ki, 1MiB, 1G)")),
-    };
-    let base: f64 = if binary { 1024.0 } else { 1000.0 };
-    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a size (e.g. 1048576, 64Ki, 1MiB, 1G)"))?;
-    let bytes = value * base.powi(exponent);
-    if !(0.0..1.8e19).contains(&bytes) {
-        return Err(format!("{text:?} is too large"));
-    }
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "range checked above")]
-    Ok(bytes.round() as u64)
-}
-
 #[derive(Args, Debug)]
 pub(crate) struct Mirror {
     /// Also copy referrers (signatures, SBOMs, attestations) and cosign attachments
@@ -283,7 +258,7 @@ pub(crate) struct BatchDeserializeArgs {
     pub(crate) sync_directory: PathBuf,
     /// A repository without a tag: REGISTRY/REPOSITORY or oci:PATH
     #[arg(value_name = "DESTINATION")]
-    pub(crate) destination: String,
+    pub(crate) destination: ImageRef,
     /// The tracker file in SYNC-DIRECTORY
     #[arg(long = "sync-filename", default_value = "successful-syncs.csv", value_name = "NAME")]
     pub(crate) sync_filename: String,
@@ -296,13 +271,13 @@ pub(crate) struct BatchDeserializeArgs {
 pub(crate) struct DiffArgs {
     /// The gather index: REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:PATH[:TAG]
     #[arg(value_name = "MIRROR-ARTIFACT")]
-    pub(crate) artifact: String,
+    pub(crate) artifact: ImageRef,
     /// Images already delivered (usually earlier gather indexes): what they carried is left out
     #[arg(value_name = "EXISTING-IMAGE")]
-    pub(crate) existing: Vec<String>,
+    pub(crate) existing: Vec<ImageRef>,
     /// table, csv or json, each to standard output or, as TYPE=FILE, to FILE (truncated); repeatable, comma-separated
-    #[arg(short = 'o', long = "output", value_name = "TYPE[=FILE]", value_delimiter = ',', default_value = "table")]
-    pub(crate) outputs: Vec<String>,
+    #[arg(short = 'o', long = "output", value_name = "TYPE[=FILE]", value_delimiter = ',', default_value = "table", value_parser = parse_output)]
+    pub(crate) outputs: Vec<Output>,
     /// List the images of nested gather indexes instead of the indexes themselves
     #[arg(long)]
     pub(crate) expand: bool,
@@ -316,7 +291,7 @@ pub(crate) struct RouteFlags {
     pub(crate) check: bool,
     /// Label selector: requirements joined by commas must all hold (a=b,c!=d, k in (x,y), !k); repeated -l are alternatives
     #[arg(short = 'l', long = "selector", value_name = "SELECTOR")]
-    pub(crate) selectors: Vec<String>,
+    pub(crate) selectors: Vec<Selector>,
     /// Read sources lists with this sources-parser: COMPONENT.wasm, or an installed plugin's NAME
     #[arg(long = "sources-parser", value_name = "COMPONENT")]
     pub(crate) sources_parser: Option<String>,
@@ -326,7 +301,7 @@ pub(crate) struct RouteFlags {
 pub(crate) struct ScatterArgs {
     /// The gather index: REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:PATH[:TAG]
     #[arg(value_name = "IMAGE")]
-    pub(crate) image: String,
+    pub(crate) image: ImageRef,
     /// The rule: nest=PREFIX, first-prefix=CSV, all-prefix=CSV, longest-prefix=CSV, digests=CSV, go-template=FILE, plugin=COMPONENT.wasm|NAME[,KEY=VALUE...]
     #[arg(value_name = "MAPPER")]
     pub(crate) mapper: String,
@@ -346,8 +321,8 @@ pub(crate) struct CloneArgs {
     #[arg(value_name = "MAPPER")]
     pub(crate) mapper: String,
     /// Only these platforms: os/arch[/variant][:osversion], comma-separated or repeated; `all` keeps every platform
-    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',')]
-    pub(crate) platforms: Vec<String>,
+    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',', value_parser = parse_platform)]
+    pub(crate) platforms: Vec<PlatformArg>,
     /// Go on past failed sources and copies; list them at the end and exit 1 if there were any
     #[arg(long = "continue")]
     pub(crate) keep_going: bool,
@@ -370,8 +345,8 @@ pub(crate) struct UnarchiveArgs {
     #[arg(long)]
     pub(crate) strict: bool,
     /// Read buffer in bytes, e.g. 256k or 1MiB (at least a tape's block size); 0 means 1 MiB
-    #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_size)]
-    pub(crate) block_size: u64,
+    #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_buffer)]
+    pub(crate) block_size: usize,
     /// The tag of the archive's root in the local cache
     #[arg(long, default_value = "latest", value_name = "NAME")]
     pub(crate) reference: String,
@@ -392,7 +367,7 @@ pub(crate) struct ArchiveArgs {
     pub(crate) dest: String,
     /// Images already delivered: their non-manifest blobs are left out
     #[arg(value_name = "EXISTING-IMAGE")]
-    pub(crate) existing: Vec<String>,
+    pub(crate) existing: Vec<ImageRef>,
     /// Name of the root in the archive's index.json (org.opencontainers.image.ref.name)
     #[arg(long, default_value = "latest", value_name = "NAME")]
     pub(crate) reference: String,
@@ -413,7 +388,7 @@ pub(crate) struct DeserializeArgs {
     pub(crate) sources: Vec<String>,
     /// Where to put it: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]; the root is tagged TAG (default latest)
     #[arg(value_name = "IMAGE")]
-    pub(crate) image: String,
+    pub(crate) image: ImageRef,
     /// Enforce ace-dt's entry order
     #[arg(long)]
     pub(crate) strict: bool,
@@ -421,8 +396,8 @@ pub(crate) struct DeserializeArgs {
     #[arg(long = "dry-run")]
     pub(crate) dry_run: bool,
     /// Read buffer in bytes, e.g. 256k or 1MiB (at least a tape's block size); 0 means 1 MiB
-    #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_size)]
-    pub(crate) block_size: u64,
+    #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_buffer)]
+    pub(crate) block_size: usize,
 }
 
 #[derive(Args, Debug)]
@@ -439,13 +414,13 @@ pub(crate) struct VerifyArgs {
 pub(crate) struct SerializeArgs {
     /// What to serialize (usually a gather index): REGISTRY/REPOSITORY[:TAG|@DIGEST] or oci:PATH[:TAG]
     #[arg(value_name = "IMAGE")]
-    pub(crate) image: String,
+    pub(crate) image: ImageRef,
     /// The archive file (truncated), or - for standard output
     #[arg(value_name = "DEST")]
     pub(crate) dest: String,
     /// Images already delivered: their non-manifest blobs are left out
     #[arg(value_name = "EXISTING-IMAGE")]
-    pub(crate) existing: Vec<String>,
+    pub(crate) existing: Vec<ImageRef>,
     #[command(flatten)]
     pub(crate) flags: SerializeFlags,
 }
@@ -460,8 +435,8 @@ pub(crate) struct SerializeFlags {
     #[arg(long, value_enum, value_name = "zstd|gzip")]
     pub(crate) compression: Option<CompressionArg>,
     /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET (repeatable, comma-separated)
-    #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',')]
-    pub(crate) existing_from_checkpoint: Vec<String>,
+    #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',', value_parser = parse_checkpoint)]
+    pub(crate) existing_from_checkpoint: Vec<(PathBuf, u64)>,
     /// Leave out every blob a partial archive of an earlier run holds whole and intact (a file or a tape; plain, gzip or zstd; cut anywhere). Repeatable
     #[arg(long = "existing-from-archive", value_name = "PATH")]
     pub(crate) existing_from_archive: Vec<std::path::PathBuf>,
@@ -479,7 +454,7 @@ pub(crate) struct GatherArgs {
     pub(crate) sources: PathBuf,
     /// Where to push: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]
     #[arg(value_name = "IMAGE")]
-    pub(crate) image: String,
+    pub(crate) image: ImageRef,
     #[command(flatten)]
     pub(crate) flags: GatherFlags,
 }
@@ -488,14 +463,14 @@ pub(crate) struct GatherArgs {
 #[derive(Args, Debug)]
 pub(crate) struct GatherFlags {
     /// Extra annotations on the gather index: k=v[,k=v...] (repeatable)
-    #[arg(short = 'a', long = "annotations", value_name = "K=V,...")]
-    pub(crate) annotations: Vec<String>,
+    #[arg(short = 'a', long = "annotations", value_name = "K=V,...", value_delimiter = ',', value_parser = parse_annotation)]
+    pub(crate) annotations: Vec<(String, String)>,
     /// Put index children in the vnd.act3-ace.data.extra-manifests annotation (registries without nested indexes)
     #[arg(long = "index-fallback")]
     pub(crate) index_fallback: bool,
     /// Only gather these platforms: os/arch[/variant][:osversion], comma-separated or repeated; `all` keeps every platform
-    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',')]
-    pub(crate) platforms: Vec<String>,
+    #[arg(short = 'p', long = "platforms", value_name = "PLATFORM", value_delimiter = ',', value_parser = parse_platform)]
+    pub(crate) platforms: Vec<PlatformArg>,
     /// Read the sources list with this sources-parser: COMPONENT.wasm, or an installed plugin's NAME
     #[arg(long = "sources-parser", value_name = "COMPONENT")]
     pub(crate) sources_parser: Option<String>,
@@ -506,31 +481,4 @@ pub(crate) struct ConfigArgs {
     /// Print a commented sample instead of the effective configuration
     #[arg(short = 's', long)]
     pub(crate) sample: bool,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes_as_acedt_reads_them() {
-        for (text, bytes) in [
-            ("0", 0),
-            ("1048576", 1 << 20),
-            ("1MiB", 1 << 20),
-            ("1Mi", 1 << 20),
-            ("1M", 1_000_000),
-            ("1G", 1_000_000_000),
-            ("1Gi", 1 << 30),
-            ("64k", 64_000),
-            ("64 KiB", 64 << 10),
-            ("1.5Ki", 1536),
-            ("2gib", 2 << 30),
-        ] {
-            assert_eq!(parse_size(text), Ok(bytes), "{text}");
-        }
-        for bad in ["", "MiB", "1X", "1i", "-1", "1e3"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -45,6 +45,12 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// Marks a typed error as the user's (exit 2), keeping it as the cause: `what` names the
+/// argument or file it came from.
+pub fn bad_input<E: std::error::Error + Send + Sync + 'static>(what: impl Into<String>) -> impl FnOnce(E) -> anyhow::Error {
+    move |e| anyhow::Error::new(e).context(BadInput(what.into()))
+}
+
 /// The exit code for an error chain.
 pub fn code_for(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<Interrupted>().is_some() {

@@ -11,7 +11,9 @@ pub mod exit;
 mod mapping;
 mod output;
 mod plugins;
+mod session;
 mod shell;
+mod values;
 
 use std::process::ExitCode;
 
@@ -29,7 +31,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(&cli.global.verbosity);
+    init_logging(cli.global.verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -48,31 +50,39 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    use args::PluginCommand as P;
+    // Commands that read no configuration run without one, so a broken file cannot stop them.
     match cli.command {
-        Command::Mirror(m) => commands::mirror(&cli.global, m).await,
-        Command::Config(c) => commands::config::run(&cli.global, &c),
-        Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&flags),
-        Command::Plugin(args::PluginCommand::Inspect(a)) => commands::plugin::inspect(&cli.global, &a),
-        Command::Plugin(args::PluginCommand::Wit) => {
+        Command::Util(args::UtilCommand::Mbuffer(flags)) => return commands::util::mbuffer(&flags),
+        Command::Config(c) if c.sample => return commands::config::run(None, &c),
+        Command::Plugin(P::Wit) => {
             print!("{}", ferry_plugin::WIT);
-            Ok(())
+            return Ok(());
         }
-        Command::Plugin(args::PluginCommand::Keygen(a)) => commands::bundle::keygen(&cli.global, &a),
-        Command::Plugin(args::PluginCommand::Bundle(a)) => commands::bundle::build(&cli.global, &a).await,
-        Command::Plugin(args::PluginCommand::Sign(a)) => commands::bundle::sign(&cli.global, &a).await,
-        Command::Plugin(args::PluginCommand::Verify(a)) => commands::bundle::verify(&cli.global, &a).await,
-        Command::Plugin(args::PluginCommand::Install(a)) => commands::bundle::install(&cli.global, &a).await,
-        Command::Plugin(args::PluginCommand::List(a)) => commands::bundle::list(&cli.global, &a).await,
-        Command::Plugin(args::PluginCommand::Remove(a)) => commands::bundle::remove(&cli.global, &a).await,
+        Command::Plugin(P::Keygen(a)) => return commands::bundle::keygen(&cli.global, &a),
+        Command::Plugin(P::Inspect(a)) => return commands::plugin::inspect(&cli.global, &a),
+        _ => {}
+    }
+    let session = session::Session::new(cli.global)?;
+    match cli.command {
+        Command::Mirror(m) => commands::mirror(&session, m).await,
+        Command::Config(c) => commands::config::run(Some(&session), &c),
+        Command::Plugin(P::Bundle(a)) => commands::bundle::build(&session, &a).await,
+        Command::Plugin(P::Sign(a)) => commands::bundle::sign(&session, &a).await,
+        Command::Plugin(P::Verify(a)) => commands::bundle::verify(&session, &a).await,
+        Command::Plugin(P::Install(a)) => commands::bundle::install(&session, &a).await,
+        Command::Plugin(P::List(a)) => commands::bundle::list(&session, &a).await,
+        Command::Plugin(P::Remove(a)) => commands::bundle::remove(&session, &a).await,
+        Command::Util(_) | Command::Plugin(P::Wit | P::Keygen(_) | P::Inspect(_)) => unreachable!("handled above"),
     }
 }
 
-fn init_logging(level: &str) {
-    let level = match level.to_ascii_lowercase().as_str() {
-        "error" | "0" => "error",
-        "info" | "8" => "info",
-        "debug" | "12" => "debug",
-        _ => "warn",
+fn init_logging(level: args::Level) {
+    let level = match level {
+        args::Level::Error => "error",
+        args::Level::Warn => "warn",
+        args::Level::Info => "info",
+        args::Level::Debug => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::new(format!("{level},h2=warn,hyper=warn,reqwest=warn,rustls=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();

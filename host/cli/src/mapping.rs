@@ -1,47 +1,41 @@
-//! MAPPER arguments (`TYPE=ARG`, spec §6) and running a rule over many artifacts.
+//! MAPPER arguments (`TYPE=ARG`, spec §6) as the engine's [`ferry_engine::components::Rule`].
 //!
 //! Every type is a component: the built-in ones are embedded in the binary, `plugin=` loads a
-//! site's (a file, or an installed plugin by name, under the trust policy). Rules run on a few
-//! worker threads, each with one instance of the component that it reuses for every artifact
-//! it maps.
+//! site's (a file, or an installed plugin by name, under the trust policy). The engine runs a
+//! rule on a few workers, each with its own instance of the component.
 
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ferry_bundle::Sites;
+use ferry_engine::components::{self, read_text};
 use ferry_engine::confine::LayoutRoots;
 use ferry_engine::place::Artifact;
 use ferry_plugin::{Host, Image, Loaded, Mapper, Platform, builtin};
 
 use crate::exit::BadInput;
-use crate::plugins::{Plugins, read_text};
-
-/// Artifacts one worker takes at a time.
-const BATCH: usize = 64;
-/// At most this many workers (instances) per rule.
-const MAX_WORKERS: usize = 4;
 
 /// A mapping rule as the command line named it.
-pub(crate) struct Rule {
+pub(crate) struct Rule<'s> {
     /// `TYPE=ARG`, as given (for messages).
-    pub(crate) text: String,
+    text: String,
+    host: &'s Host,
     loaded: Loaded,
     params: Vec<(String, String)>,
     /// The layout directories the operator wrote in the argument, file or parameters: the
     /// only ones an `oci:` destination may be in.
-    pub(crate) roots: LayoutRoots,
+    roots: LayoutRoots,
 }
 
-impl Rule {
+impl<'s> Rule<'s> {
     /// Parses `TYPE=ARG`, reads any file it names and loads the component.
-    pub(crate) async fn load(plugins: &Plugins, text: &str) -> anyhow::Result<Rule> {
-        let host = &plugins.host;
+    pub(crate) async fn load(sites: &'s Sites, text: &str) -> anyhow::Result<Rule<'s>> {
+        let host = sites.host();
         let (kind, arg) = text
             .split_once('=')
             .filter(|(_, arg)| !arg.is_empty())
             .ok_or_else(|| BadInput(format!("invalid mapper, please use the format 'MAP-TYPE=MAP-ARG': got '{text}'")))?;
         let pair = |k: &str, v: &str| (k.to_owned(), v.to_owned());
-        let builtin = |name: &str, wasm: &[u8]| host.load(name, wasm).map_err(|e| BadInput(format!("mapper {text}: {e}")));
+        let builtin = |name: &str, wasm: &[u8]| host.load(name, wasm).map_err(|e| component_error(text, e));
         let (loaded, params) = match kind {
             "nest" => (builtin("nest", builtin::NEST)?, vec![pair("prefix", arg)]),
             "first-prefix" | "all-prefix" | "longest-prefix" | "digests" => (
@@ -54,7 +48,7 @@ impl Rule {
             ),
             "plugin" => {
                 let (spec, params) = plugin_params(arg)?;
-                (plugins.site_component(spec, &format!("mapper plugin={spec}")).await?, params)
+                (sites.component(spec, &format!("mapper plugin={spec}")).await?, params)
             }
             _ => return Err(BadInput(format!(
                 "unknown mapping type {kind:?} in {text:?} (nest, first-prefix, all-prefix, longest-prefix, digests, go-template, plugin)"
@@ -62,7 +56,7 @@ impl Rule {
             .into()),
         };
         // Linking now refuses a component of another world or version before any work.
-        Mapper::new(host, &loaded, params.clone()).map_err(|e| BadInput(format!("mapper {text}: {e}")))?;
+        Mapper::new(host, &loaded, params.clone()).map_err(|e| component_error(text, e))?;
         let mut roots = LayoutRoots::none();
         for (key, value) in &params {
             // A built-in rule's file path is not a destination; its text is.
@@ -70,7 +64,42 @@ impl Rule {
                 roots.add_text(value);
             }
         }
-        Ok(Rule { text: text.to_owned(), loaded, params, roots })
+        Ok(Rule { text: text.to_owned(), host, loaded, params, roots })
+    }
+}
+
+fn component_error(rule: &str, source: ferry_plugin::PluginError) -> ferry_engine::Error {
+    ferry_engine::Error::Component { what: format!("mapper {rule}"), source: Box::new(source) }
+}
+
+impl components::Rule for Rule<'_> {
+    fn text(&self) -> &str {
+        &self.text
+    }
+
+    fn roots(&self) -> &LayoutRoots {
+        &self.roots
+    }
+
+    fn mapper(&self) -> Result<Box<dyn components::Mapper + '_>, ferry_engine::Error> {
+        let mapper = Mapper::new(self.host, &self.loaded, self.params.clone()).map_err(|e| component_error(&self.text, e))?;
+        Ok(Box::new(Worker { mapper, rule: &self.text }))
+    }
+}
+
+/// One worker's instance of a rule.
+struct Worker<'r> {
+    mapper: Mapper<'r>,
+    rule: &'r str,
+}
+
+impl components::Mapper for Worker<'_> {
+    fn map(&mut self, artifact: &Artifact) -> Result<Vec<String>, ferry_engine::Error> {
+        // The rule is the user's input: its failures are bad input, as a bad file is.
+        self.mapper.map(&image(artifact)).map_err(|source| ferry_engine::Error::Component {
+            what: format!("mapping {} with {}", artifact.name(), self.rule),
+            source: Box::new(source),
+        })
     }
 }
 
@@ -90,58 +119,6 @@ fn plugin_params(arg: &str) -> anyhow::Result<(&str, Vec<(String, String)>)> {
         params.push((key.to_owned(), value));
     }
     Ok((spec, params))
-}
-
-/// Each artifact with the destinations `rule` gives it, in the artifacts' order.
-pub(crate) fn route(host: &Host, rule: &Rule, artifacts: Vec<Artifact>) -> anyhow::Result<Vec<(Artifact, Vec<String>)>> {
-    let workers = artifacts.len().div_ceil(BATCH).clamp(1, MAX_WORKERS.min(std::thread::available_parallelism().map_or(1, |n| n.get())));
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Vec<String>>>> = Mutex::new(vec![None; artifacts.len()]);
-    let failure: Mutex<Option<anyhow::Error>> = Mutex::new(None);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                if let Err(e) = work(host, rule, &artifacts, &next, &results) {
-                    // Stop the other workers at their next batch.
-                    next.store(artifacts.len(), Ordering::Relaxed);
-                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
-                }
-            });
-        }
-    });
-    if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        return Err(e);
-    }
-    let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(artifacts.into_iter().zip(results).map(|(a, d)| (a, d.unwrap_or_default())).collect())
-}
-
-fn work(
-    host: &Host,
-    rule: &Rule,
-    artifacts: &[Artifact],
-    next: &AtomicUsize,
-    results: &Mutex<Vec<Option<Vec<String>>>>,
-) -> anyhow::Result<()> {
-    let mut mapper = Mapper::new(host, &rule.loaded, rule.params.clone())?;
-    loop {
-        let start = next.fetch_add(BATCH, Ordering::Relaxed);
-        if start >= artifacts.len() {
-            return Ok(());
-        }
-        let end = (start + BATCH).min(artifacts.len());
-        let mut done = Vec::with_capacity(end - start);
-        for artifact in &artifacts[start..end] {
-            // The rule is the user's input: its failures are bad input, as a bad file is.
-            let destinations =
-                mapper.map(&image(artifact)).map_err(|e| BadInput(format!("mapping {} with {}: {e}", artifact.name(), rule.text)))?;
-            done.push(destinations);
-        }
-        let mut results = results.lock().unwrap_or_else(|p| p.into_inner());
-        for (slot, d) in results[start..end].iter_mut().zip(done) {
-            *slot = Some(d);
-        }
-    }
 }
 
 /// What a rule sees of an artifact.

@@ -1,33 +1,40 @@
 //! `ferry mirror archive SOURCES-FILE DEST-FILE [EXISTING-IMAGE...]`: gather into a local OCI
 //! layout (the cache), then serialize from it with the root named `--reference`.
 
-use anyhow::Context as _;
-use ferry_engine::gather::{GatherOptions, gather};
-use ferry_oci::{ImageRef, LayoutRef};
-use ferry_registry::Client;
+use ferry_engine::cached::{ArchiveRequest, archive};
+use ferry_engine::components::read_sources;
+use ferry_engine::serialize::ArchiveDest;
 
-use super::gather::{parse_annotations, parse_platforms};
-use crate::args::{ArchiveArgs, Global, SerializeArgs};
-use crate::output::Progress;
+use super::serialize::{delta, geometry, options, summary, write};
+use crate::args::ArchiveArgs;
+use crate::output::Stdout;
+use crate::plugins::ComponentSources;
+use crate::session::Session;
 
-pub(crate) async fn run(global: &Global, recursive: bool, args: ArchiveArgs) -> anyhow::Result<()> {
-    let annotations = parse_annotations(&args.gather.annotations)?;
-    let platforms = parse_platforms(&args.gather.platforms)?;
-    let config = super::load_config(global)?;
-    let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("archive"));
-    let plugins = crate::plugins::Plugins::new(&config)?;
-    let parser = plugins.sources_parser(args.gather.sources_parser.as_deref()).await?;
-    let sources = crate::plugins::read_sources(&plugins.host, &parser, &args.sources)?;
-    let client = Client::new(config);
-    // The gather index is tagged in the cache under the archive's reference name.
-    let gathered = ImageRef::Layout(LayoutRef { path: cache.clone(), tag: Some(args.reference.clone()), digest: None });
-    let options = GatherOptions { platforms, annotations, index_fallback: args.gather.index_fallback, recursive };
-    let progress = Progress::new(global, "gather", sources.len() as u64, "sources");
-    let outcome = gather(&client, &args.sources, &sources, &gathered, &options, progress.events())
+pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -> anyhow::Result<()> {
+    let parser = ComponentSources::load(session.sites()?, args.gather.sources_parser.as_deref()).await?;
+    let sources = read_sources(&parser, &args.sources)?;
+    let cache = args.cache.clone().unwrap_or_else(|| session.config().cache_path().join("archive"));
+    let dest = ArchiveDest::from_arg(&args.dest);
+    let delta = delta(&args.existing, &args.serialize);
+    let request = ArchiveRequest {
+        sources_file: &args.sources,
+        sources: &sources,
+        cache: &cache,
+        reference: &args.reference,
+        gather: super::gather::options(&args.gather, recursive),
+        dest: &dest,
+        geometry: geometry(&args.serialize.block)?,
+        delta: &delta,
+        serialize: options(&args.serialize, args.reference.clone(), recursive),
+    };
+    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Archive } else { Stdout::Status });
+    let what = format!("archiving {} to {dest} through the cache {}", args.sources.display(), cache.display());
+    let command = ["archive".to_owned(), args.sources.display().to_string()];
+    let (gathered, serialized) = write(&output, &dest, what, archive(session.client(), request, output.events()))
         .await
-        .with_context(|| format!("gathering into the cache {}", cache.display()))?;
-    progress.finish();
-    progress.line(&format!("Gathered {} entries into {} ({})", outcome.entries, cache.display(), outcome.index.digest));
-    let serialize = SerializeArgs { image: gathered.to_string(), dest: args.dest, existing: args.existing, flags: args.serialize };
-    super::serialize::write(global, &client, recursive, &gathered, &args.reference, &serialize).await
+        .map_err(|e| e.hint(recursive, &command, &args.existing, &args.serialize, &dest))?;
+    output.line(&format!("Gathered {} entries into {} ({})", gathered.entries, cache.display(), gathered.index.digest));
+    output.line(&summary(&format!("oci:{}:{}", cache.display(), args.reference), &dest, &serialized));
+    Ok(())
 }

@@ -1,85 +1,20 @@
 //! `ferry plugin keygen|bundle|sign|verify|install|list|remove`: site-approved bundles.
 //!
-//! A bundle location is a file (a name ending in `.tar`, or an existing file: ferry's archive
-//! format, read into a temporary layout), an `oci:PATH[:TAG]` layout or a registry reference.
+//! Where bundles are read and written, and the trust policy, are `ferry_bundle`'s
+//! ([`ferry_bundle::transport`], [`ferry_bundle::Sites`]); these commands draw what it finds.
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
-use ferry_archive::{BlockWriter, Geometry};
-use ferry_bundle::{Installed, Metadata, Opened, PrivateKey, bundle};
-use ferry_engine::deserialize::{DeserializeOptions, deserialize};
-use ferry_engine::serialize::{SerializeOptions, serialize};
-use ferry_engine::store::{LayoutStore, Store, open_store, reference_string};
-use ferry_oci::{Descriptor, ImageRef};
-use ferry_registry::Client;
+use ferry_bundle::sites::read_component;
+use ferry_bundle::transport::write_bundle;
+use ferry_bundle::{Installed, Location, Metadata, PrivateKey, Trust, bundle};
 
-use crate::args::{BundleArgs, Global, InstallArgs, KeygenArgs, ListArgs, RemoveArgs, SignArgs, TrustFlags, VerifyBundleArgs};
-use crate::exit::BadInput;
-use crate::plugins::Plugins;
-
-/// The tag of a bundle inside a bundle file and its temporary layout.
-const FILE_TAG: &str = "bundle";
-
-/// Where a bundle is.
-enum Location {
-    File(PathBuf),
-    Image(ImageRef),
-}
-
-fn location(text: &str) -> anyhow::Result<Location> {
-    if !text.starts_with("oci:") && (text.ends_with(".tar") || Path::new(text).is_file()) {
-        return Ok(Location::File(PathBuf::from(text)));
-    }
-    Ok(Location::Image(text.parse().map_err(|e| {
-        BadInput(format!("bundle {text}: {e} (a bundle is FILE.tar, oci:PATH[:TAG] or REGISTRY/REPOSITORY[:TAG|@DIGEST])"))
-    })?))
-}
-
-/// A bundle opened for reading: the store it is in and its tag or digest there. A file is
-/// first read, verified, into a temporary layout.
-struct Source {
-    store: Box<dyn Store>,
-    reference: String,
-    _temp: Option<tempfile::TempDir>,
-}
-
-async fn open_source(client: &Client, location: &Location) -> anyhow::Result<Source> {
-    match location {
-        Location::Image(image) => Ok(Source { store: open_store(client, image, false)?, reference: reference_string(image), _temp: None }),
-        Location::File(path) => {
-            let temp = tempfile::tempdir().context("making a temporary directory")?;
-            let store = LayoutStore::open(temp.path(), true)?;
-            if !path.is_file() {
-                return Err(BadInput(format!("bundle {}: no such file", path.display())).into());
-            }
-            let input = super::deserialize::open_archive(&path.display().to_string(), 0)?;
-            deserialize(vec![input], &store, FILE_TAG, DeserializeOptions::default(), Arc::new(|_| {}))
-                .await
-                .with_context(|| format!("reading the bundle file {}", path.display()))?;
-            Ok(Source { store: Box::new(store), reference: FILE_TAG.to_owned(), _temp: Some(temp) })
-        }
-    }
-}
-
-/// Writes the bundle `root` in `store`, with its signatures, to the file `path`: written
-/// beside it and renamed when complete.
-async fn write_file(store: &dyn Store, root: Descriptor, path: &Path) -> anyhow::Result<()> {
-    let partial = PathBuf::from(format!("{}.partial", path.display()));
-    let file = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
-    let geometry = Geometry::from_flags(0, 1 << 20, 90).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let options = SerializeOptions { ref_name: FILE_TAG.to_owned(), recursive: true, ..SerializeOptions::default() };
-    let written = serialize(store, root, BlockWriter::new(file, geometry), &options, Arc::new(|_| {})).await;
-    if let Err(e) = written {
-        // The file at `path`, if any, is untouched; a half-written one is not left beside it.
-        let _ = std::fs::remove_file(&partial);
-        return Err(anyhow::Error::new(e).context(format!("writing {}", partial.display())));
-    }
-    std::fs::rename(&partial, path).with_context(|| format!("renaming {} to {}", partial.display(), path.display()))
-}
+use crate::args::{BundleArgs, InstallArgs, KeygenArgs, ListArgs, RemoveArgs, SignArgs, VerifyBundleArgs};
+use crate::exit::{BadInput, bad_input};
+use crate::session::Session;
 
 /// The private key's passphrase, from `FERRY_KEY_PASSPHRASE` (as cosign takes `COSIGN_PASSWORD`).
 fn passphrase() -> Option<String> {
@@ -87,7 +22,7 @@ fn passphrase() -> Option<String> {
 }
 
 /// `ferry plugin keygen [PREFIX]`: PREFIX.key (private, mode 0600) and PREFIX.pub.
-pub(crate) fn keygen(global: &Global, args: &KeygenArgs) -> anyhow::Result<()> {
+pub(crate) fn keygen(global: &crate::args::Global, args: &KeygenArgs) -> anyhow::Result<()> {
     let key = PrivateKey::generate();
     let passphrase = passphrase();
     let private = PathBuf::from(format!("{}.key", args.prefix.display()));
@@ -106,9 +41,8 @@ pub(crate) fn keygen(global: &Global, args: &KeygenArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", private.display()))?;
     // `mode` applies only to a new file; an overwritten one is narrowed before the key is in it.
     file.set_permissions(std::fs::Permissions::from_mode(0o600)).with_context(|| format!("restricting {}", private.display()))?;
-    file.write_all(key.to_pem(passphrase.as_deref()).as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", private.display()))?;
+    let pem = key.to_pem(passphrase.as_deref()).with_context(|| format!("writing {}", private.display()))?;
+    file.write_all(pem.as_bytes()).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", private.display()))?;
     std::fs::write(&public, key.public_key().to_pem()).with_context(|| format!("writing {}", public.display()))?;
     if !global.quiet {
         let protection = if passphrase.is_some() {
@@ -127,18 +61,18 @@ pub(crate) fn keygen(global: &Global, args: &KeygenArgs) -> anyhow::Result<()> {
 }
 
 /// `ferry plugin bundle --name N --version V COMPONENT.wasm… -o DEST`.
-pub(crate) async fn build(global: &Global, args: &BundleArgs) -> anyhow::Result<()> {
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
+pub(crate) async fn build(session: &Session, args: &BundleArgs) -> anyhow::Result<()> {
     if !ferry_bundle::format::valid_name(&args.name) {
         return Err(BadInput(format!("--name {:?}: lower-case letters, digits, '.', '_' and '-', at most 64", args.name)).into());
     }
+    let location: Location = args.output.parse()?;
+    let host = session.sites()?.host();
     let mut components = Vec::new();
     let mut wasm = Vec::new();
     for path in &args.components {
-        let (file_name, bytes) = crate::plugins::read_component(path, &format!("COMPONENT {}", path.display()))?;
+        let (file_name, bytes) = read_component(path, &format!("COMPONENT {}", path.display()))?;
         let name = file_name.strip_suffix(".wasm").unwrap_or(&file_name);
-        let entry = bundle::describe(&plugins.host, name, &bytes).map_err(|e| BadInput(format!("{}: {e}", path.display())))?;
+        let entry = bundle::describe(host, name, &bytes).map_err(bad_input(path.display().to_string()))?;
         if components.iter().any(|c: &ferry_bundle::ComponentEntry| c.name == entry.name) {
             return Err(BadInput(format!("{}: a component named {} is given twice", path.display(), entry.name)).into());
         }
@@ -151,34 +85,8 @@ pub(crate) async fn build(global: &Global, args: &BundleArgs) -> anyhow::Result<
         description: args.description.clone().unwrap_or_default(),
         components,
     };
-    let client = Client::new(config);
-    let manifest = match location(&args.output)? {
-        Location::Image(image) => {
-            let tag = match &image {
-                ImageRef::Registry(r) if r.digest.is_some() => {
-                    return Err(BadInput(format!("--output {image}: give a tag, not a digest")).into());
-                }
-                ImageRef::Registry(r) => r.tag.clone(),
-                ImageRef::Layout(l) => l.tag.clone(),
-            };
-            let tag = tag.unwrap_or_else(|| args.version.clone());
-            if !ferry_oci::valid_tag(&tag) {
-                return Err(
-                    BadInput(format!("--output {image}: --version {:?} cannot be a tag; name one in --output", args.version)).into()
-                );
-            }
-            let store = open_store(&client, &image, true)?;
-            bundle::write(store.as_ref(), &tag, &metadata, &wasm).await.with_context(|| format!("writing {image}"))?
-        }
-        Location::File(path) => {
-            let temp = tempfile::tempdir().context("making a temporary directory")?;
-            let store = LayoutStore::open(temp.path(), true)?;
-            let manifest = bundle::write(&store, FILE_TAG, &metadata, &wasm).await?;
-            write_file(&store, manifest.descriptor().clone(), &path).await?;
-            manifest
-        }
-    };
-    if !global.quiet {
+    let manifest = write_bundle(session.client(), &location, &metadata, &wasm).await.with_context(|| format!("writing {}", args.output))?;
+    if !session.global.quiet {
         let list: Vec<String> = metadata.components.iter().map(|c| format!("{} ({})", c.name, c.world)).collect();
         println!("Bundle {} {} written to {}: {}", metadata.name, metadata.version, args.output, list.join(", "));
         println!("Digest: {}", manifest.descriptor().digest);
@@ -187,55 +95,21 @@ pub(crate) async fn build(global: &Global, args: &BundleArgs) -> anyhow::Result<
 }
 
 /// `ferry plugin sign --key KEY BUNDLE`: adds a signature, keeping any already there.
-pub(crate) async fn sign(global: &Global, args: &SignArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.key).map_err(|e| BadInput(format!("--key {}: {e}", args.key.display())))?;
-    let key = PrivateKey::from_pem(&text, &args.key.display().to_string(), passphrase().as_deref())
-        .map_err(|e| BadInput(format!("--key {e}")))?;
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
-    let client = Client::new(config);
-    let location = location(&args.bundle)?;
-    let source = open_source(&client, &location).await?;
-    let opened = bundle::open(source.store.as_ref(), &source.reference).await?;
-    // A signature vouches for what ferry will run: check it can run it, as it is described.
-    bundle::check_components(&plugins.host, source.store.as_ref(), &opened).await?;
-    let signed_as = match &location {
-        Location::Image(ImageRef::Registry(r)) => format!("{}/{}", r.registry, r.repository),
-        _ => opened.metadata.name.clone(),
-    };
-    let fingerprint = bundle::sign(source.store.as_ref(), &opened, &key, &signed_as).await?;
-    if let Location::File(path) = &location {
-        write_file(source.store.as_ref(), opened.descriptor().clone(), path).await?;
-    }
-    if !global.quiet {
+pub(crate) async fn sign(session: &Session, args: &SignArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.key).map_err(bad_input(format!("--key {}", args.key.display())))?;
+    let key = PrivateKey::from_pem(&text, &args.key.display().to_string(), passphrase().as_deref()).map_err(bad_input("--key"))?;
+    let location: Location = args.bundle.parse()?;
+    let (opened, fingerprint) = session.sites()?.sign(session.client(), &location, &key).await?;
+    if !session.global.quiet {
         println!("Signed {} with key {fingerprint}; the signature is beside it in {}", opened.title(), args.bundle);
     }
     Ok(())
 }
 
-/// What `verify` and `install` establish about a bundle before trusting it.
-struct Checked {
-    source: Source,
-    opened: Opened,
-    /// The trusted key that signed it, or why none did.
-    signer: Result<String, ferry_bundle::BundleError>,
-}
-
-async fn check(plugins: &Plugins, client: &Client, flags: &TrustFlags) -> anyhow::Result<Checked> {
-    let policy = plugins.policy(&flags.keys)?;
-    let source = open_source(client, &location(&flags.bundle)?).await?;
-    let opened = bundle::open(source.store.as_ref(), &source.reference).await?;
-    bundle::check_components(&plugins.host, source.store.as_ref(), &opened).await?;
-    let signer = bundle::trusted_signer(&opened, &policy.trusted_keys).map(|k| k.fingerprint().to_owned());
-    Ok(Checked { source, opened, signer })
-}
-
 /// `ferry plugin verify [--key PUB…] BUNDLE [--json]`: exit 0 only if a trusted key signed it.
-pub(crate) async fn verify(global: &Global, args: &VerifyBundleArgs) -> anyhow::Result<()> {
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
-    let client = Client::new(config);
-    let checked = check(&plugins, &client, &args.trust).await?;
+pub(crate) async fn verify(session: &Session, args: &VerifyBundleArgs) -> anyhow::Result<()> {
+    let location: Location = args.trust.bundle.parse()?;
+    let checked = session.sites()?.check(session.client(), &location, &args.trust.keys).await?;
     let o = &checked.opened;
     if args.json {
         let doc = serde_json::json!({
@@ -245,7 +119,7 @@ pub(crate) async fn verify(global: &Global, args: &VerifyBundleArgs) -> anyhow::
             "reason": checked.signer.as_ref().err().map(ToString::to_string),
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);
-    } else if !global.quiet {
+    } else if !session.global.quiet {
         println!("{}", o.title());
         for c in &o.metadata.components {
             println!("  {} ({}, {}): sha256 {} matches", c.name, c.world, c.interface, c.sha256);
@@ -259,39 +133,20 @@ pub(crate) async fn verify(global: &Global, args: &VerifyBundleArgs) -> anyhow::
 }
 
 /// `ferry plugin install [--key PUB…] [--allow-unsigned] BUNDLE`.
-pub(crate) async fn install(global: &Global, args: &InstallArgs) -> anyhow::Result<()> {
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
-    if plugins.require_signed() {
-        let file = format!(" in {}", plugins.policy_file());
-        if args.allow_unsigned {
-            return Err(BadInput(format!("--allow-unsigned: refused: plugins.requireSigned is on{file}")).into());
-        }
-        // What loads is decided by the configured keys alone; a bundle trusted by --key only
-        // would be installed and then refused at every load.
-        if !args.trust.keys.is_empty() {
-            return Err(BadInput(format!(
-                "--key: refused: plugins.requireSigned is on{file}, so only plugins.trustedKeys decide; add the key there"
-            ))
-            .into());
-        }
-    }
-    let client = Client::new(config);
-    let checked = check(&plugins, &client, &args.trust).await?;
-    let trust = match checked.signer {
-        Ok(key) => format!("signed by trusted key {key}"),
-        Err(e) if args.allow_unsigned => {
+pub(crate) async fn install(session: &Session, args: &InstallArgs) -> anyhow::Result<()> {
+    let location: Location = args.trust.bundle.parse()?;
+    let done = session.sites()?.install(session.client(), &location, &args.trust.keys, args.allow_unsigned).await?;
+    let trust = match &done.trust {
+        Trust::SignedBy(key) => format!("signed by trusted key {key}"),
+        Trust::Unsigned(e) => {
             eprintln!("warning: installing without a trusted signature: {e}");
             "not signed by a trusted key".to_owned()
         }
-        Err(e) => return Err(e.into()),
     };
-    let installed = plugins.installed()?;
-    let replaced = installed.install(checked.source.store.as_ref(), &checked.opened).await?;
-    if !global.quiet {
-        let o = &checked.opened;
+    if !session.global.quiet {
+        let o = &done.opened;
         let list: Vec<String> = o.metadata.components.iter().map(|c| format!("{} ({})", c.name, c.world)).collect();
-        let replacing = replaced.map_or_else(String::new, |v| format!(", replacing version {v}"));
+        let replacing = done.replaced.as_ref().map_or_else(String::new, |v| format!(", replacing version {v}"));
         println!("Installed {}, {trust}{replacing}: {}", o.title(), list.join(", "));
     }
     Ok(())
@@ -299,11 +154,10 @@ pub(crate) async fn install(global: &Global, args: &InstallArgs) -> anyhow::Resu
 
 /// `ferry plugin list [--json]`: each installed component, its bundle, and whether the
 /// current policy's keys trust it.
-pub(crate) async fn list(global: &Global, args: &ListArgs) -> anyhow::Result<()> {
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
-    let policy = plugins.policy(&[])?;
-    let installed: Installed = plugins.installed()?;
+pub(crate) async fn list(session: &Session, args: &ListArgs) -> anyhow::Result<()> {
+    let sites = session.sites()?;
+    let policy = sites.policy(&[])?;
+    let installed: Installed = sites.installed()?;
     let mut rows = Vec::new();
     for (name, b) in installed.bundles().await? {
         let b = match b {
@@ -327,7 +181,7 @@ pub(crate) async fn list(global: &Global, args: &ListArgs) -> anyhow::Result<()>
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    if global.quiet {
+    if session.global.quiet {
         return Ok(());
     }
     if rows.is_empty() {
@@ -348,11 +202,9 @@ pub(crate) async fn list(global: &Global, args: &ListArgs) -> anyhow::Result<()>
 }
 
 /// `ferry plugin remove NAME`: the bundle NAME and what only it used.
-pub(crate) async fn remove(global: &Global, args: &RemoveArgs) -> anyhow::Result<()> {
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
-    let removed = plugins.installed()?.remove(&args.name).await?;
-    if !global.quiet {
+pub(crate) async fn remove(session: &Session, args: &RemoveArgs) -> anyhow::Result<()> {
+    let removed = session.sites()?.installed()?.remove(&args.name).await?;
+    if !session.global.quiet {
         match removed {
             Some(b) => {
                 let names: Vec<&str> = b.metadata.components.iter().map(|c| c.name.as_str()).collect();

@@ -7,41 +7,44 @@
 //! exits 1 if there were any (ace-dt exited 0).
 
 use anyhow::Context as _;
-use ferry_engine::clone::resolve;
+use ferry_engine::clone::{CloneRequest, clone};
+use ferry_engine::components::read_sources;
+
 use ferry_engine::place::PlaceOptions;
-use ferry_engine::selector::any_matches;
-use ferry_registry::Client;
+use ferry_engine::route::RouteOptions;
 
-use super::gather::parse_platforms;
-use super::scatter::{parse_selectors, route_and_place};
-use crate::args::{CloneArgs, Global};
+use super::scatter::report;
+use crate::args::{CloneArgs, platforms};
 use crate::mapping::Rule;
-use crate::output::Progress;
-use crate::plugins::{Plugins, read_sources};
+use crate::output::Stdout;
+use crate::plugins::ComponentSources;
+use crate::session::Session;
 
-pub(crate) async fn run(global: &Global, recursive: bool, args: CloneArgs) -> anyhow::Result<()> {
-    let selectors = parse_selectors(&args.route.selectors)?;
-    let platforms = parse_platforms(&args.platforms)?;
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
-    let rule = Rule::load(&plugins, &args.mapper).await?;
-    let parser = plugins.sources_parser(args.route.sources_parser.as_deref()).await?;
-    let mut sources = read_sources(&plugins.host, &parser, &args.sources)?;
-    sources.retain(|s| any_matches(&selectors, &s.labels));
-    let client = Client::new(config);
-    let progress = Progress::new(global, "resolve", sources.len() as u64, "sources");
-    let resolved = resolve(&client, &args.sources, &sources, &platforms, args.keep_going, progress.events()).await;
-    progress.finish();
-    let resolved = resolved.with_context(|| format!("resolving the sources of {}", args.sources.display()))?;
-    let options = PlaceOptions { recursive, keep_going: args.keep_going };
-    let placed = route_and_place(global, &client, &plugins.host, &rule, &resolved.stores, resolved.artifacts, &args.route, options).await;
-    let failed = resolved.failures.len();
+pub(crate) async fn run(session: &Session, recursive: bool, args: CloneArgs) -> anyhow::Result<()> {
+    let sites = session.sites()?;
+    let rule = Rule::load(sites, &args.mapper).await?;
+    let parser = ComponentSources::load(sites, args.route.sources_parser.as_deref()).await?;
+    let sources = read_sources(&parser, &args.sources)?;
+    let request = CloneRequest {
+        sources_file: &args.sources,
+        sources,
+        platforms: &platforms(&args.platforms),
+        selectors: &args.route.selectors,
+        rule: &rule,
+        options: RouteOptions { check: args.route.check, place: PlaceOptions { recursive, keep_going: args.keep_going } },
+    };
+    let output = session.output(Stdout::Status);
+    let outcome = clone(session.client(), request, output.events()).await;
+    output.finish();
+    let outcome = outcome.with_context(|| format!("resolving the sources of {}", args.sources.display()))?;
+    let placed = outcome.routed.map_err(anyhow::Error::from).and_then(|routed| report(&output, routed));
+    let failed = outcome.unresolved.len();
     if failed == 0 {
         return placed;
     }
-    for (reference, e) in resolved.failures {
+    for (reference, e) in outcome.unresolved {
         eprintln!("failed: {reference}: {}", crate::exit::render(&anyhow::Error::new(e)));
     }
     placed?;
-    anyhow::bail!("{failed} of {} sources could not be resolved", sources.len())
+    anyhow::bail!("{failed} of {} sources could not be resolved", outcome.sources)
 }

@@ -1,13 +1,15 @@
 //! `ferry config [--sample]`.
 
-use crate::args::{ConfigArgs, Global};
+use crate::args::ConfigArgs;
+use crate::session::Session;
 
-pub(crate) fn run(global: &Global, args: &ConfigArgs) -> anyhow::Result<()> {
-    if args.sample {
+/// The sample needs no configuration; the effective configuration is the session's.
+pub(crate) fn run(session: Option<&Session>, args: &ConfigArgs) -> anyhow::Result<()> {
+    let Some(session) = session.filter(|_| !args.sample) else {
         print!("{}", ferry_config::sample());
         return Ok(());
-    }
-    let config = super::load_config(global)?;
+    };
+    let config = session.config();
     match config.source() {
         Some(p) => println!("# from {}", p.display()),
         None => println!("# no configuration file found; defaults"),

@@ -6,57 +6,21 @@
 //! gets an empty listing, so that no file keeps an earlier run's rows.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::io::Write as _;
-use std::path::PathBuf;
 
 use anyhow::Context as _;
-use ferry_engine::diff::{Row, delivered, list, mirror_artifact};
-use ferry_engine::store::{open_store, reference_string};
-use ferry_oci::{ImageRef, gojson};
-use ferry_registry::Client;
+use ferry_engine::diff::{Row, diff};
+use ferry_oci::gojson;
 
-use crate::args::{DiffArgs, Global};
-use crate::exit::BadInput;
+use crate::args::{DiffArgs, Format};
+use crate::session::Session;
 
-/// An output format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    Table,
-    Csv,
-    Json,
-}
-
-/// One `-o TYPE[=FILE]`.
-#[derive(Debug, PartialEq, Eq)]
-struct Output {
-    format: Format,
-    /// Standard output when `None`.
-    file: Option<PathBuf>,
-}
-
-pub(crate) async fn run(global: &Global, args: DiffArgs) -> anyhow::Result<()> {
-    let outputs = args.outputs.iter().map(|o| parse_output(o)).collect::<Result<Vec<_>, _>>()?;
-    let image: ImageRef = args.artifact.parse().map_err(|e| BadInput(format!("MIRROR-ARTIFACT: {e}")))?;
-    let existing: Vec<ImageRef> =
-        args.existing.iter().map(|e| e.parse().map_err(|err| BadInput(format!("EXISTING-IMAGE {e}: {err}")))).collect::<Result<_, _>>()?;
-    let client = Client::new(super::load_config(global)?);
-
-    let store = open_store(&client, &image, false)?;
-    let root = store.resolve(&reference_string(&image)).await.with_context(|| format!("resolving {image}"))?;
-    let index = mirror_artifact(store.as_ref(), &root, &args.artifact).await?;
-    let mut filtered = HashSet::new();
-    for e in &existing {
-        let s = open_store(&client, e, false)?;
-        let d = s.resolve(&reference_string(e)).await.with_context(|| format!("resolving existing image {e}"))?;
-        filtered.extend(delivered(s.as_ref(), &d).await.with_context(|| format!("reading existing image {e}"))?);
-    }
-    let rows = list(store.as_ref(), &index, &filtered, args.expand).await.with_context(|| format!("listing {image}"))?;
-
+pub(crate) async fn run(session: &Session, args: DiffArgs) -> anyhow::Result<()> {
+    let rows = diff(session.client(), &args.artifact, &args.existing, args.expand).await?;
     if rows.is_empty() {
         println!("No artifacts found for {}", args.artifact);
     }
-    for o in &outputs {
+    for o in &args.outputs {
         let text = render(o.format, &rows);
         match &o.file {
             Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
@@ -65,24 +29,6 @@ pub(crate) async fn run(global: &Global, args: DiffArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// `TYPE` or `TYPE=FILE`.
-fn parse_output(text: &str) -> Result<Output, BadInput> {
-    let (kind, file) = match text.split_once('=') {
-        Some((k, f)) => (k, Some(f)),
-        None => (text, None),
-    };
-    let format = match kind {
-        "table" => Format::Table,
-        "csv" => Format::Csv,
-        "json" => Format::Json,
-        _ => return Err(BadInput(format!("--output {text}: unknown type {kind:?} (expected table, csv or json, optionally =FILE)"))),
-    };
-    if file == Some("") {
-        return Err(BadInput(format!("--output {text}: the file name is empty")));
-    }
-    Ok(Output { format, file: file.map(PathBuf::from) })
 }
 
 fn render(format: Format, rows: &[Row]) -> String {
@@ -133,14 +79,6 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
-
-    #[test]
-    fn output_types_and_files() {
-        assert_eq!(parse_output("csv").unwrap(), Output { format: Format::Csv, file: None });
-        assert_eq!(parse_output("json=a=b.json").unwrap(), Output { format: Format::Json, file: Some("a=b.json".into()) });
-        assert!(parse_output("yaml").unwrap_err().0.contains("unknown type \"yaml\""));
-        assert!(parse_output("table=").is_err());
-    }
 
     #[test]
     fn csv_quotes_as_go() {

@@ -1,4 +1,5 @@
-//! One module per command.
+//! One module per command: each reads its arguments, calls one engine (or bundle) function
+//! and draws what it reports.
 
 mod archive;
 mod batch;
@@ -15,29 +16,21 @@ mod unarchive;
 pub(crate) mod util;
 mod verify;
 
-use anyhow::Context as _;
-use ferry_config::Config;
+use crate::args::{Mirror, MirrorCommand};
+use crate::session::Session;
 
-use crate::args::{Global, Mirror, MirrorCommand};
-
-pub(crate) async fn mirror(global: &Global, m: Mirror) -> anyhow::Result<()> {
+pub(crate) async fn mirror(session: &Session, m: Mirror) -> anyhow::Result<()> {
     match m.command {
-        MirrorCommand::Gather(args) => gather::run(global, m.recursive, args).await,
-        MirrorCommand::Serialize(args) => serialize::run(global, m.recursive, args).await,
-        MirrorCommand::Verify(args) => verify::run(global, &args),
-        MirrorCommand::Deserialize(args) => deserialize::run(global, args).await,
-        MirrorCommand::Archive(args) => archive::run(global, m.recursive, args).await,
-        MirrorCommand::Scatter(args) => scatter::run(global, m.recursive, args).await,
-        MirrorCommand::Clone(args) => clone::run(global, m.recursive, args).await,
-        MirrorCommand::Unarchive(args) => unarchive::run(global, m.recursive, args).await,
-        MirrorCommand::BatchSerialize(args) => batch::serialize(global, m.recursive, args).await,
-        MirrorCommand::BatchDeserialize(args) => batch::deserialize(global, args).await,
-        MirrorCommand::Diff(args) => diff::run(global, args).await,
+        MirrorCommand::Gather(args) => gather::run(session, m.recursive, args).await,
+        MirrorCommand::Serialize(args) => serialize::run(session, m.recursive, args).await,
+        MirrorCommand::Verify(args) => verify::run(&session.global, &args),
+        MirrorCommand::Deserialize(args) => deserialize::run(session, args).await,
+        MirrorCommand::Archive(args) => archive::run(session, m.recursive, args).await,
+        MirrorCommand::Scatter(args) => scatter::run(session, m.recursive, args).await,
+        MirrorCommand::Clone(args) => clone::run(session, m.recursive, args).await,
+        MirrorCommand::Unarchive(args) => unarchive::run(session, m.recursive, args).await,
+        MirrorCommand::BatchSerialize(args) => batch::serialize(session, m.recursive, args).await,
+        MirrorCommand::BatchDeserialize(args) => batch::deserialize(session, args).await,
+        MirrorCommand::Diff(args) => diff::run(session, args).await,
     }
-}
-
-/// Loads the configuration the global flags point at.
-pub(crate) fn load_config(global: &Global) -> anyhow::Result<Config> {
-    let candidates = Config::candidates(&global.config);
-    Config::load(&candidates).context("loading configuration")
 }

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use ferry_plugin::{Host, Limits};
 
 use crate::args::{Global, InspectArgs};
-use crate::exit::BadInput;
+use crate::exit::bad_input;
 
 /// The component cannot be used by this ferry; what it is was printed.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ pub(crate) fn inspect(global: &Global, args: &InspectArgs) -> anyhow::Result<()>
     let wasm = std::fs::read(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
     let name = args.path.file_name().map_or_else(|| args.path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let host = Host::new(Limits::default(), None)?;
-    let loaded = host.load(&name, &wasm).map_err(|e| BadInput(format!("{}: {e}", args.path.display())))?;
+    let loaded = host.load(&name, &wasm).map_err(bad_input(args.path.display().to_string()))?;
     let i = host.inspect(&loaded, wasm.len() as u64);
     let usable = match (i.world, i.interface_version.as_deref()) {
         (None, _) => Err("it exports no ferry:plugin world (mapper, sources-parser, tracker)".to_owned()),

@@ -1,79 +1,75 @@
-//! `ferry mirror scatter IMAGE MAPPER`, and the steps scatter, clone and unarchive share:
-//! route the artifacts by the rule, check the plan, then place it (or print it with
-//! `--check`).
+//! `ferry mirror scatter IMAGE MAPPER`, and what scatter, clone and unarchive share: the
+//! routing flags as engine options, and drawing what routing did (or, with `--check`, would do).
 
 use std::collections::HashSet;
-use std::path::Path;
 
-use anyhow::Context as _;
-use ferry_engine::confine::check_sources;
-use ferry_engine::place::{Artifact, Content, PlaceOptions, place, plan};
-use ferry_engine::scatter::{artifacts, narrow};
-use ferry_engine::selector::Selector;
-use ferry_engine::store::{Store, open_store, reference_string};
+use ferry_engine::place::{Content, PlaceOptions};
+use ferry_engine::route::{RouteOptions, Routed};
+use ferry_engine::scatter::{Routing, read_subset, scatter};
 use ferry_oci::ImageRef;
-use ferry_registry::Client;
 
-use crate::args::{Global, RouteFlags, ScatterArgs};
-use crate::exit::BadInput;
-use crate::mapping::{Rule, route};
-use crate::output::Progress;
-use crate::plugins::{Plugins, read_sources};
+use crate::args::{RouteFlags, ScatterArgs};
+use crate::mapping::Rule;
+use crate::output::Output;
+use crate::output::Stdout;
+use crate::plugins::ComponentSources;
+use crate::session::Session;
 
-pub(crate) async fn run(global: &Global, recursive: bool, args: ScatterArgs) -> anyhow::Result<()> {
-    let image: ImageRef = args.image.parse().map_err(|e| BadInput(format!("IMAGE: {e}")))?;
-    let selectors = parse_selectors(&args.route.selectors)?;
-    let config = super::load_config(global)?;
-    let plugins = Plugins::new(&config)?;
-    let subset = read_subset(&plugins, args.route.sources_parser.as_deref(), args.subset.as_deref()).await?;
-    let rule = Rule::load(&plugins, &args.mapper).await?;
-    let client = Client::new(config);
-    let store = open_store(&client, &image, false)?;
-    let root = store.resolve(&reference_string(&image)).await.with_context(|| format!("resolving {image}"))?;
-    let found = artifacts(store.as_ref(), &root, 0).await.with_context(|| format!("reading the gather index {image}"))?;
-    let chosen = narrow(found, subset.as_ref(), &selectors);
-    let stores = vec![store];
-    route_and_place(global, &client, &plugins.host, &rule, &stores, chosen, &args.route, PlaceOptions { recursive, keep_going: false })
-        .await
+pub(crate) async fn run(session: &Session, recursive: bool, args: ScatterArgs) -> anyhow::Result<()> {
+    let sites = session.sites()?;
+    let subset = subset(session, &args.route, args.subset.as_deref()).await?;
+    let rule = Rule::load(sites, &args.mapper).await?;
+    let routing = routing(&rule, subset.as_ref(), &args.route, PlaceOptions { recursive, keep_going: false });
+    let output = session.output(Stdout::Status);
+    let routed = scatter(session.client(), &args.image, routing, output.events()).await;
+    output.finish();
+    report(&output, routed?)
 }
 
-/// Routes `artifacts` by `rule` and places them (or, with `--check`, prints where each would
-/// go). With `keep_going`, failed placements are listed and make the command fail at the end.
-#[expect(clippy::too_many_arguments, reason = "the shared tail of three commands")]
-pub(super) async fn route_and_place(
-    global: &Global,
-    client: &Client,
-    plugins: &ferry_plugin::Host,
-    rule: &Rule,
-    stores: &[Box<dyn Store>],
-    artifacts: Vec<Artifact>,
+/// The references a `--subset` sources file lists, if one was given.
+pub(super) async fn subset(
+    session: &Session,
     flags: &RouteFlags,
-    options: PlaceOptions,
-) -> anyhow::Result<()> {
-    let count = artifacts.len();
-    // Source annotations are outside input: each must be a reference before a rule sees it.
-    check_sources(&artifacts)?;
-    let routed = route(plugins, rule, artifacts)?;
-    let placements = plan(&rule.text, &routed, &rule.roots)?;
-    if flags.check {
-        for p in &placements {
-            match &p.content {
-                Content::Artifact(d) => println!("sending {} to {}", p.from, describe(&p.destination, d)),
-                Content::Selection { index, .. } => {
-                    println!("sending {} to {} as a new index {}", p.from, p.destination, index.descriptor().digest);
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<HashSet<String>>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let parser = ComponentSources::load(session.sites()?, flags.sources_parser.as_deref()).await?;
+    Ok(Some(read_subset(&parser, path)?))
+}
+
+/// What the flags route and how.
+pub(super) fn routing<'a>(
+    rule: &'a Rule<'_>,
+    subset: Option<&'a HashSet<String>>,
+    flags: &'a RouteFlags,
+    place: PlaceOptions,
+) -> Routing<'a> {
+    Routing { rule, subset, selectors: &flags.selectors, options: RouteOptions { check: flags.check, place } }
+}
+
+/// Prints the plan (`--check`) or the placements; failed placements (with `--continue`) are
+/// listed and make the command fail.
+pub(super) fn report(output: &Output, routed: Routed) -> anyhow::Result<()> {
+    let outcome = match routed {
+        Routed::Checked { artifacts, placements } => {
+            for p in &placements {
+                match &p.content {
+                    Content::Artifact(d) => println!("sending {} to {}", p.from, describe(&p.destination, d)),
+                    Content::Selection { index, .. } => {
+                        println!("sending {} to {} as a new index {}", p.from, p.destination, index.descriptor().digest);
+                    }
                 }
             }
+            if !output.quiet() {
+                eprintln!("{artifacts} artifacts, {} destinations; nothing copied (--check)", placements.len());
+            }
+            return Ok(());
         }
-        if !global.quiet {
-            eprintln!("{count} artifacts, {} destinations; nothing copied (--check)", placements.len());
-        }
-        return Ok(());
-    }
-    let progress = Progress::new(global, "placing", placements.len() as u64, "destinations");
-    let result = place(client, stores, placements, options, progress.events()).await;
-    progress.finish();
-    let outcome = result?;
-    progress.line(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
+        Routed::Placed(outcome) => outcome,
+    };
+    output.line(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
     let failed = outcome.failures.len();
     if failed == 0 {
         return Ok(());
@@ -89,21 +85,4 @@ fn describe(destination: &ImageRef, d: &ferry_oci::Descriptor) -> String {
         ImageRef::Registry(r) if r.digest.is_some() => destination.to_string(),
         _ => format!("{destination} ({})", d.digest),
     }
-}
-
-pub(super) fn parse_selectors(values: &[String]) -> anyhow::Result<Vec<Selector>> {
-    values.iter().map(|v| v.parse::<Selector>().map_err(|e| BadInput(format!("--selector: {e}")).into())).collect()
-}
-
-/// The references a `--subset` sources file lists, if one was given.
-pub(super) async fn read_subset(plugins: &Plugins, parser: Option<&str>, path: Option<&Path>) -> anyhow::Result<Option<HashSet<String>>> {
-    let Some(path) = path else {
-        return Ok(None);
-    };
-    let parser = plugins.sources_parser(parser).await?;
-    let entries = read_sources(&plugins.host, &parser, path)?;
-    if entries.is_empty() {
-        return Err(BadInput(format!("--subset {} lists no sources", path.display())).into());
-    }
-    Ok(Some(entries.into_iter().map(|e| e.reference).collect()))
 }

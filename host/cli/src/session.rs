@@ -1,0 +1,51 @@
+//! One run's shared parts, built once: the flags every command takes, the configuration and
+//! the registry client, and (on first use) the component host with the trust policy.
+
+use std::sync::OnceLock;
+
+use anyhow::Context as _;
+use ferry_bundle::Sites;
+use ferry_config::Config;
+use ferry_registry::Client;
+
+use crate::args::Global;
+use crate::output::{Output, Stdout};
+
+/// What every command of one run shares.
+pub(crate) struct Session {
+    pub(crate) global: Global,
+    client: Client,
+    sites: OnceLock<Sites>,
+}
+
+impl Session {
+    /// Loads the configuration the global flags point at.
+    pub(crate) fn new(global: Global) -> anyhow::Result<Session> {
+        let candidates = Config::candidates(&global.config);
+        let config = Config::load(&candidates).context("loading configuration")?;
+        Ok(Session { global, client: Client::new(config), sites: OnceLock::new() })
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        self.client.config()
+    }
+
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The component host under the configured trust policy, made on first use (it starts a
+    /// compiler).
+    pub(crate) fn sites(&self) -> anyhow::Result<&Sites> {
+        if let Some(s) = self.sites.get() {
+            return Ok(s);
+        }
+        let host = crate::plugins::host(&self.config().cache_path())?;
+        Ok(self.sites.get_or_init(|| Sites::new(host, self.config().plugins())))
+    }
+
+    /// A renderer for this run's events.
+    pub(crate) fn output(&self, stdout: Stdout) -> std::sync::Arc<Output> {
+        Output::new(&self.global, stdout)
+    }
+}
