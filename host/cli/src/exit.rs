@@ -56,6 +56,11 @@ pub fn code_for(e: &anyhow::Error) -> u8 {
     if e.downcast_ref::<Interrupted>().is_some() {
         return INTERRUPTED;
     }
+    // A `BadInput` attached as context (see [`bad_input`]) is found by downcasting, not in
+    // the chain of causes.
+    if e.downcast_ref::<BadInput>().is_some() {
+        return USAGE;
+    }
     for cause in e.chain() {
         if cause.is::<BadInput>() || cause.is::<ferry_config::ConfigError>() {
             return USAGE;

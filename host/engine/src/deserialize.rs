@@ -57,11 +57,62 @@ pub struct DeserializeOutcome {
 }
 
 enum Item {
-    Layout(Result<(), String>, u64),
-    Index(Result<Index, String>, u64),
-    Blob { name: String, digest: Result<Digest, String>, size: u64, offset: u64, body: Body },
+    Layout(u64),
+    Index(Index, u64),
+    Blob { digest: Digest, size: u64, offset: u64, body: Body },
     Other(String, u64),
-    Failed(String),
+    Failed(ArchiveFault),
+}
+
+/// Why an archive cannot be read as one.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArchiveFault {
+    /// The archive reader found damage (names the entry and byte offset).
+    #[error(transparent)]
+    Read(#[from] ferry_archive::entries::ReadError),
+    /// The archive file could not be opened for reading at offsets.
+    #[error("opening the archive")]
+    Open(#[source] std::io::Error),
+    /// `index.json` is of a serialization version this ferry does not read.
+    #[error("entry \"index.json\" at byte {offset}")]
+    Version {
+        /// The entry's offset.
+        offset: u64,
+        /// The version found.
+        #[source]
+        source: ferry_archive::entries::VersionError,
+    },
+    /// With `--strict`, an entry out of ace-dt's order.
+    #[error("--strict: {0}")]
+    Order(OrderFault),
+    /// No `index.json` was read.
+    #[error("missing \"index.json\": no root in the archive")]
+    NoIndex,
+    /// Sources of one deserialize with different roots.
+    #[error("the sources belong to different deliveries: roots {0} and {1}")]
+    Deliveries(Digest, Digest),
+    /// The reader thread panicked.
+    #[error("the archive reader panicked")]
+    ReaderPanicked,
+}
+
+/// An entry out of ace-dt's order, by `--strict`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrderFault {
+    /// A third `index.json`.
+    #[error("entry \"index.json\" at byte {0}: more than 2 index.json files")]
+    ThirdIndex(u64),
+    /// The first entry is not `oci-layout`.
+    #[error("entry {0:?} at byte {1}: the first entry must be \"oci-layout\"")]
+    NotLayoutFirst(String, u64),
+    /// The second entry is not `index.json`.
+    #[error("entry {0:?} at byte {1}: the second entry must be \"index.json\"")]
+    NotIndexSecond(String, u64),
+    /// An entry where none belongs.
+    #[error("unexpected entry {0:?} at byte {1}")]
+    Unexpected(String, u64),
 }
 
 /// A source that could not be read to its end.
@@ -92,7 +143,7 @@ impl std::fmt::Display for Incomplete {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "nothing tagged; {} blobs ({} bytes) read and stored at the destination are kept", self.stored, self.stored_bytes)?;
         for failure in &self.failures {
-            write!(f, "; {}: {}", failure.source, failure.error)?;
+            write!(f, "; {}: {}", failure.source, with_causes(failure.error.as_ref()))?;
         }
         if !self.missing.is_empty() {
             let shown: Vec<String> = self.missing.iter().take(MISSING_SHOWN).map(ToString::to_string).collect();
@@ -104,6 +155,21 @@ impl std::fmt::Display for Incomplete {
         }
         Ok(())
     }
+}
+
+/// An error and its causes on one line, each piece once (some errors repeat their source).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// Missing digests named in a message; the count says how many more.
@@ -219,12 +285,12 @@ pub async fn deserialize(
     };
     let Some(root) = indexes.first().and_then(|i| i.manifests.first()).cloned() else {
         if failures.is_empty() {
-            return Err(Error::BadArchive("missing \"index.json\": no root in the archive".to_owned()));
+            return Err(Error::BadArchive(ArchiveFault::NoIndex));
         }
         return Err(incomplete(failures, Vec::new(), &outcome));
     };
     if let Some(other) = indexes.iter().filter_map(|i| i.manifests.first()).find(|d| d.digest != root.digest) {
-        return Err(Error::BadArchive(format!("the sources belong to different deliveries: roots {} and {}", root.digest, other.digest)));
+        return Err(Error::BadArchive(ArchiveFault::Deliveries(root.digest.clone(), other.digest.clone())));
     }
     if failures.iter().any(|f| destination_failed(&f.error)) {
         return Err(incomplete(failures, Vec::new(), &outcome));
@@ -328,7 +394,7 @@ async fn read_source(
     }
     // Stop the reader: it may be blocked sending the next entry.
     drop(rx);
-    reader.join().map_err(|_| fail("archive reader panicked".to_owned()))?;
+    reader.join().map_err(|_| fail(ArchiveFault::ReaderPanicked))?;
     first_error.map_or(Ok(()), Err)
 }
 
@@ -345,27 +411,23 @@ fn take_item<'a>(
     storing: &mut Storing<'a>,
 ) -> Result<(), Error> {
     let fail = Error::BadArchive;
+    let order = |e| Error::BadArchive(ArchiveFault::Order(e));
     match item {
-        Item::Failed(m) => return Err(fail(m)),
-        Item::Layout(r, offset) => {
-            r.map_err(|m| fail(format!("entry \"oci-layout\" at byte {offset}: {m}")))?;
-            stage.next(options.strict, "oci-layout", offset).map_err(fail)?;
-        }
-        Item::Index(r, offset) => {
-            let index = r.map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
-            check_version(&index).map_err(|m| fail(format!("entry \"index.json\" at byte {offset}: {m}")))?;
+        Item::Failed(fault) => return Err(fail(fault)),
+        Item::Layout(offset) => stage.next(options.strict, "oci-layout", offset).map_err(order)?,
+        Item::Index(index, offset) => {
+            ferry_archive::entries::check_version(&index).map_err(|source| fail(ArchiveFault::Version { offset, source }))?;
             if loaded.indexes.is_empty()
                 && let Some(Ok(bytes @ 1..)) = index.annotations.get(annotations::SIZE_DEDUPLICATED).map(|v| v.parse::<u64>())
             {
                 events(&Event::Expected { bytes });
             }
             loaded.indexes.push(index);
-            stage.next(options.strict, "index.json", offset).map_err(fail)?;
+            stage.next(options.strict, "index.json", offset).map_err(order)?;
         }
-        Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(fail)?,
-        Item::Blob { name, digest, size, offset, body } => {
-            stage.next(options.strict, "blob", offset).map_err(fail)?;
-            let digest = digest.map_err(|m| fail(format!("entry {} at byte {offset}: {m}", ferry_oci::quoted(name.as_bytes()))))?;
+        Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(order)?,
+        Item::Blob { digest, size, offset, body } => {
+            stage.next(options.strict, "blob", offset).map_err(order)?;
             let desc = Descriptor::new(media_type::OCTET_STREAM, digest, size);
             let progress = events.clone();
             let body = body.into_stream().inspect(move |chunk| {
@@ -373,6 +435,8 @@ fn take_item<'a>(
                     progress(&Event::Progress { bytes: c.len() as u64 });
                 }
             });
+            // Named from the digest: the header's name was checked to be this path.
+            let name = format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex());
             let what = format!("entry {} at byte {offset}", ferry_oci::quoted(name.as_bytes()));
             let stream = BlobStream::verifying(desc.clone(), ARCHIVE, what, body);
             storing.push(Box::pin(store_blob(dst, desc, stream, options.dry_run)));
@@ -396,9 +460,6 @@ impl Loaded {
 
 /// Refuses archives of a newer major serialization version. The entry reader already checks
 /// every `index.json` ([`ferry_archive::entries::check_version`]); this stays for callers here.
-fn check_version(index: &Index) -> Result<(), String> {
-    ferry_archive::entries::check_version(index).map_err(|e| e.to_string())
-}
 
 /// Stores one blob from the archive: verified as it streams, also when the destination has
 /// it already or in a dry run. Blobs shaped like manifests are kept for the graph.
@@ -482,24 +543,24 @@ enum Stage {
 }
 
 impl Stage {
-    fn next(&mut self, strict: bool, what: &str, offset: u64) -> Result<(), String> {
+    fn next(&mut self, strict: bool, what: &str, offset: u64) -> Result<(), OrderFault> {
         let next = match (*self, what) {
             (Stage::Start, "oci-layout") => Stage::Layout,
             (Stage::Layout, "index.json") => Stage::Body { indexes: 1 },
             (Stage::Body { indexes }, "index.json") => {
                 if strict && indexes >= 2 {
-                    return Err(format!("--strict: entry \"index.json\" at byte {offset}: more than 2 index.json files"));
+                    return Err(OrderFault::ThirdIndex(offset));
                 }
                 Stage::Body { indexes: indexes + 1 }
             }
             (s @ Stage::Body { .. }, "blob") => s,
             (s @ Stage::Body { indexes: 2 }, "manifest.json") => s,
             (s, _) if !strict => s,
-            (Stage::Start, _) => return Err(format!("--strict: entry {what:?} at byte {offset}: the first entry must be \"oci-layout\"")),
+            (Stage::Start, _) => return Err(OrderFault::NotLayoutFirst(what.to_owned(), offset)),
             (Stage::Layout, _) => {
-                return Err(format!("--strict: entry {what:?} at byte {offset}: the second entry must be \"index.json\""));
+                return Err(OrderFault::NotIndexSecond(what.to_owned(), offset));
             }
-            _ => return Err(format!("--strict: unexpected entry {what:?} at byte {offset}")),
+            _ => return Err(OrderFault::Unexpected(what.to_owned(), offset)),
         };
         *self = next;
         Ok(())
@@ -633,7 +694,7 @@ fn read_entries(input: ArchiveInput, tx: &mpsc::Sender<Item>) {
             let opened = f.try_clone().and_then(|positional| Ok((Seekable::new(std::io::BufReader::new(f))?, positional)));
             match opened {
                 Ok((file, positional)) => send_entries(Entries::new(file), Some(Arc::new(positional)), tx),
-                Err(e) => drop(tx.blocking_send(Item::Failed(format!("opening the archive: {e}")))),
+                Err(e) => drop(tx.blocking_send(Item::Failed(ArchiveFault::Open(e)))),
             }
         }
     }
@@ -650,25 +711,23 @@ fn send_entries<S: ferry_archive::entries::Source>(
         let item = match entries.next_entry() {
             Ok(None) => return,
             Err(e) => {
-                send(Item::Failed(e.to_string()));
+                send(Item::Failed(ArchiveFault::Read(e)));
                 return;
             }
-            Ok(Some(Entry::Layout { offset })) => Item::Layout(Ok(()), offset),
-            Ok(Some(Entry::Index { index, offset })) => Item::Index(Ok(index), offset),
+            Ok(Some(Entry::Layout { offset })) => Item::Layout(offset),
+            Ok(Some(Entry::Index { index, offset })) => Item::Index(index, offset),
             Ok(Some(Entry::Other { name, offset })) => Item::Other(name, offset),
             Ok(Some(Entry::Blob(blob))) => {
-                // Named from the digest: the header's name was checked to be this path.
-                let name = format!("blobs/{}/{}", blob.digest.algorithm().name(), blob.digest.hex());
-                let (digest, size, offset) = (Ok(blob.digest), blob.size, blob.header_offset);
+                let (digest, size, offset) = (blob.digest, blob.size, blob.header_offset);
                 if let Some(file) = &positional {
                     let body = Body::At { file: Arc::clone(file), offset: blob.data_offset, size };
-                    if !send(Item::Blob { name, digest, size, offset, body }) {
+                    if !send(Item::Blob { digest, size, offset, body }) {
                         return;
                     }
                     continue;
                 }
                 let (ctx, crx) = mpsc::channel(CHANNEL_CHUNKS);
-                if !send(Item::Blob { name, digest, size, offset, body: Body::Chunks(crx) }) {
+                if !send(Item::Blob { digest, size, offset, body: Body::Chunks(crx) }) {
                     return;
                 }
                 let mut data = entries.data();

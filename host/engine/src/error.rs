@@ -74,8 +74,8 @@ pub enum Error {
     #[error(transparent)]
     Archive(#[from] ferry_archive::writer::WriteError),
     /// The archive being read is damaged or not an archive; names the entry and byte offset.
-    #[error("{0}")]
-    BadArchive(String),
+    #[error(transparent)]
+    BadArchive(crate::deserialize::ArchiveFault),
     /// One digest is described with two sizes.
     #[error("{digest}: the archive holds {archive_size} bytes but a descriptor says {descriptor_size}")]
     Inconsistent {
