@@ -31,7 +31,7 @@ impl Plugins {
     pub(crate) fn new(config: &Config) -> anyhow::Result<Plugins> {
         let settings = config.plugins();
         let config_file = settings.policy_file.as_ref().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
-        Ok(Plugins { host: host(&config.cache_path())?, settings, config_file })
+        Ok(Plugins { host: host(&config.cache_path()?)?, settings, config_file })
     }
 
     /// The installed-plugin store.

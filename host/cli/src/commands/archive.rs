@@ -14,7 +14,10 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: ArchiveArgs) -> 
     let annotations = parse_annotations(&args.gather.annotations)?;
     let platforms = parse_platforms(&args.gather.platforms)?;
     let config = super::load_config(global)?;
-    let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("archive"));
+    let cache = match args.cache.clone() {
+        Some(cache) => cache,
+        None => config.cache_path()?.join("archive"),
+    };
     let plugins = crate::plugins::Plugins::new(&config)?;
     let parser = plugins.sources_parser(args.gather.sources_parser.as_deref()).await?;
     let sources = crate::plugins::read_sources(&plugins.host, &parser, &args.sources)?;

@@ -25,7 +25,10 @@ pub(crate) async fn run(global: &Global, recursive: bool, args: UnarchiveArgs) -
     let plugins = Plugins::new(&config)?;
     let subset = read_subset(&plugins, args.route.sources_parser.as_deref(), args.subset.as_deref()).await?;
     let rule = Rule::load(&plugins, &args.mapper).await?;
-    let cache = args.cache.clone().unwrap_or_else(|| config.cache_path().join("unarchive"));
+    let cache = match args.cache.clone() {
+        Some(cache) => cache,
+        None => config.cache_path()?.join("unarchive"),
+    };
     let client = Client::new(config);
     let cached = ImageRef::Layout(LayoutRef { path: cache.clone(), tag: Some(args.reference.clone()), digest: None });
     let store = open_store(&client, &cached, true)?;
