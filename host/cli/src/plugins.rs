@@ -13,10 +13,9 @@ use crate::exit::BadInput;
 
 /// The host that runs components: default limits, compiled components cached under `cache`.
 pub(crate) fn host(cache: &Path) -> anyhow::Result<Host> {
-    let dir = cache.join("plugins");
-    // Without a cache each run compiles again; that is slower, not wrong.
-    let dir = std::fs::create_dir_all(&dir).is_ok().then_some(dir);
-    Ok(Host::new(Limits::default(), dir)?)
+    // The host creates the directory itself (0700) and, with a warning, runs without one
+    // another user could write: each run then compiles again, slower but not wrong.
+    Ok(Host::new(Limits::default(), Some(cache.join("plugins")))?)
 }
 
 /// The host, with the configuration's trust policy and installed-plugin store.

@@ -6,8 +6,9 @@
 //! call is stopped by an epoch deadline and by fuel (both grown with the size of the text it
 //! is given, see [`Limits`]), and a store that trapped is thrown away.
 //! Compiled components are cached on disk, keyed by the wasm's sha256 and the engine's
-//! compatibility hash. Every error names the component and the function, with a kind callers
-//! can match.
+//! compatibility hash; being native code, an entry is used only from a directory this user
+//! alone can write and only if its MAC under this user's cache key matches (`cache`).
+//! Every error names the component and the function, with a kind callers can match.
 
 mod bindings;
 mod cache;
@@ -15,6 +16,7 @@ mod error;
 mod inspect;
 mod instance;
 pub mod mapper;
+mod private_dir;
 mod sandbox;
 pub mod sources;
 pub mod tracker;

@@ -9,6 +9,7 @@ use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::cache::Cache;
 use crate::error::{LoadErrorKind, PluginError, TrapKind};
 
 /// How often the epoch advances: the granularity of the time limit.
@@ -74,7 +75,7 @@ impl Limits {
 pub struct Host {
     pub(crate) engine: Engine,
     pub(crate) limits: Limits,
-    cache_dir: Option<PathBuf>,
+    cache: Option<Cache>,
     ticking: Arc<AtomicBool>,
 }
 
@@ -89,7 +90,9 @@ pub struct Loaded {
 
 impl Host {
     /// An engine with fuel and epoch interruption; compiled components are cached in
-    /// `cache_dir` (a directory only this user can write) when given.
+    /// `cache_dir` when given. The directory is created mode 0700 if missing; one that is a
+    /// symbolic link, not this user's or writable by group or others is not used (a warning
+    /// says why, and every load compiles).
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Host, PluginError> {
         let engine_error =
             |kind, source: wasmtime::Error| PluginError::Load { component: "(engine)".to_owned(), kind, source: source.into() };
@@ -110,14 +113,15 @@ impl Host {
                 }
             })
             .map_err(|e| PluginError::Load { component: "(engine)".to_owned(), kind: LoadErrorKind::EpochThread, source: e.into() })?;
-        Ok(Host { engine, limits, cache_dir, ticking })
+        let cache = cache_dir.as_deref().and_then(Cache::open);
+        Ok(Host { engine, limits, cache, ticking })
     }
 
     /// Compiles (or loads from the cache) the component `wasm`, named `name` in errors.
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Loaded, PluginError> {
-        let sha256 = crate::cache::sha256_hex(wasm);
-        let component = crate::cache::compile(&self.engine, self.cache_dir.as_deref(), &sha256, wasm).map_err(|e| e.for_component(name))?;
-        Ok(Loaded { name: name.to_owned(), component, sha256 })
+        let sha256 = crate::cache::sha256(wasm);
+        let component = crate::cache::compile(&self.engine, self.cache.as_ref(), &sha256, wasm).map_err(|e| e.for_component(name))?;
+        Ok(Loaded { name: name.to_owned(), component, sha256: hex::encode(sha256) })
     }
 
     /// A fresh store for `component` with `params`, its limits set for one call.
