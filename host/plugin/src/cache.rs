@@ -35,11 +35,13 @@ use crate::private_dir::{Access, PrivateDir, Publish, Refusal};
 const MAGIC: &[u8; 8] = b"ferrycw1";
 /// Prefixed to what the MAC covers, so the key authenticates nothing but cache entries.
 const DOMAIN: &[u8] = b"ferry compiled component v1\0";
-/// The key file's name and length (HMAC-SHA256's block size: the longest key used as it is).
+/// The key file's name.
 const KEY_FILE: &str = "key";
+/// The key's length: HMAC-SHA256's block size, the longest key HMAC uses as it is.
 const KEY_BYTES: usize = 64;
-/// The length of an entry's MAC, and of the magic and MAC before its code.
+/// The length of an entry's MAC.
 const MAC_BYTES: usize = 32;
+/// The magic and the MAC before an entry's code.
 const HEADER_BYTES: usize = MAGIC.len() + MAC_BYTES;
 /// The largest entry read or written. The largest built-in compiles to a few MiB; a larger
 /// file is refused before it is read, and a component that compiles larger is not cached.
@@ -185,7 +187,7 @@ fn warn_key(path: &Path, why: &Untrusted) {
 }
 
 /// The engine's compatibility hash, as an entry's name and MAC carry it.
-pub(crate) fn engine_hash(engine: &Engine) -> u64 {
+fn engine_hash(engine: &Engine) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut h);
     h.finish()

@@ -194,7 +194,8 @@ impl PrivateDir {
         let published = match publish {
             Publish::Replace => rustix::fs::renameat(&self.fd, tmp, &self.fd, name).map(|()| true),
             Publish::IfAbsent => {
-                // What is written only once (the key) must survive a crash whole.
+                // A new cache's key is synced: a crash must not leave an empty key behind, which
+                // would be replaced and cost every entry a compile.
                 file.sync_all()?;
                 match rustix::fs::linkat(&self.fd, tmp, &self.fd, name, AtFlags::empty()) {
                     Ok(()) => Ok(true),
