@@ -11,10 +11,9 @@ use ferry_plugin::{Host, Limits, Loaded, PluginError, builtin};
 
 /// The host that runs components: default limits, compiled components cached under `cache`.
 pub(crate) fn host(cache: &Path) -> anyhow::Result<Host> {
-    let dir = cache.join("plugins");
-    // Without a cache each run compiles again; that is slower, not wrong.
-    let dir = std::fs::create_dir_all(&dir).is_ok().then_some(dir);
-    Ok(Host::new(Limits::default(), dir)?)
+    // The host creates the directory itself (0700) and, with a warning, runs without one
+    // another user could write: each run then compiles again, slower but not wrong.
+    Ok(Host::new(Limits::default(), Some(cache.join("plugins")))?)
 }
 
 /// A component's complaint about a file's text: `FILE:LINE: message` when it names a line.

@@ -40,7 +40,7 @@ impl Session {
         if let Some(s) = self.sites.get() {
             return Ok(s);
         }
-        let host = crate::plugins::host(&self.config().cache_path())?;
+        let host = crate::plugins::host(&self.config().cache_path()?)?;
         Ok(self.sites.get_or_init(|| Sites::new(host, self.config().plugins())))
     }
 

@@ -247,6 +247,12 @@ pub enum ConfigError {
         /// Why.
         message: String,
     },
+    /// No cache directory can be chosen: no `cachePath`, `XDG_CACHE_HOME`, `HOME` or home
+    /// directory in the user database (a shared directory such as `/tmp` is never used).
+    #[error(
+        "no cache directory: set cachePath in the config file (or FERRY_CACHE_PATH), or XDG_CACHE_HOME; this user has no HOME and no home directory in the user database"
+    )]
+    NoCachePath,
     /// An environment override is not acceptable.
     #[error("environment variable {name}={value:?}: {message}")]
     Env {
@@ -403,16 +409,15 @@ impl Config {
         }
     }
 
-    /// The cache directory: `cachePath`, default `$XDG_CACHE_HOME/ferry` (`~/.cache/ferry`).
-    pub fn cache_path(&self) -> PathBuf {
+    /// The cache directory: `cachePath`, default `$XDG_CACHE_HOME/ferry`, else
+    /// `~/.cache/ferry` (`HOME`, else the user's home directory in the user database).
+    /// [`ConfigError::NoCachePath`] when there is none of those: the cache holds compiled plugin
+    /// code, so it never falls back to a directory other users share (such as `/tmp`).
+    pub fn cache_path(&self) -> Result<PathBuf, ConfigError> {
         if let Some(p) = &self.file.cache_path {
-            return p.clone();
+            return Ok(p.clone());
         }
-        std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("ferry")
+        default_cache_path(std::env::var_os("XDG_CACHE_HOME"), std::env::home_dir).ok_or(ConfigError::NoCachePath)
     }
 
     /// The endpoint for a registry: the first configured endpoint, else `https://<registry>`
@@ -486,13 +491,21 @@ impl Config {
         let mut file = self.file.clone();
         file.api_version.get_or_insert_with(|| "config.dt.act3-ace.io/v1alpha1".to_owned());
         file.kind.get_or_insert_with(|| "Configuration".to_owned());
-        file.cache_path = Some(self.cache_path());
+        file.cache_path = self.cache_path().ok();
         file.concurrent_http = Some(self.concurrent_http() as i64);
         let plugins = self.plugins();
         file.plugins =
             PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: Some(plugins.store) };
         serde_yaml_ng::to_string(&file).unwrap_or_default()
     }
+}
+
+/// `$XDG_CACHE_HOME/ferry`, else `HOME/.cache/ferry` (`home` is `std::env::home_dir`, a
+/// parameter so tests need not change the process's environment). An empty or relative
+/// `XDG_CACHE_HOME` is ignored, as the XDG base directory specification says.
+fn default_cache_path(xdg_cache_home: Option<std::ffi::OsString>, home: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
+    let xdg = xdg_cache_home.map(PathBuf::from).filter(|p| p.is_absolute());
+    xdg.or_else(|| home().filter(|h| !h.as_os_str().is_empty()).map(|h| h.join(".cache"))).map(|c| c.join("ferry"))
 }
 
 /// `scheme://host[:port][/]` → scheme and host.
@@ -530,6 +543,25 @@ mod tests {
 
     fn load(text: &str) -> Result<Config, ConfigError> {
         Config::from_yaml(text, Path::new("/etc/ferry/test.yaml"))
+    }
+
+    #[test]
+    fn the_cache_path_never_falls_back_to_a_shared_directory() {
+        let home = || Some(PathBuf::from("/home/op"));
+        let none = || None;
+        assert_eq!(default_cache_path(Some("/xdg/cache".into()), home), Some(PathBuf::from("/xdg/cache/ferry")));
+        // Empty or relative XDG_CACHE_HOME is ignored (XDG base directory specification).
+        assert_eq!(default_cache_path(Some("".into()), home), Some(PathBuf::from("/home/op/.cache/ferry")));
+        assert_eq!(default_cache_path(Some("cache".into()), home), Some(PathBuf::from("/home/op/.cache/ferry")));
+        assert_eq!(default_cache_path(None, home), Some(PathBuf::from("/home/op/.cache/ferry")));
+        // No XDG_CACHE_HOME, no HOME, no home in the user database: no cache path at all.
+        assert_eq!(default_cache_path(None, none), None);
+        assert_eq!(default_cache_path(None, || Some(PathBuf::new())), None);
+        let message = ConfigError::NoCachePath.to_string();
+        assert!(message.contains("set cachePath in the config file") && message.contains("XDG_CACHE_HOME"), "{message}");
+        // A configured path is used as written, whatever the environment.
+        let config = load("cachePath: /var/cache/ferry-op\n").unwrap();
+        assert_eq!(config.cache_path().unwrap(), PathBuf::from("/var/cache/ferry-op"));
     }
 
     #[test]

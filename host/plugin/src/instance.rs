@@ -6,6 +6,7 @@ use wasmtime::Store;
 use wasmtime::component::{InstancePre, Linker};
 
 use crate::bindings::{host, types};
+use crate::error::LoadErrorKind;
 use crate::sandbox::{MAX_INPUT_BYTES, State};
 use crate::{Host, Loaded, PluginError};
 
@@ -77,11 +78,11 @@ impl<'h, W: World> Live<'h, W> {
     /// Links `loaded` as `W`; a component of another world or interface version is refused
     /// here, with what it wants.
     pub(crate) fn new(host: &'h Host, loaded: &Loaded, params: Vec<(String, String)>) -> Result<Live<'h, W>, PluginError> {
-        let load_error = |reason: String| PluginError::Load { component: loaded.name.clone(), reason };
+        let load_error = |kind, source: wasmtime::Error| PluginError::Load { component: loaded.name.clone(), kind, source: source.into() };
         let mut linker = Linker::<State>::new(&host.engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| load_error(format!("linking WASI: {e:#}")))?;
-        W::add_to_linker(&mut linker).map_err(|e| load_error(format!("linking the host interface: {e:#}")))?;
-        let pre = linker.instantiate_pre(&loaded.component).and_then(W::pre).map_err(|e| load_error(incompatible::<W>(&e)))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| load_error(LoadErrorKind::LinkWasi, e))?;
+        W::add_to_linker(&mut linker).map_err(|e| load_error(LoadErrorKind::LinkHost, e))?;
+        let pre = linker.instantiate_pre(&loaded.component).and_then(W::pre).map_err(|e| load_error(incompatible::<W>(&e), e))?;
         Ok(Live { host, name: loaded.name.clone(), params, pre, live: None })
     }
 
@@ -94,24 +95,34 @@ impl<'h, W: World> Live<'h, W> {
         input: usize,
         call: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        let trap = |reason: String, name: &str| PluginError::Trap { component: name.to_owned(), function, reason };
+        let trap = |kind, source: wasmtime::Error, name: &str| PluginError::Trap {
+            component: name.to_owned(),
+            function,
+            kind,
+            source: source.into(),
+        };
         if input > MAX_INPUT_BYTES {
             return Err(PluginError::TooLarge { component: self.name.clone(), function, bytes: input, max: MAX_INPUT_BYTES });
         }
         if self.live.is_none() {
             let mut store = self.host.store(&self.name, &self.params);
             let budget = self.host.arm(&mut store, 0);
-            let instance = W::instantiate(&self.pre, &mut store).map_err(|e| trap(self.host.explain(&e, budget), &self.name))?;
-            self.live = Some((store, instance));
+            match W::instantiate(&self.pre, &mut store) {
+                Ok(instance) => self.live = Some((store, instance)),
+                Err(e) => return Err(trap(self.host.trap_kind(&e, &store, budget), e, &self.name)),
+            }
         }
         let Some((store, instance)) = self.live.as_mut() else { unreachable!("instantiated above") };
         let budget = self.host.arm(store, input);
-        call(instance, store).map_err(|e| {
-            // A trapped instance cannot be entered again: start afresh next time.
-            let reason = self.host.explain(&e, budget);
-            self.live = None;
-            trap(reason, &self.name)
-        })
+        match call(instance, store) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let kind = self.host.trap_kind(&e, store, budget);
+                // A trapped instance cannot be entered again: start afresh next time.
+                self.live = None;
+                Err(trap(kind, e, &self.name))
+            }
+        }
     }
 
     /// The component's own error for `function`.
@@ -125,13 +136,14 @@ impl<'h, W: World> Live<'h, W> {
     }
 }
 
-/// Why a component does not link as `W`, in terms of ferry's interface.
-fn incompatible<W: World>(e: &wasmtime::Error) -> String {
+/// Why a component does not link as `W`: another world or interface version when wasmtime's
+/// complaint names `ferry:plugin` or one of `W`'s exports.
+fn incompatible<W: World>(e: &wasmtime::Error) -> LoadErrorKind {
+    // wasmtime reports a missing import or export only as text.
     let text = format!("{e:#}");
-    let version = crate::INTERFACE_VERSION;
     if text.contains("ferry:plugin") || W::EXPORTS.iter().any(|f| text.contains(f)) {
-        format!("not a ferry:plugin/{}@{version} component (ferry implements ferry:plugin@{version}): {text}", W::NAME)
+        LoadErrorKind::NotWorld { world: W::NAME }
     } else {
-        format!("cannot be linked as a {}: {text}", W::NAME)
+        LoadErrorKind::Link { world: W::NAME }
     }
 }

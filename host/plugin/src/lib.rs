@@ -6,7 +6,9 @@
 //! call is stopped by an epoch deadline and by fuel (both grown with the size of the text it
 //! is given, see [`Limits`]), and a store that trapped is thrown away.
 //! Compiled components are cached on disk, keyed by the wasm's sha256 and the engine's
-//! compatibility hash. Every error names the component and the function.
+//! compatibility hash; being native code, an entry is used only from a directory this user
+//! alone can write and only if its MAC under this user's cache key matches (`cache`).
+//! Every error names the component and the function, with a kind callers can match.
 
 mod bindings;
 mod cache;
@@ -14,11 +16,12 @@ mod error;
 mod inspect;
 mod instance;
 pub mod mapper;
+mod private_dir;
 mod sandbox;
 pub mod sources;
 pub mod tracker;
 
-pub use error::PluginError;
+pub use error::{LoadErrorKind, PluginError, Source, TrapKind};
 pub use inspect::Inspection;
 pub use mapper::{Image, Mapper, Platform};
 pub use sandbox::{Budget, Host, Limits, Loaded, MAX_INPUT_BYTES};

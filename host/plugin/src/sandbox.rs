@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::PluginError;
+use crate::cache::Cache;
+use crate::error::{LoadErrorKind, PluginError, TrapKind};
 
 /// How often the epoch advances: the granularity of the time limit.
 const TICK: Duration = Duration::from_millis(10);
@@ -74,7 +75,7 @@ impl Limits {
 pub struct Host {
     pub(crate) engine: Engine,
     pub(crate) limits: Limits,
-    cache_dir: Option<PathBuf>,
+    cache: Option<Cache>,
     ticking: Arc<AtomicBool>,
 }
 
@@ -89,11 +90,15 @@ pub struct Loaded {
 
 impl Host {
     /// An engine with fuel and epoch interruption; compiled components are cached in
-    /// `cache_dir` (a directory only this user can write) when given.
+    /// `cache_dir` when given. The directory is created mode 0700 if missing; one that is a
+    /// symbolic link, not this user's or writable by group or others is not used (a warning
+    /// says why, and every load compiles).
     pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Host, PluginError> {
+        let engine_error =
+            |kind, source: wasmtime::Error| PluginError::Load { component: "(engine)".to_owned(), kind, source: source.into() };
         let mut config = Config::new();
         config.consume_fuel(true).epoch_interruption(true).max_wasm_stack(1 << 20);
-        let engine = Engine::new(&config).map_err(|e| PluginError::Load { component: "(engine)".to_owned(), reason: e.to_string() })?;
+        let engine = Engine::new(&config).map_err(|e| engine_error(LoadErrorKind::Engine, e))?;
         let ticking = Arc::new(AtomicBool::new(true));
         let (weak, flag) = (engine.weak(), Arc::clone(&ticking));
         std::thread::Builder::new()
@@ -107,16 +112,16 @@ impl Host {
                     }
                 }
             })
-            .map_err(|e| PluginError::Load { component: "(engine)".to_owned(), reason: format!("starting the epoch thread: {e}") })?;
-        Ok(Host { engine, limits, cache_dir, ticking })
+            .map_err(|e| PluginError::Load { component: "(engine)".to_owned(), kind: LoadErrorKind::EpochThread, source: e.into() })?;
+        let cache = cache_dir.as_deref().and_then(Cache::open);
+        Ok(Host { engine, limits, cache, ticking })
     }
 
     /// Compiles (or loads from the cache) the component `wasm`, named `name` in errors.
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Loaded, PluginError> {
-        let sha256 = crate::cache::sha256_hex(wasm);
-        let component = crate::cache::compile(&self.engine, self.cache_dir.as_deref(), &sha256, wasm)
-            .map_err(|reason| PluginError::Load { component: name.to_owned(), reason })?;
-        Ok(Loaded { name: name.to_owned(), component, sha256 })
+        let sha256 = crate::cache::sha256(wasm);
+        let component = crate::cache::compile(&self.engine, self.cache.as_ref(), &sha256, wasm).map_err(|e| e.for_component(name))?;
+        Ok(Loaded { name: name.to_owned(), component, sha256: hex::encode(sha256) })
     }
 
     /// A fresh store for `component` with `params`, its limits set for one call.
@@ -125,7 +130,7 @@ impl Host {
             // Nothing: no preopens, environment, arguments, stdin, stdout or sockets.
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new().memory_size(self.limits.memory_bytes).trap_on_grow_failure(true).build(),
+            limits: MemoryCeiling { bytes: self.limits.memory_bytes, refused: false },
             params: params.to_vec(),
             component: component.to_owned(),
         };
@@ -144,20 +149,17 @@ impl Host {
         budget
     }
 
-    /// What stopped a call with `budget`, in words an operator can act on.
-    pub(crate) fn explain(&self, e: &wasmtime::Error, budget: Budget) -> String {
+    /// What stopped a call with `budget` in `store`.
+    pub(crate) fn trap_kind(&self, e: &wasmtime::Error, store: &Store<State>, budget: Budget) -> TrapKind {
+        // The limiter's own record first: the error its refusal raised may reach here wrapped.
+        if store.data().limits.refused {
+            return TrapKind::MemoryLimit { limit_bytes: self.limits.memory_bytes };
+        }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => format!("used all its fuel ({} units): stopped (an endless loop?)", budget.fuel),
-            Some(Trap::Interrupt) => format!("ran longer than its time limit of {:?}: stopped", budget.time),
-            Some(Trap::StackOverflow) => "overflowed its stack: stopped".to_owned(),
-            _ => {
-                let text = format!("{e:#}");
-                if text.contains("forcing trap when growing memory") {
-                    format!("tried to use more than its memory limit of {} MiB: stopped", self.limits.memory_bytes >> 20)
-                } else {
-                    format!("trapped: {text}")
-                }
-            }
+            Some(Trap::OutOfFuel) => TrapKind::OutOfFuel { fuel: budget.fuel },
+            Some(Trap::Interrupt) => TrapKind::Deadline { time: budget.time },
+            Some(Trap::StackOverflow) => TrapKind::StackOverflow,
+            _ => TrapKind::Other,
         }
     }
 }
@@ -173,7 +175,7 @@ impl Drop for Host {
 pub(crate) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
+    limits: MemoryCeiling,
     pub(crate) params: Vec<(String, String)>,
     pub(crate) component: String,
 }
@@ -181,5 +183,49 @@ pub(crate) struct State {
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A store's memory ceiling. Growth past it, or past a memory's or table's own maximum, traps
+/// at once (rather than failing the guest's allocator later); growth refused by the ceiling is
+/// remembered, so the trap is reported as the memory limit without reading wasmtime's text.
+pub(crate) struct MemoryCeiling {
+    bytes: usize,
+    refused: bool,
+}
+
+/// The error that stops a guest growing its memory past the ceiling.
+#[derive(Debug, thiserror::Error)]
+#[error("growing memory to {desired} bytes, past the store's limit of {limit} bytes")]
+struct PastCeiling {
+    desired: usize,
+    limit: usize,
+}
+
+impl ResourceLimiter for MemoryCeiling {
+    fn memory_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.bytes {
+            self.refused = true;
+            return Err(PastCeiling { desired, limit: self.bytes }.into());
+        }
+        if maximum.is_some_and(|max| desired > max) {
+            wasmtime::bail!("growing memory to {desired} bytes, past its own maximum");
+        }
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("growing memory failed"))
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            wasmtime::bail!("growing a table to {desired} elements, past its own maximum");
+        }
+        Ok(true)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        Err(error.context("growing a table failed"))
     }
 }

@@ -6,7 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use ferry_plugin::{Host, Image, Limits, Mapper, PluginError, builtin};
+use std::error::Error as _;
+
+use ferry_plugin::{Host, Image, Limits, LoadErrorKind, Mapper, PluginError, TrapKind, builtin};
 
 fn image(source: &str) -> Image {
     Image {
@@ -59,13 +61,22 @@ fn abuse(host: &Host, what: &str) -> (PluginError, Duration) {
 #[test]
 fn hostile_components_are_stopped_and_the_host_stays_healthy() {
     let host = host();
-    for (what, needle) in
-        [("loop", "ran longer than its time limit of 500ms"), ("hog", "more than its memory limit of 64 MiB"), ("panic", "trapped")]
-    {
+    for (what, want, needle) in [
+        ("loop", TrapKind::Deadline { time: Duration::from_millis(500) }, "ran longer than its time limit of 500ms"),
+        ("hog", TrapKind::MemoryLimit { limit_bytes: 64 << 20 }, "more than its memory limit of 64 MiB"),
+        ("panic", TrapKind::Other, "trapped: "),
+    ] {
         let (err, took) = abuse(&host, what);
-        assert!(matches!(err, PluginError::Trap { .. }), "{what}: {err}");
+        let PluginError::Trap { kind, function, .. } = &err else { panic!("{what}: {err}") };
+        assert_eq!((*kind, *function), (want, "map-image"), "{what}: {err}");
         let text = err.to_string();
         assert!(text.starts_with("component hostile: map-image: ") && text.contains(needle), "{what}: {text}");
+        // wasmtime's error stays attached; for any other trap its text says where.
+        let source = err.source().map(ToString::to_string).unwrap_or_default();
+        assert!(!source.is_empty(), "{what}: no source");
+        if want == TrapKind::Other {
+            assert!(text.contains("wasm backtrace") || text.contains("unreachable"), "{what}: {text}");
+        }
         assert!(took < Duration::from_secs(10), "{what} took {took:?}");
     }
     // The same rule, well-behaved, still runs in the same engine; so does another.
@@ -81,6 +92,7 @@ fn hostile_components_are_stopped_and_the_host_stays_healthy() {
 fn fuel_stops_a_loop_when_time_would_not() {
     let host = Host::new(Limits { time: Duration::from_secs(3600), fuel: 50_000_000, ..Limits::default() }, None).unwrap();
     let (err, took) = abuse(&host, "loop");
+    assert!(matches!(err, PluginError::Trap { kind: TrapKind::OutOfFuel { fuel: 50_000_000 }, .. }), "{err:?}");
     assert!(err.to_string().contains("used all its fuel (50000000 units)"), "{err}");
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
@@ -104,6 +116,10 @@ fn what_is_not_a_component_is_refused_by_name() {
     for (bytes, needle) in [(&b"not wasm at all"[..], "not a loadable component"), (&b"\0asm\x01\0\0\0"[..], "not a loadable component")] {
         let err = host.load("site-rule", bytes).err().unwrap();
         assert!(err.to_string().starts_with("component site-rule: ") && err.to_string().contains(needle), "{err}");
+        assert!(matches!(err, PluginError::Load { kind: LoadErrorKind::Compile, .. }), "{err:?}");
+        // wasmtime's reason is the source, and the message still says it.
+        let source = err.source().unwrap().to_string();
+        assert!(err.to_string().contains(&source), "{err} / {source}");
     }
 }
 
@@ -112,8 +128,12 @@ fn compiled_components_are_cached_by_digest() {
     let dir = tempfile::tempdir().unwrap();
     let host = Host::new(Limits::default(), Some(dir.path().to_owned())).unwrap();
     let first = host.load("nest", builtin::NEST).unwrap();
-    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    assert_eq!(entries.len(), 1);
+    let entries: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "key")
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].starts_with(&first.sha256) && entries[0].ends_with(".cwasm"), "{entries:?}");
     // A second host loads the entry; a damaged entry is compiled again.
     let again = Host::new(Limits::default(), Some(dir.path().to_owned())).unwrap();
@@ -160,7 +180,7 @@ fn another_interface_version_is_refused_with_both_versions() {
     let i = host.inspect(&other, builtin::OLD_INTERFACE.len() as u64);
     assert_eq!((i.world, i.interface_version.as_deref()), (Some("mapper"), Some("0.2.0")));
     let err = Mapper::new(&host, &other, vec![]).err().unwrap();
-    assert!(matches!(err, PluginError::Load { .. }), "{err}");
+    assert!(matches!(err, PluginError::Load { kind: LoadErrorKind::NotWorld { world: "mapper" }, .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.starts_with("component route: not a ferry:plugin/mapper@0.1.0 component"), "{text}");
     assert!(text.contains("ferry:plugin/host@0.2.0"), "names what it wants: {text}");

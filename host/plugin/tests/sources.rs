@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use ferry_plugin::{Host, Limits, Mapper, PluginError, SourceEntry, SourcesParser, Tracker, builtin};
+use ferry_plugin::{Host, Limits, LoadErrorKind, Mapper, PluginError, SourceEntry, SourcesParser, Tracker, builtin};
 
 fn parse(text: &str) -> Result<Vec<SourceEntry>, PluginError> {
     let host = Host::new(Limits::default(), None).unwrap();
@@ -184,7 +184,7 @@ fn a_component_of_another_world_is_refused_naming_both() {
     ];
     for (err, start, export) in refusals {
         let err = err.unwrap();
-        assert!(matches!(err, PluginError::Load { .. }), "{err}");
+        assert!(matches!(err, PluginError::Load { kind: LoadErrorKind::NotWorld { .. }, .. }), "{err:?}");
         let text = err.to_string();
         assert!(text.starts_with(start), "{text}");
         assert!(text.contains(export), "names the missing export: {text}");

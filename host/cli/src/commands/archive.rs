@@ -14,7 +14,10 @@ use crate::session::Session;
 pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -> anyhow::Result<()> {
     let parser = ComponentSources::load(session.sites()?, args.gather.sources_parser.as_deref()).await?;
     let sources = read_sources(&parser, &args.sources)?;
-    let cache = args.cache.clone().unwrap_or_else(|| session.config().cache_path().join("archive"));
+    let cache = match args.cache.clone() {
+        Some(cache) => cache,
+        None => session.config().cache_path()?.join("archive"),
+    };
     let dest = ArchiveDest::from_arg(&args.dest);
     let delta = delta(&args.existing, &args.serialize);
     let request = ArchiveRequest {

@@ -16,7 +16,10 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
     let sites = session.sites()?;
     let subset = subset(session, &args.route, args.subset.as_deref()).await?;
     let rule = Rule::load(sites, &args.mapper).await?;
-    let cache = args.cache.clone().unwrap_or_else(|| session.config().cache_path().join("unarchive"));
+    let cache = match args.cache.clone() {
+        Some(cache) => cache,
+        None => session.config().cache_path()?.join("unarchive"),
+    };
     let request = UnarchiveRequest {
         source: ArchiveSource::open(&args.source, args.block_size)?,
         cache: &cache,
