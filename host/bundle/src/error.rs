@@ -134,6 +134,11 @@ pub enum BundleError {
         /// The file the policy came from.
         policy_file: String,
     },
+    /// No installed-plugin store: none configured, and no home directory to put one in.
+    #[error(
+        "no installed-plugin store: set plugins.store in the config file, or XDG_DATA_HOME; this user has no HOME and no home directory in the user database"
+    )]
+    NoStore,
     /// An error, with what was being done.
     #[error("{what}")]
     Named {
@@ -166,7 +171,8 @@ impl BundleError {
             | BundleError::ComponentFile { .. }
             | BundleError::Load { .. }
             | BundleError::AllowUnsignedRefused { .. }
-            | BundleError::ExtraKeyRefused { .. } => true,
+            | BundleError::ExtraKeyRefused { .. }
+            | BundleError::NoStore => true,
             BundleError::Io { .. } | BundleError::Pem(_) => false,
         }
     }

@@ -76,10 +76,9 @@ impl Sites {
 
     /// The installed-plugin store.
     pub fn installed(&self) -> Result<Installed, BundleError> {
-        Installed::open(&self.settings.store).map_err(|e| BundleError::Named {
-            what: format!("the installed-plugin store {}", self.settings.store.display()),
-            source: Box::new(e),
-        })
+        let store = self.settings.store.as_ref().ok_or(BundleError::NoStore)?;
+        Installed::open(store)
+            .map_err(|e| BundleError::Named { what: format!("the installed-plugin store {}", store.display()), source: Box::new(e) })
     }
 
     /// The policy in effect, its trusted keys read; `extra` keys (`--key`) are trusted too.

@@ -78,8 +78,8 @@ pub struct PluginSettings {
     /// Public key files (PEM) whose signatures are trusted; relative paths are resolved
     /// against the config file's directory.
     pub trusted_keys: Vec<PathBuf>,
-    /// The installed-plugin store.
-    pub store: PathBuf,
+    /// The installed-plugin store; `None` when no configured, XDG or home path gives one.
+    pub store: Option<PathBuf>,
     /// The file the policy (`requireSigned`, `trustedKeys`) came from.
     pub policy_file: Option<PathBuf>,
 }
@@ -469,13 +469,11 @@ impl Config {
     pub fn plugins(&self) -> PluginSettings {
         let p = &self.file.plugins;
         let base = self.source.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
-        let store = p.store.clone().map(|s| base.join(s)).unwrap_or_else(|| {
-            std::env::var_os("XDG_DATA_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("share")))
-                .unwrap_or_else(std::env::temp_dir)
-                .join("ferry")
-                .join("plugins")
+        // Like the cache, the store holds code: it never falls back to a shared directory.
+        let store = p.store.clone().map(|s| base.join(s)).or_else(|| {
+            let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+            let home = || std::env::home_dir().filter(|h| !h.as_os_str().is_empty()).map(|h| h.join(".local").join("share"));
+            xdg.or_else(home).map(|d| d.join("ferry").join("plugins"))
         });
         let policy_file = self.policy_source.clone().or_else(|| self.source.clone());
         PluginSettings {
@@ -494,8 +492,7 @@ impl Config {
         file.cache_path = self.cache_path().ok();
         file.concurrent_http = Some(self.concurrent_http() as i64);
         let plugins = self.plugins();
-        file.plugins =
-            PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: Some(plugins.store) };
+        file.plugins = PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: plugins.store };
         serde_yaml_ng::to_string(&file).unwrap_or_default()
     }
 }
@@ -675,7 +672,7 @@ mod tests {
         let p = c.plugins();
         assert!(!p.require_signed);
         assert_eq!(p.trusted_keys, vec![PathBuf::from("/site/keys/a.pub"), PathBuf::from("/abs/b.pub")]);
-        assert_eq!(p.store, PathBuf::from("/site/installed"));
+        assert_eq!(p.store, Some(PathBuf::from("/site/installed")));
         let e = load("plugins:\n  requireSigned: yes please\n").unwrap_err().to_string();
         assert!(e.contains("requireSigned") || e.contains("plugins"), "{e}");
         let e = load("plugins:\n  trustKeys: []\n").unwrap_err().to_string();
