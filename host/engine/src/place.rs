@@ -387,11 +387,7 @@ async fn place_one(src: &dyn Store, dst: &Destination, p: &Placement, recursive:
     };
     // The tag is the last write. A digest destination was stored by digest in the copy
     // (a selection's index is pushed here).
-    let tag = match &p.destination {
-        ImageRef::Registry(r) if r.digest.is_none() => Some(r.tag.clone().unwrap_or_else(|| "latest".to_owned())),
-        ImageRef::Layout(l) if l.digest.is_none() => Some(l.tag.clone().unwrap_or_else(|| "latest".to_owned())),
-        _ => None,
-    };
+    let tag = p.destination.digest().is_none().then(|| p.destination.reference_or_default());
     if tag.is_some() || matches!(p.content, Content::Selection { .. }) {
         dst.store.push_manifest_placed(&root, tag.as_deref()).await?;
     }

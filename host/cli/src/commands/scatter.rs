@@ -82,7 +82,7 @@ pub(super) fn report(output: &Output, routed: Routed) -> anyhow::Result<()> {
 
 fn describe(destination: &ImageRef, d: &ferry_oci::Descriptor) -> String {
     match destination {
-        ImageRef::Registry(r) if r.digest.is_some() => destination.to_string(),
+        ImageRef::Registry(_) if destination.digest().is_some() => destination.to_string(),
         _ => format!("{destination} ({})", d.digest),
     }
 }
