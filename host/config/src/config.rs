@@ -219,6 +219,7 @@ pub struct Endpoint {
 
 /// The configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file exists but could not be read.
     #[error("reading {}", path.display())]
