@@ -12,6 +12,7 @@ use crate::descriptor::Descriptor;
 use crate::digest::{Digest, Hasher};
 use crate::gojson;
 use crate::manifest::Index;
+use crate::mismatch::DigestMismatch;
 
 /// The contents of `oci-layout`.
 pub const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -24,6 +25,7 @@ pub struct Layout {
 
 /// Errors of the layout store.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayoutError {
     /// A file could not be read or written (the message names the path).
     #[error(transparent)]
@@ -40,18 +42,9 @@ pub enum LayoutError {
         #[source]
         source: serde_json::Error,
     },
-    /// Written bytes did not match the expected digest or size.
-    #[error("blob {expected}: received {size} bytes with digest {actual}, expected {expected_size} bytes")]
-    Mismatch {
-        /// Expected digest.
-        expected: Digest,
-        /// Digest of the bytes received.
-        actual: Digest,
-        /// Bytes received.
-        size: u64,
-        /// Expected size.
-        expected_size: u64,
-    },
+    /// Bytes read or written did not match the expected digest or size.
+    #[error(transparent)]
+    Mismatch(#[from] DigestMismatch),
     /// A tag or digest is not in `index.json`.
     #[error("{reference} not found in {path}")]
     NotFound {
@@ -124,12 +117,7 @@ impl Layout {
         let bytes = fs_err::read(self.blob_path(&desc.digest))?;
         let actual = desc.digest.same_algorithm_of(&bytes);
         if actual != desc.digest || bytes.len() as u64 != desc.size {
-            return Err(LayoutError::Mismatch {
-                expected: desc.digest.clone(),
-                actual,
-                size: bytes.len() as u64,
-                expected_size: desc.size,
-            });
+            return Err(DigestMismatch::new(desc, bytes.len() as u64, Some(actual)).into());
         }
         Ok(bytes)
     }
@@ -215,12 +203,7 @@ impl BlobWriter {
     pub fn commit(self) -> Result<(), LayoutError> {
         let actual = self.hasher.finish();
         if actual != self.expected.digest || self.written != self.expected.size {
-            return Err(LayoutError::Mismatch {
-                expected: self.expected.digest,
-                actual,
-                size: self.written,
-                expected_size: self.expected.size,
-            });
+            return Err(DigestMismatch::new(&self.expected, self.written, Some(actual)).into());
         }
         self.tmp
             .persist(&self.path)
@@ -251,7 +234,7 @@ mod tests {
         assert_eq!(layout.read_blob(&d).unwrap(), b"hello");
 
         let bad = Descriptor::of_bytes(crate::media_type::OCTET_STREAM, b"other");
-        assert!(matches!(layout.write_blob(&bad, &b"hellx"[..]), Err(LayoutError::Mismatch { .. })));
+        assert!(matches!(layout.write_blob(&bad, &b"hellx"[..]), Err(LayoutError::Mismatch(_))));
         assert!(!layout.has_blob(&bad.digest, 5).unwrap());
 
         layout.tag(&d, "v1").unwrap();
