@@ -12,6 +12,19 @@ pub enum Error {
     /// A registry operation failed.
     #[error(transparent)]
     Registry(#[from] ferry_registry::Error),
+    /// A blob stream failed or did not verify (names where its bytes came from; boxed: it
+    /// is large).
+    #[error(transparent)]
+    Blob(Box<ferry_oci::BlobError>),
+    /// A subject's tag-schema referrers index cannot be extended; it is left untouched.
+    #[error("{store}")]
+    ReferrersIndex {
+        /// The store holding it.
+        store: String,
+        /// Why (boxed: it is large, and rare).
+        #[source]
+        source: Box<ferry_oci::referrers::TagIndexError>,
+    },
     /// An OCI layout directory could not be read or written.
     #[error("OCI layout {}", path.display())]
     Layout {
@@ -175,6 +188,12 @@ pub enum Error {
     },
 }
 
+impl From<ferry_oci::BlobError> for Error {
+    fn from(e: ferry_oci::BlobError) -> Error {
+        Error::Blob(Box::new(e))
+    }
+}
+
 impl Error {
     /// True for errors in what the user gave (files, references, flags): exit code 2.
     pub fn is_bad_input(&self) -> bool {
@@ -190,6 +209,16 @@ impl Error {
             | Error::NotAMirrorArtifact { .. }
             | Error::TooDeep { .. } => true,
             Error::Source { source, .. } => source.is_bad_input(),
+            _ => false,
+        }
+    }
+
+    /// True when repeating the operation may succeed: a registry's transient failure, or a
+    /// blob stream whose source may read better again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Registry(e) => e.is_transient(),
+            Error::Blob(e) => e.is_transient(),
             _ => false,
         }
     }
