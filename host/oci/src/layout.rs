@@ -78,13 +78,11 @@ impl Layout {
     pub fn create(root: impl Into<PathBuf>) -> Result<Layout, LayoutError> {
         let root = root.into();
         fs_err::create_dir_all(root.join("blobs"))?;
-        if !root.join("oci-layout").exists() {
-            write_atomic(&root.join("oci-layout"), OCI_LAYOUT_CONTENT)?;
-        }
+        // Never replacing a file another process wrote meanwhile: two ferry processes may
+        // create one layout at once, and the other may have tagged something already.
+        write_new(&root.join("oci-layout"), OCI_LAYOUT_CONTENT)?;
         let layout = Layout::open(root)?;
-        if !layout.root.join("index.json").exists() {
-            layout.write_index(&Index::new())?;
-        }
+        write_new(&layout.root.join("index.json"), &gojson::to_vec_pretty(&Index::new()))?;
         Ok(layout)
     }
 
@@ -212,6 +210,21 @@ impl BlobWriter {
     }
 }
 
+/// Writes `path` whole, unless it exists (then leaves it as it is).
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".ferry-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io::Error::new(e.error.kind(), format!("writing {}: {}", path.display(), e.error))),
+    }
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".ferry-").tempfile_in(dir)?;
@@ -243,5 +256,16 @@ mod tests {
         assert_eq!(layout.resolve("v1").unwrap().digest, d.digest);
         assert!(matches!(layout.resolve("v2"), Err(LayoutError::NotFound { .. })));
         assert!(matches!(Layout::open(dir.path()), Err(LayoutError::NotALayout(_))));
+    }
+
+    #[test]
+    fn creating_a_layout_again_keeps_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Layout::create(dir.path()).unwrap();
+        let d = Descriptor::of_bytes(crate::media_type::OCI_INDEX, br#"{"schemaVersion":2,"manifests":[]}"#);
+        first.tag(&d, "v1").unwrap();
+        // As a second process opening the same new store would.
+        let second = Layout::create(dir.path()).unwrap();
+        assert_eq!(second.resolve("v1").unwrap().digest, d.digest);
     }
 }
