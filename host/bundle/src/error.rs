@@ -26,6 +26,15 @@ pub enum BundleError {
     /// The installed-plugin store has no such plugin, or installing would clash with another.
     #[error("{0}")]
     Installed(String),
+    /// The installed-plugin store's lock could not be taken.
+    #[error("locking the plugin store ({})", path.display())]
+    Lock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl BundleError {
@@ -33,6 +42,7 @@ impl BundleError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             BundleError::Store(e) => e.is_bad_input(),
+            BundleError::Lock { .. } => false,
             BundleError::Invalid { .. } | BundleError::Untrusted { .. } | BundleError::Installed(_) => true,
         }
     }
