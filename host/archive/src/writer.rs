@@ -60,7 +60,7 @@ pub enum WriteError {
     #[error("writing the archive")]
     Io(#[from] io::Error),
     /// A blob's bytes did not match its descriptor; the archive must not be used.
-    #[error("writing blob {}", .0.expected)]
+    #[error("writing blob {}: {}", .0.expected, .0)]
     Mismatch(#[source] DigestMismatch),
 }
 

@@ -27,7 +27,7 @@ pub enum BundleError {
     #[error("{0}")]
     Installed(String),
     /// The installed-plugin store's lock could not be taken.
-    #[error("locking the plugin store ({})", path.display())]
+    #[error("locking the plugin store ({}): {source}", path.display())]
     Lock {
         /// The lock file.
         path: std::path::PathBuf,

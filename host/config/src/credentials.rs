@@ -66,7 +66,7 @@ pub enum Credential {
 #[non_exhaustive]
 pub enum CredentialError {
     /// `config.json` could not be read.
-    #[error("reading {}", path.display())]
+    #[error("reading {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
@@ -75,7 +75,7 @@ pub enum CredentialError {
         source: std::io::Error,
     },
     /// `config.json` is not valid JSON of Docker's schema.
-    #[error("{} is not a valid Docker config", path.display())]
+    #[error("{} is not a valid Docker config: {source}", path.display())]
     Parse {
         /// The file.
         path: PathBuf,
@@ -90,7 +90,7 @@ pub enum CredentialError {
         path: PathBuf,
     },
     /// A credential helper failed.
-    #[error("credential helper docker-credential-{helper} for {host}")]
+    #[error("credential helper docker-credential-{helper} for {host}: {failure}")]
     Helper {
         /// The helper's name.
         helper: String,
@@ -113,7 +113,7 @@ pub enum HelperFailure {
     #[error("not found")]
     NotFound,
     /// The program could not be started or talked to.
-    #[error("cannot run it")]
+    #[error("cannot run it: {0}")]
     Run(#[source] std::io::Error),
     /// It did not answer in time and was killed.
     #[error("no answer within {0:?}; it was stopped (a helper waiting for a prompt?)")]
@@ -122,7 +122,7 @@ pub enum HelperFailure {
     #[error("exited with {0}")]
     Exit(ExitStatus),
     /// Its answer is not the JSON the protocol defines.
-    #[error("invalid answer")]
+    #[error("invalid answer: {0}")]
     Answer(#[source] serde_json::Error),
 }
 
@@ -379,8 +379,8 @@ mod tests {
         let e = s.get("h.io").unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
         assert!(matches!(e, CredentialError::Helper { failure: HelperFailure::Timeout(_), .. }), "{e:?}");
-        let chain = format!("{e}: {}", std::error::Error::source(&e).unwrap());
-        assert!(chain.contains("docker-credential-stuck for h.io") && chain.contains("no answer within"), "{chain}");
+        let shown = e.to_string();
+        assert!(shown.contains("docker-credential-stuck for h.io") && shown.contains("no answer within"), "{shown}");
     }
 
     #[cfg(unix)]

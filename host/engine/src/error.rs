@@ -17,7 +17,7 @@ pub enum Error {
     #[error(transparent)]
     Blob(Box<ferry_oci::BlobError>),
     /// A subject's tag-schema referrers index cannot be extended; it is left untouched.
-    #[error("{store}")]
+    #[error("{store}: {source}")]
     ReferrersIndex {
         /// The store holding it.
         store: String,

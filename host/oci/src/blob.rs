@@ -85,9 +85,11 @@ impl SourceError for std::io::Error {}
 /// Sources that cannot fail (bytes in memory).
 impl SourceError for std::convert::Infallible {}
 
-/// A blob stream failed: where, and why.
+/// A blob stream failed: where, and why. Its message is whole (origin, what happened and the
+/// source's own message), for the places that print an error without its chain; the CLI
+/// prints each piece of a chain once.
 #[derive(Debug, thiserror::Error)]
-#[error("{origin}")]
+#[error("{origin}: {kind}")]
 pub struct BlobError {
     /// Where the bytes came from.
     pub origin: Origin,
@@ -104,7 +106,7 @@ pub enum BlobErrorKind {
     #[error(transparent)]
     Mismatch(DigestMismatch),
     /// The source failed before the blob was whole.
-    #[error("reading failed after {received} of {size} bytes")]
+    #[error("reading failed after {received} of {size} bytes: {source}")]
     Source {
         /// Bytes received before the failure.
         received: u64,
@@ -343,10 +345,10 @@ mod tests {
         ]);
         let origin = Origin::Archive { archive: "x.tar".into(), entry: "blobs/sha256/ab".into(), offset: 1536 };
         let e = block_on(BlobStream::verifying(d, origin, broken).collect()).unwrap_err();
-        assert_eq!(e.to_string(), "entry \"blobs/sha256/ab\" at byte 1536 of \"x.tar\"");
+        assert_eq!(e.to_string(), "entry \"blobs/sha256/ab\" at byte 1536 of \"x.tar\": reading failed after 3 of 6 bytes: cut");
         assert!(!e.is_transient());
         let kind = std::error::Error::source(&e).unwrap();
-        assert_eq!(kind.to_string(), "reading failed after 3 of 6 bytes");
+        assert_eq!(kind.to_string(), "reading failed after 3 of 6 bytes: cut");
         assert!(kind.source().unwrap().downcast_ref::<std::io::Error>().is_some());
     }
 }

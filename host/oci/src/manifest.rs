@@ -62,7 +62,7 @@ pub enum ManifestError {
         media_type: String,
     },
     /// Bytes do not hash to the descriptor's digest or have another size.
-    #[error("manifest does not match its descriptor")]
+    #[error("manifest does not match its descriptor: {0}")]
     DigestMismatch(#[source] DigestMismatch),
     /// The JSON does not parse.
     #[error("manifest {digest} ({}) is not valid JSON", crate::quoted(media_type.as_bytes()))]

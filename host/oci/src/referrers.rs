@@ -26,7 +26,7 @@ pub enum TagIndexError {
         media_type: String,
     },
     /// The index at the tag does not parse as an OCI index.
-    #[error("tag {tag} names {digest}, which is not a readable index; it is left as it is")]
+    #[error("tag {tag} names {digest}, which is not a readable index ({source}); it is left as it is")]
     Unreadable {
         /// The referrers tag.
         tag: String,
@@ -37,7 +37,7 @@ pub enum TagIndexError {
         source: serde_json::Error,
     },
     /// The new index could not be made a manifest (it always can; kept typed all the same).
-    #[error("building the referrers index for tag {tag}")]
+    #[error("building the referrers index for tag {tag}: {source}")]
     Build {
         /// The referrers tag.
         tag: String,

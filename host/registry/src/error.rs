@@ -73,7 +73,7 @@ pub enum ErrorKind {
         codes: Vec<ErrorCode>,
     },
     /// Content did not match its descriptor.
-    #[error("{what}")]
+    #[error("{what}: {mismatch}")]
     Mismatch {
         /// The content.
         what: String,
@@ -93,14 +93,14 @@ pub enum ErrorKind {
     #[error("TLS setup failed: {0}")]
     Tls(String),
     /// Credentials could not be read (shared by every request that waited for the lookup).
-    #[error("reading credentials")]
+    #[error("reading credentials: {0}")]
     Credentials(#[source] Arc<ferry_config::credentials::CredentialError>),
     /// Per-host certificate files could not be read.
     #[error("reading certificates")]
     Certs(#[source] ferry_config::certs::CertError),
     /// The body of a streamed upload failed (the source stream broke or did not verify, as
     /// the transport reports it).
-    #[error("{what}: upload body failed")]
+    #[error("{what}: upload body failed: {}", innermost(source))]
     Body {
         /// The operation.
         what: String,
@@ -110,7 +110,7 @@ pub enum ErrorKind {
     },
     /// The content being uploaded could not be read from its source: the source's failure,
     /// not the registry's.
-    #[error("{what}")]
+    #[error("{what}: {source}")]
     Source {
         /// The operation.
         what: String,
@@ -119,7 +119,7 @@ pub enum ErrorKind {
         source: Box<BlobError>,
     },
     /// A subject's tag-schema referrers index cannot be extended (it is left untouched).
-    #[error("{what}")]
+    #[error("{what}: {source}")]
     ReferrersIndex {
         /// The index.
         what: String,
@@ -131,6 +131,15 @@ pub enum ErrorKind {
     /// gets the same error.
     #[error(transparent)]
     Token(Arc<ErrorKind>),
+}
+
+/// The last cause of a transport error: for a failed upload body, the body's own error.
+fn innermost(e: &reqwest::Error) -> String {
+    let mut last: &dyn std::error::Error = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 fn hint(detail: &str) -> String {
