@@ -33,7 +33,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Seek, SeekFrom};
 
-use ferry_oci::{Descriptor, Digest, Index, quoted};
+use ferry_oci::{Descriptor, Digest, DigestMismatch, Index, quoted};
 
 use crate::header::BLOCK;
 pub use crate::reader::MANIFEST_MAX_BYTES;
@@ -267,12 +267,10 @@ pub enum EntryFault {
         /// Its size.
         size: u64,
     },
-    /// The content does not hash to the digest its path names.
-    #[error("content has digest {actual}")]
-    Digest {
-        /// What it hashes to.
-        actual: Digest,
-    },
+    /// The content does not hash to the digest its path names (its size is the entry's, so
+    /// the mismatch always carries the digest it hashes to).
+    #[error("content has digest {}", .0.actual.as_ref().map_or_else(|| "(not computed)".to_owned(), ToString::to_string))]
+    Digest(DigestMismatch),
 }
 
 /// Where a stream ended early.

@@ -13,7 +13,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use ferry_oci::{Descriptor, Digest};
+use ferry_oci::{Descriptor, Digest, DigestMismatch};
 
 use crate::compress::Compression;
 use crate::entries::{Entries, Entry, EntryFault, ReadError};
@@ -120,7 +120,16 @@ pub fn blobs_held(input: impl Read) -> Result<Held, ScanError> {
                 }
             }
             Ok((actual, _)) => {
-                let error = ReadError::Entry { name: blob.name, offset: blob.header_offset, fault: EntryFault::Digest { actual } };
+                let error = ReadError::Entry {
+                    name: blob.name,
+                    offset: blob.header_offset,
+                    fault: EntryFault::Digest(DigestMismatch {
+                        expected: blob.digest.clone(),
+                        expected_size: blob.size,
+                        size: blob.size,
+                        actual: Some(actual),
+                    }),
+                };
                 break Stop::Corrupt { offset: blob.header_offset, error };
             }
             Err(error) => break stopped(&entries, error),

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 
-use ferry_oci::{Descriptor, Digest, Hasher, Index, Manifest, media_type};
+use ferry_oci::{Descriptor, Digest, DigestMismatch, Hasher, Index, Manifest, media_type};
 
 use crate::entries::{Blob, Entries, Entry, EntryFault, ReadError, Source, into_read_error};
 
@@ -58,7 +58,12 @@ pub fn verify(tar_stream: impl Read) -> Report {
             Entry::Index { index, .. } => indexes.push(index),
             Entry::Blob(blob) => match hash_blob(&mut entries, &blob) {
                 Ok((actual, _)) if actual != blob.digest => {
-                    let fault = EntryFault::Digest { actual };
+                    let fault = EntryFault::Digest(DigestMismatch {
+                        expected: blob.digest.clone(),
+                        expected_size: blob.size,
+                        size: blob.size,
+                        actual: Some(actual),
+                    });
                     report.faults.push(ReadError::Entry { name: blob.name, offset: blob.header_offset, fault }.to_string());
                 }
                 Ok((_, first)) => {

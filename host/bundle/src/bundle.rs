@@ -3,9 +3,8 @@
 
 use bytes::Bytes;
 use ferry_engine::store::Store;
-use ferry_oci::{Descriptor, Manifest, media_type};
+use ferry_oci::{BlobStream, Descriptor, Manifest, Origin, media_type};
 use ferry_plugin::{Host, INTERFACE_VERSION};
-use ferry_registry::BlobStream;
 
 use crate::error::BundleError;
 use crate::format::{
@@ -270,8 +269,8 @@ async fn push_bytes(dst: &dyn Store, desc: &Descriptor, bytes: Vec<u8>) -> Resul
     if dst.blob_exists(desc).await? {
         return Ok(());
     }
-    let chunk = futures_util::stream::once(async move { Ok::<Bytes, ferry_registry::ErrorKind>(Bytes::from(bytes)) });
-    dst.push_blob_stream(desc, BlobStream::verifying(desc.clone(), "local", format!("blob {}", desc.digest), chunk)).await?;
+    let origin = Origin::Memory { what: format!("blob {} as built", desc.digest) };
+    dst.push_blob_stream(desc, BlobStream::from_bytes(desc.clone(), origin, Bytes::from(bytes))).await?;
     Ok(())
 }
 

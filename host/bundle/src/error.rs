@@ -76,6 +76,15 @@ pub enum BundleError {
         #[source]
         source: std::io::Error,
     },
+    /// The installed-plugin store's lock could not be taken.
+    #[error("locking the plugin store ({}): {source}", path.display())]
+    Lock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A key is unusable.
     #[error("trusted key {0}")]
     Key(#[from] crate::keys::KeyError),
@@ -173,7 +182,7 @@ impl BundleError {
             | BundleError::AllowUnsignedRefused { .. }
             | BundleError::ExtraKeyRefused { .. }
             | BundleError::NoStore => true,
-            BundleError::Io { .. } | BundleError::Pem(_) => false,
+            BundleError::Io { .. } | BundleError::Pem(_) | BundleError::Lock { .. } => false,
         }
     }
 }

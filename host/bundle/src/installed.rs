@@ -1,8 +1,16 @@
 //! The installed-plugin store: an OCI layout directory holding each installed bundle, tagged
 //! by its name, with its signatures. Plugins are found here by component name; what is loaded
 //! is read back through the same checks as at install time.
+//!
+//! Several ferry processes may use one store. Every change (install, remove) holds an
+//! exclusive lock on the store's [`LOCK_FILE`] from its first read of `index.json` to its
+//! last write and prune, so two installs never lose each other's tag or prune what the other
+//! is still copying; reads hold a shared lock. The lock is an advisory `flock`, released by
+//! the kernel when its holder exits, so a crashed ferry leaves no stale lock. `index.json` is
+//! always replaced whole (a temporary file renamed over it).
 
 use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -16,10 +24,25 @@ use crate::bundle::{self, Opened};
 use crate::error::BundleError;
 use crate::format::ComponentEntry;
 
+/// The lock file in the store's directory.
+pub const LOCK_FILE: &str = "ferry-store.lock";
+
 /// The store of installed bundles.
 pub struct Installed {
     store: LayoutStore,
     root: PathBuf,
+}
+
+/// A lock on the store, released when dropped (its descriptor closes).
+struct StoreLock {
+    _file: Option<File>,
+}
+
+/// Shared for reading the store, exclusive for changing it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Change,
 }
 
 impl Installed {
@@ -33,9 +56,39 @@ impl Installed {
         &self.store
     }
 
+    /// Takes the store's lock; waits (on a blocking thread) while another process holds it.
+    /// Reading goes on without a lock when the lock file cannot be opened (a store the user
+    /// may only read); changing does not.
+    async fn lock(&self, access: Access) -> Result<StoreLock, BundleError> {
+        let path = self.root.join(LOCK_FILE);
+        let taken = tokio::task::spawn_blocking(move || {
+            let file = match OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path) {
+                Ok(f) => f,
+                Err(_) if access == Access::Read => return Ok(StoreLock { _file: None }),
+                Err(source) => return Err(BundleError::Lock { path, source }),
+            };
+            let locked = if access == Access::Change { file.lock() } else { file.lock_shared() };
+            locked.map_err(|source| BundleError::Lock { path, source })?;
+            Ok(StoreLock { _file: Some(file) })
+        })
+        .await;
+        match taken {
+            Ok(lock) => lock,
+            Err(join) => match join.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(e) => Err(BundleError::Lock { path: self.root.join(LOCK_FILE), source: std::io::Error::other(e) }),
+            },
+        }
+    }
+
     /// Every installed bundle by name, each opened or with the reason it cannot be (one damaged
     /// bundle does not hide the others).
     pub async fn bundles(&self) -> Result<Vec<(String, Result<Opened, BundleError>)>, BundleError> {
+        let _lock = self.lock(Access::Read).await?;
+        self.bundles_unlocked().await
+    }
+
+    async fn bundles_unlocked(&self) -> Result<Vec<(String, Result<Opened, BundleError>)>, BundleError> {
         let mut out = Vec::new();
         let mut names = self.names()?;
         names.sort();
@@ -48,7 +101,12 @@ impl Installed {
 
     /// The installed bundle holding the component `name`, and its entry.
     pub async fn find(&self, name: &str) -> Result<(Opened, ComponentEntry), BundleError> {
-        let bundles = self.bundles().await?;
+        let _lock = self.lock(Access::Read).await?;
+        self.find_unlocked(name).await
+    }
+
+    async fn find_unlocked(&self, name: &str) -> Result<(Opened, ComponentEntry), BundleError> {
+        let bundles = self.bundles_unlocked().await?;
         let mut known = Vec::new();
         let mut damaged = Vec::new();
         for (bundle_name, b) in bundles {
@@ -71,7 +129,8 @@ impl Installed {
     /// that requires signatures, its bundle must be signed by one of the policy's keys as it is
     /// now; the bytes are checked against the pinned sha256 either way.
     pub async fn component(&self, name: &str, policy: &Policy) -> Result<(Opened, ComponentEntry, Vec<u8>), BundleError> {
-        let (opened, entry) = self.find(name).await?;
+        let _lock = self.lock(Access::Read).await?;
+        let (opened, entry) = self.find_unlocked(name).await?;
         if policy.require_signed {
             bundle::trusted_signer(&opened, &policy.trusted_keys)?;
         }
@@ -80,11 +139,13 @@ impl Installed {
     }
 
     /// Copies `opened` and its signatures from `src` into the store, under its name, replacing
-    /// an earlier version of the same bundle. Returns the version it replaced.
+    /// an earlier version of the same bundle. Returns the version it replaced. Holds the
+    /// store's exclusive lock throughout.
     pub async fn install(&self, src: &dyn Store, opened: &Opened) -> Result<Option<String>, BundleError> {
+        let _lock = self.lock(Access::Change).await?;
         let name = &opened.metadata.name;
         let mut replaced = None;
-        for (other_name, other) in self.bundles().await? {
+        for (other_name, other) in self.bundles_unlocked().await? {
             // A damaged bundle of another name cannot be checked for clashes; `find` skips it.
             let Ok(other) = other else {
                 continue;
@@ -112,8 +173,9 @@ impl Installed {
     }
 
     /// Removes the bundle `name` and whatever only it used; returns it as it was, if it could
-    /// still be read.
+    /// still be read. Holds the store's exclusive lock throughout.
     pub async fn remove(&self, name: &str) -> Result<Option<Opened>, BundleError> {
+        let _lock = self.lock(Access::Change).await?;
         let names = self.names()?;
         if !names.iter().any(|n| n == name) {
             return Err(BundleError::Installed(format!(

@@ -1,11 +1,16 @@
 //! Docker's credential store: `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`) with
 //! `auths`, `credHelpers` and `credsStore`, and identity tokens. Secrets never print.
+//!
+//! Lookups are blocking: a credential helper is a process (`docker-credential-NAME get`),
+//! given [`HELPER_TIMEOUT`] to answer before it is killed. Async callers run lookups on a
+//! blocking thread (the registry client does, once per registry).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
@@ -58,26 +63,72 @@ pub enum Credential {
 
 /// Credentials could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CredentialError {
-    /// `config.json` could not be read or parsed.
-    #[error("{}: {message}", path.display())]
-    File {
+    /// `config.json` could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
         /// The file.
         path: PathBuf,
-        /// What is wrong.
-        message: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.json` is not valid JSON of Docker's schema.
+    #[error("{} is not a valid Docker config: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An `auth` value is not base64 of `user:password`.
+    #[error("{}: an \"auth\" value is not base64 of user:password", path.display())]
+    BadAuth {
+        /// The file.
+        path: PathBuf,
     },
     /// A credential helper failed.
-    #[error("credential helper docker-credential-{helper} for {host}: {message}")]
+    #[error("credential helper docker-credential-{helper} for {host}: {failure}")]
     Helper {
         /// The helper's name.
         helper: String,
         /// The registry.
         host: String,
         /// What happened (never the secret).
-        message: String,
+        #[source]
+        failure: HelperFailure,
     },
+    /// The lookup was abandoned before it finished (the program is shutting down).
+    #[error("the credential lookup was interrupted")]
+    Interrupted,
 }
+
+/// How a credential helper failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HelperFailure {
+    /// No such program in the helper directories.
+    #[error("not found")]
+    NotFound,
+    /// The program could not be started or talked to.
+    #[error("cannot run it: {0}")]
+    Run(#[source] std::io::Error),
+    /// It did not answer in time and was killed.
+    #[error("no answer within {0:?}; it was stopped (a helper waiting for a prompt?)")]
+    Timeout(Duration),
+    /// It exited with a failure status (other than "credentials not found").
+    #[error("exited with {0}")]
+    Exit(ExitStatus),
+    /// Its answer is not the JSON the protocol defines.
+    #[error("invalid answer: {0}")]
+    Answer(#[source] serde_json::Error),
+}
+
+/// How long a credential helper may take to answer `get` before it is killed. A helper that
+/// prompts (a keychain waiting to be unlocked) gets this long for the person at the prompt.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(serde::Deserialize, Default)]
 struct DockerConfig {
@@ -106,6 +157,7 @@ struct AuthEntry {
 pub struct CredentialStore {
     dir: Option<PathBuf>,
     helper_path: Option<Vec<PathBuf>>,
+    helper_timeout: Duration,
 }
 
 impl CredentialStore {
@@ -114,12 +166,12 @@ impl CredentialStore {
         let dir = std::env::var_os("DOCKER_CONFIG")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-        CredentialStore { dir, helper_path: None }
+        CredentialStore { dir, helper_path: None, helper_timeout: HELPER_TIMEOUT }
     }
 
     /// A store reading `DIR/config.json`.
     pub fn with_config_dir(dir: impl Into<PathBuf>) -> CredentialStore {
-        CredentialStore { dir: Some(dir.into()), helper_path: None }
+        CredentialStore { dir: Some(dir.into()), helper_path: None, helper_timeout: HELPER_TIMEOUT }
     }
 
     /// Look for `docker-credential-*` helpers only in these directories (instead of `PATH`).
@@ -128,17 +180,23 @@ impl CredentialStore {
         self
     }
 
-    /// Credentials for a registry host, or `None` when none are configured.
+    /// Give a credential helper `timeout` to answer (instead of [`HELPER_TIMEOUT`]).
+    pub fn with_helper_timeout(mut self, timeout: Duration) -> CredentialStore {
+        self.helper_timeout = timeout;
+        self
+    }
+
+    /// Credentials for a registry host, or `None` when none are configured. Blocks while a
+    /// credential helper runs (at most the helper timeout).
     pub fn get(&self, host: &str) -> Result<Option<Credential>, CredentialError> {
         let Some(dir) = &self.dir else { return Ok(None) };
         let path = dir.join("config.json");
         let text = match fs_err::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(CredentialError::File { path, message: e.to_string() }),
+            Err(source) => return Err(CredentialError::Read { path, source }),
         };
-        let config: DockerConfig =
-            serde_json::from_str(&text).map_err(|e| CredentialError::File { path: path.clone(), message: e.to_string() })?;
+        let config: DockerConfig = serde_json::from_str(&text).map_err(|source| CredentialError::Parse { path: path.clone(), source })?;
         let names = aliases(host);
         if let Some(helper) = names.iter().find_map(|n| config.cred_helpers.get(n)) {
             return self.run_helper(helper, host);
@@ -156,29 +214,21 @@ impl CredentialStore {
     }
 
     fn run_helper(&self, helper: &str, host: &str) -> Result<Option<Credential>, CredentialError> {
-        let err = |message: String| CredentialError::Helper { helper: helper.to_owned(), host: host.to_owned(), message };
+        let err = |failure: HelperFailure| CredentialError::Helper { helper: helper.to_owned(), host: host.to_owned(), failure };
         let program = format!("docker-credential-{helper}");
         let program = match &self.helper_path {
-            Some(dirs) => dirs.iter().map(|d| d.join(&program)).find(|p| p.is_file()).ok_or_else(|| err("not found".to_owned()))?,
+            Some(dirs) => dirs.iter().map(|d| d.join(&program)).find(|p| p.is_file()).ok_or_else(|| err(HelperFailure::NotFound))?,
             None => PathBuf::from(program),
         };
-        let mut child = Command::new(&program)
-            .arg("get")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| err(format!("cannot run: {e}")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(host.as_bytes()).map_err(|e| err(e.to_string()))?;
-        }
-        let out = child.wait_with_output().map_err(|e| err(e.to_string()))?;
+        let out = run_with_timeout(Command::new(&program).arg("get"), host.as_bytes(), self.helper_timeout).map_err(err)?;
         if !out.status.success() {
+            // The protocol's "no credentials" answer: docker-credential-helpers print
+            // "credentials not found in native keychain"; others word it alike.
             let msg = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
             if msg.to_ascii_lowercase().contains("not found") {
                 return Ok(None);
             }
-            return Err(err(format!("exited with {}", out.status)));
+            return Err(err(HelperFailure::Exit(out.status)));
         }
         #[derive(serde::Deserialize)]
         struct HelperAnswer {
@@ -187,13 +237,61 @@ impl CredentialStore {
             #[serde(rename = "Secret", default)]
             secret: String,
         }
-        let answer: HelperAnswer = serde_json::from_slice(&out.stdout).map_err(|e| err(format!("invalid answer: {e}")))?;
+        let answer: HelperAnswer = serde_json::from_slice(&out.stdout).map_err(|e| err(HelperFailure::Answer(e)))?;
         Ok(Some(if answer.username == "<token>" {
             Credential::IdentityToken { username: String::new(), token: Secret::new(answer.secret) }
         } else {
             Credential::Basic { username: answer.username, password: Secret::new(answer.secret) }
         }))
     }
+}
+
+/// What a finished helper wrote and how it exited.
+struct HelperOutput {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// Runs `command` with `input` on its standard input, reading its output, and kills it when
+/// it has not exited within `timeout`.
+fn run_with_timeout(command: &mut Command, input: &[u8], timeout: Duration) -> Result<HelperOutput, HelperFailure> {
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(HelperFailure::Run)?;
+    // Readers on their own threads: a helper that fills one pipe while ferry waits on the
+    // other must not stall, and a hung helper must not hang ferry.
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if let Some(mut pipe) = pipe {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = pipe.read_to_end(&mut buf);
+                let _ = tx.send(buf);
+            });
+        }
+        rx
+    };
+    let stdout = read(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    let stderr = read(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+    if let Some(mut stdin) = child.stdin.take() {
+        // A helper that exits without reading closes the pipe; its exit status says the rest.
+        let _ = stdin.write_all(input);
+    }
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(HelperFailure::Run)? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(HelperFailure::Timeout(timeout));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    // Something the helper started may hold its pipes open after it exited: wait a moment for
+    // the output, not for that.
+    let collect = |rx: std::sync::mpsc::Receiver<Vec<u8>>| rx.recv_timeout(Duration::from_secs(1)).unwrap_or_default();
+    Ok(HelperOutput { status, stdout: collect(stdout), stderr: collect(stderr) })
 }
 
 fn entry_credential(entry: &AuthEntry, path: &Path) -> Result<Option<Credential>, CredentialError> {
@@ -204,8 +302,7 @@ fn entry_credential(entry: &AuthEntry, path: &Path) -> Result<Option<Credential>
         }));
     }
     if let Some(auth) = entry.auth.as_ref().filter(|a| !a.is_empty()) {
-        let bad =
-            || CredentialError::File { path: path.to_owned(), message: "an \"auth\" value is not base64 of user:password".to_owned() };
+        let bad = || CredentialError::BadAuth { path: path.to_owned() };
         let decoded = base64::engine::general_purpose::STANDARD.decode(auth.trim()).map_err(|_| bad())?;
         let text = String::from_utf8(decoded).map_err(|_| bad())?;
         let (u, p) = text.split_once(':').ok_or_else(bad)?;
@@ -266,6 +363,38 @@ mod tests {
         assert!(matches!(s.get("h.io").unwrap(), Some(Credential::Basic { ref username, .. }) if username == "hu"));
         assert!(matches!(s.get("t.io").unwrap(), Some(Credential::IdentityToken { .. })));
         assert_eq!(s.get("x.io").unwrap(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_helper_that_hangs_is_stopped() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (dir, s) = store(r#"{"credHelpers":{"h.io":"stuck"}}"#);
+        let script = dir.path().join("docker-credential-stuck");
+        // A helper waiting at a prompt that nobody answers; `sleep` keeps the pipes open too.
+        std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let s = s.with_helper_timeout(Duration::from_millis(300));
+        let started = Instant::now();
+        let e = s.get("h.io").unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "waited {:?}", started.elapsed());
+        assert!(matches!(e, CredentialError::Helper { failure: HelperFailure::Timeout(_), .. }), "{e:?}");
+        let shown = e.to_string();
+        assert!(shown.contains("docker-credential-stuck for h.io") && shown.contains("no answer within"), "{shown}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failing_helper_is_reported_by_its_exit() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (dir, s) = store(r#"{"credHelpers":{"h.io":"broken","j.io":"garbled"}}"#);
+        for (name, body) in [("broken", "echo 'keychain locked' >&2; exit 3"), ("garbled", "echo 'not json'")] {
+            let script = dir.path().join(format!("docker-credential-{name}"));
+            std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        assert!(matches!(s.get("h.io"), Err(CredentialError::Helper { failure: HelperFailure::Exit(st), .. }) if st.code() == Some(3)));
+        assert!(matches!(s.get("j.io"), Err(CredentialError::Helper { failure: HelperFailure::Answer(_), .. })));
     }
 
     #[test]

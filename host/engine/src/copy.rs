@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_oci::{Descriptor, Digest, Manifest};
+use ferry_registry::RetryPolicy;
 use futures_util::future::{BoxFuture, try_join_all};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -16,9 +17,10 @@ use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::store::{Store, Transfer};
 
-/// Attempts per blob copy; a stream cannot be replayed by the HTTP layer, so whole copies are
-/// retried here.
-const BLOB_ATTEMPTS: u32 = 3;
+/// Whole blob copies after a transient failure: 3 in all, 500 ms doubling. A stream cannot be
+/// replayed by the HTTP layer, so whole copies are retried here, on top of the request and
+/// fetch retries below.
+const BLOB_COPY: RetryPolicy = RetryPolicy::new(3, Duration::from_millis(500));
 
 /// Counters of what a copy did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -166,9 +168,9 @@ impl Copier<'_> {
         let transfer = loop {
             match self.dst.push_blob(desc, self.src).await {
                 Ok(t) => break t,
-                Err(Error::Registry(e)) if e.is_transient() && attempt < BLOB_ATTEMPTS => {
-                    tracing::warn!("copying blob {}: {e}; retrying", desc.digest);
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+                Err(e) if e.is_transient() && BLOB_COPY.allows_another(attempt) => {
+                    let wait = BLOB_COPY.wait(attempt, None).await;
+                    tracing::warn!("copying blob {}: {e}; copied again after {wait:?}", desc.digest);
                     attempt += 1;
                 }
                 Err(e) => return Err(e),

@@ -14,8 +14,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_oci::{Descriptor, Digest, Index, Manifest, annotations, media_type};
-use ferry_registry::{BlobStream, ErrorKind};
+use ferry_oci::{BlobStream, Descriptor, Digest, Index, Manifest, Origin, annotations, media_type};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -264,7 +263,7 @@ pub async fn deserialize(
     let mut failures = Vec::new();
     let continued = sources.len() > 1;
     for source in sources {
-        if let Err(error) = read_source(source.input, dst, options, &events, &mut loaded).await {
+        if let Err(error) = read_source(source.input, &source.name, dst, options, &events, &mut loaded).await {
             // A destination that fails stops everything; a damaged source does not.
             let fatal = destination_failed(&error);
             failures.push(SourceFailure { source: source.name, error: Box::new(error) });
@@ -336,23 +335,21 @@ pub async fn deserialize(
 }
 
 /// Whether `e` is the destination failing, rather than the archive being read: a blob stream
-/// from the archive names its source "archive", and an upload whose body broke failed on
-/// the archive's side.
+/// from the archive fails as [`Error::Blob`], and an upload fails as a source failure when its
+/// stream from the archive did.
 fn destination_failed(e: &Error) -> bool {
     match e {
-        Error::Registry(r) => r.host != ARCHIVE && !matches!(r.kind, ErrorKind::Body { .. }),
+        Error::Registry(r) => !r.is_source_failure(),
         Error::Layout { .. } => true,
         _ => false,
     }
 }
 
-/// How blob streams read from an archive name their source in errors.
-const ARCHIVE: &str = "archive";
-
 /// Reads one archive into `dst`. On a damaged entry or a failed upload, stops reading but
 /// lets every upload already under way finish, so what was whole is kept.
 async fn read_source(
     input: ArchiveInput,
+    archive: &str,
     dst: &dyn Store,
     options: DeserializeOptions,
     events: &Events,
@@ -387,7 +384,7 @@ async fn read_source(
             }
             else => break,
         };
-        if let Err(e) = take_item(item, dst, options, events, &mut stage, loaded, &mut storing) {
+        if let Err(e) = take_item(item, archive, dst, options, events, &mut stage, loaded, &mut storing) {
             reading = false;
             first_error.get_or_insert(e);
         }
@@ -401,8 +398,10 @@ async fn read_source(
 type Storing<'a> = futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'a, Result<Stored, Error>>>;
 
 /// Handles one entry from the reader: checks its place, starts a blob's upload.
+#[expect(clippy::too_many_arguments, reason = "the reading state of one archive, each borrowed apart")]
 fn take_item<'a>(
     item: Item,
+    archive: &str,
     dst: &'a dyn Store,
     options: DeserializeOptions,
     events: &Events,
@@ -437,8 +436,8 @@ fn take_item<'a>(
             });
             // Named from the digest: the header's name was checked to be this path.
             let name = format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex());
-            let what = format!("entry {} at byte {offset}", ferry_oci::quoted(name.as_bytes()));
-            let stream = BlobStream::verifying(desc.clone(), ARCHIVE, what, body);
+            let origin = Origin::Archive { archive: archive.to_owned(), entry: name, offset };
+            let stream = BlobStream::verifying(desc.clone(), origin, body);
             storing.push(Box::pin(store_blob(dst, desc, stream, options.dry_run)));
         }
     }
@@ -458,24 +457,15 @@ impl Loaded {
     }
 }
 
-/// Refuses archives of a newer major serialization version. The entry reader already checks
-/// every `index.json` ([`ferry_archive::entries::check_version`]); this stays for callers here.
-
 /// Stores one blob from the archive: verified as it streams, also when the destination has
 /// it already or in a dry run. Blobs shaped like manifests are kept for the graph.
 async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_run: bool) -> Result<Stored, Error> {
-    let (digest, size) = (desc.digest.clone(), desc.size);
+    let (digest, size, origin) = (desc.digest.clone(), desc.size, stream.origin().clone());
     if size <= KEEP_JSON_BYTES {
         let bytes = Bytes::from(stream.collect().await?);
         let mut present = false;
         if !dry_run && !dst.blob_exists(&desc).await? {
-            let body = bytes.clone();
-            let once = BlobStream::verifying(
-                desc.clone(),
-                ARCHIVE,
-                String::new(),
-                futures_util::stream::once(async move { Ok::<_, ErrorKind>(body) }),
-            );
+            let once = BlobStream::from_bytes(desc.clone(), origin, bytes.clone());
             dst.push_blob_stream(&desc, once).await?;
         } else {
             present = !dry_run;
@@ -496,7 +486,7 @@ async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_r
 }
 
 impl Body {
-    fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, ErrorKind>> + Send + 'static {
+    fn into_stream(self) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
         let rx = match self {
             Body::Chunks(rx) => rx,
             Body::At { file, offset, size } => {
@@ -677,9 +667,8 @@ impl Completer<'_> {
 
 fn tokio_stream(
     mut rx: mpsc::Receiver<std::io::Result<Bytes>>,
-) -> impl futures_util::Stream<Item = Result<Bytes, ErrorKind>> + Send + 'static {
+) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
-        .map(|r| r.map_err(|e| ErrorKind::Protocol { what: "reading the archive".to_owned(), detail: e.to_string() }))
 }
 
 /// The reader thread: entries in order through the archive crate's reader, the same one

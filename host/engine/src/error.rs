@@ -12,6 +12,19 @@ pub enum Error {
     /// A registry operation failed.
     #[error(transparent)]
     Registry(#[from] ferry_registry::Error),
+    /// A blob stream failed or did not verify (names where its bytes came from; boxed: it
+    /// is large).
+    #[error(transparent)]
+    Blob(Box<ferry_oci::BlobError>),
+    /// A subject's tag-schema referrers index cannot be extended; it is left untouched.
+    #[error("{store}: {source}")]
+    ReferrersIndex {
+        /// The store holding it.
+        store: String,
+        /// Why (boxed: it is large, and rare).
+        #[source]
+        source: Box<ferry_oci::referrers::TagIndexError>,
+    },
     /// An OCI layout directory could not be read or written.
     #[error("OCI layout {}", path.display())]
     Layout {
@@ -126,7 +139,7 @@ pub enum Error {
         rule: String,
         /// What is wrong with its answer.
         #[source]
-        problem: crate::place::MappingProblem,
+        problem: Box<crate::place::MappingProblem>,
     },
     /// scatter needs an index.
     #[error("{what} is {}, but scatter needs an index (a gather index)", ferry_oci::quoted(media_type.as_bytes()))]
@@ -289,6 +302,12 @@ pub enum Error {
     },
 }
 
+impl From<ferry_oci::BlobError> for Error {
+    fn from(e: ferry_oci::BlobError) -> Error {
+        Error::Blob(Box::new(e))
+    }
+}
+
 impl Error {
     /// True for errors in what the user gave (files, references, flags): exit code 2.
     pub fn is_bad_input(&self) -> bool {
@@ -313,6 +332,16 @@ impl Error {
             Error::Source { source, .. } | Error::Existing { source, .. } | Error::Resolve { source, .. } | Error::Batch { source, .. } => {
                 source.is_bad_input()
             }
+            _ => false,
+        }
+    }
+
+    /// True when repeating the operation may succeed: a registry's transient failure, or a
+    /// blob stream whose source may read better again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Registry(e) => e.is_transient(),
+            Error::Blob(e) => e.is_transient(),
             _ => false,
         }
     }

@@ -163,7 +163,7 @@ pub struct Placement {
 /// order the artifacts and their destinations came. An `oci:` destination must lie in one of
 /// `roots`.
 pub fn plan(rule: &str, routed: &[(Artifact, Vec<String>)], roots: &LayoutRoots) -> Result<Vec<Placement>, Error> {
-    let mapping = |problem: MappingProblem| Error::Mapping { rule: rule.to_owned(), problem };
+    let mapping = |problem: MappingProblem| Error::Mapping { rule: rule.to_owned(), problem: Box::new(problem) };
     // Destinations in first-seen order, each with the artifacts sent there.
     let mut order: Vec<(ImageRef, Vec<&Artifact>)> = Vec::new();
     let mut slot: HashMap<String, usize> = HashMap::new();
@@ -205,7 +205,7 @@ fn placement(rule: &str, destination: ImageRef, group: &[&Artifact]) -> Result<P
         let one_index = group.iter().all(|a| a.descriptor.platform.is_some() && a.source() == first.source() && a.store == first.store);
         if !one_index {
             let problem = MappingProblem::Shared { destination: destination.to_string(), from };
-            return Err(Error::Mapping { rule: rule.to_owned(), problem });
+            return Err(Error::Mapping { rule: rule.to_owned(), problem: Box::new(problem) });
         }
         selection(group)?
     };
@@ -221,7 +221,7 @@ fn placement(rule: &str, destination: ImageRef, group: &[&Artifact]) -> Result<P
             what,
             is: content.root().digest.clone(),
         };
-        return Err(Error::Mapping { rule: rule.to_owned(), problem });
+        return Err(Error::Mapping { rule: rule.to_owned(), problem: Box::new(problem) });
     }
     Ok(Placement { destination, content, store: first.store, from })
 }

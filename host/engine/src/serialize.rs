@@ -332,7 +332,7 @@ async fn pump(src: &dyn Store, desc: Descriptor, tx: mpsc::Sender<io::Result<Byt
                     continue 'fetch;
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(io::Error::other(e.to_string()))).await;
+                    let _ = tx.send(Err(io::Error::other(e))).await;
                     return Ok(());
                 }
             };

@@ -5,8 +5,8 @@ mod layout;
 mod registry;
 
 use async_trait::async_trait;
-use ferry_oci::{Descriptor, ImageRef, Manifest};
-use ferry_registry::{BlobStream, Client};
+use ferry_oci::{BlobStream, Descriptor, ImageRef, Manifest};
+use ferry_registry::Client;
 
 use crate::error::Error;
 
@@ -52,7 +52,7 @@ pub trait Store: Send + Sync {
         }
         match self.fetch_manifest(desc).await {
             Ok(m) => Ok(Some(m)),
-            Err(Error::Registry(e)) if e.is_transient() => Err(Error::Registry(e)),
+            Err(e) if e.is_transient() => Err(e),
             Err(_) => Ok(None),
         }
     }
@@ -87,7 +87,9 @@ pub trait Store: Send + Sync {
     /// cosign's tag attachments of `desc`: `(tag, descriptor)`.
     async fn cosign_attachments(&self, desc: &Descriptor) -> Result<Vec<(String, Descriptor)>, Error>;
 
-    /// Makes a pushed referrer discoverable from its subject.
+    /// Makes a pushed referrer discoverable from its subject. Where the store keeps a
+    /// tag-schema index, the index is read, extended and written under a lock, and one that
+    /// cannot be read is an error ([`Error::ReferrersIndex`]), never replaced.
     async fn record_referrer(&self, subject: &Descriptor, referrer: &Manifest, indexed: bool) -> Result<(), Error>;
 }
 

@@ -79,7 +79,7 @@ fn the_plan_refuses_what_a_rule_must_not_do() {
     let problem = |routed: Vec<(Artifact, Vec<String>)>| match plan("rule", &routed, &roots).unwrap_err() {
         ferry_engine::Error::Mapping { rule, problem } => {
             assert_eq!(rule, "rule");
-            problem
+            *problem
         }
         other => panic!("{other}"),
     };

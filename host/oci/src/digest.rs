@@ -45,6 +45,7 @@ pub struct Digest {
 
 /// Why a digest string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DigestError {
     /// No `:` separating algorithm and hex.
     #[error("invalid digest {}: expected ALGORITHM:HEX", crate::quoted(.0.as_bytes()))]

@@ -12,6 +12,7 @@ use crate::descriptor::Descriptor;
 use crate::digest::{Digest, Hasher};
 use crate::gojson;
 use crate::manifest::Index;
+use crate::mismatch::DigestMismatch;
 
 /// The contents of `oci-layout`.
 pub const OCI_LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -24,6 +25,7 @@ pub struct Layout {
 
 /// Errors of the layout store.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LayoutError {
     /// A file could not be read or written (the message names the path).
     #[error(transparent)]
@@ -40,18 +42,9 @@ pub enum LayoutError {
         #[source]
         source: serde_json::Error,
     },
-    /// Written bytes did not match the expected digest or size.
-    #[error("blob {expected}: received {size} bytes with digest {actual}, expected {expected_size} bytes")]
-    Mismatch {
-        /// Expected digest.
-        expected: Digest,
-        /// Digest of the bytes received.
-        actual: Digest,
-        /// Bytes received.
-        size: u64,
-        /// Expected size.
-        expected_size: u64,
-    },
+    /// Bytes read or written did not match the expected digest or size.
+    #[error(transparent)]
+    Mismatch(#[from] DigestMismatch),
     /// A tag or digest is not in `index.json`.
     #[error("{reference} not found in {path}")]
     NotFound {
@@ -85,13 +78,11 @@ impl Layout {
     pub fn create(root: impl Into<PathBuf>) -> Result<Layout, LayoutError> {
         let root = root.into();
         fs_err::create_dir_all(root.join("blobs"))?;
-        if !root.join("oci-layout").exists() {
-            write_atomic(&root.join("oci-layout"), OCI_LAYOUT_CONTENT)?;
-        }
+        // Never replacing a file another process wrote meanwhile: two ferry processes may
+        // create one layout at once, and the other may have tagged something already.
+        write_new(&root.join("oci-layout"), OCI_LAYOUT_CONTENT)?;
         let layout = Layout::open(root)?;
-        if !layout.root.join("index.json").exists() {
-            layout.write_index(&Index::new())?;
-        }
+        write_new(&layout.root.join("index.json"), &gojson::to_vec_pretty(&Index::new()))?;
         Ok(layout)
     }
 
@@ -124,12 +115,7 @@ impl Layout {
         let bytes = fs_err::read(self.blob_path(&desc.digest))?;
         let actual = desc.digest.same_algorithm_of(&bytes);
         if actual != desc.digest || bytes.len() as u64 != desc.size {
-            return Err(LayoutError::Mismatch {
-                expected: desc.digest.clone(),
-                actual,
-                size: bytes.len() as u64,
-                expected_size: desc.size,
-            });
+            return Err(DigestMismatch::new(desc, bytes.len() as u64, Some(actual)).into());
         }
         Ok(bytes)
     }
@@ -215,17 +201,27 @@ impl BlobWriter {
     pub fn commit(self) -> Result<(), LayoutError> {
         let actual = self.hasher.finish();
         if actual != self.expected.digest || self.written != self.expected.size {
-            return Err(LayoutError::Mismatch {
-                expected: self.expected.digest,
-                actual,
-                size: self.written,
-                expected_size: self.expected.size,
-            });
+            return Err(DigestMismatch::new(&self.expected, self.written, Some(actual)).into());
         }
         self.tmp
             .persist(&self.path)
             .map_err(|e| io::Error::new(e.error.kind(), format!("renaming into {}: {}", self.path.display(), e.error)))?;
         Ok(())
+    }
+}
+
+/// Writes `path` whole, unless it exists (then leaves it as it is).
+fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".ferry-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    match tmp.persist_noclobber(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io::Error::new(e.error.kind(), format!("writing {}: {}", path.display(), e.error))),
     }
 }
 
@@ -251,7 +247,7 @@ mod tests {
         assert_eq!(layout.read_blob(&d).unwrap(), b"hello");
 
         let bad = Descriptor::of_bytes(crate::media_type::OCTET_STREAM, b"other");
-        assert!(matches!(layout.write_blob(&bad, &b"hellx"[..]), Err(LayoutError::Mismatch { .. })));
+        assert!(matches!(layout.write_blob(&bad, &b"hellx"[..]), Err(LayoutError::Mismatch(_))));
         assert!(!layout.has_blob(&bad.digest, 5).unwrap());
 
         layout.tag(&d, "v1").unwrap();
@@ -260,5 +256,16 @@ mod tests {
         assert_eq!(layout.resolve("v1").unwrap().digest, d.digest);
         assert!(matches!(layout.resolve("v2"), Err(LayoutError::NotFound { .. })));
         assert!(matches!(Layout::open(dir.path()), Err(LayoutError::NotALayout(_))));
+    }
+
+    #[test]
+    fn creating_a_layout_again_keeps_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Layout::create(dir.path()).unwrap();
+        let d = Descriptor::of_bytes(crate::media_type::OCI_INDEX, br#"{"schemaVersion":2,"manifests":[]}"#);
+        first.tag(&d, "v1").unwrap();
+        // As a second process opening the same new store would.
+        let second = Layout::create(dir.path()).unwrap();
+        assert_eq!(second.resolve("v1").unwrap().digest, d.digest);
     }
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::annotations;
 use crate::descriptor::{Descriptor, null_as_default};
 use crate::media_type;
+use crate::mismatch::DigestMismatch;
 
 /// A manifest: its descriptor and the exact bytes it was fetched or built as.
 /// The bytes are never re-serialized, so the digest always holds.
@@ -50,6 +51,7 @@ pub struct ManifestView {
 
 /// Why bytes are not a usable manifest.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ManifestError {
     /// The media type is not a manifest type.
     #[error("{digest}: media type {} is not a manifest", crate::quoted(media_type.as_bytes()))]
@@ -60,17 +62,8 @@ pub enum ManifestError {
         media_type: String,
     },
     /// Bytes do not hash to the descriptor's digest or have another size.
-    #[error("manifest {expected}: content has digest {actual} and {size} bytes, expected {expected_size} bytes")]
-    DigestMismatch {
-        /// Expected digest.
-        expected: String,
-        /// Digest of the bytes.
-        actual: String,
-        /// Size of the bytes.
-        size: u64,
-        /// Expected size.
-        expected_size: u64,
-    },
+    #[error("manifest does not match its descriptor: {0}")]
+    DigestMismatch(#[source] DigestMismatch),
     /// The JSON does not parse.
     #[error("manifest {digest} ({}) is not valid JSON", crate::quoted(media_type.as_bytes()))]
     Json {
@@ -104,12 +97,7 @@ impl Manifest {
         }
         let actual = descriptor.digest.same_algorithm_of(&bytes);
         if actual != descriptor.digest || bytes.len() as u64 != descriptor.size {
-            return Err(ManifestError::DigestMismatch {
-                expected: descriptor.digest.to_string(),
-                actual: actual.to_string(),
-                size: bytes.len() as u64,
-                expected_size: descriptor.size,
-            });
+            return Err(ManifestError::DigestMismatch(DigestMismatch::new(&descriptor, bytes.len() as u64, Some(actual))));
         }
         let view: ManifestView = serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json {
             digest: descriptor.digest.to_string(),
@@ -265,7 +253,7 @@ mod tests {
         let bytes = b"{}".to_vec();
         let mut d = desc(media_type::OCI_INDEX, &bytes);
         d.digest = Digest::sha256(b"other");
-        assert!(matches!(Manifest::from_bytes(d, bytes.clone()), Err(ManifestError::DigestMismatch { .. })));
+        assert!(matches!(Manifest::from_bytes(d, bytes.clone()), Err(ManifestError::DigestMismatch(_))));
         let junk = b"not json".to_vec();
         assert!(matches!(Manifest::from_bytes(desc(media_type::OCI_INDEX, &junk), junk), Err(ManifestError::Json { .. })));
         assert!(matches!(

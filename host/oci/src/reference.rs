@@ -45,6 +45,7 @@ pub enum ImageRef {
 
 /// Why a reference was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReferenceError {
     /// Empty input.
     #[error("invalid reference: empty")]

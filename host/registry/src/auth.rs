@@ -1,5 +1,6 @@
-//! Registry authentication: `WWW-Authenticate` challenges, the token exchange (password or
-//! identity/refresh token) and the token cache, per host and scope set.
+//! Registry authentication: `WWW-Authenticate` challenges and the token exchange (password or
+//! identity/refresh token). The client keeps the tokens, one single-flight cell per host and
+//! scope set (see `flight.rs`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -7,7 +8,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use ferry_config::credentials::{Credential, Secret};
 
-use crate::error::{Error, ErrorKind, describe_body};
+use crate::error::{ErrorKind, body_codes, describe_body};
+use crate::retry::RetryPolicy;
 
 /// What a registry asked for in its `WWW-Authenticate` header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,13 +81,6 @@ pub(crate) struct Token {
     pub(crate) expires: Instant,
 }
 
-/// What is known about one host's auth.
-#[derive(Default)]
-pub(crate) struct HostAuth {
-    pub(crate) challenge: Option<Challenge>,
-    pub(crate) tokens: HashMap<String, Token>,
-}
-
 /// Key for a set of scopes: sorted, space-joined.
 pub(crate) fn scope_key(scopes: &[String]) -> String {
     let mut s: Vec<&str> = scopes.iter().map(String::as_str).collect();
@@ -132,15 +127,38 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
-/// Exchanges credentials (or nothing, for anonymous access) for a bearer token.
+/// Exchanges credentials (or nothing, for anonymous access) for a bearer token. A connection
+/// failure, 408, 429 or 5xx from the token server is tried again under `retry` (honouring
+/// `Retry-After`); a refusal is not.
 pub(crate) async fn fetch_token(
     http: &reqwest::Client,
-    host: &str,
     realm: &str,
     service: Option<&str>,
     scopes: &[String],
     credential: Option<&Credential>,
-) -> Result<Token, Error> {
+    retry: &RetryPolicy,
+) -> Result<Token, ErrorKind> {
+    let mut attempt = 1;
+    loop {
+        match fetch_token_once(http, realm, service, scopes, credential).await {
+            Err((kind, retry_after)) if kind.is_transient() && retry.allows_another(attempt) => {
+                let wait = retry.wait(attempt, retry_after.as_deref()).await;
+                tracing::warn!("{kind}; asked again after {wait:?}");
+                attempt += 1;
+            }
+            other => return other.map_err(|(kind, _)| kind),
+        }
+    }
+}
+
+/// One token request; a failure comes with the server's `Retry-After`, if any.
+async fn fetch_token_once(
+    http: &reqwest::Client,
+    realm: &str,
+    service: Option<&str>,
+    scopes: &[String],
+    credential: Option<&Credential>,
+) -> Result<Token, (ErrorKind, Option<String>)> {
     let what = format!("token for {}", if scopes.is_empty() { "registry".to_owned() } else { scopes.join(" ") });
     let request = match credential {
         Some(Credential::IdentityToken { token, .. }) => {
@@ -157,9 +175,8 @@ pub(crate) async fn fetch_token(
             http.post(realm).header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
         }
         other => {
-            let mut url = url::Url::parse(realm).map_err(|e| {
-                Error::new(host, ErrorKind::Protocol { what: what.clone(), detail: format!("invalid token realm {realm:?}: {e}") })
-            })?;
+            let mut url = url::Url::parse(realm)
+                .map_err(|e| (ErrorKind::Protocol { what: what.clone(), detail: format!("invalid token realm {realm:?}: {e}") }, None))?;
             {
                 let mut q = url.query_pairs_mut();
                 if let Some(s) = service {
@@ -176,25 +193,23 @@ pub(crate) async fn fetch_token(
             rb
         }
     };
-    let resp = request.send().await.map_err(|source| Error::new(host, ErrorKind::Network { what: what.clone(), source }))?;
+    let network = |source| (ErrorKind::Network { what: what.clone(), source }, None);
+    let resp = request.send().await.map_err(network)?;
     let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(|source| Error::new(host, ErrorKind::Network { what: what.clone(), source }))?;
+    let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let body = resp.bytes().await.map_err(network)?;
+    let (detail, codes) = (describe_body(&body), body_codes(&body));
     match status {
         200 => {}
-        401 => return Err(Error::new(host, ErrorKind::Unauthorized { what, detail: describe_body(&body) })),
-        403 => return Err(Error::new(host, ErrorKind::Denied { what, detail: describe_body(&body) })),
-        _ => {
-            return Err(Error::new(
-                host,
-                ErrorKind::Status { what, status, detail: describe_body(&body), codes: crate::error::body_codes(&body) },
-            ));
-        }
+        401 => return Err((ErrorKind::Unauthorized { what, detail, codes }, None)),
+        403 => return Err((ErrorKind::Denied { what, detail, codes }, None)),
+        _ => return Err((ErrorKind::Status { what, status, detail, codes }, retry_after)),
     }
     let parsed: TokenResponse = serde_json::from_slice(&body)
-        .map_err(|e| Error::new(host, ErrorKind::Protocol { what: what.clone(), detail: format!("invalid token response: {e}") }))?;
+        .map_err(|e| (ErrorKind::Protocol { what: what.clone(), detail: format!("invalid token response: {e}") }, None))?;
     let value = if parsed.token.is_empty() { parsed.access_token } else { parsed.token };
     if value.is_empty() {
-        return Err(Error::new(host, ErrorKind::Protocol { what, detail: "token response has no token".to_owned() }));
+        return Err((ErrorKind::Protocol { what, detail: "token response has no token".to_owned() }, None));
     }
     // Spec default is 60 s; renew a little early.
     let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60).max(10));

@@ -1,163 +1,21 @@
 //! Blob reads: existence checks and streaming fetches that verify digest and size as the
-//! bytes flow, so a bad byte is an error before anything downstream commits it.
+//! bytes flow (through [`ferry_oci::BlobStream`]), resuming bodies that break off and fetching
+//! again bodies that arrive whole but wrong, under the retry policies of [`crate::retry`].
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use ferry_oci::{Descriptor, Digest, Hasher};
+use ferry_oci::{BlobStream, Descriptor, Digest, DigestMismatch, Hasher, Origin};
 use futures_util::{Stream, StreamExt};
 use reqwest::Method;
 
 use crate::client::{Repository, Request};
 use crate::error::{Error, ErrorKind};
-
-/// A stream of a blob's bytes that ends with an error unless exactly the descriptor's size
-/// arrived and it hashed to the descriptor's digest.
-pub struct BlobStream {
-    inner: Pin<Box<dyn Stream<Item = Result<Bytes, ErrorKind>> + Send>>,
-    descriptor: Descriptor,
-    hasher: Option<Hasher>,
-    seen: u64,
-    /// Every byte arrived and verified; only the end of the source is awaited.
-    done: bool,
-    host: String,
-    what: String,
-}
-
-impl BlobStream {
-    /// Wraps any byte stream with verification against `descriptor`; `host` and `what` name
-    /// the source in errors.
-    pub fn verifying<S, E>(descriptor: Descriptor, host: &str, what: String, stream: S) -> BlobStream
-    where
-        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-        E: Into<ErrorKind>,
-    {
-        BlobStream {
-            inner: Box::pin(stream.map(|r| r.map_err(Into::into))),
-            hasher: Some(Hasher::new(descriptor.digest.algorithm())),
-            descriptor,
-            seen: 0,
-            done: false,
-            host: host.to_owned(),
-            what,
-        }
-    }
-
-    /// The descriptor being streamed.
-    pub fn descriptor(&self) -> &Descriptor {
-        &self.descriptor
-    }
-
-    /// Reads the whole blob into memory (for small blobs such as configs).
-    pub async fn collect(mut self) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(usize::try_from(self.descriptor.size).unwrap_or(0).min(1 << 20));
-        while let Some(chunk) = self.next().await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out)
-    }
-
-    fn fail(&mut self, kind: ErrorKind) -> Poll<Option<Result<Bytes, Error>>> {
-        self.hasher = None;
-        Poll::Ready(Some(Err(Error::new(&self.host, kind))))
-    }
-
-    fn mismatch(&self, actual: String) -> ErrorKind {
-        ErrorKind::Mismatch {
-            what: self.what.clone(),
-            expected: self.descriptor.digest.to_string(),
-            actual,
-            size: self.seen,
-            expected_size: self.descriptor.size,
-        }
-    }
-}
-
-impl Stream for BlobStream {
-    type Item = Result<Bytes, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // `hasher` is taken once the stream has ended or failed.
-        if self.hasher.is_none() && !self.done {
-            return Poll::Ready(None);
-        }
-        if self.done {
-            // Verified whole; the source must end here.
-            return match std::task::ready!(self.inner.as_mut().poll_next(cx)) {
-                None => {
-                    self.done = false;
-                    Poll::Ready(None)
-                }
-                Some(Ok(chunk)) if chunk.is_empty() => {
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-                Some(Ok(_)) => {
-                    self.done = false;
-                    let kind = self.mismatch("(more bytes than expected)".to_owned());
-                    Poll::Ready(Some(Err(Error::new(&self.host, kind))))
-                }
-                Some(Err(kind)) => {
-                    self.done = false;
-                    Poll::Ready(Some(Err(Error::new(&self.host, kind))))
-                }
-            };
-        }
-        match std::task::ready!(self.inner.as_mut().poll_next(cx)) {
-            Some(Ok(chunk)) => {
-                self.seen += chunk.len() as u64;
-                if self.seen > self.descriptor.size {
-                    let kind = self.mismatch("(more bytes than expected)".to_owned());
-                    return self.fail(kind);
-                }
-                if let Some(h) = self.hasher.as_mut() {
-                    h.update(&chunk);
-                }
-                if self.seen == self.descriptor.size {
-                    // Check the digest before handing out the last piece: a consumer never
-                    // receives the final bytes of a wrong blob.
-                    let actual = self.hasher.take().map(Hasher::finish);
-                    if actual.as_ref() != Some(&self.descriptor.digest) {
-                        let kind = self.mismatch(actual.map(|d| d.to_string()).unwrap_or_default());
-                        return Poll::Ready(Some(Err(Error::new(&self.host, kind))));
-                    }
-                    self.done = true;
-                }
-                Poll::Ready(Some(Ok(chunk)))
-            }
-            Some(Err(kind)) => {
-                // Name the blob and how far it got, not just "reading blob".
-                let kind = match kind {
-                    ErrorKind::Network { source, .. } => ErrorKind::Network {
-                        what: format!("reading {} after {} of {} bytes", self.what, self.seen, self.descriptor.size),
-                        source,
-                    },
-                    other => other,
-                };
-                self.fail(kind)
-            }
-            None => {
-                let actual = self.hasher.take().map(Hasher::finish);
-                if self.seen == self.descriptor.size && actual.as_ref() == Some(&self.descriptor.digest) {
-                    return Poll::Ready(None);
-                }
-                let kind = self.mismatch(actual.map(|d| d.to_string()).unwrap_or_default());
-                Poll::Ready(Some(Err(Error::new(&self.host, kind))))
-            }
-        }
-    }
-}
+use crate::retry::{BODY_RESUME, REFETCH};
 
 /// The Content-Length header of a HEAD answer (reqwest reports 0 for bodiless answers).
 fn head_length(resp: &reqwest::Response) -> Option<u64> {
     resp.headers().get(reqwest::header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-}
-
-impl From<reqwest::Error> for ErrorKind {
-    fn from(source: reqwest::Error) -> Self {
-        ErrorKind::Network { what: "reading blob".to_owned(), source }
-    }
 }
 
 impl Repository {
@@ -189,8 +47,8 @@ impl Repository {
     }
 
     /// Streams a blob, verifying digest and size as the bytes arrive. A body cut mid-way is
-    /// resumed with `Range: bytes=N-`; a body that arrives whole but wrong is fetched again
-    /// (see [`FETCH_ATTEMPTS`]). Bytes are held back until verified, up to [`HOLD_BYTES`], so a
+    /// resumed with `Range: bytes=N-` ([`BODY_RESUME`]); a body that arrives whole but wrong is
+    /// fetched again ([`REFETCH`]). Bytes are held back until verified, up to [`HOLD_BYTES`], so a
     /// blob that fits is handed out only once its digest checks, and no blob's last piece is
     /// handed out before its digest checks.
     pub async fn fetch_blob(&self, desc: &Descriptor) -> Result<BlobStream, Error> {
@@ -206,27 +64,23 @@ impl Repository {
             prefix: Hasher::new(desc.digest.algorithm()),
             check: None,
             held: BytesMut::new(),
-            attempts: 0,
+            refetches: 0,
             resumes: 0,
             done: false,
         };
         // Open eagerly, so a missing blob or a wrong size is an error here.
         fetch.open().await.map_err(|k| self.error(k))?;
-        let host = self.host().to_owned();
+        let origin = Origin::Registry { host: self.host().to_owned(), what };
         let stream = futures_util::stream::unfold(fetch, |mut f| async move {
             let item = f.next_piece().await?;
             Some((item, f))
         });
-        Ok(BlobStream::verifying(desc.clone(), &host, what, stream))
+        Ok(BlobStream::verifying(desc.clone(), origin, stream))
     }
 }
 
 /// Most bytes of a fetched blob held back until the whole is verified.
 pub const HOLD_BYTES: usize = 16 << 20;
-/// Fetches of a blob whose body arrives whole but wrong, the first included.
-pub const FETCH_ATTEMPTS: u32 = 3;
-/// Resumes of bodies that break off mid-way, per blob.
-pub const BODY_RESUMES: u32 = 5;
 
 type ByteBody = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 
@@ -246,24 +100,27 @@ struct Fetch {
     /// While a refetch re-reads bytes already handed out: their hash, to compare.
     check: Option<Hasher>,
     held: BytesMut,
-    attempts: u32,
+    /// Whole fetches so far that came back wrong.
+    refetches: u32,
+    /// Bodies so far that broke off.
     resumes: u32,
     done: bool,
 }
 
 impl Fetch {
-    fn mismatch(&self, actual: String, size: u64) -> ErrorKind {
-        ErrorKind::Mismatch { what: self.what.clone(), expected: self.desc.digest.to_string(), actual, size, expected_size: self.desc.size }
+    fn mismatch(&self, actual: Option<Digest>, size: u64) -> ErrorKind {
+        ErrorKind::Mismatch { what: self.what.clone(), mismatch: Box::new(DigestMismatch::new(&self.desc, size, actual)) }
     }
 
-    /// Counts a whole-but-wrong body; `Err` once the attempts are spent.
-    fn wrong_whole(&mut self, kind: ErrorKind) -> Result<(), ErrorKind> {
-        self.attempts += 1;
+    /// Counts a whole-but-wrong body; `Err` once the fetches are spent.
+    async fn wrong_whole(&mut self, kind: ErrorKind) -> Result<(), ErrorKind> {
+        self.refetches += 1;
         self.body = None;
-        if self.attempts >= FETCH_ATTEMPTS {
+        if !REFETCH.allows_another(self.refetches) {
             return Err(kind);
         }
-        tracing::warn!("{}: {kind}; fetching it again ({} of {FETCH_ATTEMPTS})", self.repo.host(), self.attempts + 1);
+        REFETCH.wait(self.refetches, None).await;
+        tracing::warn!("{}: {kind}; fetching it again ({} of {})", self.repo.host(), self.refetches + 1, REFETCH.attempts);
         self.received = 0;
         self.held.clear();
         self.check = (self.delivered > 0).then(|| Hasher::new(self.desc.digest.algorithm()));
@@ -302,8 +159,8 @@ impl Fetch {
             if let Some(len) = resp.content_length()
                 && len != expect_len
             {
-                let kind = self.mismatch("(not read)".to_owned(), len + (self.desc.size - expect_len));
-                self.wrong_whole(kind)?;
+                let kind = self.mismatch(None, len + (self.desc.size - expect_len));
+                self.wrong_whole(kind).await?;
                 continue;
             }
             self.body = Some(Box::pin(resp.bytes_stream()));
@@ -338,7 +195,7 @@ impl Fetch {
                         let _ = chunk.split_to(n as usize);
                         self.skip -= n;
                     }
-                    if let Err(kind) = self.accept(chunk) {
+                    if let Err(kind) = self.accept(chunk).await {
                         return Some(Err(kind));
                     }
                     if self.received < self.desc.size && self.held.len() >= HOLD_BYTES && self.check.is_none() {
@@ -351,26 +208,25 @@ impl Fetch {
                 Some(Err(source)) => {
                     self.body = None;
                     self.resumes += 1;
-                    if self.resumes > BODY_RESUMES {
-                        return Some(Err(ErrorKind::Network { what: self.what.clone(), source }));
+                    if !BODY_RESUME.allows_another(self.resumes) {
+                        return Some(Err(ErrorKind::Network { what: "the body".to_owned(), source }));
                     }
-                    let wait = self.repo.client.inner_retry().delay(self.resumes, None);
+                    let wait = BODY_RESUME.wait(self.resumes, None).await;
                     tracing::warn!(
-                        "{}: {} broke off after {} of {} bytes ({source}); resuming in {wait:?}",
+                        "{}: {} broke off after {} of {} bytes ({source}); resumed after {wait:?}",
                         self.repo.host(),
                         self.what,
                         self.received,
                         self.desc.size
                     );
-                    tokio::time::sleep(wait).await;
                 }
                 None => {
                     self.body = None;
                     if self.received < self.desc.size {
                         // Ended early without a transport error: resume like a cut.
                         self.resumes += 1;
-                        if self.resumes > BODY_RESUMES {
-                            return Some(Err(self.mismatch("(body ended early)".to_owned(), self.received)));
+                        if !BODY_RESUME.allows_another(self.resumes) {
+                            return Some(Err(self.mismatch(None, self.received)));
                         }
                         continue;
                     }
@@ -383,8 +239,8 @@ impl Fetch {
                         self.delivered += piece.len() as u64;
                         return if piece.is_empty() { None } else { Some(Ok(piece)) };
                     }
-                    let kind = self.mismatch(actual.to_string(), self.received);
-                    if let Err(kind) = self.wrong_whole(kind) {
+                    let kind = self.mismatch(Some(actual), self.received);
+                    if let Err(kind) = self.wrong_whole(kind).await {
                         return Some(Err(kind));
                     }
                 }
@@ -393,12 +249,12 @@ impl Fetch {
     }
 
     /// Takes a chunk of the current body at offset `received`.
-    fn accept(&mut self, chunk: Bytes) -> Result<(), ErrorKind> {
+    async fn accept(&mut self, chunk: Bytes) -> Result<(), ErrorKind> {
         let start = self.received;
         self.received += chunk.len() as u64;
         if self.received > self.desc.size {
-            let kind = self.mismatch("(more bytes than expected)".to_owned(), self.received);
-            return self.wrong_whole(kind);
+            let kind = self.mismatch(None, self.received);
+            return self.wrong_whole(kind).await;
         }
         let mut rest = &chunk[..];
         if let Some(check) = self.check.as_mut() {

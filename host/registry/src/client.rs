@@ -1,5 +1,10 @@
 //! The client, its per-repository handle, and the request loop every operation goes
 //! through: auth, retries and the per-host concurrency limit.
+//!
+//! Nothing here holds a lock across network I/O. Bearer tokens are fetched once per host and
+//! scope set however many requests need them at the same time (other hosts and scopes fetch
+//! in parallel), and credentials once per registry; Docker credential helpers, which are
+//! processes, run on blocking threads, never on the async workers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,15 +12,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferry_config::certs::CertDirs;
-use ferry_config::credentials::{Credential, CredentialStore};
+use ferry_config::credentials::{Credential, CredentialError, CredentialStore};
 use ferry_config::{Config, Endpoint, Scheme};
 use ferry_oci::Reference;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use tokio::sync::Semaphore;
 
-use crate::auth::{self, Challenge, HostAuth};
-use crate::error::{Error, ErrorKind, describe_body};
+use crate::auth::{self, Challenge, Token};
+use crate::error::{Error, ErrorKind, body_codes, describe_body};
+use crate::flight::SingleFlight;
 use crate::retry::{RetryPolicy, retriable_status};
 
 /// A registry client shared by every repository handle; cheap to clone.
@@ -31,13 +37,20 @@ struct Inner {
     retry: RetryPolicy,
     http: Mutex<HashMap<String, reqwest::Client>>,
     limits: Mutex<HashMap<String, Arc<Semaphore>>>,
-    auth: tokio::sync::Mutex<HashMap<String, HostAuth>>,
-    credential_cache: Mutex<HashMap<String, Option<Credential>>>,
+    /// What each host asked for in its last `WWW-Authenticate`.
+    challenges: Mutex<HashMap<String, Challenge>>,
+    /// Bearer tokens by host and scope set.
+    tokens: SingleFlight<(String, String), Token, ErrorKind>,
+    /// Credentials by host, looked up once for the client's life.
+    credentials_found: SingleFlight<String, Option<Credential>, CredentialError>,
     pub(crate) referrers_api: Mutex<HashMap<String, bool>>,
-    /// Serialises read-modify-write of tag-schema referrer indexes, so concurrent copies
-    /// never drop each other's entries.
-    pub(crate) referrers_tag_lock: tokio::sync::Mutex<()>,
+    /// Serialises read-modify-write of tag-schema referrer indexes, per host and subject
+    /// tag, so concurrent copies never drop each other's entries.
+    referrers_tag_locks: Mutex<HashMap<TagKey, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+/// A tag of a repository on a host: (host, repository, tag).
+type TagKey = (String, String, String);
 
 /// One repository on one registry, after endpoint selection and `rewritePull`.
 #[derive(Clone)]
@@ -97,16 +110,13 @@ impl Client {
                 retry,
                 http: Mutex::new(HashMap::new()),
                 limits: Mutex::new(HashMap::new()),
-                auth: tokio::sync::Mutex::new(HashMap::new()),
-                credential_cache: Mutex::new(HashMap::new()),
+                challenges: Mutex::new(HashMap::new()),
+                tokens: SingleFlight::default(),
+                credentials_found: SingleFlight::default(),
                 referrers_api: Mutex::new(HashMap::new()),
-                referrers_tag_lock: tokio::sync::Mutex::new(()),
+                referrers_tag_locks: Mutex::new(HashMap::new()),
             }),
         }
-    }
-
-    pub(crate) fn inner_retry(&self) -> &RetryPolicy {
-        &self.inner.retry
     }
 
     /// The configuration in force.
@@ -147,64 +157,71 @@ impl Client {
         limits.entry(host.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(self.inner.config.concurrent_http()))).clone()
     }
 
-    fn credential(&self, endpoint: &Endpoint) -> Result<Option<Credential>, Error> {
-        let mut cache = self.inner.credential_cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = cache.get(&endpoint.host) {
-            return Ok(c.clone());
-        }
-        let mut found = self.inner.credentials.get(&endpoint.host).map_err(|e| Error::new(&endpoint.host, ErrorKind::Credentials(e)))?;
-        if found.is_none() && endpoint.registry != endpoint.host {
-            found = self.inner.credentials.get(&endpoint.registry).map_err(|e| Error::new(&endpoint.host, ErrorKind::Credentials(e)))?;
-        }
-        cache.insert(endpoint.host.clone(), found.clone());
-        Ok(found)
+    /// The credentials for an endpoint (by host, else by the registry's name), looked up once:
+    /// concurrent requests wait for one lookup, and a failed lookup is not kept.
+    async fn credential(&self, endpoint: &Endpoint) -> Result<Option<Credential>, Error> {
+        let store = self.inner.credentials.clone();
+        let (host, registry) = (endpoint.host.clone(), endpoint.registry.clone());
+        let lookup = || async move {
+            // A helper is a process that may be slow or prompt: keep it off the async workers.
+            let blocking = tokio::task::spawn_blocking(move || {
+                let found = store.get(&host)?;
+                if found.is_none() && registry != host { store.get(&registry) } else { Ok(found) }
+            });
+            match blocking.await {
+                Ok(found) => found,
+                Err(join) => match join.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(_) => Err(CredentialError::Interrupted),
+                },
+            }
+        };
+        self.inner
+            .credentials_found
+            .get(&endpoint.host, |_| true, lookup)
+            .await
+            .map_err(|e| Error::new(&endpoint.host, ErrorKind::Credentials(e)))
+    }
+
+    fn challenge(&self, host: &str) -> Option<Challenge> {
+        self.inner.challenges.lock().unwrap_or_else(|e| e.into_inner()).get(host).cloned()
     }
 
     /// The `Authorization` header to send for `scopes`, from what the host asked for before.
     async fn authorization(&self, endpoint: &Endpoint, http: &reqwest::Client, scopes: &[String]) -> Result<Option<String>, Error> {
-        let challenge = {
-            let auth = self.inner.auth.lock().await;
-            match auth.get(&endpoint.host).and_then(|h| h.challenge.clone()) {
-                None => return Ok(None),
-                Some(c) => c,
-            }
-        };
+        let Some(challenge) = self.challenge(&endpoint.host) else { return Ok(None) };
         match challenge {
-            Challenge::Basic => match self.credential(endpoint)? {
+            Challenge::Basic => match self.credential(endpoint).await? {
                 Some(Credential::Basic { username, password }) => Ok(Some(auth::basic_header(&username, password.expose()))),
                 _ => Ok(None),
             },
             Challenge::Bearer { realm, service, .. } => {
-                let key = auth::scope_key(scopes);
-                let mut auth = self.inner.auth.lock().await;
-                let host_auth = auth.entry(endpoint.host.clone()).or_default();
-                if let Some(t) = host_auth.tokens.get(&key)
-                    && t.expires > Instant::now()
-                {
-                    return Ok(Some(format!("Bearer {}", t.value.expose())));
-                }
-                // Holding the lock while fetching keeps concurrent requests from each
-                // fetching the same token.
-                let credential = self.credential(endpoint)?;
-                let token = auth::fetch_token(http, &endpoint.host, &realm, service.as_deref(), scopes, credential.as_ref()).await?;
-                let header = format!("Bearer {}", token.value.expose());
-                host_auth.tokens.insert(key, token);
-                Ok(Some(header))
+                let key = (endpoint.host.clone(), auth::scope_key(scopes));
+                let fetch = || async {
+                    let credential = self.credential(endpoint).await.map_err(|e| e.kind)?;
+                    auth::fetch_token(http, &realm, service.as_deref(), scopes, credential.as_ref(), &self.inner.retry).await
+                };
+                let token = self
+                    .inner
+                    .tokens
+                    .get(&key, |t| t.expires > Instant::now(), fetch)
+                    .await
+                    .map_err(|e| Error::new(&endpoint.host, ErrorKind::Token(e)))?;
+                Ok(Some(format!("Bearer {}", token.value.expose())))
             }
         }
     }
 
-    async fn remember_challenge(&self, host: &str, challenge: Challenge) {
-        let mut auth = self.inner.auth.lock().await;
-        let entry = auth.entry(host.to_owned()).or_default();
+    fn remember_challenge(&self, host: &str, challenge: Challenge) {
         let stored = match &challenge {
             Challenge::Bearer { realm, service, .. } => Challenge::Bearer { realm: realm.clone(), service: service.clone(), scope: None },
             Challenge::Basic => Challenge::Basic,
         };
-        if entry.challenge.as_ref() != Some(&stored) {
-            entry.tokens.clear();
+        let previous = self.inner.challenges.lock().unwrap_or_else(|e| e.into_inner()).insert(host.to_owned(), stored.clone());
+        if previous.is_some_and(|p| p != stored) {
+            // Tokens from another realm or service are no use any more.
+            self.inner.tokens.forget(|(h, _)| h == host);
         }
-        entry.challenge = Some(stored);
     }
 
     /// Sends a request: adds auth (answering one 401 challenge), retries transient failures
@@ -241,10 +258,9 @@ impl Client {
             let resp = match result {
                 Ok(r) => r,
                 Err(source) => {
-                    if replayable && attempt < self.inner.retry.attempts && transient_transport(&source) {
-                        let wait = self.inner.retry.delay(attempt, None);
-                        tracing::warn!("{host}: {}: {source}; retrying in {wait:?}", req.what);
-                        tokio::time::sleep(wait).await;
+                    if replayable && self.inner.retry.allows_another(attempt) && transient_transport(&source) {
+                        let wait = self.inner.retry.wait(attempt, None).await;
+                        tracing::warn!("{host}: {}: {source}; retried after {wait:?}", req.what);
                         continue;
                     }
                     return Err(Error::new(host, ErrorKind::Network { what: req.what, source }));
@@ -257,26 +273,27 @@ impl Client {
                     if let Challenge::Bearer { scope: Some(s), .. } = &challenge {
                         scopes = auth::merge_scopes(scopes.iter().cloned().chain(s.split(' ').map(str::to_owned)));
                     }
-                    self.remember_challenge(host, challenge).await;
+                    self.remember_challenge(host, challenge);
                     answered_challenge = true;
                     attempt -= 1;
                     continue;
                 }
             }
             if status == StatusCode::UNAUTHORIZED {
-                let detail = describe_body(&resp.bytes().await.unwrap_or_default());
-                return Err(Error::new(host, ErrorKind::Unauthorized { what: req.what, detail }));
+                let body = resp.bytes().await.unwrap_or_default();
+                let (detail, codes) = (describe_body(&body), body_codes(&body));
+                return Err(Error::new(host, ErrorKind::Unauthorized { what: req.what, detail, codes }));
             }
             if status == StatusCode::FORBIDDEN {
-                let detail = describe_body(&resp.bytes().await.unwrap_or_default());
-                return Err(Error::new(host, ErrorKind::Denied { what: req.what, detail }));
+                let body = resp.bytes().await.unwrap_or_default();
+                let (detail, codes) = (describe_body(&body), body_codes(&body));
+                return Err(Error::new(host, ErrorKind::Denied { what: req.what, detail, codes }));
             }
-            if retriable_status(status.as_u16()) && replayable && attempt < self.inner.retry.attempts {
+            if retriable_status(status.as_u16()) && replayable && self.inner.retry.allows_another(attempt) {
                 let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-                let wait = self.inner.retry.delay(attempt, retry_after.as_deref());
-                tracing::warn!("{host}: {}: registry answered {status}; retrying in {wait:?}", req.what);
                 drop(resp);
-                tokio::time::sleep(wait).await;
+                let wait = self.inner.retry.wait(attempt, retry_after.as_deref()).await;
+                tracing::warn!("{host}: {}: registry answered {status}; retried after {wait:?}", req.what);
                 continue;
             }
             return Ok(resp);
@@ -338,8 +355,16 @@ impl Repository {
         &self.client.inner.referrers_api
     }
 
-    pub(crate) async fn lock_referrers_tags(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.client.inner.referrers_tag_lock.lock().await
+    /// Holds the read-modify-write of one tag-schema referrers index (this repository's
+    /// `tag`) against every other copy through this client.
+    pub(crate) async fn lock_referrers_tag(&self, tag: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.client.inner.referrers_tag_locks.lock().unwrap_or_else(|e| e.into_inner());
+            // Locks nobody holds or waits for go, so the map stays as small as the work.
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            locks.entry((self.endpoint.host.clone(), self.name.clone(), tag.to_owned())).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     pub(crate) fn error(&self, kind: ErrorKind) -> Error {
@@ -350,9 +375,10 @@ impl Repository {
     pub(crate) async fn unexpected(&self, resp: Response, what: String) -> Error {
         let status = resp.status().as_u16();
         let body = resp.bytes().await.unwrap_or_default();
+        let codes = body_codes(&body);
         if status == 404 {
-            return self.error(ErrorKind::NotFound { what });
+            return self.error(ErrorKind::NotFound { what, codes });
         }
-        self.error(ErrorKind::Status { what, status, detail: describe_body(&body), codes: crate::error::body_codes(&body) })
+        self.error(ErrorKind::Status { what, status, detail: describe_body(&body), codes })
     }
 }

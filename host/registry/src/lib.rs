@@ -4,12 +4,14 @@
 //! API: endpoint selection and repository rewriting from the configuration, TLS (system roots
 //! plus `certs.d` CAs and client certificates, or `insecureSkipVerify`), anonymous, basic and
 //! bearer-token auth with a token cache (Docker credential store, helpers and identity
-//! tokens), retries with backoff on network errors, 408, 429 (honouring `Retry-After`) and
-//! 5xx, and one concurrency limit per host.
+//! tokens; each token and each registry's credentials fetched once however many requests
+//! wait for them), retries with backoff and jitter on network errors, 408, 429 (honouring
+//! `Retry-After`) and 5xx under one [`RetryPolicy`] type, and one concurrency limit per host.
+//! Errors keep the registry's error envelope as typed [`ErrorCode`]s.
 //!
 //! On top of that transport, a [`Repository`] offers manifest resolve/fetch/push kept as raw
 //! bytes, blob existence checks, streaming blob fetches that verify digest and size as bytes
-//! flow, streaming pushes (monolithic `PUT` with a known digest, chunked `PATCH` fallback),
+//! flow ([`ferry_oci::BlobStream`]), streaming pushes (monolithic `PUT` with a known digest, chunked `PATCH` fallback),
 //! cross-repository mounts with the 202 fallback, and referrers via the API or the
 //! `sha256-<hex>` tag schema, plus cosign `.sig/.att/.sbom` tag attachments.
 //!
@@ -24,6 +26,7 @@ mod auth;
 mod blob;
 mod client;
 mod error;
+mod flight;
 mod manifest;
 mod referrers;
 mod retry;
@@ -32,9 +35,8 @@ mod upload;
 
 pub use upload::{Mount, UploadSession};
 
-pub use blob::{BODY_RESUMES, BlobStream, FETCH_ATTEMPTS, HOLD_BYTES};
+pub use blob::HOLD_BYTES;
 pub use client::{Client, Repository};
-pub use error::{Error, ErrorKind};
-pub use manifest::INDEX_RACE_ATTEMPTS;
+pub use error::{Error, ErrorCode, ErrorKind};
 pub use referrers::COSIGN_SUFFIXES;
-pub use retry::RetryPolicy;
+pub use retry::{BODY_RESUME, INDEX_RACE, REFETCH, RetryPolicy};

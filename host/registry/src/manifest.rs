@@ -3,12 +3,13 @@
 
 use bytes::Bytes;
 use ferry_oci::media_type::MANIFEST_TYPES;
-use ferry_oci::{Descriptor, Digest, Manifest};
+use ferry_oci::{Descriptor, Digest, DigestMismatch, Manifest};
 use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 
 use crate::client::{Body, Repository, Request};
 use crate::error::{Error, ErrorKind};
+use crate::retry::INDEX_RACE;
 
 /// Manifests larger than this are refused; distribution itself accepts at most 4 MiB.
 const MAX_MANIFEST_BYTES: usize = 16 << 20;
@@ -68,13 +69,9 @@ impl Repository {
         };
         let expected = reference.parse::<Digest>().ok().or(header).unwrap_or_else(|| computed.clone());
         if expected != computed {
-            return Err(self.error(ErrorKind::Mismatch {
-                what,
-                expected: expected.to_string(),
-                actual: computed.to_string(),
-                size: bytes.len() as u64,
-                expected_size: bytes.len() as u64,
-            }));
+            let size = bytes.len() as u64;
+            let mismatch = DigestMismatch { expected, expected_size: size, size, actual: Some(computed) };
+            return Err(self.error(ErrorKind::Mismatch { what, mismatch: Box::new(mismatch) }));
         }
         let desc = Descriptor::new(media_type, computed, bytes.len() as u64);
         Manifest::from_bytes(desc, bytes.to_vec()).map_err(|e| self.error(ErrorKind::Protocol { what, detail: e.to_string() }))
@@ -146,18 +143,16 @@ impl Repository {
     /// [`Repository::push_manifest`] for a manifest whose children this run has itself placed
     /// or verified: an index (or manifest list) PUT that distribution answers 400
     /// `DIGEST_INVALID`/`MANIFEST_BLOB_UNKNOWN`, which it does now and then while one of the
-    /// children is re-PUT in the same repository, is repeated ([`INDEX_RACE_ATTEMPTS`]
-    /// attempts, 100 ms doubling). Other manifests are pushed once.
+    /// children is re-PUT in the same repository, is repeated under [`INDEX_RACE`] (5 attempts,
+    /// 100 ms doubling). Other manifests are pushed once.
     pub async fn push_manifest_placed(&self, reference: &str, media_type: &str, bytes: &[u8]) -> Result<bool, Error> {
         let index = ferry_oci::media_type::is_index(media_type);
-        let mut wait = std::time::Duration::from_millis(100);
         let mut attempt = 1;
         loop {
             match self.push_manifest(reference, media_type, bytes).await {
-                Err(e) if index && e.is_index_race() && attempt < INDEX_RACE_ATTEMPTS => {
-                    tracing::warn!("{e}; every child is in place, so pushing it again in {wait:?}");
-                    tokio::time::sleep(wait).await;
-                    wait *= 2;
+                Err(e) if index && e.is_index_race() && INDEX_RACE.allows_another(attempt) => {
+                    let wait = INDEX_RACE.wait(attempt, None).await;
+                    tracing::warn!("{e}; every child is in place, so pushed it again after {wait:?}");
                     attempt += 1;
                 }
                 other => return other,
@@ -203,6 +198,3 @@ impl Repository {
         Ok(out)
     }
 }
-
-/// Attempts at an index PUT that races a child's re-PUT, the first included.
-pub const INDEX_RACE_ATTEMPTS: u32 = 5;

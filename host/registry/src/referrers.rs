@@ -1,8 +1,9 @@
 //! Referrers: the OCI referrers API when the registry has it, otherwise the `sha256-<hex>`
-//! tag schema (read and maintained by ferry), plus cosign's `.sig/.att/.sbom` tags.
+//! tag schema (read and maintained by ferry, the new index built by
+//! [`ferry_oci::referrers::add_referrer`]), plus cosign's `.sig/.att/.sbom` tags.
 
 use ferry_config::ReferrersMode;
-use ferry_oci::{Descriptor, Index, Manifest, gojson, media_type};
+use ferry_oci::{Descriptor, Index, Manifest, media_type};
 use reqwest::Method;
 use reqwest::header::ACCEPT;
 
@@ -108,19 +109,23 @@ impl Repository {
         if self.api_known() == Some(true) && self.endpoint.referrers != ReferrersMode::Tag {
             return Ok(());
         }
-        let entry = referrer.referrer_descriptor();
-        let _guard = self.lock_referrers_tags().await;
-        let mut index = match self.fetch_manifest_by_reference(&subject.digest.tag_schema()).await {
-            Ok(m) if media_type::is_index(&m.descriptor().media_type) => serde_json::from_slice::<Index>(m.bytes()).unwrap_or_default(),
-            Ok(_) => Index::new(),
-            Err(e) if e.is_not_found() => Index::new(),
+        let tag = subject.digest.tag_schema();
+        // Read, extend and push under one lock: concurrent copies never drop each other's
+        // entries. Across processes the registry offers no lock; the last PUT wins there.
+        let _guard = self.lock_referrers_tag(&tag).await;
+        let existing = match self.fetch_manifest_by_reference(&tag).await {
+            Ok(m) => Some(m),
+            Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
-        if index.manifests.iter().any(|d| d.digest == entry.digest) {
-            return Ok(());
+        let what = || format!("referrers index {}/{}:{tag}", self.registry(), self.name);
+        match ferry_oci::referrers::add_referrer(subject, existing.as_ref(), referrer) {
+            Ok(None) => Ok(()),
+            Ok(Some(index)) => {
+                self.push_manifest(&tag, media_type::OCI_INDEX, index.bytes()).await?;
+                Ok(())
+            }
+            Err(source) => Err(self.error(ErrorKind::ReferrersIndex { what: what(), source: Box::new(source) })),
         }
-        index.manifests.push(entry);
-        self.push_manifest(&subject.digest.tag_schema(), media_type::OCI_INDEX, &gojson::to_vec(&index)).await?;
-        Ok(())
     }
 }

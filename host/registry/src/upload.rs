@@ -10,7 +10,8 @@ use futures_util::StreamExt;
 use reqwest::Method;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 
-use crate::blob::BlobStream;
+use ferry_oci::{BlobError, BlobStream, Origin};
+
 use crate::client::{Body, Repository, Request};
 use crate::error::{Error, ErrorKind};
 
@@ -40,6 +41,17 @@ fn with_digest(location: &str, desc: &Descriptor) -> String {
 impl Repository {
     fn upload_what(&self, desc: &Descriptor) -> String {
         format!("upload of blob {} to {}/{}", desc.digest, self.registry(), self.name)
+    }
+
+    /// The upload failed because its source stream did: keep the source's error.
+    fn source_failed(&self, what: &str, source: BlobError) -> Error {
+        self.error(ErrorKind::Source { what: what.to_owned(), source: Box::new(source) })
+    }
+
+    /// Bytes this upload holds in memory, as a stream that verifies them once more.
+    fn held(&self, desc: &Descriptor, bytes: Bytes) -> BlobStream {
+        let origin = Origin::Memory { what: format!("blob {} held for its upload to {}/{}", desc.digest, self.registry(), self.name) };
+        BlobStream::from_bytes(desc.clone(), origin, bytes)
     }
 
     fn location(&self, resp: &reqwest::Response, what: &str) -> Result<String, Error> {
@@ -90,8 +102,7 @@ impl Repository {
             201 => Ok(()),
             413 => {
                 tracing::info!("{}: monolithic upload refused (413); retrying in chunks", self.host());
-                let stream = futures_util::stream::once(async move { Ok::<Bytes, ErrorKind>(bytes) });
-                self.push_blob_chunked(desc, BlobStream::verifying(desc.clone(), self.host(), what, stream)).await
+                self.push_blob_chunked(desc, self.held(desc, bytes)).await
             }
             _ => Err(self.unexpected(resp, what).await),
         }
@@ -138,7 +149,7 @@ impl Repository {
         let mut offset: u64 = 0;
         let mut buf = BytesMut::with_capacity(CHUNK_BYTES.min(usize::try_from(desc.size).unwrap_or(CHUNK_BYTES).max(1)));
         loop {
-            let next = source.next().await.transpose()?;
+            let next = source.next().await.transpose().map_err(|e| self.source_failed(&what, e))?;
             if let Some(chunk) = &next {
                 buf.extend_from_slice(chunk);
             }
@@ -188,10 +199,18 @@ impl Repository {
     /// connection (honouring `Retry-After`). A larger blob goes in `PATCH` chunks of
     /// [`CHUNK_BYTES`], each held until the registry took it: a failed chunk is re-sent
     /// from where the session stands (`GET` on the upload URL). A rejected upload is
-    /// cancelled. Errors of the source stream are returned as they are.
+    /// cancelled. A failure of the source stream is returned as [`ErrorKind::Source`], not retried.
     pub async fn push_blob_stream(&self, desc: &Descriptor, session: Option<UploadSession>, mut source: BlobStream) -> Result<(), Error> {
         if desc.size <= CHUNK_BYTES as u64 {
-            let bytes = Bytes::from(source.collect().await?);
+            let bytes = match source.collect().await {
+                Ok(b) => Bytes::from(b),
+                Err(e) => {
+                    if let Some(s) = &session {
+                        self.cancel_upload(s).await;
+                    }
+                    return Err(self.source_failed(&self.upload_what(desc), e));
+                }
+            };
             return self.put_whole(desc, session, bytes).await;
         }
         let what = self.upload_what(desc);
@@ -207,7 +226,7 @@ impl Repository {
                 Ok(n) => n,
                 Err(e) => {
                     self.cancel_upload(&session).await;
-                    return Err(e);
+                    return Err(self.source_failed(&what, e));
                 }
             };
             if let Some(chunk) = &next {
@@ -257,9 +276,7 @@ impl Repository {
                     413 => {
                         tracing::info!("{}: monolithic upload refused (413); retrying in chunks", self.host());
                         self.cancel_upload(&s).await;
-                        let b = bytes.clone();
-                        let stream = futures_util::stream::once(async move { Ok::<Bytes, ErrorKind>(b) });
-                        return self.push_blob_chunked(desc, BlobStream::verifying(desc.clone(), self.host(), what, stream)).await;
+                        return self.push_blob_chunked(desc, self.held(desc, bytes.clone())).await;
                     }
                     _ => self.unexpected(resp, what.clone()).await,
                 },
@@ -340,17 +357,12 @@ impl Repository {
     }
 }
 
-/// A failed streaming PUT is usually the source failing mid-body; say so.
+/// A failed streaming PUT is usually the source failing mid-body; say so (the transport's
+/// error keeps the source's as its cause).
 fn body_error(repo: &Repository, e: Error, what: &str) -> Error {
     match e.kind {
         ErrorKind::Network { source, .. } if source.is_body() || source.is_request() => {
-            let mut detail = source.to_string();
-            let mut cause = std::error::Error::source(&source);
-            while let Some(c) = cause {
-                detail = c.to_string();
-                cause = c.source();
-            }
-            repo.error(ErrorKind::Body { what: what.to_owned(), detail })
+            repo.error(ErrorKind::Body { what: what.to_owned(), source })
         }
         kind => Error { host: e.host, kind },
     }

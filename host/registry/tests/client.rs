@@ -9,8 +9,8 @@ use bytes::Bytes;
 use ferry_config::Config;
 use ferry_config::certs::CertDirs;
 use ferry_config::credentials::CredentialStore;
-use ferry_oci::{Descriptor, Reference, media_type};
-use ferry_registry::{BlobStream, Client, ErrorKind, Mount, Repository, RetryPolicy};
+use ferry_oci::{BlobStream, Descriptor, Origin, Reference, media_type};
+use ferry_registry::{Client, ErrorKind, Mount, Repository, RetryPolicy};
 use ferry_testkit::{Registry, images};
 
 fn repo(reg: &Registry, name: &str) -> (Repository, tempfile::TempDir) {
@@ -22,8 +22,8 @@ fn repo(reg: &Registry, name: &str) -> (Repository, tempfile::TempDir) {
 }
 
 fn stream_of(desc: &Descriptor, bytes: Vec<u8>) -> BlobStream {
-    let chunks: Vec<Result<Bytes, ErrorKind>> = bytes.chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
-    BlobStream::verifying(desc.clone(), "local", "test blob".into(), futures_util::stream::iter(chunks))
+    let chunks: Vec<Result<Bytes, std::io::Error>> = bytes.chunks(1 << 20).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    BlobStream::verifying(desc.clone(), Origin::Memory { what: "test blob".into() }, futures_util::stream::iter(chunks))
 }
 
 #[tokio::test]
@@ -63,7 +63,7 @@ async fn chunked_upload_and_verified_fetch() {
     // A source stream that does not match its descriptor fails the upload.
     let (s, _h2) = repo(&reg, "big/other");
     let err = s.push_blob_chunked(&other, stream_of(&other, bytes.clone())).await.unwrap_err();
-    assert!(matches!(err.kind, ErrorKind::Mismatch { .. }), "{err}");
+    assert!(matches!(err.kind, ErrorKind::Source { .. }) && err.is_mismatch() && err.is_source_failure(), "{err}");
     assert!(!s.blob_exists(&other.digest).await.unwrap());
 }
 

@@ -8,6 +8,7 @@
 //!   indexes, Docker schema2 and manifest list, artifact with `subject`, big pseudo-random
 //!   layers), the same seed always giving the same digests;
 //! - [`ferro`]: `ferro-oci-server`, a second registry implementation with the referrers API;
+//! - [`token`]: the token server of token-auth registries, with counters and armed faults;
 //! - [`home`]: a throw-away HOME with Docker credentials and `certs.d` CAs for a ferry process.
 //!
 //! It panics with clear messages on setup failures: it is test support.
@@ -21,7 +22,7 @@ pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod rng;
-mod token;
+pub mod token;
 
 pub use home::TestHome;
 pub use proxy::{Fault, FaultProxy, Rule};

@@ -17,7 +17,7 @@ pub struct Registry {
     tls: bool,
     credentials: Option<(String, String)>,
     log: Arc<Mutex<Vec<String>>>,
-    token_requests: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    token_stats: Option<Arc<crate::token::TokenStats>>,
     token_realm: Option<String>,
     client_certs: bool,
 }
@@ -120,7 +120,7 @@ impl Registry {
                 crate::token::ISSUER,
                 t.cert.display()
             );
-            token = Some(t.requests);
+            token = Some(t.stats);
             token_realm = Some(t.realm.clone());
         }
         let config = format!(
@@ -167,7 +167,7 @@ impl Registry {
             tls: opts.tls,
             credentials,
             log,
-            token_requests: token,
+            token_stats: token,
             token_realm,
             client_certs: opts.client_certs,
         };
@@ -250,7 +250,12 @@ impl Registry {
 
     /// Requests the token server answered so far (token-auth registries).
     pub fn token_requests(&self) -> usize {
-        self.token_requests.as_ref().map_or(0, |c| c.load(std::sync::atomic::Ordering::SeqCst))
+        self.token_stats.as_ref().map_or(0, |s| s.requests())
+    }
+
+    /// The token server's counters and faults (token-auth registries).
+    pub fn token_server(&self) -> &crate::token::TokenStats {
+        self.token_stats.as_deref().expect("a registry started with token_auth")
     }
 
     /// A ferry config file that reaches this registry (plain HTTP endpoints need it).

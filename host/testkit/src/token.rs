@@ -6,14 +6,20 @@
 //! identity tokens use. Tokens are ES256 JWTs signed with a key whose certificate the registry
 //! trusts (`rootcertbundle`), with the libtrust key id as `kid`. Signing shells out to
 //! `openssl`, which the tests install anyway.
+//!
+//! [`TokenStats`] counts requests, logs the scopes each asked for and the most answered at
+//! once. Two faults can be armed while it runs: answer the next N requests 503, and hold
+//! each answer until N requests are in flight (or [`HOLD_LIMIT`] passes), which shows
+//! whether a client fetches tokens in parallel without measuring time.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -25,7 +31,72 @@ pub(crate) const ISSUER: &str = "ferry-test-issuer";
 pub(crate) struct TokenServer {
     pub(crate) realm: String,
     pub(crate) cert: PathBuf,
-    pub(crate) requests: Arc<AtomicUsize>,
+    pub(crate) stats: Arc<TokenStats>,
+}
+
+/// The longest a held answer waits for other requests.
+pub const HOLD_LIMIT: Duration = Duration::from_secs(5);
+
+/// What the token server saw, and the faults armed in it.
+#[derive(Default)]
+pub struct TokenStats {
+    requests: AtomicUsize,
+    scopes: Mutex<Vec<String>>,
+    /// Requests being answered now, and a signal when that changes.
+    in_flight: Mutex<usize>,
+    changed: Condvar,
+    max_in_flight: AtomicUsize,
+    fail_next: AtomicUsize,
+    hold_until: AtomicUsize,
+}
+
+impl TokenStats {
+    /// Requests answered or being answered.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// The scopes of each request, in arrival order (space-separated; empty for none).
+    pub fn scopes(&self) -> Vec<String> {
+        self.scopes.lock().unwrap().clone()
+    }
+
+    /// The most requests that were being answered at one time.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Answers the next `n` requests `503 Service Unavailable`.
+    pub fn fail_next(&self, n: usize) {
+        self.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Holds every answer until `n` requests are in flight at once (or [`HOLD_LIMIT`] passes);
+    /// 0 or 1 answers at once.
+    pub fn hold_until(&self, n: usize) {
+        self.hold_until.store(n, Ordering::SeqCst);
+    }
+
+    fn enter(&self) {
+        let mut now = self.in_flight.lock().unwrap();
+        *now += 1;
+        self.max_in_flight.fetch_max(*now, Ordering::SeqCst);
+        self.changed.notify_all();
+        let want = self.hold_until.load(Ordering::SeqCst);
+        if want > 1 {
+            let _ = self.changed.wait_timeout_while(now, HOLD_LIMIT, |n| *n < want).unwrap();
+        }
+    }
+
+    fn leave(&self) {
+        *self.in_flight.lock().unwrap() -= 1;
+        self.changed.notify_all();
+    }
+
+    /// Whether this request is one of the armed failures.
+    fn take_failure(&self) -> bool {
+        self.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
 }
 
 struct Signer {
@@ -47,18 +118,18 @@ pub(crate) fn start(dir: &Path, users: HashMap<String, String>, refresh: HashMap
     let signer = Arc::new(Signer { key, kid: libtrust_kid(&spki) });
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let realm = format!("http://{}/token", listener.local_addr().unwrap());
-    let requests = Arc::new(AtomicUsize::new(0));
-    let (users, refresh, count) = (Arc::new(users), Arc::new(refresh), requests.clone());
+    let stats = Arc::new(TokenStats::default());
+    let (users, refresh, seen) = (Arc::new(users), Arc::new(refresh), stats.clone());
     std::thread::spawn(move || {
         for conn in listener.incoming().map_while(Result::ok) {
-            count.fetch_add(1, Ordering::SeqCst);
-            let (signer, users, refresh) = (signer.clone(), users.clone(), refresh.clone());
+            seen.requests.fetch_add(1, Ordering::SeqCst);
+            let (signer, users, refresh, seen) = (signer.clone(), users.clone(), refresh.clone(), seen.clone());
             std::thread::spawn(move || {
-                let _ = answer(conn, &signer, &users, &refresh);
+                let _ = answer(conn, &signer, &users, &refresh, &seen);
             });
         }
     });
-    TokenServer { realm, cert, requests }
+    TokenServer { realm, cert, stats }
 }
 
 /// libtrust: base32 of the first 30 bytes of sha256(SPKI DER), in 12 groups of 4.
@@ -94,9 +165,29 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
-fn answer(conn: TcpStream, signer: &Signer, users: &HashMap<String, String>, refresh: &HashMap<String, String>) -> std::io::Result<()> {
+fn answer(
+    conn: TcpStream,
+    signer: &Signer,
+    users: &HashMap<String, String>,
+    refresh: &HashMap<String, String>,
+    stats: &TokenStats,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let Some(req) = crate::proxy::read_request(&mut reader)? else { return Ok(()) };
+    stats.enter();
+    let answered = answer_request(conn, req, signer, users, refresh, stats);
+    stats.leave();
+    answered
+}
+
+fn answer_request(
+    conn: TcpStream,
+    req: crate::proxy::Message,
+    signer: &Signer,
+    users: &HashMap<String, String>,
+    refresh: &HashMap<String, String>,
+    stats: &TokenStats,
+) -> std::io::Result<()> {
     let mut parts = req.head.split(' ');
     let (method, target) = (parts.next().unwrap_or("").to_owned(), parts.next().unwrap_or("").to_owned());
     let auth = req.header("authorization");
@@ -107,6 +198,10 @@ fn answer(conn: TcpStream, signer: &Signer, users: &HashMap<String, String>, ref
     let mut scopes: Vec<String> =
         params.iter().filter(|(n, _)| n == "scope").flat_map(|(_, v)| v.split(' ').map(str::to_owned).collect::<Vec<_>>()).collect();
     scopes.retain(|s| !s.is_empty());
+    stats.scopes.lock().unwrap().push(scopes.join(" "));
+    if stats.take_failure() {
+        return respond(conn, 503, r#"{"errors":[{"code":"UNAVAILABLE","message":"armed failure"}]}"#);
+    }
 
     // Who is asking: a user with a password, a refresh token, or nobody.
     let subject = if method == "POST" {

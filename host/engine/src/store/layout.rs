@@ -1,15 +1,20 @@
 //! An OCI image-layout directory as a [`Store`]. Tags live in `index.json` as
 //! `org.opencontainers.image.ref.name`; referrers use the same `sha256-<hex>` tag schema as
-//! registries without the referrers API.
+//! registries without the referrers API, extended by the same function
+//! ([`ferry_oci::referrers::add_referrer`]).
+//!
+//! Every store on one directory in this process shares its locks: one held across each
+//! read-modify-write of `index.json`, one across each read-extend-write of a referrers index.
+//! Other processes writing the same layout at the same time are not coordinated.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use ferry_oci::layout::{Layout, LayoutError};
-use ferry_oci::{Descriptor, Index, Manifest, gojson, media_type};
-use ferry_registry::BlobStream;
+use ferry_oci::{BlobStream, Descriptor, Manifest, Origin, media_type};
 use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 
@@ -22,19 +27,34 @@ const READ_CHUNK: usize = 256 << 10;
 /// An OCI layout directory.
 pub struct LayoutStore {
     layout: Layout,
-    /// Serialises read-modify-write of `index.json`.
-    index_lock: Arc<Mutex<()>>,
+    locks: Arc<Locks>,
+}
+
+/// The locks of one layout directory, shared by every store open on it in this process.
+#[derive(Default)]
+struct Locks {
+    /// Held across each read-modify-write of `index.json`.
+    index: Mutex<()>,
+    /// Held across each read-extend-write of a tag-schema referrers index.
+    referrers: tokio::sync::Mutex<()>,
+}
+
+/// The locks of the layout at `path` (canonical, so two spellings of one directory share them).
+fn locks_for(path: &Path) -> Arc<Locks> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Locks>>>> = OnceLock::new();
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned());
+    LOCKS.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone()
 }
 
 impl LayoutStore {
-    /// Opens a layout; with `create`, makes it if missing.
+    /// Opens a layout; with [`super::Access::Create`], makes it if missing.
     pub fn open(path: &Path, access: super::Access) -> Result<LayoutStore, Error> {
         let layout = match access {
             super::Access::Create => Layout::create(path),
             super::Access::Read => Layout::open(path),
         }
         .map_err(|e| Error::layout(path, e))?;
-        Ok(LayoutStore { layout, index_lock: Arc::new(Mutex::new(())) })
+        Ok(LayoutStore { locks: locks_for(layout.root()), layout })
     }
 
     fn path(&self) -> PathBuf {
@@ -51,10 +71,10 @@ impl LayoutStore {
     }
 
     async fn tag(&self, desc: &Descriptor, tag: &str) -> Result<(), Error> {
-        let lock = self.index_lock.clone();
+        let locks = self.locks.clone();
         let (desc, tag) = (desc.clone(), tag.to_owned());
         self.blocking(move |l| {
-            let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = locks.index.lock().unwrap_or_else(|e| e.into_inner());
             l.tag(&desc, &tag)
         })
         .await
@@ -107,8 +127,7 @@ impl Store for LayoutStore {
                 Err(e) => Some((Err(e), None)),
             }
         });
-        let what = format!("blob {} in {}", desc.digest, self.name());
-        Ok(BlobStream::verifying(desc.clone(), "local", what, stream.map(|r| r.map_err(io_kind))))
+        Ok(BlobStream::verifying(desc.clone(), Origin::Layout { path }, stream))
     }
 
     async fn push_blob(&self, desc: &Descriptor, source: &dyn Store) -> Result<Transfer, Error> {
@@ -175,22 +194,20 @@ impl Store for LayoutStore {
     }
 
     async fn record_referrer(&self, subject: &Descriptor, referrer: &Manifest, _indexed: bool) -> Result<(), Error> {
-        let mut list = self.referrers(subject).await?;
-        if list.iter().any(|d| d.digest == referrer.descriptor().digest) {
-            return Ok(());
+        let tag = subject.digest.tag_schema();
+        let _guard = self.locks.referrers.lock().await;
+        let existing = match self.resolve(&tag).await {
+            Ok(d) => Some(self.fetch_manifest(&d).await?),
+            Err(Error::Layout { source: LayoutError::NotFound { .. }, .. }) => None,
+            Err(e) => return Err(e),
+        };
+        match ferry_oci::referrers::add_referrer(subject, existing.as_ref(), referrer) {
+            Ok(None) => Ok(()),
+            Ok(Some(index)) => {
+                self.push_manifest(&index, Some(&tag)).await?;
+                Ok(())
+            }
+            Err(source) => Err(Error::ReferrersIndex { store: self.name(), source: Box::new(source) }),
         }
-        let entry = referrer.referrer_descriptor();
-        list.push(entry);
-        let mut index = Index::new();
-        index.manifests = list;
-        let bytes = gojson::to_vec(&index);
-        let manifest = Manifest::from_bytes(Descriptor::of_bytes(media_type::OCI_INDEX, &bytes), bytes)
-            .map_err(|source| Error::Manifest { what: "referrers index".to_owned(), source })?;
-        self.push_manifest(&manifest, Some(&subject.digest.tag_schema())).await?;
-        Ok(())
     }
-}
-
-fn io_kind(e: std::io::Error) -> ferry_registry::ErrorKind {
-    ferry_registry::ErrorKind::Protocol { what: "reading a layout blob".to_owned(), detail: e.to_string() }
 }

@@ -1,8 +1,8 @@
 //! A repository in a registry as a [`Store`].
 
 use async_trait::async_trait;
-use ferry_oci::{Descriptor, Manifest};
-use ferry_registry::{BlobStream, Mount, Repository};
+use ferry_oci::{BlobStream, Descriptor, Manifest};
+use ferry_registry::{Mount, Repository};
 
 use super::{Store, Transfer};
 use crate::error::Error;
