@@ -15,7 +15,7 @@ use bytes::Bytes;
 use ferry_archive::ledger::LedgerWriter;
 use ferry_archive::{AnySink, ArchiveWriter, BlockWriter, Compression, Geometry, Sink as _};
 use ferry_oci::{Descriptor, Digest, ImageRef, Index, Manifest, annotations, gojson};
-use ferry_registry::Client;
+use ferry_registry::{Client, RetryPolicy};
 use futures_util::StreamExt;
 
 use crate::delta::{Delta, skip_set};
@@ -303,8 +303,9 @@ async fn fetch_in_order(src: &dyn Store, mut plan: mpsc::Receiver<Planned>, writ
     }
 }
 
-/// Attempts at a blob whose body breaks off mid-way.
-const BODY_ATTEMPTS: u32 = 3;
+/// Fetches of a blob whose body breaks off mid-way even after the store's own resumes: 3 in
+/// all, 200 ms doubling, with the one retry policy's jitter.
+const BODY_FETCHES: RetryPolicy = RetryPolicy::new(3, std::time::Duration::from_millis(200));
 
 /// Moves a blob's body into its channel in chunks of about [`CHUNK_BYTES`]. A body that
 /// breaks off is fetched again and resumed after the bytes already sent; the writer's digest
@@ -321,8 +322,9 @@ async fn pump(src: &dyn Store, desc: Descriptor, tx: mpsc::Sender<io::Result<Byt
         while let Some(chunk) = stream.next().await {
             let mut chunk = match chunk {
                 Ok(c) => c,
-                Err(e) if e.is_transient() && attempt < BODY_ATTEMPTS => {
+                Err(e) if e.is_transient() && BODY_FETCHES.allows_another(attempt) => {
                     tracing::warn!("{}: {e}; fetching it again from byte {}", desc.digest, sent + buf.len() as u64);
+                    BODY_FETCHES.wait(attempt, None).await;
                     if !buf.is_empty() {
                         sent += buf.len() as u64;
                         if tx.send(Ok(buf.split().freeze())).await.is_err() {
