@@ -190,7 +190,7 @@ async fn a_hanging_credential_helper_is_stopped_once_for_everyone() {
     let pushes = join_all((0..4).map(|i| push_copy(&r, i, &bytes))).await;
     for push in &pushes {
         let e = push.as_ref().unwrap_err();
-        let chain = chain(e);
+        let chain = ferry_testkit::error_chain(e);
         assert!(chain.contains("docker-credential-stuck") && chain.contains("no answer within"), "{chain}");
     }
     assert_eq!(helper_runs(home.path(), "stuck"), 1, "the waiting pushes shared one helper run");
@@ -199,15 +199,4 @@ async fn a_hanging_credential_helper_is_stopped_once_for_everyone() {
 /// Pushes `bytes` (an OCI image manifest) to `r` as tag `copy-N`: a push needs credentials.
 async fn push_copy(r: &Repository, n: usize, bytes: &[u8]) -> Result<bool, ferry_registry::Error> {
     r.push_manifest(&format!("copy-{n}"), ferry_oci::media_type::OCI_MANIFEST, bytes).await
-}
-
-/// An error and its causes, as the CLI prints them.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out = format!("{out}: {c}");
-        cause = c.source();
-    }
-    out
 }
