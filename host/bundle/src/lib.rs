@@ -2,7 +2,7 @@
 //!
 //! A bundle is an OCI image manifest of artifactType `application/vnd.ferry.plugin.bundle.v1`
 //! whose config is a metadata document (name, version, and each component's world, interface
-//! version and sha256) and whose layers are the components' wasm ([`format`]). It is signed the
+//! version and sha256) and whose layers are the components' wasm ([`format`](mod@format)). It is signed the
 //! way cosign signs an image: ECDSA P-256 over a "simple signing" payload naming the manifest
 //! digest ([`keys`]), stored in cosign's `.sig` tag and as a referrer, so `-r` carries it
 //! across the gap. This crate owns the format, the signature checks ([`bundle`]), the trust

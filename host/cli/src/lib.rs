@@ -1,5 +1,5 @@
 //! The `ferry` command line: argument parsing, logging, progress output and exit codes.
-//! Commands live in [`commands`], one module each; the work itself is in `ferry-engine`.
+//! Commands live in `commands`, one module each; the work itself is in `ferry-engine`.
 //!
 //! Exposed as a library so test harnesses can build the same binary.
 

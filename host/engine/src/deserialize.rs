@@ -2,7 +2,7 @@
 //! into a store.
 //!
 //! A reader thread walks the tar entries and hands each blob over, as chunks through a bounded
-//! channel or, from a plain tar file, as a range of the file; up to [`CONCURRENT_BLOBS`] are
+//! channel or, from a plain tar file, as a range of the file; up to `CONCURRENT_BLOBS` (4) are
 //! stored at once. Every blob is verified as it streams, also when the destination already
 //! has it or in a dry run. Blobs go in as plain blobs first; those that may be manifests (up to
 //! 4 MiB) are kept in memory, and once the stream has ended every manifest named by an

@@ -194,10 +194,10 @@ impl Repository {
         }
     }
 
-    /// Uploads a one-shot stream with retries. A blob up to [`CHUNK_BYTES`] is read whole
+    /// Uploads a one-shot stream with retries. A blob up to 16 MiB (`CHUNK_BYTES`) is read whole
     /// into memory and sent in one `PUT ?digest=`, replayed on 429, 5xx or a broken
     /// connection (honouring `Retry-After`). A larger blob goes in `PATCH` chunks of
-    /// [`CHUNK_BYTES`], each held until the registry took it: a failed chunk is re-sent
+    /// that size, each held until the registry took it: a failed chunk is re-sent
     /// from where the session stands (`GET` on the upload URL). A rejected upload is
     /// cancelled. A failure of the source stream is returned as [`ErrorKind::Source`], not retried.
     pub async fn push_blob_stream(&self, desc: &Descriptor, session: Option<UploadSession>, mut source: BlobStream) -> Result<(), Error> {
