@@ -48,9 +48,9 @@ impl Repository {
 
     /// Streams a blob, verifying digest and size as the bytes arrive. A body cut mid-way is
     /// resumed with `Range: bytes=N-` ([`BODY_RESUME`]); a body that arrives whole but wrong is
-    /// fetched again ([`REFETCH`]). Bytes are held back until verified, up to [`HOLD_BYTES`], so a
-    /// blob that fits is handed out only once its digest checks, and no blob's last piece is
-    /// handed out before its digest checks.
+    /// fetched again ([`REFETCH`]). A blob of at most [`HOLD_BYTES`] is handed out only once its
+    /// digest checks; a larger one goes out in pieces of about 256 KiB as they arrive, and no
+    /// blob's last piece is handed out before its digest checks.
     pub async fn fetch_blob(&self, desc: &Descriptor) -> Result<BlobStream, Error> {
         let what = self.blob_what(&desc.digest);
         let mut fetch = Fetch {
@@ -79,8 +79,13 @@ impl Repository {
     }
 }
 
-/// Most bytes of a fetched blob held back until the whole is verified.
+/// A blob of at most this many bytes is held back until the whole is verified.
 pub const HOLD_BYTES: usize = 16 << 20;
+
+/// A larger blob goes out in pieces of about this size as they arrive: holding it back would
+/// not spare the consumer anything (its prefix is handed out either way), and large pieces
+/// would make every bounded channel downstream hold that much more per slot.
+const PIECE_BYTES: usize = 256 << 10;
 
 type ByteBody = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 
@@ -198,7 +203,8 @@ impl Fetch {
                     if let Err(kind) = self.accept(chunk).await {
                         return Some(Err(kind));
                     }
-                    if self.received < self.desc.size && self.held.len() >= HOLD_BYTES && self.check.is_none() {
+                    let release_at = if self.desc.size > HOLD_BYTES as u64 { PIECE_BYTES } else { HOLD_BYTES };
+                    if self.received < self.desc.size && self.held.len() >= release_at && self.check.is_none() {
                         let piece = self.held.split().freeze();
                         self.delivered += piece.len() as u64;
                         self.prefix.update(&piece);

@@ -15,8 +15,12 @@ use ferry_oci::{BlobError, BlobStream, Origin};
 use crate::client::{Body, Repository, Request};
 use crate::error::{Error, ErrorKind};
 
-/// Size of each `PATCH` in the chunked fallback; also the most it holds in memory.
-const CHUNK_BYTES: usize = 16 << 20;
+/// A blob of at most this size is read whole and sent in one `PUT`, which can be replayed.
+const WHOLE_BYTES: usize = 16 << 20;
+
+/// Size of each `PATCH` of a larger blob. An upload holds the chunk it sends and the one it
+/// reads meanwhile, so this bounds its memory (and that of every upload running at once).
+const CHUNK_BYTES: usize = 4 << 20;
 
 /// An upload the registry has opened: where to send the next request.
 #[derive(Debug, Clone)]
@@ -179,6 +183,17 @@ impl Repository {
     }
 }
 
+/// Reads `source` into `buf` until it holds a whole chunk or the source ends; `true` at the end.
+async fn fill_chunk(source: &mut BlobStream, buf: &mut BytesMut) -> Result<bool, ferry_oci::BlobError> {
+    while buf.len() < CHUNK_BYTES {
+        match source.next().await.transpose()? {
+            Some(piece) => buf.extend_from_slice(&piece),
+            None => return Ok(true),
+        }
+    }
+    Ok(false)
+}
+
 /// Sessions opened for one blob before giving up; a session the registry lost or refused
 /// is cancelled and a new one opened while the bytes to send are still held.
 const SESSION_ATTEMPTS: u32 = 3;
@@ -194,14 +209,14 @@ impl Repository {
         }
     }
 
-    /// Uploads a one-shot stream with retries. A blob up to 16 MiB (`CHUNK_BYTES`) is read whole
+    /// Uploads a one-shot stream with retries. A blob up to 16 MiB (`WHOLE_BYTES`) is read whole
     /// into memory and sent in one `PUT ?digest=`, replayed on 429, 5xx or a broken
-    /// connection (honouring `Retry-After`). A larger blob goes in `PATCH` chunks of
-    /// that size, each held until the registry took it: a failed chunk is re-sent
+    /// connection (honouring `Retry-After`). A larger blob goes in `PATCH` chunks of 4 MiB
+    /// (`CHUNK_BYTES`), each held until the registry took it: a failed chunk is re-sent
     /// from where the session stands (`GET` on the upload URL). A rejected upload is
     /// cancelled. A failure of the source stream is returned as [`ErrorKind::Source`], not retried.
     pub async fn push_blob_stream(&self, desc: &Descriptor, session: Option<UploadSession>, mut source: BlobStream) -> Result<(), Error> {
-        if desc.size <= CHUNK_BYTES as u64 {
+        if desc.size <= WHOLE_BYTES as u64 {
             let bytes = match source.collect().await {
                 Ok(b) => Bytes::from(b),
                 Err(e) => {
@@ -220,32 +235,37 @@ impl Repository {
         };
         let mut offset: u64 = 0;
         let mut buf = BytesMut::with_capacity(CHUNK_BYTES);
-        loop {
-            let next = source.next().await.transpose();
-            let next = match next {
-                Ok(n) => n,
+        let mut ended = match fill_chunk(&mut source, &mut buf).await {
+            Ok(ended) => ended,
+            Err(e) => {
+                self.cancel_upload(&session).await;
+                return Err(self.source_failed(&what, e));
+            }
+        };
+        // Each chunk is sent while the next one is read, so the source and the registry both
+        // keep moving: two chunks held at most.
+        while !buf.is_empty() {
+            // A fresh buffer for the next chunk, so no allocation is shared and grown.
+            let mut chunk = std::mem::replace(&mut buf, BytesMut::with_capacity(CHUNK_BYTES));
+            if chunk.len() > CHUNK_BYTES {
+                buf.extend_from_slice(&chunk.split_off(CHUNK_BYTES));
+            }
+            let n = chunk.len();
+            let chunk = chunk.freeze();
+            let read_next = async { if ended { Ok(true) } else { fill_chunk(&mut source, &mut buf).await } };
+            let (sent, read) = tokio::join!(self.patch_chunk(desc, &mut session, offset, chunk), read_next);
+            if let Err(e) = sent {
+                self.cancel_upload(&session).await;
+                return Err(e);
+            }
+            offset += n as u64;
+            ended = match read {
+                Ok(ended) => ended,
                 Err(e) => {
                     self.cancel_upload(&session).await;
                     return Err(self.source_failed(&what, e));
                 }
             };
-            if let Some(chunk) = &next {
-                buf.extend_from_slice(chunk);
-            }
-            while buf.len() >= CHUNK_BYTES || (next.is_none() && !buf.is_empty()) {
-                let n = buf.len().min(CHUNK_BYTES);
-                let chunk = buf.split_to(n).freeze();
-                match self.patch_chunk(desc, &mut session, offset, chunk).await {
-                    Ok(()) => offset += n as u64,
-                    Err(e) => {
-                        self.cancel_upload(&session).await;
-                        return Err(e);
-                    }
-                }
-            }
-            if next.is_none() {
-                break;
-            }
         }
         let req = Request::new(Method::PUT, with_digest(&session.location, desc), self.push_scope(), what.clone());
         let resp = self.send(req).await?;
