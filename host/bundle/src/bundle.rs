@@ -58,7 +58,8 @@ pub fn describe(host: &Host, name: &str, wasm: &[u8]) -> Result<ComponentEntry, 
     if !format::valid_name(name) {
         return Err(invalid("a component name is lower-case letters, digits, '.', '_' and '-' (from its file name)".to_owned()));
     }
-    let loaded = host.load(name, wasm).map_err(|e| invalid(e.to_string()))?;
+    let unusable = |e: ferry_plugin::PluginError| BundleError::Unusable { what: format!("component {name}"), source: Box::new(e) };
+    let loaded = host.load(name, wasm).map_err(unusable)?;
     let inspection = host.inspect(&loaded, wasm.len() as u64);
     let world = inspection.world.ok_or_else(|| invalid("it exports no ferry:plugin world (mapper, sources-parser, tracker)".to_owned()))?;
     let version = inspection.interface_version.unwrap_or_default();
@@ -71,7 +72,7 @@ pub fn describe(host: &Host, name: &str, wasm: &[u8]) -> Result<ComponentEntry, 
         "sources-parser" => ferry_plugin::SourcesParser::new(host, &loaded, Vec::new()).map(drop),
         _ => ferry_plugin::Tracker::new(host, &loaded, Vec::new()).map(drop),
     };
-    linked.map_err(|e| invalid(e.to_string()))?;
+    linked.map_err(unusable)?;
     Ok(ComponentEntry {
         name: name.to_owned(),
         world: world.to_owned(),
@@ -223,7 +224,10 @@ pub fn trusted_signer<'k>(opened: &Opened, keys: &'k [PublicKey]) -> Result<&'k 
 pub async fn component_bytes(src: &dyn Store, opened: &Opened, entry: &ComponentEntry) -> Result<Vec<u8>, BundleError> {
     let layer = entry.layer().map_err(|e| opened.invalid(e))?;
     let stream = src.fetch_blob(&layer).await?;
-    stream.collect().await.map_err(|e| opened.invalid(format!("component {}: {e}", entry.name)))
+    stream.collect().await.map_err(|e| BundleError::Unusable {
+        what: format!("{} in {}: component {}", opened.title(), opened.location, entry.name),
+        source: Box::new(e),
+    })
 }
 
 /// Every component's bytes match its pin, and the host sees in it the world and interface the
@@ -231,7 +235,8 @@ pub async fn component_bytes(src: &dyn Store, opened: &Opened, entry: &Component
 pub async fn check_components(host: &Host, src: &dyn Store, opened: &Opened) -> Result<(), BundleError> {
     for entry in &opened.metadata.components {
         let wasm = component_bytes(src, opened, entry).await?;
-        let seen = describe(host, &entry.name, &wasm).map_err(|e| opened.invalid(e.to_string()))?;
+        let seen = describe(host, &entry.name, &wasm)
+            .map_err(|e| BundleError::Named { what: format!("{} in {}", opened.title(), opened.location), source: Box::new(e) })?;
         if seen.world != entry.world || seen.interface != entry.interface {
             return Err(opened.invalid(format!(
                 "component {}: the metadata says world {} ({}), and the component is a {} ({})",

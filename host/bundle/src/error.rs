@@ -15,6 +15,15 @@ pub enum BundleError {
         /// What is wrong.
         message: String,
     },
+    /// A part of a bundle (a component, its bytes) cannot be used, for a reason with a type.
+    #[error("{what}")]
+    Unusable {
+        /// The bundle or component.
+        what: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// No trusted key signed the bundle as it is.
     #[error("{what}: not trusted: {message}")]
     Untrusted {
@@ -168,6 +177,7 @@ impl BundleError {
                 source.is_bad_input()
             }
             BundleError::Invalid { .. }
+            | BundleError::Unusable { .. }
             | BundleError::Untrusted { .. }
             | BundleError::Installed(_)
             | BundleError::Location { .. }
