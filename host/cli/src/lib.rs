@@ -52,28 +52,24 @@ pub fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     use args::PluginCommand as P;
     // Commands that read no configuration run without one, so a broken file cannot stop them.
+    let session = || session::Session::new(cli.global.clone());
     match cli.command {
-        Command::Util(args::UtilCommand::Mbuffer(flags)) => return commands::util::mbuffer(&flags),
-        Command::Config(c) if c.sample => return commands::config::run(None, &c),
+        Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&flags),
+        Command::Config(c) if c.sample => commands::config::run(None, &c),
+        Command::Config(c) => commands::config::run(Some(&session()?), &c),
         Command::Plugin(P::Wit) => {
             print!("{}", ferry_plugin::WIT);
-            return Ok(());
+            Ok(())
         }
-        Command::Plugin(P::Keygen(a)) => return commands::bundle::keygen(&cli.global, &a),
-        Command::Plugin(P::Inspect(a)) => return commands::plugin::inspect(&cli.global, &a),
-        _ => {}
-    }
-    let session = session::Session::new(cli.global)?;
-    match cli.command {
-        Command::Mirror(m) => commands::mirror(&session, m).await,
-        Command::Config(c) => commands::config::run(Some(&session), &c),
-        Command::Plugin(P::Bundle(a)) => commands::bundle::build(&session, &a).await,
-        Command::Plugin(P::Sign(a)) => commands::bundle::sign(&session, &a).await,
-        Command::Plugin(P::Verify(a)) => commands::bundle::verify(&session, &a).await,
-        Command::Plugin(P::Install(a)) => commands::bundle::install(&session, &a).await,
-        Command::Plugin(P::List(a)) => commands::bundle::list(&session, &a).await,
-        Command::Plugin(P::Remove(a)) => commands::bundle::remove(&session, &a).await,
-        Command::Util(_) | Command::Plugin(P::Wit | P::Keygen(_) | P::Inspect(_)) => unreachable!("handled above"),
+        Command::Plugin(P::Keygen(a)) => commands::bundle::keygen(&cli.global, &a),
+        Command::Plugin(P::Inspect(a)) => commands::plugin::inspect(&cli.global, &a),
+        Command::Mirror(m) => commands::mirror(&session()?, m).await,
+        Command::Plugin(P::Bundle(a)) => commands::bundle::build(&session()?, &a).await,
+        Command::Plugin(P::Sign(a)) => commands::bundle::sign(&session()?, &a).await,
+        Command::Plugin(P::Verify(a)) => commands::bundle::verify(&session()?, &a).await,
+        Command::Plugin(P::Install(a)) => commands::bundle::install(&session()?, &a).await,
+        Command::Plugin(P::List(a)) => commands::bundle::list(&session()?, &a).await,
+        Command::Plugin(P::Remove(a)) => commands::bundle::remove(&session()?, &a).await,
     }
 }
 
