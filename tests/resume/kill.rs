@@ -11,7 +11,8 @@ use ferry_tests::ferry;
 use crate::{Low, blob_entries, fetch_whole_graph, low};
 
 /// Runs `serialize IMAGE -` (with `extra` flags), keeps the first `cut` bytes it writes in
-/// `partial`, then kills it with SIGKILL while it is still writing.
+/// `partial`, then kills it with SIGKILL (while it is still writing, unless the rest fitted
+/// in the pipe).
 fn serialize_killed_at(l: &Low, config: &Path, extra: &[&str], cut: u64, partial: &Path) {
     let mut child = Command::new(ferry_tests::binary())
         .args(["--config", config.to_str().unwrap(), "mirror", "serialize", &l.image, "-"])
@@ -32,9 +33,11 @@ fn serialize_killed_at(l: &Low, config: &Path, extra: &[&str], cut: u64, partial
         file.write_all(&buf[..n]).unwrap();
         left -= n as u64;
     }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "serialize was killed before it finished (cut at {cut})");
+    // A cut within a pipe's buffer of the end may let serialize finish before the kill: the
+    // receiving side still holds exactly `cut` bytes, which is what the trial continues from.
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert_eq!(std::fs::metadata(partial).unwrap().len(), cut, "the partial holds the first {cut} bytes");
 }
 
 /// Where the matrix cuts a plain archive: inside the first headers, inside each blob's header
