@@ -79,12 +79,22 @@ fn archive_layout_is_acedts_and_skopeo_reads_it() {
     let g = gathered();
     let r = g.reg.addr();
     let tar = g.home.path().join("sync-1.tar");
+    // A file that is not an archive is replaced only with --force (see options.rs), and then
+    // truncated: nothing of it survives.
     std::fs::write(&tar, b"stale bytes that must not survive").unwrap();
     let ledger = g.home.path().join("ledger.jsonl");
     let run = ferry(
         &g.home,
         &g.reg.ferry_config(),
-        &["mirror", "serialize", "--checkpoint", ledger.to_str().unwrap(), &format!("{r}/low/mirror:sync-1"), tar.to_str().unwrap()],
+        &[
+            "mirror",
+            "serialize",
+            "--force",
+            "--checkpoint",
+            ledger.to_str().unwrap(),
+            &format!("{r}/low/mirror:sync-1"),
+            tar.to_str().unwrap(),
+        ],
     );
     run.expect_code(0);
 

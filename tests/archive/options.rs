@@ -162,3 +162,51 @@ fn serialize_refuses_bad_bytes_from_the_registry() {
     assert_eq!(proxy.count("GET", &format!("/blobs/{layer}")), 2, "fetched again after the cut");
     ferry(&home, &config, &["mirror", "verify", "--complete", tar.to_str().unwrap()]).expect_code(0);
 }
+
+/// A DEST an operator cannot have meant is refused before anything is written: a sources list
+/// named by mistake (unless `--force`), a tape path with no drive behind it, a terminal.
+#[test]
+fn destinations_an_operator_cannot_mean_are_refused() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/app", "v1", 90);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let config = ferry_tests::config_for(&[&reg]);
+    let image = format!("{r}/low/app:v1");
+
+    let list = write_file(&home, "sources.list", &format!("{image}\n"));
+    let before = std::fs::read(&list).unwrap();
+    let run = ferry(&home, &config, &["mirror", "serialize", &image, &list]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("exists and is not an archive") && run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&list).unwrap(), before, "the list is untouched");
+    // archive refuses it before gathering anything.
+    let run = ferry(&home, &config, &["mirror", "archive", &list, &list]);
+    run.expect_code(2);
+    assert_eq!(std::fs::read(&list).unwrap(), before);
+    ferry(&home, &config, &["mirror", "serialize", "--force", &image, &list]).expect_code(0);
+    assert!(crate::entries(std::path::Path::new(&list)).contains(&"index.json".to_owned()), "--force overwrites it");
+    // An archive and an empty file are replaced without --force.
+    ferry(&home, &config, &["mirror", "serialize", &image, &list]).expect_code(0);
+    let empty = write_file(&home, "empty.tar", "");
+    ferry(&home, &config, &["mirror", "serialize", &image, &empty]).expect_code(0);
+
+    let tape = format!("/dev/ferry-test-no-tape-{}", std::process::id());
+    let run = ferry(&home, &config, &["mirror", "serialize", &image, &tape]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("no such device"), "{}", run.stderr);
+    assert!(!std::path::Path::new(&tape).exists(), "no file is made under /dev");
+
+    // Standard output on a terminal: `script` gives the command one.
+    let command = format!(
+        "{} --config {} mirror serialize {image} -",
+        ferry_tests::binary().display(),
+        home.path().join("ferry-config.yaml").display()
+    );
+    std::fs::write(home.path().join("ferry-config.yaml"), &config).unwrap();
+    let out = Command::new("script").args(["-qec", &command, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("standard output is a terminal"), "{text}");
+}

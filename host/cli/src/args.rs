@@ -443,6 +443,9 @@ pub(crate) struct SerializeFlags {
     /// Append a Docker-style manifest.json (one entry per source image) after the final index.json
     #[arg(long = "manifest-json")]
     pub(crate) manifest_json: bool,
+    /// Overwrite DEST even when it is an existing file that is not an archive (tar, gzip or zstd)
+    #[arg(long)]
+    pub(crate) force: bool,
     #[command(flatten)]
     pub(crate) block: BlockFlags,
 }

@@ -17,7 +17,7 @@ use crate::events::Events;
 use crate::gather::{GatherOptions, GatherOutcome, gather};
 use crate::route::Routed;
 use crate::scatter::{Routing, scatter_root};
-use crate::serialize::{ArchiveDest, SerializeOptions, SerializeOutcome, SerializeRequest, serialize_image};
+use crate::serialize::{ArchiveDest, Overwrite, SerializeOptions, SerializeOutcome, SerializeRequest, serialize_image};
 use crate::sources::SourceEntry;
 use crate::store::{Access, open_store};
 
@@ -41,14 +41,25 @@ pub struct ArchiveRequest<'a> {
     pub delta: &'a Delta,
     /// How to write it (its `ref_name` is `reference`).
     pub serialize: SerializeOptions,
+    /// Whether an existing file at DEST that is not an archive may be replaced.
+    pub overwrite: Overwrite,
 }
 
 /// `archive`: gathers the sources into the cache, tagged `reference`, then serializes that.
 pub async fn archive(client: &Client, request: ArchiveRequest<'_>, events: Events) -> Result<(GatherOutcome, SerializeOutcome), Error> {
+    // DEST is checked before the gather, which may take a while.
+    request.dest.check(request.overwrite)?;
     let gathered = ImageRef::Layout(LayoutRef { path: request.cache.to_owned(), tag: Some(request.reference.to_owned()), digest: None });
     let gather = gather(client, request.sources_file, request.sources, &gathered, &request.gather, events.clone()).await?;
     let options = SerializeOptions { ref_name: request.reference.to_owned(), ..request.serialize };
-    let serialize = SerializeRequest { image: &gathered, dest: request.dest, geometry: request.geometry, delta: request.delta, options };
+    let serialize = SerializeRequest {
+        image: &gathered,
+        dest: request.dest,
+        geometry: request.geometry,
+        delta: request.delta,
+        options,
+        overwrite: request.overwrite,
+    };
     Ok((gather, serialize_image(client, serialize, events).await?))
 }
 

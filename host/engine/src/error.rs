@@ -232,6 +232,9 @@ pub enum Error {
     /// A partial archive to resume from is the destination this run would overwrite.
     #[error("--existing-from-archive {}: that is DEST, which this run would overwrite; write the rest to another file", .0.display())]
     ResumeFromDestination(PathBuf),
+    /// DEST is refused before anything is written.
+    #[error(transparent)]
+    Destination(crate::serialize::DestinationProblem),
     /// A partial archive to resume from could not be read.
     #[error("reading a partial archive to resume from")]
     Scan(#[from] ferry_archive::scan::ScanError),
@@ -326,6 +329,7 @@ impl Error {
             | Error::InputLine { .. }
             | Error::Component { .. }
             | Error::ResumeFromDestination(_)
+            | Error::Destination(_)
             | Error::NotADirectory { .. }
             | Error::TaggedDestination(_)
             | Error::EmptySubset(_) => true,

@@ -427,6 +427,29 @@ impl ArchiveDest {
         self.path().is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.file_type().is_char_device()))
     }
 
+    /// Refuses a destination an operator cannot have meant: a path under `/dev` that does not
+    /// exist (a tape drive that is not attached; a regular file there would fill `/dev`),
+    /// standard output when it is a terminal, and, unless `overwrite` is
+    /// [`Overwrite::Any`], an existing regular file that is not an archive (a sources list
+    /// named by mistake).
+    pub fn check(&self, overwrite: Overwrite) -> Result<(), Error> {
+        use std::io::IsTerminal as _;
+        let path = match self {
+            ArchiveDest::Stdout if io::stdout().is_terminal() => return Err(Error::Destination(DestinationProblem::Terminal)),
+            ArchiveDest::Stdout => return Ok(()),
+            ArchiveDest::Path(p) => p,
+        };
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(_) if path.starts_with("/dev") => return Err(Error::Destination(DestinationProblem::NoDevice(path.clone()))),
+            Err(_) => return Ok(()),
+        };
+        if overwrite == Overwrite::Any || !meta.is_file() || meta.len() == 0 || is_archive(path) {
+            return Ok(());
+        }
+        Err(Error::Destination(DestinationProblem::NotAnArchive(path.clone())))
+    }
+
     /// Opens it behind the block buffer: a tape is written in whole blocks, the last one
     /// padded; a file is truncated.
     pub fn open(&self, mut geometry: Geometry) -> Result<BlockWriter, Error> {
@@ -443,6 +466,42 @@ impl ArchiveDest {
         .map_err(|source| Error::Output { what: format!("opening destination {}", path.display()), source })?;
         Ok(BlockWriter::new(file, geometry))
     }
+}
+
+/// Whether an existing file at DEST may be replaced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Only an archive (tar, gzip or zstd) or an empty file.
+    #[default]
+    ArchivesOnly,
+    /// Anything (`--force`, or a name ferry chose itself).
+    Any,
+}
+
+/// Why a destination is refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DestinationProblem {
+    /// A path under `/dev` that does not exist.
+    #[error("DEST {}: no such device; ferry does not create files under /dev (is the tape drive attached?)", .0.display())]
+    NoDevice(PathBuf),
+    /// Standard output is a terminal.
+    #[error("DEST -: standard output is a terminal; redirect it to a file or a pipe, or name a file")]
+    Terminal,
+    /// An existing file that is not an archive.
+    #[error("DEST {} exists and is not an archive (tar, gzip or zstd); pass --force to overwrite it", .0.display())]
+    NotAnArchive(PathBuf),
+}
+
+/// Whether the file at `path` starts as a tar (the `ustar` magic of its first header), gzip
+/// or zstd stream does.
+fn is_archive(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    let mut head = [0u8; 512];
+    let n = file.read_at(&mut head, 0).unwrap_or(0);
+    let compressed = ferry_archive::reader::compression_of(&head[..n]) != Compression::None;
+    compressed || (n >= 262 && &head[257..262] == b"ustar")
 }
 
 impl std::fmt::Display for ArchiveDest {
@@ -467,13 +526,16 @@ pub struct SerializeRequest<'a> {
     pub delta: &'a Delta,
     /// How to write it; its `skip` is filled from `delta`.
     pub options: SerializeOptions,
+    /// Whether an existing file at DEST that is not an archive may be replaced.
+    pub overwrite: Overwrite,
 }
 
 /// Serializes `request.image` to its destination, leaving out what the delta names. The root
 /// is resolved before the destination is opened, so a root that does not resolve costs the
 /// operator no file already at DEST.
 pub async fn serialize_image(client: &Client, request: SerializeRequest<'_>, events: Events) -> Result<SerializeOutcome, Error> {
-    let SerializeRequest { image, dest, geometry, delta, mut options } = request;
+    let SerializeRequest { image, dest, geometry, delta, mut options, overwrite } = request;
+    dest.check(overwrite)?;
     options.skip.extend(skip_set(client, delta, dest.path(), &events).await?);
     let src = open_store(client, image, Access::Read)?;
     let root = src

@@ -5,7 +5,7 @@ use ferry_engine::cached::{ArchiveRequest, archive};
 use ferry_engine::components::read_sources;
 use ferry_engine::serialize::ArchiveDest;
 
-use super::serialize::{delta, geometry, options, summary, write};
+use super::serialize::{delta, geometry, options, overwrite, summary, write};
 use crate::args::ArchiveArgs;
 use crate::output::Stdout;
 use crate::plugins::ComponentSources;
@@ -30,6 +30,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
         geometry: geometry(&args.serialize.block)?,
         delta: &delta,
         serialize: options(&args.serialize, args.reference.clone(), recursive),
+        overwrite: overwrite(&args.serialize),
     };
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Archive } else { Stdout::Status });
     let what = format!("archiving {} to {dest} through the cache {}", args.sources.display(), cache.display());

@@ -3,7 +3,7 @@
 
 use ferry_archive::Geometry;
 use ferry_engine::delta::Delta;
-use ferry_engine::serialize::{ArchiveDest, SerializeOptions, SerializeOutcome, SerializeRequest, serialize_image};
+use ferry_engine::serialize::{ArchiveDest, Overwrite, SerializeOptions, SerializeOutcome, SerializeRequest, serialize_image};
 use ferry_oci::ImageRef;
 
 use crate::args::{BlockFlags, CompressionArg, SerializeArgs, SerializeFlags};
@@ -22,6 +22,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
         geometry: geometry(&args.flags.block)?,
         delta: &delta,
         options: options(&args.flags, args.image.reference_or_default(), recursive),
+        overwrite: overwrite(&args.flags),
     };
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Archive } else { Stdout::Status });
     let what = format!("serializing {} to {dest}", args.image);
@@ -95,6 +96,11 @@ pub(super) fn delta(existing: &[ImageRef], flags: &SerializeFlags) -> Delta {
         checkpoints: flags.existing_from_checkpoint.clone(),
         archives: flags.existing_from_archive.clone(),
     }
+}
+
+/// Whether `--force` lets DEST replace a file that is not an archive.
+pub(super) fn overwrite(flags: &SerializeFlags) -> Overwrite {
+    if flags.force { Overwrite::Any } else { Overwrite::ArchivesOnly }
 }
 
 /// How the archive is written.
@@ -181,6 +187,9 @@ pub(super) fn continuation(
     }
     if flags.manifest_json {
         cmd.push("--manifest-json".into());
+    }
+    if flags.force {
+        cmd.push("--force".into());
     }
     if let Some(ledger) = &flags.checkpoint {
         cmd.push("--checkpoint".into());

@@ -24,7 +24,7 @@ use crate::delta::Delta;
 use crate::deserialize::{ArchiveSource, DeserializeOptions, deserialize};
 use crate::error::Error;
 use crate::events::{Event, Events, Stray};
-use crate::serialize::{ArchiveDest, SerializeOptions, SerializeRequest, serialize_image};
+use crate::serialize::{ArchiveDest, Overwrite, SerializeOptions, SerializeRequest, serialize_image};
 use crate::store::{Access, open_store};
 
 /// A `batch-serialize` run.
@@ -123,7 +123,8 @@ pub async fn batch_serialize(
             ..SerializeOptions::default()
         };
         let geometry = Geometry::from_flags(0, 1 << 20, 90).map_err(|e| within(Error::Geometry(e)))?;
-        let serialize = SerializeRequest { image: &pinned, dest: &partial, geometry, delta: &delta, options };
+        // The name is ferry's own, in its sync directory: a stale `.partial` is replaced.
+        let serialize = SerializeRequest { image: &pinned, dest: &partial, geometry, delta: &delta, options, overwrite: Overwrite::Any };
         serialize_image(client, serialize, events.clone()).await.map_err(within)?;
         let partial = partial.path().unwrap_or(&path);
         std::fs::rename(partial, &path)
