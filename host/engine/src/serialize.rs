@@ -441,7 +441,10 @@ impl ArchiveDest {
         };
         let meta = match std::fs::metadata(path) {
             Ok(m) => m,
-            Err(_) if path.starts_with("/dev") => return Err(Error::Destination(DestinationProblem::NoDevice(path.clone()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && path.starts_with("/dev") => {
+                return Err(Error::Destination(DestinationProblem::NoDevice(path.clone())));
+            }
+            // Anything else (no permission, say) is reported when DEST is opened.
             Err(_) => return Ok(()),
         };
         if overwrite == Overwrite::Any || !meta.is_file() || meta.len() == 0 || is_archive(path) {
