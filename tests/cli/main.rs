@@ -105,3 +105,26 @@ fn a_huge_bad_line_gives_a_short_escaped_message() {
     assert!(run.stderr.len() < 1024, "{} bytes of message", run.stderr.len());
     assert!(!run.stderr.bytes().any(|b| b == 0x1b || b == 0x07), "{:?}", run.stderr);
 }
+
+/// A reader that closes standard output early (`| head`) ends ferry quietly with exit 0: no
+/// panic, no exit 101. The pipe's read end is closed before ferry starts, so every write
+/// meets a closed pipe.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    let home = TestHome::new();
+    for args in [vec!["plugin", "wit"], vec!["config", "--sample"], vec!["--help"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = std::process::Command::new(ferry_tests::binary())
+            .args(&args)
+            .current_dir(home.path())
+            .envs(home.env())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}

@@ -91,7 +91,9 @@ fn normal_scatter_still_works() {
     assert!(f.holds("high/safe/source2", &f.idx_digest(), &f.idx_digest()));
 
     let out = f.home.path().join("out");
-    let csv = f.file("layout.csv", &format!("H/low/,oci:{}/\n", out.display()));
+    // Written without `f.file`, whose `H/` replacement would also hit a temporary directory
+    // whose random name ends in `H`.
+    let csv = ferry_tests::write_file(&f.home, "layout.csv", &format!("{}/low/,oci:{}/\n", f.h(), out.display()));
     let run = f.run(&["mirror", "scatter", &f.mirror(), &format!("first-prefix={csv}")]);
     run.expect_code(0);
     assert!(out.join("source1/index.json").exists(), "{}", run.stdout);

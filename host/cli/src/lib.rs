@@ -3,7 +3,7 @@
 //!
 //! Exposed as a library so test harnesses can build the same binary.
 
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "the CLI is where output is printed")]
+#![expect(clippy::print_stderr, reason = "the CLI is where errors are printed; standard output goes through `stdout`")]
 
 mod args;
 mod commands;
@@ -13,6 +13,7 @@ mod output;
 mod plugins;
 mod session;
 mod shell;
+mod stdout;
 mod values;
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 use crate::args::{Cli, Command};
+use crate::stdout::out;
 
 /// Runs ferry with the process's arguments and returns its exit status.
 pub fn main() -> ExitCode {
@@ -58,7 +60,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(c) if c.sample => commands::config::run(None, &c),
         Command::Config(c) => commands::config::run(Some(&session()?), &c),
         Command::Plugin(P::Wit) => {
-            print!("{}", ferry_plugin::WIT);
+            out!("{}", ferry_plugin::WIT);
             Ok(())
         }
         Command::Plugin(P::Keygen(a)) => commands::bundle::keygen(&cli.global, &a),

@@ -13,6 +13,7 @@ use ferry_engine::store::Transfer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::Global;
+use crate::stdout::outln;
 
 /// How often `--no-term` prints a byte-progress line.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
@@ -79,7 +80,7 @@ impl Output {
     /// A status line (not printed with `--quiet`, nor when stdout carries the archive).
     pub(crate) fn line(&self, text: &str) {
         if !self.silent() {
-            println!("{text}");
+            outln!("{text}");
         }
     }
 
@@ -104,7 +105,7 @@ impl Output {
                 Some(b) => b.inc(1),
                 None if self.plain && !self.silent() => {
                     let verb = if matches!(e, Event::Placed { .. }) { "Placed" } else { "Copied" };
-                    println!("{verb} {what} ({digest})");
+                    outln!("{verb} {what} ({digest})");
                 }
                 None => {}
             },
@@ -177,7 +178,7 @@ impl Output {
         }
         match &s.bar {
             Some(b) => b.println(text),
-            None => println!("{text}"),
+            None => outln!("{text}"),
         }
     }
 
@@ -195,7 +196,7 @@ impl Output {
         let verb = s.stage.map_or("progress", verb);
         let of = t.expected.map(|x| format!(" of about {}", bytes(x))).unwrap_or_default();
         let present = if t.present > 0 { format!(", {} already there", t.present) } else { String::new() };
-        println!("{verb}: {} blobs, {}{of}{present}", t.blobs, bytes(t.bytes));
+        outln!("{verb}: {} blobs, {}{of}{present}", t.blobs, bytes(t.bytes));
         s.tally.printed = Some(Instant::now());
     }
 }

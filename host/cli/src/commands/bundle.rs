@@ -15,6 +15,7 @@ use ferry_bundle::{Installed, Location, Metadata, PrivateKey, Trust, bundle};
 use crate::args::{BundleArgs, InstallArgs, KeygenArgs, ListArgs, RemoveArgs, SignArgs, VerifyBundleArgs};
 use crate::exit::{BadInput, bad_input};
 use crate::session::Session;
+use crate::stdout::outln;
 
 /// The private key's passphrase, from `FERRY_KEY_PASSPHRASE` (as cosign takes `COSIGN_PASSWORD`).
 fn passphrase() -> Option<String> {
@@ -50,12 +51,12 @@ pub(crate) fn keygen(global: &crate::args::Global, args: &KeygenArgs) -> anyhow:
         } else {
             "not encrypted: set FERRY_KEY_PASSPHRASE to encrypt it"
         };
-        println!(
+        outln!(
             "Private key written to {} ({protection}; it signs what the high side will run: keep it off the network)",
             private.display()
         );
-        println!("Public key written to {} (list it in plugins.trustedKeys on the high side)", public.display());
-        println!("Fingerprint: {}", key.public_key().fingerprint());
+        outln!("Public key written to {} (list it in plugins.trustedKeys on the high side)", public.display());
+        outln!("Fingerprint: {}", key.public_key().fingerprint());
     }
     Ok(())
 }
@@ -88,8 +89,8 @@ pub(crate) async fn build(session: &Session, args: &BundleArgs) -> anyhow::Resul
     let manifest = write_bundle(session.client(), &location, &metadata, &wasm).await.with_context(|| format!("writing {}", args.output))?;
     if !session.global.quiet {
         let list: Vec<String> = metadata.components.iter().map(|c| format!("{} ({})", c.name, c.world)).collect();
-        println!("Bundle {} {} written to {}: {}", metadata.name, metadata.version, args.output, list.join(", "));
-        println!("Digest: {}", manifest.descriptor().digest);
+        outln!("Bundle {} {} written to {}: {}", metadata.name, metadata.version, args.output, list.join(", "));
+        outln!("Digest: {}", manifest.descriptor().digest);
     }
     Ok(())
 }
@@ -101,7 +102,7 @@ pub(crate) async fn sign(session: &Session, args: &SignArgs) -> anyhow::Result<(
     let location: Location = args.bundle.parse()?;
     let (opened, fingerprint) = session.sites()?.sign(session.client(), &location, &key).await?;
     if !session.global.quiet {
-        println!("Signed {} with key {fingerprint}; the signature is beside it in {}", opened.title(), args.bundle);
+        outln!("Signed {} with key {fingerprint}; the signature is beside it in {}", opened.title(), args.bundle);
     }
     Ok(())
 }
@@ -118,15 +119,15 @@ pub(crate) async fn verify(session: &Session, args: &VerifyBundleArgs) -> anyhow
             "trusted": checked.signer.is_ok(), "signedBy": checked.signer.as_ref().ok(),
             "reason": checked.signer.as_ref().err().map(ToString::to_string),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if !session.global.quiet {
-        println!("{}", o.title());
+        outln!("{}", o.title());
         for c in &o.metadata.components {
-            println!("  {} ({}, {}): sha256 {} matches", c.name, c.world, c.interface, c.sha256);
+            outln!("  {} ({}, {}): sha256 {} matches", c.name, c.world, c.interface, c.sha256);
         }
         // Why it is not trusted is the error ferry exits with.
         if let Ok(key) = &checked.signer {
-            println!("  signed by trusted key {key}");
+            outln!("  signed by trusted key {key}");
         }
     }
     checked.signer.map(|_| ()).map_err(Into::into)
@@ -147,7 +148,7 @@ pub(crate) async fn install(session: &Session, args: &InstallArgs) -> anyhow::Re
         let o = &done.opened;
         let list: Vec<String> = o.metadata.components.iter().map(|c| format!("{} ({})", c.name, c.world)).collect();
         let replacing = done.replaced.as_ref().map_or_else(String::new, |v| format!(", replacing version {v}"));
-        println!("Installed {}, {trust}{replacing}: {}", o.title(), list.join(", "));
+        outln!("Installed {}, {trust}{replacing}: {}", o.title(), list.join(", "));
     }
     Ok(())
 }
@@ -178,17 +179,17 @@ pub(crate) async fn list(session: &Session, args: &ListArgs) -> anyhow::Result<(
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
     if session.global.quiet {
         return Ok(());
     }
     if rows.is_empty() {
-        println!("No plugins installed");
+        outln!("No plugins installed");
         return Ok(());
     }
-    println!("{:<24} {:<15} {:<24} {:<12} TRUST", "NAME", "WORLD", "BUNDLE", "VERSION");
+    outln!("{:<24} {:<15} {:<24} {:<12} TRUST", "NAME", "WORLD", "BUNDLE", "VERSION");
     for r in &rows {
         let trust = match (r["signedBy"].as_str(), r["name"].is_null()) {
             (Some(key), _) => format!("signed by {key}"),
@@ -196,7 +197,7 @@ pub(crate) async fn list(session: &Session, args: &ListArgs) -> anyhow::Result<(
             (None, true) => format!("UNREADABLE: {}", r["reason"].as_str().unwrap_or_default()),
         };
         let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
-        println!("{:<24} {:<15} {:<24} {:<12} {trust}", s("name"), s("world"), s("bundle"), s("version"));
+        outln!("{:<24} {:<15} {:<24} {:<12} {trust}", s("name"), s("world"), s("bundle"), s("version"));
     }
     Ok(())
 }
@@ -208,9 +209,9 @@ pub(crate) async fn remove(session: &Session, args: &RemoveArgs) -> anyhow::Resu
         match removed {
             Some(b) => {
                 let names: Vec<&str> = b.metadata.components.iter().map(|c| c.name.as_str()).collect();
-                println!("Removed {}: {}", b.title(), names.join(", "));
+                outln!("Removed {}: {}", b.title(), names.join(", "));
             }
-            None => println!("Removed bundle {} (it could not be read)", args.name),
+            None => outln!("Removed bundle {} (it could not be read)", args.name),
         }
     }
     Ok(())

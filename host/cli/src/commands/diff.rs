@@ -6,7 +6,6 @@
 //! gets an empty listing, so that no file keeps an earlier run's rows.
 
 use std::borrow::Cow;
-use std::io::Write as _;
 
 use anyhow::Context as _;
 use ferry_engine::diff::{Row, diff};
@@ -14,18 +13,19 @@ use ferry_oci::gojson;
 
 use crate::args::{DiffArgs, Format};
 use crate::session::Session;
+use crate::stdout::{out, outln};
 
 pub(crate) async fn run(session: &Session, args: DiffArgs) -> anyhow::Result<()> {
     let rows = diff(session.client(), &args.artifact, &args.existing, args.expand).await?;
     if rows.is_empty() {
-        println!("No artifacts found for {}", args.artifact);
+        outln!("No artifacts found for {}", args.artifact);
     }
     for o in &args.outputs {
         let text = render(o.format, &rows);
         match &o.file {
             Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
             None if rows.is_empty() => {}
-            None => std::io::stdout().lock().write_all(text.as_bytes()).context("writing to standard output")?,
+            None => out!("{text}"),
         }
     }
     Ok(())

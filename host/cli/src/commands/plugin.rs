@@ -5,6 +5,7 @@ use ferry_plugin::{Host, Limits};
 
 use crate::args::{Global, InspectArgs};
 use crate::exit::bad_input;
+use crate::stdout::outln;
 
 /// The component cannot be used by this ferry; what it is was printed.
 #[derive(Debug)]
@@ -41,16 +42,16 @@ pub(crate) fn inspect(global: &Global, args: &InspectArgs) -> anyhow::Result<()>
             "interfaceVersion": i.interface_version, "usable": usable.is_ok(),
             "reason": usable.as_ref().err(), "exports": i.exports, "imports": i.imports,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if !global.quiet {
-        println!("{}", args.path.display());
-        println!("  world:     {}", i.world.unwrap_or("(none)"));
-        println!("  interface: ferry:plugin@{}", i.interface_version.as_deref().unwrap_or("(none)"));
-        println!("  exports:   {}", i.exports.join(", "));
-        println!("  imports:   {}", i.imports.join(", "));
-        println!("  size:      {} bytes", i.size);
-        println!("  sha256:    {}", i.sha256);
-        println!("  usable:    {}", usable.as_ref().map_or_else(|r| format!("no: {r}"), |()| "yes".to_owned()));
+        outln!("{}", args.path.display());
+        outln!("  world:     {}", i.world.unwrap_or("(none)"));
+        outln!("  interface: ferry:plugin@{}", i.interface_version.as_deref().unwrap_or("(none)"));
+        outln!("  exports:   {}", i.exports.join(", "));
+        outln!("  imports:   {}", i.imports.join(", "));
+        outln!("  size:      {} bytes", i.size);
+        outln!("  sha256:    {}", i.sha256);
+        outln!("  usable:    {}", usable.as_ref().map_or_else(|r| format!("no: {r}"), |()| "yes".to_owned()));
     }
     usable.map_err(|r| Unusable(format!("{}: not usable: {r}", args.path.display())).into())
 }

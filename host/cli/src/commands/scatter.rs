@@ -14,6 +14,7 @@ use crate::output::Output;
 use crate::output::Stdout;
 use crate::plugins::ComponentSources;
 use crate::session::Session;
+use crate::stdout::outln;
 
 pub(crate) async fn run(session: &Session, recursive: bool, args: ScatterArgs) -> anyhow::Result<()> {
     let sites = session.sites()?;
@@ -56,9 +57,9 @@ pub(super) fn report(output: &Output, routed: Routed) -> anyhow::Result<()> {
         Routed::Checked { artifacts, placements } => {
             for p in &placements {
                 match &p.content {
-                    Content::Artifact(d) => println!("sending {} to {}", p.from, describe(&p.destination, d)),
+                    Content::Artifact(d) => outln!("sending {} to {}", p.from, describe(&p.destination, d)),
                     Content::Selection { index, .. } => {
-                        println!("sending {} to {} as a new index {}", p.from, p.destination, index.descriptor().digest);
+                        outln!("sending {} to {} as a new index {}", p.from, p.destination, index.descriptor().digest);
                     }
                 }
             }

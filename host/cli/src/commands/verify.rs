@@ -6,6 +6,7 @@ use anyhow::Context as _;
 use ferry_archive::Compression;
 
 use crate::args::{Global, VerifyArgs};
+use crate::stdout::outln;
 
 /// The archive has faults; they were printed above.
 #[derive(Debug)]
@@ -40,7 +41,7 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> anyhow::Result<()> {
             Compression::Gzip => "gzip tar",
             Compression::Zstd => "zstd tar",
         };
-        println!(
+        outln!(
             "{}: {kind}, {} entries, {} blobs ({}), {} manifests ({} images); {} referenced blobs not in this archive",
             args.archive,
             report.entries,
@@ -53,10 +54,10 @@ pub(crate) fn run(global: &Global, args: &VerifyArgs) -> anyhow::Result<()> {
         // A delta archive leaves these to earlier ones: list them for the operator to check.
         const LISTED: usize = 20;
         for d in report.absent.iter().take(LISTED) {
-            println!("  not in this archive: {d}");
+            outln!("  not in this archive: {d}");
         }
         if report.absent.len() > LISTED {
-            println!("  … and {} more", report.absent.len() - LISTED);
+            outln!("  … and {} more", report.absent.len() - LISTED);
         }
     }
     if report.faults.is_empty() { Ok(()) } else { Err(Faulty(report.faults.len()).into()) }
