@@ -89,9 +89,27 @@ fn bad_batch_lists_are_named() {
     }
     assert!(low.files().is_empty(), "{:?}", low.files());
     let list = low.home.path().join("batch.csv");
+    // A bad list makes no directory either.
     let run = low.run(&["mirror", "batch-serialize", list.to_str().unwrap(), "no-such-dir"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("SYNC-DIRECTORY no-such-dir is not a directory"), "{}", run.stderr);
+    assert!(!low.home.path().join("no-such-dir").exists());
+    // A file where the directory should be.
+    low.batch_list(&[("tools", "low/tools:v3.0.6")]);
+    let run = low.run(&["mirror", "batch-serialize", list.to_str().unwrap(), list.to_str().unwrap()]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("is not a directory"), "{}", run.stderr);
+}
+
+/// A missing SYNC-DIRECTORY is created on the low side, nested too.
+#[test]
+fn a_missing_sync_directory_is_created() {
+    let low = Low::new();
+    let list = low.home.path().join("batch.csv");
+    let dir = low.home.path().join("new").join("sync");
+    low.run(&["mirror", "batch-serialize", list.to_str().unwrap(), dir.to_str().unwrap()]).expect_code(0);
+    let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["000001-tools.tar", "000002-ops.tar", "000003-cicd.tar", "record-keeping.csv"]);
 }
 
 /// A record-keeping.csv ace-dt wrote is continued: what it sent is not sent again, and the

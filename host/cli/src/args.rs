@@ -234,7 +234,7 @@ pub(crate) struct BatchSerializeArgs {
     /// CSV rows NAME,ARTIFACT (an optional header row name,artifact)
     #[arg(value_name = "BATCH-LIST")]
     pub(crate) batch_list: PathBuf,
-    /// Where the archives NNNNNN-NAME.tar[.zst|.gz] and the tracker file go (must exist)
+    /// Where the archives NNNNNN-NAME.tar[.zst|.gz] and the tracker file go (created when missing)
     #[arg(value_name = "SYNC-DIRECTORY")]
     pub(crate) sync_directory: PathBuf,
     /// The tracker file in SYNC-DIRECTORY

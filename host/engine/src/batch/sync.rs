@@ -56,14 +56,14 @@ pub struct BatchSerializeOutcome {
 }
 
 /// Writes one archive per BATCH-LIST entry not sent before, each recorded in the tracker as
-/// soon as it is complete.
+/// soon as it is complete. A missing sync directory is created (after the BATCH-LIST is
+/// checked); the high side's must exist.
 pub async fn batch_serialize(
     client: &Client,
     request: &BatchSerializeRequest<'_>,
     tracker: &mut dyn TrackerFormat,
     events: Events,
 ) -> Result<BatchSerializeOutcome, Error> {
-    let dir = sync_directory(request.sync_directory)?;
     let list = read_text(request.batch_list, "BATCH-LIST")?;
     let entries = parse_batch_list(&list, request.batch_list)?;
     // Every reference is checked before anything is written.
@@ -75,6 +75,13 @@ pub async fn batch_serialize(
                 .map_err(|source| Error::Reference { location: format!("{}:{}", request.batch_list.display(), e.line), source })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // The low side makes its sync directory, once the list is known to be good.
+    let dir = request.sync_directory;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .map_err(|source| Error::Output { what: format!("creating SYNC-DIRECTORY {}", dir.display()), source })?;
+    }
+    let dir = sync_directory(dir)?;
     let tracker_path = dir.join(request.tracker_file);
     let text = read_existing(&tracker_path)?;
     let rows = tracker.read_sent(&tracker_path, &text)?;
