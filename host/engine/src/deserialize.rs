@@ -142,7 +142,7 @@ impl std::fmt::Display for Incomplete {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "nothing tagged; {} blobs ({} bytes) read and stored at the destination are kept", self.stored, self.stored_bytes)?;
         for failure in &self.failures {
-            write!(f, "; {}: {}", failure.source, with_causes(failure.error.as_ref()))?;
+            write!(f, "; {}: {}", failure.source, ferry_oci::with_causes(failure.error.as_ref()))?;
         }
         if !self.missing.is_empty() {
             let shown: Vec<String> = self.missing.iter().take(MISSING_SHOWN).map(ToString::to_string).collect();
@@ -154,21 +154,6 @@ impl std::fmt::Display for Incomplete {
         }
         Ok(())
     }
-}
-
-/// An error and its causes on one line, each piece once (some errors repeat their source).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
 }
 
 /// Missing digests named in a message; the count says how many more.

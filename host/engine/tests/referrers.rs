@@ -82,7 +82,7 @@ async fn an_unreadable_referrers_index_in_a_layout_is_refused_and_kept() {
         let index_before = std::fs::read(dir.path().join("index.json")).unwrap();
         let e = store.record_referrer(subject.descriptor(), &referrer, false).await.unwrap_err();
         assert!(matches!(e, Error::ReferrersIndex { .. }), "{e:?}");
-        let chain = ferry_testkit::error_chain(&e);
+        let chain = ferry_oci::with_causes(&e);
         assert!(chain.contains(&tag) && chain.contains(&garbage.descriptor().digest.to_string()), "{chain}");
         assert!(chain.contains(&dir.path().display().to_string()), "names the layout: {chain}");
         assert_eq!(std::fs::read(dir.path().join("index.json")).unwrap(), index_before, "index.json untouched");
@@ -135,7 +135,7 @@ async fn an_unreadable_referrers_index_in_a_registry_is_refused_and_kept() {
     let e = store.record_referrer(&subject.manifest, &referrer, false).await.unwrap_err();
     let Error::Registry(r) = &e else { panic!("{e:?}") };
     assert!(matches!(r.kind, ErrorKind::ReferrersIndex { .. }), "{e:?}");
-    let chain = ferry_testkit::error_chain(&e);
+    let chain = ferry_oci::with_causes(&e);
     assert!(chain.contains(&tag) && chain.contains(&squatter.manifest.digest.to_string()) && chain.contains(reg.addr()), "{chain}");
     assert_eq!(p.manifest("refs/app", &tag).unwrap().1, squatter.bytes, "the tag still names what it did");
 }

@@ -13,6 +13,7 @@
 
 pub mod annotations;
 mod blob;
+pub mod causes;
 mod descriptor;
 mod digest;
 pub mod gojson;
@@ -26,6 +27,7 @@ mod reference;
 pub mod referrers;
 
 pub use blob::{BlobError, BlobErrorKind, BlobStream, Origin, SourceError};
+pub use causes::with_causes;
 pub use descriptor::Descriptor;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use manifest::{Index, Manifest, ManifestError, ManifestView};

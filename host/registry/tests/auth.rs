@@ -190,7 +190,7 @@ async fn a_hanging_credential_helper_is_stopped_once_for_everyone() {
     let pushes = join_all((0..4).map(|i| push_copy(&r, i, &bytes))).await;
     for push in &pushes {
         let e = push.as_ref().unwrap_err();
-        let chain = ferry_testkit::error_chain(e);
+        let chain = ferry_oci::with_causes(e);
         assert!(chain.contains("docker-credential-stuck") && chain.contains("no answer within"), "{chain}");
     }
     assert_eq!(helper_runs(home.path(), "stuck"), 1, "the waiting pushes shared one helper run");

@@ -28,14 +28,3 @@ pub use home::TestHome;
 pub use proxy::{Fault, FaultProxy, Rule};
 pub use push::Pusher;
 pub use registry::Registry;
-
-/// An error and each of its causes, joined by `: ` as ferry prints them.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out = format!("{out}: {c}");
-        cause = c.source();
-    }
-    out
-}
