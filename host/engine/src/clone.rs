@@ -18,7 +18,7 @@ use crate::events::{Event, Events, Stage};
 use crate::gather::{entry_descriptor, select_platforms};
 use crate::place::Artifact;
 use crate::route::{RouteOptions, Routed, route_and_place};
-use crate::selector::{Selector, any_matches};
+use crate::selector::{Selector, any_matches, selector_text};
 use crate::sources::SourceEntry;
 use crate::store::{Access, Store, open_store};
 
@@ -40,20 +40,24 @@ pub async fn resolve(
     sources_file: &Path,
     sources: &[SourceEntry],
     platforms: &[Platform],
-    keep_going: bool,
+    options: &RouteOptions,
     events: Events,
 ) -> Result<Resolved, Error> {
+    let keep_going = options.place.keep_going;
     let parsed = crate::sources::parse_references(sources_file, sources)?;
     let concurrency = client.config().concurrent_http();
     let results: Vec<_> = futures_util::stream::iter(parsed.into_iter().map(|(entry, reference)| {
         let events = events.clone();
         async move {
             events(&Event::SourceStarted { reference: entry.reference.clone() });
-            let result = resolve_one(client, entry, &reference, platforms).await;
-            if let Ok((_, descriptors)) = &result
-                && let Some(d) = descriptors.first()
-            {
-                events(&Event::SourceDone { reference: entry.reference.clone(), digest: d.digest.clone() });
+            let result = resolve_one(client, entry, &reference, platforms, options.allow_empty).await;
+            match &result {
+                Ok((_, descriptors)) => {
+                    if let Some(d) = descriptors.first() {
+                        events(&Event::SourceDone { reference: entry.reference.clone(), digest: d.digest.clone() });
+                    }
+                }
+                Err(e) => events(&Event::SourceFailed { reference: entry.reference.clone(), reason: ferry_oci::with_causes(e) }),
             }
             (entry, result)
         }
@@ -86,13 +90,14 @@ async fn resolve_one(
     entry: &SourceEntry,
     reference: &ImageRef,
     platforms: &[Platform],
+    allow_empty: bool,
 ) -> Result<(Box<dyn Store>, Vec<ferry_oci::Descriptor>), Error> {
     let store = open_store(client, reference, Access::Read)?;
     let root = store.resolve(&reference.reference_or_default()).await?;
     let selected = if platforms.is_empty() {
         vec![(root, None)]
     } else {
-        select_platforms(store.as_ref(), &entry.reference, &root, platforms).await?
+        select_platforms(store.as_ref(), &entry.reference, &root, platforms, allow_empty).await?
     };
     let descriptors = selected.into_iter().map(|(d, raw)| entry_descriptor(d, entry, raw)).collect();
     Ok((store, descriptors))
@@ -130,9 +135,13 @@ pub struct CloneRequest<'a> {
 /// rule gives it.
 pub async fn clone(client: &Client, request: CloneRequest<'_>, events: Events) -> Result<CloneOutcome, Error> {
     let CloneRequest { sources_file, mut sources, platforms, selectors, rule, options } = request;
+    let listed = sources.len();
     sources.retain(|s| any_matches(selectors, &s.labels));
+    if sources.is_empty() && listed > 0 && !options.allow_empty {
+        return Err(Error::NothingSelected(format!("-l {}", selector_text(selectors))));
+    }
     events(&Event::Stage(Stage::Resolving { sources: sources.len() }));
-    let resolved = resolve(client, sources_file, &sources, platforms, options.place.keep_going, events.clone()).await?;
+    let resolved = resolve(client, sources_file, &sources, platforms, &options, events.clone()).await?;
     let routed = route_and_place(client, rule, &resolved.stores, resolved.artifacts, options, events).await;
     Ok(CloneOutcome { sources: sources.len(), unresolved: resolved.failures, routed })
 }

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferry_oci::{Descriptor, Digest, Manifest};
 use ferry_registry::RetryPolicy;
@@ -15,7 +15,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::error::Error;
 use crate::events::{Event, Events};
-use crate::store::{Store, Transfer};
+use crate::store::{Metered, Store, Transfer};
 
 /// Whole blob copies after a transient failure: 3 in all, 500 ms doubling. A stream cannot be
 /// replayed by the HTTP layer, so whole copies are retried here, on top of the request and
@@ -164,9 +164,12 @@ impl Copier<'_> {
             self.state.emit(Event::BlobSkipped { digest: desc.digest.clone(), size: desc.size });
             return Ok(());
         }
+        let started = Instant::now();
+        // The bytes read from the source are the copy's progress.
+        let src = Metered { inner: self.src, events: self.state.events.clone() };
         let mut attempt = 1;
         let transfer = loop {
-            match self.dst.push_blob(desc, self.src).await {
+            match self.dst.push_blob(desc, &src).await {
                 Ok(t) => break t,
                 Err(e) if e.is_transient() && BLOB_COPY.allows_another(attempt) => {
                     let wait = BLOB_COPY.wait(attempt, None).await;
@@ -183,7 +186,13 @@ impl Copier<'_> {
             }),
             Transfer::Mounted => self.state.count(|s| s.mounted += 1),
         }
-        self.state.emit(Event::BlobCopied { digest: desc.digest.clone(), size: desc.size, transfer });
+        self.state.emit(Event::BlobCopied {
+            digest: desc.digest.clone(),
+            size: desc.size,
+            transfer,
+            retries: attempt - 1,
+            millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
         Ok(())
     }
 

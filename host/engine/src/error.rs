@@ -267,6 +267,19 @@ pub enum Error {
     /// batch-deserialize tags each archive with its name: its destination must have no tag.
     #[error("DESTINATION {0}: give a repository without a tag; each archive is tagged with its name")]
     TaggedDestination(String),
+    /// A platform filter selects nothing from a source.
+    #[error("{source_ref}: nothing matches the platforms asked for ({wanted}); it has {available} (--allow-empty goes on without it)")]
+    NoPlatformMatch {
+        /// The source reference.
+        source_ref: String,
+        /// The platforms asked for.
+        wanted: String,
+        /// The platforms it has.
+        available: String,
+    },
+    /// `--subset` or `-l` leave no artifact to route.
+    #[error("{0} matches no artifact (--allow-empty accepts that)")]
+    NothingSelected(String),
     /// A `--subset` sources file lists nothing.
     #[error("--subset {} lists no sources", .0.display())]
     EmptySubset(PathBuf),
@@ -332,7 +345,8 @@ impl Error {
             | Error::Destination(_)
             | Error::NotADirectory { .. }
             | Error::TaggedDestination(_)
-            | Error::EmptySubset(_) => true,
+            | Error::EmptySubset(_)
+            | Error::NothingSelected(_) => true,
             Error::Source { source, .. } | Error::Existing { source, .. } | Error::Resolve { source, .. } | Error::Batch { source, .. } => {
                 source.is_bad_input()
             }

@@ -1,16 +1,19 @@
-//! Progress events. Workflows emit them; the CLI draws them.
+//! Progress events. Workflows emit them; the CLI draws them, records them in a run report
+//! ([`crate::report`]) and, with `--debug`, writes each as a JSON line (the serde form below:
+//! `{"event": "blobCopied", "digest": …}`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferry_archive::scan::Stop;
-
 use ferry_oci::Digest;
+use serde::Serialize;
 
 use crate::store::Transfer;
 
 /// Something a workflow did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "event", rename_all = "camelCase", rename_all_fields = "camelCase")]
 #[non_exhaustive]
 pub enum Event {
     /// A source is being resolved and copied.
@@ -25,6 +28,14 @@ pub enum Event {
         /// Its resolved digest.
         digest: Digest,
     },
+    /// gather, scatter, clone, unarchive: a source failed; the run stops (or, for a
+    /// placement with `--continue`, see [`Event::PlaceFailed`]).
+    SourceFailed {
+        /// The reference as written.
+        reference: String,
+        /// Why, with its causes.
+        reason: String,
+    },
     /// A blob was uploaded or mounted.
     BlobCopied {
         /// Digest.
@@ -33,6 +44,10 @@ pub enum Event {
         size: u64,
         /// Uploaded or mounted.
         transfer: Transfer,
+        /// Whole copies retried after a transient failure.
+        retries: u32,
+        /// How long the copy took, retries included.
+        millis: u64,
     },
     /// A blob was already at the destination.
     BlobSkipped {
@@ -65,6 +80,14 @@ pub enum Event {
         /// Size in bytes.
         size: u64,
     },
+    /// serialize: a blob of the graph is left out, as an earlier delivery (an existing image,
+    /// a checkpoint or a partial archive) carried it.
+    BlobLeftOut {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+    },
     /// deserialize: a blob from the archive is verified and at the destination (or, in a dry
     /// run, verified).
     BlobStored {
@@ -75,22 +98,45 @@ pub enum Event {
         /// The destination had it already.
         present: bool,
     },
+    /// scatter, clone, unarchive: an artifact will be placed at a destination (sent for every
+    /// placement of the plan before the first copy).
+    Planned {
+        /// The source artifact, as the mapping rule saw it.
+        from: String,
+        /// The destination reference.
+        destination: String,
+        /// What goes there.
+        digest: Digest,
+    },
     /// scatter, clone, unarchive: an artifact is at a destination, tagged.
     Placed {
+        /// The source artifact.
+        from: String,
         /// The destination reference.
         destination: String,
         /// What is there.
         digest: Digest,
+    },
+    /// scatter, clone, unarchive: a placement failed.
+    PlaceFailed {
+        /// The source artifact.
+        from: String,
+        /// The destination reference.
+        destination: String,
+        /// Why, with its causes.
+        reason: String,
     },
     /// A workflow of several steps begins one.
     Stage(Stage),
     /// serialize: a partial archive of an earlier run was read; its whole blobs are left out.
     ResumeScanned {
         /// The partial archive.
+        #[serde(serialize_with = "display_path")]
         path: PathBuf,
         /// Whole, intact blobs it holds.
         blobs: usize,
         /// Where its reading stopped.
+        #[serde(serialize_with = "debug_text")]
         stop: Arc<Stop>,
     },
     /// batch-serialize: an entry's root was sent before under its name; nothing is written.
@@ -126,7 +172,8 @@ pub enum Event {
 }
 
 /// The steps of workflows that take several: the CLI draws one progress display per stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "camelCase", rename_all_fields = "camelCase")]
 #[non_exhaustive]
 pub enum Stage {
     /// Sources are resolved (clone).
@@ -146,6 +193,8 @@ pub enum Stage {
         /// Nothing is written.
         dry_run: bool,
     },
+    /// An archive is checked offline (verify).
+    Verifying,
     /// Routed artifacts are placed (scatter, clone, unarchive).
     Placing {
         /// How many destinations.
@@ -154,7 +203,8 @@ pub enum Stage {
 }
 
 /// Why batch-deserialize leaves a file of the sync directory alone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum Stray {
     /// `NNNNNN-NAME.tar….partial`: an interrupted batch-serialize did not finish it.
@@ -169,4 +219,12 @@ pub type Events = Arc<dyn Fn(&Event) + Send + Sync>;
 /// An event sink that drops everything.
 pub fn no_events() -> Events {
     Arc::new(|_| {})
+}
+
+fn display_path<S: serde::Serializer>(path: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&path.display())
+}
+
+fn debug_text<S: serde::Serializer, T: std::fmt::Debug>(value: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{value:?}"))
 }

@@ -34,6 +34,9 @@ pub struct GatherOptions {
     pub index_fallback: bool,
     /// Also copy referrers.
     pub recursive: bool,
+    /// A source of which the platform filter keeps nothing is left out (with a warning)
+    /// instead of failing the run.
+    pub allow_empty: bool,
 }
 
 /// What a gather produced.
@@ -78,6 +81,9 @@ pub async fn gather(
         async move {
             events(&Event::SourceStarted { reference: entry.reference.clone() });
             let result = gather_source(client, entry, reference, dst, state, options).await;
+            if let Err(e) = &result {
+                events(&Event::SourceFailed { reference: entry.reference.clone(), reason: ferry_oci::with_causes(e) });
+            }
             result.map_err(|e| Error::Source { reference: entry.reference.clone(), line: entry.line, source: Box::new(e) })
         }
     }))
@@ -137,7 +143,7 @@ async fn gather_source(
         copier.copy(&root).await?;
         vec![(root.clone(), None)]
     } else {
-        let selected = select_platforms(src.as_ref(), &entry.reference, &root, &options.platforms).await?;
+        let selected = select_platforms(src.as_ref(), &entry.reference, &root, &options.platforms, options.allow_empty).await?;
         for (desc, from_index) in &selected {
             // Children of a filtered index are copied without referrers, as in ace-dt.
             let copier = Copier { src: src.as_ref(), dst, state, recursive: options.recursive && from_index.is_none() };
@@ -167,26 +173,37 @@ pub(crate) fn entry_descriptor(mut desc: Descriptor, entry: &SourceEntry, source
 }
 
 /// The manifests of `root` that match `platforms` (spec §5.3), each with the raw source
-/// index it came from when `root` is an index.
+/// index it came from when `root` is an index. Nothing matching is an error naming the
+/// platforms the source has, unless `allow_empty` (then a warning).
 pub(crate) async fn select_platforms(
     src: &dyn Store,
     source_ref: &str,
     root: &Descriptor,
     platforms: &[Platform],
+    allow_empty: bool,
 ) -> Result<Vec<(Descriptor, Option<String>)>, Error> {
     let wanted = |p: &Platform| platforms.iter().any(|w| w.matches(p));
+    let none_match = |available: Vec<String>| {
+        let available = if available.is_empty() { "no platforms".to_owned() } else { available.join(", ") };
+        let wanted = platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let error = Error::NoPlatformMatch { source_ref: source_ref.to_owned(), wanted, available };
+        if allow_empty {
+            tracing::warn!("{error}; left out");
+            Ok(Vec::new())
+        } else {
+            Err(error)
+        }
+    };
     let manifest = src.fetch_manifest(root).await?;
     if media_type::is_index(&root.media_type) {
         let raw = String::from_utf8_lossy(manifest.bytes()).into_owned();
-        let picked: Vec<_> = manifest
-            .view()
-            .manifests
-            .iter()
-            .filter(|c| c.platform.as_ref().is_some_and(wanted))
-            .map(|c| (c.clone(), Some(raw.clone())))
-            .collect();
+        let children = &manifest.view().manifests;
+        let picked: Vec<_> =
+            children.iter().filter(|c| c.platform.as_ref().is_some_and(wanted)).map(|c| (c.clone(), Some(raw.clone()))).collect();
         if picked.is_empty() {
-            tracing::info!("{source_ref}: no child matches the requested platforms");
+            // Attestation manifests (unknown/unknown) are no platform an operator can ask for.
+            let platforms = children.iter().filter_map(|c| c.platform.as_ref()).filter(|p| p.os != "unknown");
+            return none_match(platforms.map(ToString::to_string).collect());
         }
         return Ok(picked);
     }
@@ -201,12 +218,7 @@ pub(crate) async fn select_platforms(
     let bytes = src.fetch_blob(&config).await?.collect().await?;
     let platform: Platform = serde_json::from_slice(&bytes)
         .map_err(|source| Error::Config { what: format!("{source_ref} config {}", config.digest), source })?;
-    if wanted(&platform) {
-        Ok(vec![(root.clone(), None)])
-    } else {
-        tracing::info!("{source_ref}: platform {platform} not requested");
-        Ok(Vec::new())
-    }
+    if wanted(&platform) { Ok(vec![(root.clone(), None)]) } else { none_match(vec![platform.to_string()]) }
 }
 
 /// `layer.size.total` (every non-manifest blob reachable from every entry, repeats counted)

@@ -7,7 +7,7 @@
 //! their destinations ([`place`], fed by [`scatter`] from a gather index or by [`clone`] from
 //! a sources list, narrowed by [`selector`]s, and kept to what the operator named by
 //! [`confine`]). [`diff`] lists what a gather index holds that
-//! earlier deliveries did not.
+//! earlier deliveries did not. [`report`] turns a run's events into its run report.
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
@@ -25,6 +25,7 @@ pub mod events;
 pub mod gather;
 pub mod manifest_json;
 pub mod place;
+pub mod report;
 pub mod route;
 pub mod scatter;
 pub mod selector;

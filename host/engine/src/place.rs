@@ -331,8 +331,10 @@ pub async fn place(
                 let d = &destinations[&repository_key(&p.destination)];
                 let result = place_one(sources[p.store].as_ref(), d, &p, options.recursive).await;
                 let failed = result.is_err();
-                if !failed {
-                    events(&Event::Placed { destination: p.destination.to_string(), digest: p.content.root().digest.clone() });
+                let (from, destination) = (p.from.clone(), p.destination.to_string());
+                match &result {
+                    Ok(()) => events(&Event::Placed { from, destination, digest: p.content.root().digest.clone() }),
+                    Err(e) => events(&Event::PlaceFailed { from, destination, reason: ferry_oci::with_causes(e) }),
                 }
                 done.push((p, result));
                 if failed && !options.keep_going {

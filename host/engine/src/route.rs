@@ -6,6 +6,7 @@
 //! annotations are checked before a rule sees them ([`check_sources`]), and every destination
 //! is checked before anything is copied ([`plan`]).
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -73,12 +74,26 @@ fn work(
 }
 
 /// How routed artifacts are placed.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RouteOptions {
     /// Plan only: every destination is checked, nothing is copied.
     pub check: bool,
     /// How placements are copied.
     pub place: PlaceOptions,
+    /// `--retry-failed`: place only what an earlier run did not; the whole plan is still
+    /// made and checked.
+    pub only: Option<Retry>,
+    /// Selectors, a subset or platforms that keep nothing are accepted (an empty run).
+    pub allow_empty: bool,
+}
+
+/// What an earlier run left undone, from its report.
+#[derive(Clone, Debug, Default)]
+pub struct Retry {
+    /// Destinations not placed (failed, or never tried once the run stopped).
+    pub destinations: HashSet<String>,
+    /// Sources that failed before they were routed: every destination of theirs is placed.
+    pub sources: HashSet<String>,
 }
 
 /// What routing did.
@@ -108,10 +123,20 @@ pub async fn route_and_place(
     let count = artifacts.len();
     check_sources(&artifacts)?;
     let routed = route(rule, artifacts)?;
-    let placements = plan(rule.text(), &routed, rule.roots())?;
+    let mut placements = plan(rule.text(), &routed, rule.roots())?;
+    if let Some(only) = &options.only {
+        let of_sources: HashSet<&String> = routed.iter().filter(|(a, _)| only.sources.contains(a.source())).flat_map(|(_, d)| d).collect();
+        placements.retain(|p| {
+            let d = p.destination.to_string();
+            only.destinations.contains(&d) || of_sources.contains(&d)
+        });
+    }
     if options.check {
         return Ok(Routed::Checked { artifacts: count, placements });
     }
     events(&Event::Stage(Stage::Placing { destinations: placements.len() }));
+    for p in &placements {
+        events(&Event::Planned { from: p.from.clone(), destination: p.destination.to_string(), digest: p.content.root().digest.clone() });
+    }
     Ok(Routed::Placed(place(client, stores, placements, options.place, events).await?))
 }

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::events::Events;
 use crate::place::Artifact;
 use crate::route::{RouteOptions, Routed, route_and_place};
-use crate::selector::{Selector, any_matches};
+use crate::selector::{Selector, any_matches, selector_text};
 use crate::store::{Access, Store, open_store};
 
 /// The entries of the index `root` in `store` (source store number `store_id`), in index
@@ -57,6 +57,8 @@ pub struct Routing<'a> {
     pub rule: &'a dyn Rule,
     /// Only the artifacts whose source is listed here.
     pub subset: Option<&'a HashSet<String>>,
+    /// The `--subset` file, for messages.
+    pub subset_file: Option<&'a Path>,
     /// Only the artifacts whose labels pass one of these (all when empty).
     pub selectors: &'a [Selector],
     /// How to place them.
@@ -82,6 +84,17 @@ pub(crate) async fn scatter_root(
     events: Events,
 ) -> Result<Routed, Error> {
     let found = artifacts(store.as_ref(), root, 0).await?;
+    let listed = found.len();
     let chosen = narrow(found, routing.subset, routing.selectors);
+    if chosen.is_empty() && listed > 0 && !routing.options.allow_empty {
+        let mut by = Vec::new();
+        if let Some(path) = routing.subset_file {
+            by.push(format!("--subset {}", path.display()));
+        }
+        if !routing.selectors.is_empty() {
+            by.push(format!("-l {}", selector_text(routing.selectors)));
+        }
+        return Err(Error::NothingSelected(by.join(" with ")));
+    }
     route_and_place(client, routing.rule, &[store], chosen, routing.options, events).await
 }

@@ -55,6 +55,11 @@ pub fn any_matches(selectors: &[Selector], labels: &BTreeMap<String, String>) ->
     selectors.is_empty() || selectors.iter().any(|s| s.matches(labels))
 }
 
+/// The selectors as `-l` would be given, for messages: `a=b -l c!=d`.
+pub fn selector_text(selectors: &[Selector]) -> String {
+    selectors.iter().map(ToString::to_string).collect::<Vec<_>>().join(" -l ")
+}
+
 impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)

@@ -142,13 +142,16 @@ pub async fn serialize<W: Write + Send + 'static>(
     let (tx, rx) = mpsc::channel::<Entry>(PREFETCH_BLOBS);
     let skip = options.skip.clone();
     let compression = options.compression.unwrap_or(Compression::None);
+    let walk_events = events.clone();
     let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip, &events));
 
     let (plan_tx, plan_rx) = mpsc::channel::<Planned>(PLAN_AHEAD);
     let walk = Walk {
         src,
         plan: plan_tx,
-        written: options.skip.clone(),
+        written: HashSet::new(),
+        skip: &options.skip,
+        events: walk_events,
         visited: Vec::new(),
         seen: HashSet::new(),
         recursive: options.recursive,
@@ -197,7 +200,11 @@ pub async fn serialize<W: Write + Send + 'static>(
 struct Walk<'a> {
     src: &'a dyn Store,
     plan: mpsc::Sender<Planned>,
+    /// Blobs planned or left out.
     written: HashSet<Digest>,
+    /// What earlier deliveries carried: left out, each reported once.
+    skip: &'a HashSet<Digest>,
+    events: Events,
     visited: Vec<Descriptor>,
     seen: HashSet<(String, Digest, u64)>,
     recursive: bool,
@@ -245,6 +252,10 @@ impl Walk<'_> {
     /// Plans one blob unless it was written or skipped.
     async fn blob(&mut self, desc: &Descriptor, bytes: Option<Bytes>) -> Result<(), Error> {
         if !self.written.insert(desc.digest.clone()) {
+            return Ok(());
+        }
+        if self.skip.contains(&desc.digest) {
+            (self.events)(&Event::BlobLeftOut { digest: desc.digest.clone(), size: desc.size });
             return Ok(());
         }
         self.outcome.blobs += 1;

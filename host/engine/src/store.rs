@@ -2,6 +2,7 @@
 //! every workflow copies between any two of them.
 
 mod layout;
+mod metered;
 mod registry;
 
 use async_trait::async_trait;
@@ -11,10 +12,12 @@ use ferry_registry::Client;
 use crate::error::Error;
 
 pub use layout::LayoutStore;
+pub(crate) use metered::Metered;
 pub use registry::RegistryStore;
 
 /// How a blob reached its destination.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Transfer {
     /// The bytes were uploaded.
     Uploaded,

@@ -159,6 +159,8 @@ pub struct BlobStream {
     seen: u64,
     /// Every byte arrived and verified; only the end of the source is awaited.
     done: bool,
+    /// Told the size of each piece handed out (progress).
+    observer: Option<Box<dyn Fn(u64) + Send + Sync>>,
 }
 
 impl BlobStream {
@@ -175,7 +177,15 @@ impl BlobStream {
             origin,
             seen: 0,
             done: false,
+            observer: None,
         }
+    }
+
+    /// Calls `observer` with the length of each piece as it is handed out, for progress.
+    #[must_use]
+    pub fn observed(mut self, observer: impl Fn(u64) + Send + Sync + 'static) -> BlobStream {
+        self.observer = Some(Box::new(observer));
+        self
     }
 
     /// A stream of bytes already in memory, verified like any other.
@@ -272,6 +282,9 @@ impl Stream for BlobStream {
                         return Poll::Ready(Some(Err(self.mismatch(actual))));
                     }
                     self.done = true;
+                }
+                if let Some(observe) = &self.observer {
+                    observe(chunk.len() as u64);
                 }
                 Poll::Ready(Some(Ok(chunk)))
             }
