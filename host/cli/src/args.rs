@@ -18,9 +18,26 @@ pub(crate) enum CompressionArg {
     Gzip,
 }
 
+/// What `ferry --help` ends with: the exit codes and the environment.
+const AFTER_HELP: &str = "\
+Exit status:
+  0    success
+  1    an operation failed (registry, network, content, a failed placement)
+  2    bad usage or bad input (flags, references, files)
+  130  interrupted (Ctrl-C or SIGTERM); --report is still written
+
+Environment:
+  FERRY_CONFIG           configuration files, ':'-separated (as --config)
+  FERRY_VERBOSITY        log level (as -v)
+  FERRY_KEY_PASSPHRASE   passphrase of an encrypted signing key
+  DOCKER_CONFIG          directory of Docker's config.json (registry credentials)
+  NO_COLOR               no colour in log lines
+
+Documentation: docs/ in the source tree; `ferry mirror COMMAND --help` shows examples.";
+
 /// ferry: air-gap OCI image mirroring.
 #[derive(Parser, Debug)]
-#[command(name = "ferry", version, about, propagate_version = true)]
+#[command(name = "ferry", version, about, propagate_version = true, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -48,7 +65,7 @@ pub(crate) struct Global {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Move images across an air gap (ace-dt mirror compatible)
-    Mirror(Mirror),
+    Mirror(Box<Mirror>),
     /// Print the effective configuration, or a commented sample
     Config(ConfigArgs),
     /// Utilities
@@ -199,6 +216,12 @@ pub(crate) struct Mirror {
     /// Also copy referrers (signatures, SBOMs, attestations) and cosign attachments
     #[arg(short = 'r', long, global = true)]
     pub(crate) recursive: bool,
+    /// Write a run report (JSON: every artifact and blob, its status, retries and durations; the exit code) to FILE, also when the run fails or is interrupted
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
+    /// Write every event of the run to FILE as JSON lines (an existing directory: DIR/logs.txt, as ace-dt)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) debug: Option<PathBuf>,
     #[command(subcommand)]
     pub(crate) command: MirrorCommand,
 }
@@ -206,27 +229,73 @@ pub(crate) struct Mirror {
 #[derive(Subcommand, Debug)]
 pub(crate) enum MirrorCommand {
     /// Copy the images listed in SOURCES-FILE into IMAGE's repository and tag a gather index
+    #[command(
+        after_help = "Examples:\n  ferry mirror gather sources.list registry.local:5000/gather:week49\n  ferry mirror gather -p linux/amd64,linux/arm64 --report gather.json sources.list oci:/var/ferry/gather:week49"
+    )]
     Gather(GatherArgs),
     /// Gather SOURCES-FILE into a local cache and serialize it to DEST-FILE in one step
+    #[command(
+        after_help = "Examples:\n  ferry mirror archive sources.list /media/disk/week49.tar.zst --compression zstd\n  ferry mirror archive sources.list /dev/nst0 registry.local:5000/gather:week48"
+    )]
     Archive(ArchiveArgs),
     /// Read an archive into IMAGE's repository and tag its root
+    #[command(
+        after_help = "Examples:\n  ferry mirror deserialize week49.tar registry.high:5000/incoming:week49\n  ferry mirror deserialize --dry-run week49.tar registry.high:5000/incoming:week49\n  ferry mirror deserialize week49.tar week49.rest.tar registry.high:5000/incoming:week49"
+    )]
     Deserialize(DeserializeArgs),
     /// Check an archive offline: every blob's digest and size, the manifest graph, both index.json copies
+    #[command(after_help = "Examples:\n  ferry mirror verify week49.tar.zst\n  ferry mirror verify --complete -o json week49.tar")]
     Verify(VerifyArgs),
     /// Write IMAGE's graph to DEST as an archive, leaving out what EXISTING-IMAGEs already carried
+    #[command(
+        after_help = "Examples:\n  ferry mirror serialize registry.local:5000/gather:week49 week49.tar registry.local:5000/gather:week48\n  ferry mirror serialize --compression zstd --checkpoint week49.ledger registry.local:5000/gather:week49 /dev/nst0\n  ferry mirror serialize registry.local:5000/gather:week49 week49.rest.tar --existing-from-archive week49.tar"
+    )]
     Serialize(SerializeArgs),
     /// Copy each artifact of the gather index IMAGE to the destinations MAPPER gives it
+    #[command(
+        after_help = "Examples:\n  ferry mirror scatter registry.high:5000/incoming:week49 nest=registry.high:5000/mirror --check\n  ferry mirror scatter --report scatter.json registry.high:5000/incoming:week49 first-prefix=mapping.csv\n  ferry mirror scatter --retry-failed scatter.json registry.high:5000/incoming:week49 first-prefix=mapping.csv"
+    )]
     Scatter(ScatterArgs),
     /// Copy each source of SOURCES-FILE straight to the destinations MAPPER gives it
+    #[command(
+        after_help = "Examples:\n  ferry mirror clone sources.list nest=registry.local:5000/mirror\n  ferry mirror clone --continue --report clone.json -p linux/amd64 sources.list all-prefix=mapping.csv"
+    )]
     Clone(CloneArgs),
     /// Deserialize an archive into the local cache, then scatter it by MAPPER
+    #[command(
+        after_help = "Examples:\n  ferry mirror unarchive week49.tar nest=registry.high:5000/mirror\n  ferry mirror unarchive --check -o json week49.tar.zst first-prefix=mapping.csv"
+    )]
     Unarchive(UnarchiveArgs),
     /// Serialize each named artifact of BATCH-LIST into SYNC-DIRECTORY, as a delta against what was sent under its name before
+    #[command(after_help = "Examples:\n  ferry mirror batch-serialize batch.csv sync/ --compression zstd")]
     BatchSerialize(BatchSerializeArgs),
     /// Deserialize the archives of SYNC-DIRECTORY not loaded yet, each tagged DESTINATION:<name>
+    #[command(after_help = "Examples:\n  ferry mirror batch-deserialize sync/ registry.high:5000/incoming")]
     BatchDeserialize(BatchDeserializeArgs),
     /// List the artifacts of the gather index MIRROR-ARTIFACT that no EXISTING-IMAGE carried
+    #[command(
+        after_help = "Examples:\n  ferry mirror diff registry.local:5000/gather:week49 registry.local:5000/gather:week48\n  ferry mirror diff -o csv=new.csv,table registry.local:5000/gather:week49"
+    )]
     Diff(DiffArgs),
+}
+
+impl MirrorCommand {
+    /// The subcommand's name, as typed.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            MirrorCommand::Gather(_) => "gather",
+            MirrorCommand::Archive(_) => "archive",
+            MirrorCommand::Deserialize(_) => "deserialize",
+            MirrorCommand::Verify(_) => "verify",
+            MirrorCommand::Serialize(_) => "serialize",
+            MirrorCommand::Scatter(_) => "scatter",
+            MirrorCommand::Clone(_) => "clone",
+            MirrorCommand::Unarchive(_) => "unarchive",
+            MirrorCommand::BatchSerialize(_) => "batch-serialize",
+            MirrorCommand::BatchDeserialize(_) => "batch-deserialize",
+            MirrorCommand::Diff(_) => "diff",
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -295,6 +364,21 @@ pub(crate) struct RouteFlags {
     /// Read sources lists with this sources-parser: COMPONENT.wasm, or an installed plugin's NAME
     #[arg(long = "sources-parser", value_name = "COMPONENT")]
     pub(crate) sources_parser: Option<String>,
+    /// Accept selectors, --subset or platforms that keep nothing (otherwise an error)
+    #[arg(long = "allow-empty")]
+    pub(crate) allow_empty: bool,
+    /// How --check prints the plan: text, or json (one document on standard output)
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
+    pub(crate) output: PrintFormat,
+}
+
+/// `-o` of --check and verify.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PrintFormat {
+    /// Lines for people
+    Text,
+    /// One JSON document
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -308,6 +392,9 @@ pub(crate) struct ScatterArgs {
     /// Only the artifacts whose source is listed in this sources file
     #[arg(long, value_name = "SOURCES-FILE")]
     pub(crate) subset: Option<PathBuf>,
+    /// Place only what the run that wrote REPORT (--report) did not: its failed and unattempted destinations
+    #[arg(long = "retry-failed", value_name = "REPORT")]
+    pub(crate) retry_failed: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) route: RouteFlags,
 }
@@ -326,6 +413,9 @@ pub(crate) struct CloneArgs {
     /// Go on past failed sources and copies; list them at the end and exit 1 if there were any
     #[arg(long = "continue")]
     pub(crate) keep_going: bool,
+    /// Copy only what the run that wrote REPORT (--report) did not: its failed sources and failed or unattempted destinations
+    #[arg(long = "retry-failed", value_name = "REPORT")]
+    pub(crate) retry_failed: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) route: RouteFlags,
 }
@@ -408,6 +498,9 @@ pub(crate) struct VerifyArgs {
     /// The archive must carry every blob it references (made without EXISTING-IMAGE or checkpoints)
     #[arg(long)]
     pub(crate) complete: bool,
+    /// text, or json (one document on standard output)
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
+    pub(crate) output: PrintFormat,
 }
 
 #[derive(Args, Debug)]
@@ -477,6 +570,9 @@ pub(crate) struct GatherFlags {
     /// Read the sources list with this sources-parser: COMPONENT.wasm, or an installed plugin's NAME
     #[arg(long = "sources-parser", value_name = "COMPONENT")]
     pub(crate) sources_parser: Option<String>,
+    /// Leave out, with a warning, a source of which -p keeps nothing (otherwise an error)
+    #[arg(long = "allow-empty")]
+    pub(crate) allow_empty: bool,
 }
 
 #[derive(Args, Debug)]

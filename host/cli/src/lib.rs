@@ -13,7 +13,9 @@ mod output;
 mod plugins;
 mod session;
 mod shell;
+mod signal;
 mod stdout;
+mod taps;
 mod values;
 
 use std::process::ExitCode;
@@ -42,6 +44,9 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli));
+    // A command stopped by a signal may leave a blocking read (standard input, a tape)
+    // behind: the process ends without waiting for it.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(e) => {
@@ -65,7 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Plugin(P::Keygen(a)) => commands::bundle::keygen(&cli.global, &a),
         Command::Plugin(P::Inspect(a)) => commands::plugin::inspect(&cli.global, &a),
-        Command::Mirror(m) => commands::mirror(&session()?, m).await,
+        Command::Mirror(m) => commands::mirror(&session()?, *m).await,
         Command::Plugin(P::Bundle(a)) => commands::bundle::build(&session()?, &a).await,
         Command::Plugin(P::Sign(a)) => commands::bundle::sign(&session()?, &a).await,
         Command::Plugin(P::Verify(a)) => commands::bundle::verify(&session()?, &a).await,

@@ -1,38 +1,49 @@
-//! Drawing a workflow's events. Status goes to stdout (silenced by `--quiet`); a progress bar
-//! is drawn only on a terminal and without `--no-term`, otherwise plain lines are printed.
-//! Each [`Stage`] the engine announces gets its own display: a bar over sources or
-//! destinations, or a byte counter for archive work.
+//! Drawing a workflow's events: one progress model for every long command. Each [`Stage`] the
+//! engine announces gets its own display, counting items (sources, destinations, blobs) and
+//! bytes, with the total where known, the rate, an ETA and the time so far.
+//!
+//! The bar is drawn on standard error, when that is a terminal and neither `--no-term` nor
+//! `--quiet` was given, so a pipeline on standard output keeps it. Otherwise a timestamped
+//! line is printed every few seconds and at each milestone (a stage begins, a source is
+//! copied, a destination placed). Status and summary lines go to standard output, unless it
+//! carries the archive; each summary ends with the time the command took.
 
 use std::io::IsTerminal as _;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferry_archive::scan::Stop;
 use ferry_engine::events::{Event, Events, Stage, Stray};
-use ferry_engine::store::Transfer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::Global;
 use crate::stdout::outln;
+use crate::taps::Taps;
 
-/// How often `--no-term` prints a byte-progress line.
+/// How often a plain progress line is printed.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// Byte progress arrives a chunk at a time: the display is updated at most this often.
+const REDRAW_EVERY: Duration = Duration::from_millis(100);
 
 /// What standard output carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stdout {
     /// Status lines and progress.
     Status,
-    /// The archive: nothing else may go there.
-    Archive,
+    /// Data (an archive, a JSON document): status goes to standard error.
+    Data,
 }
 
 /// Renders one command's events; [`Output::finish`] clears any bar before the summary.
 pub(crate) struct Output {
     quiet: bool,
+    /// No bar: timestamped lines instead.
     plain: bool,
-    /// Standard output carries the archive: nothing else may go there.
+    /// Standard output carries data: status lines go to standard error.
     stdout_is_data: bool,
+    started: Instant,
+    taps: Arc<Taps>,
     state: Mutex<State>,
 }
 
@@ -45,20 +56,38 @@ struct State {
 
 #[derive(Default)]
 struct Tally {
+    /// Sources copied, destinations placed (the stage's items).
+    items: u64,
+    /// How many the stage has.
+    items_total: Option<u64>,
+    /// Blobs done (archive work).
     blobs: u64,
-    bytes: u64,
+    /// Of those, already at the destination.
     present: u64,
-    uploaded: u64,
+    /// Blob bytes through.
+    bytes: u64,
+    /// Blob bytes ahead, when known.
     expected: Option<u64>,
+    began: Option<Instant>,
     printed: Option<Instant>,
+    drawn: Option<Instant>,
+}
+
+impl Stdout {
+    /// Data when `json` is asked for, else status.
+    pub(crate) fn json_if(json: bool) -> Stdout {
+        if json { Stdout::Data } else { Stdout::Status }
+    }
 }
 
 impl Output {
-    pub(crate) fn new(global: &Global, stdout: Stdout) -> Arc<Output> {
+    pub(crate) fn new(global: &Global, stdout: Stdout, taps: Arc<Taps>) -> Arc<Output> {
         Arc::new(Output {
             quiet: global.quiet,
-            plain: global.no_term || !std::io::stdout().is_terminal(),
-            stdout_is_data: stdout == Stdout::Archive,
+            plain: global.no_term || !std::io::stderr().is_terminal(),
+            stdout_is_data: stdout == Stdout::Data,
+            started: Instant::now(),
+            taps,
             state: Mutex::new(State::default()),
         })
     }
@@ -77,11 +106,21 @@ impl Output {
         }
     }
 
-    /// A status line (not printed with `--quiet`, nor when stdout carries the archive).
+    /// A status line (not printed with `--quiet`).
     pub(crate) fn line(&self, text: &str) {
-        if !self.silent() {
+        if self.quiet {
+            return;
+        }
+        if self.stdout_is_data {
+            eprintln!("{text}");
+        } else {
             outln!("{text}");
         }
+    }
+
+    /// The command's last status line, ending with how long it took.
+    pub(crate) fn summary(&self, text: &str) {
+        self.line(&format!("{text}; took {}", duration(self.started.elapsed())));
     }
 
     /// `--quiet` was given.
@@ -89,53 +128,49 @@ impl Output {
         self.quiet
     }
 
-    fn silent(&self) -> bool {
-        self.quiet || self.stdout_is_data
+    /// The report and debug log of the run.
+    pub(crate) fn taps(&self) -> &Taps {
+        &self.taps
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Plain lines are printed (no bar, not quiet).
+    fn lines(&self) -> bool {
+        self.plain && !self.quiet
+    }
+
     fn on(&self, e: &Event) {
+        self.taps.record(e);
         let mut s = self.lock();
         match e {
             Event::Stage(stage) => self.stage(&mut s, *stage),
-            Event::SourceDone { reference: what, digest } | Event::Placed { destination: what, digest } => match &s.bar {
-                Some(b) => b.inc(1),
-                None if self.plain && !self.silent() => {
-                    let verb = if matches!(e, Event::Placed { .. }) { "Placed" } else { "Copied" };
-                    outln!("{verb} {what} ({digest})");
+            Event::SourceDone { reference: what, digest } | Event::Placed { destination: what, digest, .. } => {
+                s.tally.items += 1;
+                if self.lines() {
+                    let verb = match (e, s.stage) {
+                        (Event::Placed { .. }, _) => "Placed",
+                        (_, Some(Stage::Resolving { .. })) => "Resolved",
+                        _ => "Copied",
+                    };
+                    self.stamped(&format!("{verb} {what} ({digest})"));
                 }
-                None => {}
-            },
-            Event::BlobCopied { size, transfer: Transfer::Uploaded, .. } => {
-                s.tally.uploaded += size;
-                if let Some(b) = &s.bar {
-                    b.set_message(format!("{} uploaded", bytes(s.tally.uploaded)));
-                }
+                self.redraw(&mut s, true);
             }
             Event::Expected { bytes } => {
                 s.tally.expected = Some(*bytes);
-                if let Some(b) = &s.bar {
-                    b.set_length(*bytes);
-                }
+                self.redraw(&mut s, false);
             }
             Event::Progress { bytes } => {
                 s.tally.bytes += bytes;
-                let done = s.tally.bytes;
-                if let Some(b) = &s.bar {
-                    // The expected size counts layers once; manifests and configs may pass it.
-                    if b.length().is_none_or(|l| done > l) {
-                        b.set_length(done);
-                    }
-                    b.set_position(done);
-                }
+                self.redraw(&mut s, false);
             }
             Event::BlobWritten { .. } | Event::BlobStored { .. } => {
                 s.tally.present += u64::from(matches!(e, Event::BlobStored { present: true, .. }));
                 s.tally.blobs += 1;
-                self.blob_done(&mut s);
+                self.redraw(&mut s, false);
             }
             _ => self.note(&s, e),
         }
@@ -146,9 +181,65 @@ impl Output {
         if let Some(b) = s.bar.take() {
             b.finish_and_clear();
         }
-        s.tally = Tally { printed: Some(Instant::now()), ..Tally::default() };
+        let now = Instant::now();
+        let items_total = match stage {
+            Stage::Resolving { sources } | Stage::Gathering { sources } => Some(sources as u64),
+            Stage::Placing { destinations } => Some(destinations as u64),
+            _ => None,
+        };
+        s.tally = Tally { items_total, began: Some(now), printed: Some(now), ..Tally::default() };
         s.stage = Some(stage);
-        s.bar = (!self.silent() && !self.plain).then(|| bar_for(stage));
+        if self.quiet {
+            return;
+        }
+        if self.plain {
+            let what = match items_total {
+                Some(n) => format!("{n} {}", noun(stage)),
+                None => "started".to_owned(),
+            };
+            self.stamped(&format!("{}: {what}", verb(stage)));
+        } else {
+            s.bar = Some(bar(verb(stage)));
+            self.redraw(s, true);
+        }
+    }
+
+    /// Updates the bar, or with plain lines prints one when `milestone` is false and a few
+    /// seconds passed since the last.
+    fn redraw(&self, s: &mut State, milestone: bool) {
+        let Some(stage) = s.stage else { return };
+        if !milestone && s.tally.drawn.is_some_and(|d| d.elapsed() < REDRAW_EVERY) {
+            return;
+        }
+        s.tally.drawn = Some(Instant::now());
+        let text = progress_text(stage, &s.tally);
+        if let Some(b) = &s.bar {
+            // Bytes drive the bar where a total is known, else the items.
+            match (s.tally.expected, s.tally.items_total) {
+                (Some(total), _) => {
+                    b.set_length(total.max(s.tally.bytes));
+                    b.set_position(s.tally.bytes);
+                }
+                (None, Some(total)) => {
+                    b.set_length(total);
+                    b.set_position(s.tally.items);
+                }
+                (None, None) => {}
+            }
+            b.set_message(text);
+            return;
+        }
+        if milestone || !self.lines() || s.tally.printed.is_none_or(|p| p.elapsed() < PLAIN_EVERY) {
+            return;
+        }
+        self.stamped(&format!("{}: {text}", verb(stage)));
+        s.tally.printed = Some(Instant::now());
+    }
+
+    /// A line with the time in front (plain output).
+    fn stamped(&self, text: &str) {
+        let now = humantime::format_rfc3339_seconds(SystemTime::now());
+        self.line(&format!("{now} {text}"));
     }
 
     /// The events that are one line for the operator.
@@ -173,32 +264,47 @@ impl Output {
             }
             _ => return,
         };
-        if self.silent() {
-            return;
-        }
         match &s.bar {
-            Some(b) => b.println(text),
-            None => outln!("{text}"),
+            Some(b) if !self.stdout_is_data => b.suspend(|| self.line(&text)),
+            _ => self.line(&text),
         }
     }
+}
 
-    /// A blob finished in archive work: the bar's message, or with `--no-term` a line every
-    /// few seconds.
-    fn blob_done(&self, s: &mut State) {
-        let t = &s.tally;
-        if let Some(b) = &s.bar {
-            b.set_message(format!("{} blobs", t.blobs));
-            return;
-        }
-        if self.silent() || t.printed.is_none_or(|p| p.elapsed() < PLAIN_EVERY) {
-            return;
-        }
-        let verb = s.stage.map_or("progress", verb);
-        let of = t.expected.map(|x| format!(" of about {}", bytes(x))).unwrap_or_default();
-        let present = if t.present > 0 { format!(", {} already there", t.present) } else { String::new() };
-        outln!("{verb}: {} blobs, {}{of}{present}", t.blobs, bytes(t.bytes));
-        s.tally.printed = Some(Instant::now());
+/// `3/12 sources, 120.5 MiB of about 2.1 GiB (5%), 45.2 MiB/s, ETA 40s, 12s`: what is known
+/// of the stage so far.
+fn progress_text(stage: Stage, t: &Tally) -> String {
+    let elapsed = t.began.map(|b| b.elapsed()).unwrap_or_default();
+    let mut parts = Vec::new();
+    if let Some(total) = t.items_total {
+        parts.push(format!("{}/{total} {}", t.items, noun(stage)));
+    } else if t.blobs > 0 {
+        let present = if t.present > 0 { format!(" ({} already there)", t.present) } else { String::new() };
+        parts.push(format!("{} blobs{present}", t.blobs));
     }
+    let rate = if elapsed.as_secs_f64() > 0.5 { t.bytes as f64 / elapsed.as_secs_f64() } else { 0.0 };
+    match t.expected {
+        Some(total) if total > 0 => {
+            let percent = (t.bytes.min(total) * 100) / total;
+            parts.push(format!("{} of about {} ({percent}%)", bytes(t.bytes), bytes(total)));
+        }
+        _ if t.bytes > 0 => parts.push(bytes(t.bytes)),
+        _ => {}
+    }
+    if rate > 0.0 {
+        parts.push(format!("{}/s", bytes(rate as u64)));
+    }
+    // The ETA follows bytes where their total is known, else the items.
+    let eta = match (t.expected, t.items_total) {
+        (Some(total), _) if rate > 0.0 && total > t.bytes => Some(Duration::from_secs_f64((total - t.bytes) as f64 / rate)),
+        (None, Some(total)) if t.items > 0 && total > t.items => Some(elapsed.mul_f64((total - t.items) as f64 / t.items as f64)),
+        _ => None,
+    };
+    if let Some(eta) = eta {
+        parts.push(format!("ETA {}", duration(eta)));
+    }
+    parts.push(duration(elapsed));
+    parts.join(", ")
 }
 
 fn verb(stage: Stage) -> &'static str {
@@ -206,27 +312,24 @@ fn verb(stage: Stage) -> &'static str {
         Stage::Resolving { .. } => "resolve",
         Stage::Gathering { .. } => "gather",
         Stage::Serializing => "serialize",
-        Stage::Deserializing { dry_run: true } => "verify",
+        Stage::Deserializing { dry_run: true } | Stage::Verifying => "verify",
         Stage::Deserializing { dry_run: false } => "deserialize",
-        Stage::Placing { .. } => "placing",
+        Stage::Placing { .. } => "place",
         _ => "working",
     }
 }
 
-fn bar_for(stage: Stage) -> ProgressBar {
-    let counted = |units: usize, noun: &str| bar(verb(stage), Some(units as u64), &format!("{{pos}}/{{len}} {noun}, {{msg}}"));
+fn noun(stage: Stage) -> &'static str {
     match stage {
-        Stage::Resolving { sources } | Stage::Gathering { sources } => counted(sources, "sources"),
-        Stage::Placing { destinations } => counted(destinations, "destinations"),
-        _ => bar(verb(stage), None, "{bytes}/{total_bytes} {binary_bytes_per_sec}, {msg}"),
+        Stage::Placing { .. } => "destinations",
+        _ => "sources",
     }
 }
 
-/// A bar on stdout: spinner, `verb`, the bar, then `counts` (an indicatif template fragment).
-fn bar(verb: &str, length: Option<u64>, counts: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(length, ProgressDrawTarget::stdout());
-    let style = ProgressStyle::with_template(&format!("{{spinner}} {{prefix}} [{{bar:30}}] {counts}"))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+/// A bar on standard error: spinner, `verb`, the bar, then the progress text.
+fn bar(verb: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{spinner} {prefix} [{bar:30}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style.progress_chars("=> "));
     bar.set_prefix(verb.to_owned());
     bar.enable_steady_tick(Duration::from_millis(120));
@@ -266,4 +369,44 @@ pub(crate) fn bytes(n: u64) -> String {
         unit += 1;
     }
     if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// `0.4s`, `12.3s`, `4m 05s`, `2h 03m`.
+pub(crate) fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..60 => format!("{:.1}s", d.as_secs_f64()),
+        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
+        _ => format!("{}h {:02}m", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_at_a_glance() {
+        assert_eq!(duration(Duration::from_millis(420)), "0.4s");
+        assert_eq!(duration(Duration::from_secs(245)), "4m 05s");
+        assert_eq!(duration(Duration::from_secs(7380)), "2h 03m");
+    }
+
+    #[test]
+    fn progress_shows_items_bytes_total_and_eta() {
+        let t = Tally {
+            items: 1,
+            items_total: Some(4),
+            bytes: 10 << 20,
+            began: Some(Instant::now() - Duration::from_secs(10)),
+            ..Tally::default()
+        };
+        let text = progress_text(Stage::Gathering { sources: 4 }, &t);
+        assert!(text.starts_with("1/4 sources, 10.0 MiB, 1.0 MiB/s, ETA 30."), "{text}");
+        let t =
+            Tally { bytes: 50, expected: Some(200), blobs: 2, began: Some(Instant::now() - Duration::from_secs(1)), ..Tally::default() };
+        let text = progress_text(Stage::Serializing, &t);
+        assert!(text.starts_with("2 blobs, 50 B of about 200 B (25%), "), "{text}");
+        assert!(text.contains("ETA 3."), "{text}");
+    }
 }

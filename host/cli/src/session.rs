@@ -1,7 +1,7 @@
 //! One run's shared parts, built once: the flags every command takes, the configuration and
 //! the registry client, and (on first use) the component host with the trust policy.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use ferry_bundle::Sites;
@@ -10,12 +10,14 @@ use ferry_registry::Client;
 
 use crate::args::Global;
 use crate::output::{Output, Stdout};
+use crate::taps::Taps;
 
 /// What every command of one run shares.
 pub(crate) struct Session {
     pub(crate) global: Global,
     client: Client,
     sites: OnceLock<Sites>,
+    taps: OnceLock<Arc<Taps>>,
 }
 
 impl Session {
@@ -23,7 +25,7 @@ impl Session {
     pub(crate) fn new(global: Global) -> anyhow::Result<Session> {
         let candidates = Config::candidates(&global.config);
         let config = Config::load(&candidates).context("loading configuration")?;
-        Ok(Session { global, client: Client::new(config), sites: OnceLock::new() })
+        Ok(Session { global, client: Client::new(config), sites: OnceLock::new(), taps: OnceLock::new() })
     }
 
     pub(crate) fn config(&self) -> &Config {
@@ -44,8 +46,19 @@ impl Session {
         Ok(self.sites.get_or_init(|| Sites::new(host, self.config().plugins())))
     }
 
+    /// Sends this run's events to `taps` as well (the report and debug log of a mirror
+    /// command); set once, before the first [`Session::output`].
+    pub(crate) fn tap(&self, taps: Arc<Taps>) {
+        let _ = self.taps.set(taps);
+    }
+
+    /// The report and debug log, if any.
+    pub(crate) fn taps(&self) -> Arc<Taps> {
+        self.taps.get().cloned().unwrap_or_else(|| Arc::new(Taps::none()))
+    }
+
     /// A renderer for this run's events.
-    pub(crate) fn output(&self, stdout: Stdout) -> std::sync::Arc<Output> {
-        Output::new(&self.global, stdout)
+    pub(crate) fn output(&self, stdout: Stdout) -> Arc<Output> {
+        Output::new(&self.global, stdout, self.taps())
     }
 }

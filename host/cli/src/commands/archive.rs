@@ -32,13 +32,13 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
         serialize: options(&args.serialize, args.reference.clone(), recursive),
         overwrite: overwrite(&args.serialize),
     };
-    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Archive } else { Stdout::Status });
+    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
     let what = format!("archiving {} to {dest} through the cache {}", args.sources.display(), cache.display());
     let command = ["archive".to_owned(), args.sources.display().to_string()];
     let (gathered, serialized) = write(&output, &dest, what, archive(session.client(), request, output.events()))
         .await
         .map_err(|e| e.hint(recursive, &command, &args.existing, &args.serialize, &dest))?;
     output.line(&format!("Gathered {} entries into {} ({})", gathered.entries, cache.display(), gathered.index.digest));
-    output.line(&summary(&format!("oci:{}:{}", cache.display(), args.reference), &dest, &serialized));
+    output.summary(&summary(&format!("oci:{}:{}", cache.display(), args.reference), &dest, &serialized));
     Ok(())
 }

@@ -23,7 +23,12 @@ pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSer
     let result = batch_serialize(session.client(), &request, &mut tracker, output.events()).await;
     output.finish();
     let outcome = result?;
-    output.line(&format!("{} archives written, {} already sent; tracker {}", outcome.written, outcome.skipped, outcome.tracker.display()));
+    output.summary(&format!(
+        "{} archives written, {} already sent; tracker {}",
+        outcome.written,
+        outcome.skipped,
+        outcome.tracker.display()
+    ));
     Ok(())
 }
 
@@ -36,9 +41,9 @@ pub(crate) async fn deserialize(session: &Session, args: BatchDeserializeArgs) -
     output.finish();
     let outcome = result?;
     if outcome.loaded == 0 {
-        output.line(&format!("Nothing new in {}", args.sync_directory.display()));
+        output.summary(&format!("Nothing new in {}", args.sync_directory.display()));
     } else {
-        output.line(&format!("{} archives loaded; tracker {}", outcome.loaded, outcome.tracker.display()));
+        output.summary(&format!("{} archives loaded; tracker {}", outcome.loaded, outcome.tracker.display()));
     }
     Ok(())
 }

@@ -13,8 +13,8 @@ use ferry_engine::components::read_sources;
 use ferry_engine::place::PlaceOptions;
 use ferry_engine::route::RouteOptions;
 
-use super::scatter::report;
-use crate::args::{CloneArgs, platforms};
+use super::scatter::{report, retry};
+use crate::args::{CloneArgs, PrintFormat, platforms};
 use crate::mapping::Rule;
 use crate::output::Stdout;
 use crate::plugins::ComponentSources;
@@ -31,13 +31,18 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: CloneArgs) -> 
         platforms: &platforms(&args.platforms),
         selectors: &args.route.selectors,
         rule: &rule,
-        options: RouteOptions { check: args.route.check, place: PlaceOptions { recursive, keep_going: args.keep_going } },
+        options: RouteOptions {
+            check: args.route.check,
+            place: PlaceOptions { recursive, keep_going: args.keep_going },
+            only: retry("clone", args.retry_failed.as_deref())?,
+            allow_empty: args.route.allow_empty,
+        },
     };
-    let output = session.output(Stdout::Status);
+    let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let outcome = clone(session.client(), request, output.events()).await;
     output.finish();
     let outcome = outcome.with_context(|| format!("resolving the sources of {}", args.sources.display()))?;
-    let placed = outcome.routed.map_err(anyhow::Error::from).and_then(|routed| report(&output, routed));
+    let placed = outcome.routed.map_err(anyhow::Error::from).and_then(|routed| report(&output, args.route.output, routed));
     let failed = outcome.unresolved.len();
     if failed == 0 {
         return placed;

@@ -1,6 +1,7 @@
 //! `ferry mirror deserialize SOURCE-FILE… IMAGE`.
 
 use ferry_engine::deserialize::{ArchiveSource, DeserializeOptions, deserialize};
+use ferry_engine::report::{ArtifactRecord, Status};
 use ferry_engine::store::{Access, open_store};
 
 use crate::args::DeserializeArgs;
@@ -30,9 +31,16 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
             return Err(if incomplete { e.context(Hint(completing_command(&args))) } else { e });
         }
     };
+    output.taps().artifact(ArtifactRecord {
+        reference: named.clone(),
+        digest: outcome.root.as_ref().map(|r| r.digest.clone()),
+        destination: (!args.dry_run).then(|| args.image.to_string()),
+        status: Status::Copied,
+        reason: None,
+    });
     let root = outcome.root.map(|r| r.digest.to_string()).unwrap_or_default();
     let verb = if args.dry_run { "Verified (dry run, nothing written)" } else { "Deserialized" };
-    output.line(&format!(
+    output.summary(&format!(
         "{verb} {named}: {} blobs ({}), {} already present, {} manifests; root {root}{}",
         outcome.blobs,
         crate::output::bytes(outcome.bytes),

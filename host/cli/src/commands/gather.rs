@@ -26,7 +26,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: GatherArgs) ->
         crate::output::bytes(outcome.total_bytes),
         crate::output::bytes(outcome.deduplicated_bytes)
     ));
-    output.line(&format!("Pushed index to destination: {}", outcome.reference));
+    output.summary(&format!("Pushed index to destination: {}", outcome.reference));
     Ok(())
 }
 
@@ -37,5 +37,6 @@ pub(super) fn options(flags: &GatherFlags, recursive: bool) -> GatherOptions {
         annotations: annotations(&flags.annotations),
         index_fallback: flags.index_fallback,
         recursive,
+        allow_empty: flags.allow_empty,
     }
 }

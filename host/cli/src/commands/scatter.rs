@@ -2,13 +2,15 @@
 //! routing flags as engine options, and drawing what routing did (or, with `--check`, would do).
 
 use std::collections::HashSet;
+use std::path::Path;
 
-use ferry_engine::place::{Content, PlaceOptions};
-use ferry_engine::route::{RouteOptions, Routed};
+use ferry_engine::place::{Content, PlaceOptions, Placement};
+use ferry_engine::route::{Retry, RouteOptions, Routed};
 use ferry_engine::scatter::{Routing, read_subset, scatter};
 use ferry_oci::ImageRef;
 
-use crate::args::{RouteFlags, ScatterArgs};
+use crate::args::{PrintFormat, RouteFlags, ScatterArgs};
+use crate::exit::{BadInput, bad_input};
 use crate::mapping::Rule;
 use crate::output::Output;
 use crate::output::Stdout;
@@ -20,11 +22,24 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ScatterArgs) -
     let sites = session.sites()?;
     let subset = subset(session, &args.route, args.subset.as_deref()).await?;
     let rule = Rule::load(sites, &args.mapper).await?;
-    let routing = routing(&rule, subset.as_ref(), &args.route, PlaceOptions { recursive, keep_going: false });
-    let output = session.output(Stdout::Status);
+    let mut routing = routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false });
+    routing.options.only = retry("scatter", args.retry_failed.as_deref())?;
+    let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let routed = scatter(session.client(), &args.image, routing, output.events()).await;
     output.finish();
-    report(&output, routed?)
+    report(&output, args.route.output, routed?)
+}
+
+/// What the run that wrote the report at `path` left undone, when `--retry-failed` was given.
+/// The report must be one of `command`'s.
+pub(super) fn retry(command: &str, path: Option<&Path>) -> anyhow::Result<Option<Retry>> {
+    let Some(path) = path else { return Ok(None) };
+    let report = ferry_engine::report::read(path).map_err(bad_input("--retry-failed"))?;
+    if report.command != format!("mirror {command}") {
+        let was = &report.command;
+        return Err(BadInput(format!("--retry-failed {}: the report is of `ferry {was}`, not of a {command}", path.display())).into());
+    }
+    Ok(Some(report.retry()))
 }
 
 /// The references a `--subset` sources file lists, if one was given.
@@ -44,17 +59,23 @@ pub(super) async fn subset(
 pub(super) fn routing<'a>(
     rule: &'a Rule<'_>,
     subset: Option<&'a HashSet<String>>,
+    subset_file: Option<&'a Path>,
     flags: &'a RouteFlags,
     place: PlaceOptions,
 ) -> Routing<'a> {
-    Routing { rule, subset, selectors: &flags.selectors, options: RouteOptions { check: flags.check, place } }
+    let options = RouteOptions { check: flags.check, place, only: None, allow_empty: flags.allow_empty };
+    Routing { rule, subset, subset_file, selectors: &flags.selectors, options }
 }
 
-/// Prints the plan (`--check`) or the placements; failed placements (with `--continue`) are
-/// listed and make the command fail.
-pub(super) fn report(output: &Output, routed: Routed) -> anyhow::Result<()> {
+/// Prints the plan (`--check`, as text or JSON) or the placements; failed placements (with
+/// `--continue`) are listed and make the command fail.
+pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> anyhow::Result<()> {
     let outcome = match routed {
         Routed::Checked { artifacts, placements } => {
+            if format == PrintFormat::Json {
+                outln!("{}", plan_json(artifacts, &placements));
+                return Ok(());
+            }
             for p in &placements {
                 match &p.content {
                     Content::Artifact(d) => outln!("sending {} to {}", p.from, describe(&p.destination, d)),
@@ -70,7 +91,7 @@ pub(super) fn report(output: &Output, routed: Routed) -> anyhow::Result<()> {
         }
         Routed::Placed(outcome) => outcome,
     };
-    output.line(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
+    output.summary(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
     let failed = outcome.failures.len();
     if failed == 0 {
         return Ok(());
@@ -79,6 +100,22 @@ pub(super) fn report(output: &Output, routed: Routed) -> anyhow::Result<()> {
         eprintln!("failed: {} to {}: {}", p.from, p.destination, crate::exit::render(&anyhow::Error::new(e)));
     }
     anyhow::bail!("{failed} of {} destinations failed", failed + outcome.placed)
+}
+
+/// `{"artifacts": N, "placements": [{"from", "destination", "digest", "newIndex"}]}`.
+fn plan_json(artifacts: usize, placements: &[Placement]) -> String {
+    let placements: Vec<_> = placements
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "from": p.from,
+                "destination": p.destination.to_string(),
+                "digest": p.content.root().digest.to_string(),
+                "newIndex": matches!(p.content, Content::Selection { .. }),
+            })
+        })
+        .collect();
+    serde_json::json!({ "artifacts": artifacts, "placements": placements }).to_string()
 }
 
 fn describe(destination: &ImageRef, d: &ferry_oci::Descriptor) -> String {

@@ -3,6 +3,7 @@
 
 use ferry_archive::Geometry;
 use ferry_engine::delta::Delta;
+use ferry_engine::report::{ArtifactRecord, Status};
 use ferry_engine::serialize::{ArchiveDest, Overwrite, SerializeOptions, SerializeOutcome, SerializeRequest, serialize_image};
 use ferry_oci::ImageRef;
 
@@ -24,13 +25,20 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
         options: options(&args.flags, args.image.reference_or_default(), recursive),
         overwrite: overwrite(&args.flags),
     };
-    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Archive } else { Stdout::Status });
+    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
     let what = format!("serializing {} to {dest}", args.image);
     let command = ["serialize".to_owned(), args.image.to_string()];
     let outcome = write(&output, &dest, what, serialize_image(session.client(), request, output.events()))
         .await
         .map_err(|e| e.hint(recursive, &command, &args.existing, &args.flags, &dest))?;
-    output.line(&summary(&args.image, &dest, &outcome));
+    output.taps().artifact(ArtifactRecord {
+        reference: args.image.to_string(),
+        digest: outcome.root.as_ref().map(|r| r.digest.clone()),
+        destination: Some(dest.to_string()),
+        status: Status::Copied,
+        reason: None,
+    });
+    output.summary(&summary(&args.image, &dest, &outcome));
     Ok(())
 }
 
@@ -44,7 +52,7 @@ where
     let before = file_stamp(dest);
     let result = tokio::select! {
         r = work => r.map_err(anyhow::Error::from),
-        () = interrupted() => Err(anyhow::Error::new(Interrupted)),
+        () = crate::signal::interrupted() => Err(anyhow::Error::new(Interrupted)),
     };
     output.finish();
     let wrote = match (before, file_stamp(dest)) {
@@ -121,20 +129,6 @@ fn file_stamp(dest: &ArchiveDest) -> Option<(u64, std::time::SystemTime)> {
     use std::os::unix::fs::MetadataExt as _;
     let m = std::fs::metadata(dest.path()?).ok().filter(std::fs::Metadata::is_file)?;
     Some((m.ino(), m.modified().ok()?))
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => drop(s.recv().await),
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }
 
 /// The command that continues a serialize that stopped: `command` (the subcommand and its

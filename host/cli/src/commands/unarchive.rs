@@ -7,7 +7,7 @@ use ferry_engine::deserialize::ArchiveSource;
 use ferry_engine::place::PlaceOptions;
 
 use super::scatter::{report, routing, subset};
-use crate::args::UnarchiveArgs;
+use crate::args::{PrintFormat, UnarchiveArgs};
 use crate::mapping::Rule;
 use crate::output::Stdout;
 use crate::session::Session;
@@ -25,11 +25,11 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
         cache: &cache,
         reference: &args.reference,
         strict: args.strict,
-        routing: routing(&rule, subset.as_ref(), &args.route, PlaceOptions { recursive, keep_going: false }),
+        routing: routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false }),
     };
-    let output = session.output(Stdout::Status);
+    let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let result = unarchive(session.client(), request, output.events()).await;
     output.finish();
     let (_, routed) = result.with_context(|| format!("unarchiving {} through the cache {}", args.source, cache.display()))?;
-    report(&output, routed)
+    report(&output, args.route.output, routed)
 }
