@@ -5,6 +5,8 @@
 use ferry_testkit::TestHome;
 use ferry_tests::{ferry, ferry_raw};
 
+mod readme;
+
 #[test]
 fn config_sample_and_effective() {
     let home = TestHome::new();

@@ -110,12 +110,29 @@ fn platforms_select_children() {
     let r = reg.addr();
     let home = TestHome::new();
     let list = write_file(&home, "sources.list", &format!("{r}/low/platform:v1\n{r}/low/source1:v1\n"));
-    ferry(
+    // source1 is a linux/amd64 image: a filter that keeps nothing of a source is an error…
+    let run = ferry(
         &home,
         &reg.ferry_config(),
         &["mirror", "gather", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &format!("{r}/low/mirror3:sync-1")],
-    )
-    .expect_code(0);
+    );
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "{r}/low/source1:v1: nothing matches the platforms asked for (linux/arm64, linux/arm/v7); it has linux/amd64"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!p.has_manifest("low/mirror3", "sync-1"));
+    // …unless --allow-empty, which leaves it out with a warning (ace-dt dropped it silently).
+    let run = ferry(
+        &home,
+        &reg.ferry_config(),
+        &["mirror", "gather", "--allow-empty", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &format!("{r}/low/mirror3:sync-1")],
+    );
+    run.expect_code(0);
+    assert!(run.stderr.contains("low/source1:v1: nothing matches") && run.stderr.contains("left out"), "{}", run.stderr);
     let index = p.manifest_json("low/mirror3", "sync-1");
     let entries = index["manifests"].as_array().unwrap();
     let platforms: Vec<String> = entries
@@ -212,7 +229,8 @@ fn platforms_filter_docker_images_and_lists() {
     let r = reg.addr();
     let home = TestHome::new();
     let sources = write_file(&home, "sources.list", &format!("{r}/low/dimage:v1\n{r}/low/dlist:v1\n"));
-    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "-p", "linux/arm64", &sources, &format!("{r}/low/g:arm64")]).expect_code(0);
+    ferry(&home, &reg.ferry_config(), &["mirror", "gather", "--allow-empty", "-p", "linux/arm64", &sources, &format!("{r}/low/g:arm64")])
+        .expect_code(0);
     let index = p.manifest_json("low/g", "arm64");
     let entries = index["manifests"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "the amd64 schema2 image is dropped: {index}");

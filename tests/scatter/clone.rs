@@ -55,6 +55,9 @@ fn platforms_give_one_index_of_the_selected_platforms() {
     let list = write_file(&f.home, "platforms.list", &format!("{},component=core\n{}/low/multiarch:v1,component=core\n", f.src1, f.h()));
     let rule = f.under("clone/platform");
     let run = f.run(&["mirror", "clone", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &rule]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("nothing matches the platforms asked for"), "source1 is linux/amd64 only: {}", run.stderr);
+    let run = f.run(&["mirror", "clone", "--allow-empty", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &rule]);
     run.expect_code(0);
     let dest = "high/clone/platform/multiarch".to_owned();
     let index = f.p.manifest_json(&dest, "v1");

@@ -9,6 +9,7 @@ mod fixture;
 mod hostile;
 mod order;
 mod plugin;
+mod report;
 mod scatter;
 mod template;
 mod unarchive;
