@@ -268,7 +268,7 @@ pub enum Error {
     #[error("DESTINATION {0}: give a repository without a tag; each archive is tagged with its name")]
     TaggedDestination(String),
     /// A platform filter selects nothing from a source.
-    #[error("{source_ref}: nothing matches the platforms asked for ({wanted}); it has {available} (--allow-empty goes on without it)")]
+    #[error("nothing matches the platforms asked for ({wanted}); it has {available} (--allow-empty goes on without it)")]
     NoPlatformMatch {
         /// The source reference.
         source_ref: String,

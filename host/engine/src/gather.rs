@@ -188,7 +188,7 @@ pub(crate) async fn select_platforms(
         let wanted = platforms.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         let error = Error::NoPlatformMatch { source_ref: source_ref.to_owned(), wanted, available };
         if allow_empty {
-            tracing::warn!("{error}; left out");
+            tracing::warn!("{source_ref}: {error}; left out");
             Ok(Vec::new())
         } else {
             Err(error)

@@ -17,11 +17,15 @@ pub(crate) mod util;
 mod verify;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::args::{Mirror, MirrorCommand};
 use crate::exit::Interrupted;
 use crate::session::Session;
 use crate::taps::Taps;
+
+/// How long a stopped command may take to wind down before the process ends regardless.
+const GRACE: Duration = Duration::from_secs(10);
 
 /// Runs a mirror command with its report and debug log; Ctrl-C or SIGTERM stops it with
 /// the report still written (exit 130).
@@ -30,13 +34,29 @@ pub(crate) async fn mirror(session: &Session, m: Mirror) -> anyhow::Result<()> {
     session.tap(Arc::clone(&taps));
     let name = format!("mirror {}", m.command.name());
     let stop = crate::signal::interrupted();
+    let watchdog = tokio::spawn(watchdog(crate::signal::Signals::new(), Arc::clone(&taps), name.clone()));
     let result = tokio::select! {
         // A command that handles the signal itself (serialize) is asked first.
         biased;
         r = command(session, m) => r,
         () = stop => Err(anyhow::Error::new(Interrupted)),
     };
+    watchdog.abort();
     taps.finish(&name, result)
+}
+
+/// A command blocked where the signal cannot reach it (opening a FIFO or a tape) would
+/// otherwise never end: after a second signal, or [`GRACE`] after the first, the report is
+/// written and the process exits 130.
+async fn watchdog(mut signals: crate::signal::Signals, taps: Arc<Taps>, name: String) {
+    signals.next().await;
+    tokio::select! {
+        () = tokio::time::sleep(GRACE) => {}
+        () = signals.next() => {}
+    }
+    let _ = taps.finish(&name, Err(anyhow::Error::new(Interrupted)));
+    eprintln!("error: interrupted; stopped without waiting for the command to wind down");
+    std::process::exit(i32::from(crate::exit::INTERRUPTED));
 }
 
 async fn command(session: &Session, m: Mirror) -> anyhow::Result<()> {
