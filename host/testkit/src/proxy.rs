@@ -87,6 +87,26 @@ struct InFlight {
     max: std::sync::atomic::AtomicUsize,
 }
 
+/// One request in flight; it leaves when dropped, which [`serve`] does just before the
+/// answer goes out, so a client that starts its next request on receiving the answer is
+/// never counted twice.
+struct InFlightGuard<'a>(&'a InFlight);
+
+impl<'a> InFlightGuard<'a> {
+    fn enter(counter: &'a InFlight) -> InFlightGuard<'a> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = counter.now.fetch_add(1, SeqCst) + 1;
+        counter.max.fetch_max(n, SeqCst);
+        InFlightGuard(counter)
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl FaultProxy {
     pub fn start(upstream: &str, rules: Vec<Rule>) -> FaultProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -106,11 +126,8 @@ impl FaultProxy {
                 let Ok(conn) = conn else { continue };
                 let (upstream, rules, log, counter) = (upstream.clone(), rules.clone(), log.clone(), counter.clone());
                 std::thread::spawn(move || {
-                    use std::sync::atomic::Ordering::SeqCst;
-                    let n = counter.now.fetch_add(1, SeqCst) + 1;
-                    counter.max.fetch_max(n, SeqCst);
-                    let _ = serve(conn, &upstream, &rules, &log);
-                    counter.now.fetch_sub(1, SeqCst);
+                    let guard = InFlightGuard::enter(&counter);
+                    let _ = serve(conn, &upstream, &rules, &log, guard);
                 });
             }
         });
@@ -221,7 +238,13 @@ fn write_message(w: &mut impl Write, m: &Message, body: &[u8]) -> std::io::Resul
     w.flush()
 }
 
-fn serve(conn: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mutex<Vec<Seen>>) -> std::io::Result<()> {
+fn serve(
+    conn: TcpStream,
+    upstream: &str,
+    rules: &Mutex<Vec<Rule>>,
+    log: &Mutex<Vec<Seen>>,
+    in_flight: InFlightGuard<'_>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let Some(req) = read_request(&mut reader)? else { return Ok(()) };
     let mut parts = req.head.split(' ');
@@ -253,6 +276,7 @@ fn serve(conn: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mutex<
             headers.push(("Content-Length".to_owned(), body.len().to_string()));
             record.status = *code;
             log.lock().unwrap().push(record);
+            drop(in_flight);
             let m = Message { head: format!("HTTP/1.1 {code} Injected"), headers, body: Vec::new() };
             return write_message(&mut conn, &m, &body);
         }
@@ -265,6 +289,7 @@ fn serve(conn: TcpStream, upstream: &str, rules: &Mutex<Vec<Rule>>, log: &Mutex<
     let resp = read_message(&mut up_reader, true, method == "HEAD")?.ok_or_else(|| std::io::Error::other("upstream closed"))?;
     record.status = resp.head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     log.lock().unwrap().push(record);
+    drop(in_flight);
     let mut body = resp.body.clone();
     match fault {
         Some(Fault::CorruptBody) if !body.is_empty() => {
