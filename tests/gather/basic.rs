@@ -117,13 +117,9 @@ fn platforms_select_children() {
         &["mirror", "gather", "-p", "linux/arm64", "-p", "linux/arm/v7", &list, &format!("{r}/low/mirror3:sync-1")],
     );
     run.expect_code(1);
-    assert!(
-        run.stderr.contains(&format!(
-            "{r}/low/source1:v1: nothing matches the platforms asked for (linux/arm64, linux/arm/v7); it has linux/amd64"
-        )),
-        "{}",
-        run.stderr
-    );
+    let named =
+        format!("{r}/low/source1:v1 (line 2): nothing matches the platforms asked for (linux/arm64, linux/arm/v7); it has linux/amd64");
+    assert!(run.stderr.contains(&named), "{}", run.stderr);
     assert!(!p.has_manifest("low/mirror3", "sync-1"));
     // …unless --allow-empty, which leaves it out with a warning (ace-dt dropped it silently).
     let run = ferry(

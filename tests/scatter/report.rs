@@ -196,6 +196,10 @@ fn filters_that_keep_nothing_are_errors_unless_allowed() {
     run.expect_code(2);
     assert!(run.stderr.contains("-l component=nothing matches no artifact"), "{}", run.stderr);
     f.run(&["mirror", "scatter", "--allow-empty", "-l", "component=nothing", &f.mirror(), &f.under("none")]).expect_code(0);
+    let subset = f.file("other.list", "H/low/elsewhere:v1\n");
+    let run = f.run(&["mirror", "scatter", "--subset", &subset, &f.mirror(), &f.under("none")]);
+    run.expect_code(2);
+    assert!(run.stderr.contains(&format!("--subset {subset} matches no artifact")), "{}", run.stderr);
 
     let run = f.run(&["mirror", "clone", "-l", "component=nothing", &f.sources, &f.under("none")]);
     run.expect_code(2);

@@ -61,7 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // Commands that read no configuration run without one, so a broken file cannot stop them.
     let session = || session::Session::new(cli.global.clone());
     match cli.command {
-        Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&flags),
+        Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&cli.global, &flags),
         Command::Config(c) if c.sample => commands::config::run(None, &c),
         Command::Config(c) => commands::config::run(Some(&session()?), &c),
         Command::Plugin(P::Wit) => {

@@ -120,7 +120,12 @@ impl Output {
 
     /// The command's last status line, ending with how long it took.
     pub(crate) fn summary(&self, text: &str) {
-        self.line(&format!("{text}; took {}", duration(self.started.elapsed())));
+        self.line(&format!("{text}; {}", self.took()));
+    }
+
+    /// `took 1.2s`: the time since the command began.
+    pub(crate) fn took(&self) -> String {
+        format!("took {}", duration(self.started.elapsed()))
     }
 
     /// `--quiet` was given.
@@ -315,6 +320,7 @@ fn verb(stage: Stage) -> &'static str {
         Stage::Deserializing { dry_run: true } | Stage::Verifying => "verify",
         Stage::Deserializing { dry_run: false } => "deserialize",
         Stage::Placing { .. } => "place",
+        Stage::Buffering => "mbuffer",
         _ => "working",
     }
 }

@@ -195,6 +195,8 @@ pub enum Stage {
     },
     /// An archive is checked offline (verify).
     Verifying,
+    /// Bytes are copied through the tape block buffer (`util mbuffer`).
+    Buffering,
     /// Routed artifacts are placed (scatter, clone, unarchive).
     Placing {
         /// How many destinations.

@@ -85,7 +85,7 @@ pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> an
                 }
             }
             if !output.quiet() {
-                eprintln!("{artifacts} artifacts, {} destinations; nothing copied (--check)", placements.len());
+                eprintln!("{artifacts} artifacts, {} destinations; nothing copied (--check); {}", placements.len(), output.took());
             }
             return Ok(());
         }
