@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 
 use anyhow::Context as _;
 use ferry_engine::events::Event;
-use ferry_engine::report::{ArtifactRecord, Recorder};
+use ferry_engine::report::{ArtifactRecord, Recorder, ReportError};
 
 use crate::exit::{BadInput, code_for, render};
 
@@ -121,7 +121,11 @@ impl Taps {
             Err(e) => (code_for(e), Some(render(e).replace('\n', "; "))),
         };
         let report = recorder.finish(command, std::env::args().skip(1).collect(), code, error);
-        let written = ferry_engine::report::write(path, &report).context("writing the run report");
+        let written = match ferry_engine::report::write(path, &report) {
+            // `--report /dev/stdout | head`: the reader stopped early, as with any output.
+            Err(ReportError::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            w => w.context("writing the run report"),
+        };
         match (result, written) {
             (Ok(()), w) => w,
             (Err(e), Ok(())) => Err(e),

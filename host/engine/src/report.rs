@@ -399,8 +399,19 @@ pub enum ReportError {
 }
 
 /// Writes `report` to `path` whole or not at all (a temporary file beside it, then a rename).
+/// A path that is not a regular file (`/dev/stdout`, a FIFO) is written straight to; a
+/// symbolic link is followed, so the file it names is replaced, not the link.
 pub fn write(path: &Path, report: &RunReport) -> Result<(), ReportError> {
     let io = |source| ReportError::Io { path: path.to_owned(), source };
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            let mut out = std::fs::OpenOptions::new().write(true).open(path).map_err(io)?;
+            serde_json::to_writer_pretty(&mut out, report).map_err(|e| io(e.into()))?;
+            return out.write_all(b"\n").map_err(io);
+        }
+        Ok(_) if path.is_symlink() => return write(&std::fs::canonicalize(path).map_err(io)?, report),
+        _ => {}
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -486,5 +497,16 @@ mod tests {
         assert!(matches!(read(&path), Err(ReportError::Version { found: 2, .. })));
         std::fs::write(&path, "[1,2").expect("write");
         assert!(matches!(read(&path), Err(ReportError::Json { .. })));
+    }
+
+    #[test]
+    fn a_link_is_followed_not_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (target, link) = (dir.path().join("target.json"), dir.path().join("link.json"));
+        std::fs::write(&target, "old").expect("write");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        write(&link, &Recorder::new().finish("mirror gather", vec![], 0, None)).expect("write");
+        assert!(link.is_symlink(), "the link stays a link");
+        assert_eq!(read(&target).expect("the target holds the report").exit_code, 0);
     }
 }
