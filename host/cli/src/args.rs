@@ -54,10 +54,10 @@ pub(crate) struct Global {
     /// Log level
     #[arg(short = 'v', long, global = true, env = "FERRY_VERBOSITY", default_value = "warn", value_name = "LEVEL", ignore_case = true)]
     pub(crate) verbosity: Level,
-    /// No progress output on stdout; errors still go to stderr
+    /// No progress or status output; errors and warnings still go to stderr
     #[arg(short = 'q', long, global = true)]
     pub(crate) quiet: bool,
-    /// Plain line output, no terminal redrawing
+    /// Timestamped progress lines (every few seconds and at each milestone) instead of a bar
     #[arg(long = "no-term", global = true)]
     pub(crate) no_term: bool,
 }
