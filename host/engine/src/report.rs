@@ -432,13 +432,20 @@ pub fn read(path: &Path) -> Result<RunReport, ReportError> {
     if size > MAX_REPORT_BYTES {
         return Err(ReportError::TooLarge { path: path.to_owned(), size });
     }
-    let value: serde_json::Value =
-        serde_json::from_reader(std::io::BufReader::new(file)).map_err(|source| ReportError::Json { path: path.to_owned(), source })?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_REPORT_BYTES), &mut bytes).map_err(io)?;
+    parse(&bytes, path)
+}
+
+/// A report from its bytes (`path` names it in errors), refusing one of a newer schema.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<RunReport, ReportError> {
+    let json = |source| ReportError::Json { path: path.to_owned(), source };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(json)?;
     let found = value.get("schemaVersion").and_then(serde_json::Value::as_u64).unwrap_or(0);
     if found > u64::from(SCHEMA_VERSION) {
         return Err(ReportError::Version { path: path.to_owned(), found: u32::try_from(found).unwrap_or(u32::MAX) });
     }
-    serde_json::from_value(value).map_err(|source| ReportError::Json { path: path.to_owned(), source })
+    serde_json::from_value(value).map_err(json)
 }
 
 #[cfg(test)]
@@ -508,5 +515,29 @@ mod tests {
         write(&link, &Recorder::new().finish("mirror gather", vec![], 0, None)).expect("write");
         assert!(link.is_symlink(), "the link stays a link");
         assert_eq!(read(&target).expect("the target holds the report").exit_code, 0);
+    }
+
+    proptest::proptest! {
+        /// A report cut anywhere or with any byte changed reads back as an error or as a
+        /// report, never a panic; what it asks to redo names only what it lists.
+        #[test]
+        fn damaged_reports_never_panic(cut in 0usize..4096, at in 0usize..4096, byte in proptest::prelude::any::<u8>()) {
+            let mut bytes = include_bytes!("../../../fuzz/seeds/run_report/scatter.json").to_vec();
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            bytes.truncate(cut.min(bytes.len()));
+            if let Ok(report) = parse(&bytes, Path::new("r.json")) {
+                let retry = report.retry();
+                proptest::prop_assert!(retry.destinations.len() + retry.sources.len() <= report.artifacts.len());
+            }
+        }
+    }
+
+    #[test]
+    fn the_seed_report_reads_and_retries_what_failed() {
+        let report = parse(include_bytes!("../../../fuzz/seeds/run_report/scatter.json"), Path::new("r.json")).expect("parse");
+        let retry = report.retry();
+        assert_eq!(retry.destinations, ["high:5000/m/db:2".to_owned(), "high:5000/m/ui:3".to_owned()].into_iter().collect());
+        assert_eq!(retry.sources, ["src/x:1".to_owned()].into_iter().collect());
     }
 }
