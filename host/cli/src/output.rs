@@ -82,14 +82,27 @@ impl Stdout {
 
 impl Output {
     pub(crate) fn new(global: &Global, stdout: Stdout, taps: Arc<Taps>) -> Arc<Output> {
-        Arc::new(Output {
+        let output = Arc::new(Output {
             quiet: global.quiet,
             plain: global.no_term || !std::io::stderr().is_terminal(),
             stdout_is_data: stdout == Stdout::Data,
             started: Instant::now(),
             taps,
             state: Mutex::new(State::default()),
-        })
+        });
+        if output.lines() {
+            // Plain lines come every few seconds even while no event arrives (a slow
+            // registry): a clock asks for them, until the output is gone.
+            let weak = Arc::downgrade(&output);
+            std::thread::spawn(move || {
+                while let Some(output) = weak.upgrade() {
+                    output.tick();
+                    drop(output);
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+        }
+        output
     }
 
     /// The event sink to hand to the engine.
@@ -98,9 +111,10 @@ impl Output {
         Arc::new(move |e: &Event| this.on(e))
     }
 
-    /// Clears the bar, if one is drawn.
+    /// Clears the bar, if one is drawn; no progress is shown after this.
     pub(crate) fn finish(&self) {
         let mut s = self.lock();
+        s.stage = None;
         if let Some(b) = s.bar.take() {
             b.finish_and_clear();
         }
@@ -140,6 +154,12 @@ impl Output {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A plain progress line, if one is due.
+    fn tick(&self) {
+        let mut s = self.lock();
+        self.redraw(&mut s, false);
     }
 
     /// Plain lines are printed (no bar, not quiet).
