@@ -1,6 +1,6 @@
 //! `ferry mirror deserialize SOURCE-FILE… IMAGE`.
 
-use ferry_engine::deserialize::{ArchiveSource, DeserializeOptions, deserialize};
+use ferry_engine::deserialize::{ArchiveSource, DeserializeOptions, DeserializeOutcome, Naming, deserialize};
 use ferry_engine::store::{Access, open_store};
 
 use crate::args::DeserializeArgs;
@@ -17,7 +17,9 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     let access = if args.dry_run { Access::Read } else { Access::Create };
     let dst = open_store(session.client(), &args.image, access)?;
     let tag = args.image.reference_or_default();
-    let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run };
+    // A repository alone: the archive's images keep the names it gives them.
+    let naming = if args.image.is_bare() { Naming::Own } else { Naming::Given };
+    let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run, naming };
     let output = session.output(Stdout::Status);
     let result = deserialize(sources, dst.as_ref(), &tag, options, output.events()).await;
     output.finish();
@@ -30,17 +32,38 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
             return Err(if incomplete { e.context(Hint(completing_command(&args))) } else { e });
         }
     };
-    let root = outcome.root.map(|r| r.digest.to_string()).unwrap_or_default();
     let verb = if args.dry_run { "Verified (dry run, nothing written)" } else { "Deserialized" };
     output.line(&format!(
-        "{verb} {named}: {} blobs ({}), {} already present, {} manifests; root {root}{}",
+        "{verb} {named}: {} blobs ({}), {} already present, {} manifests; {}",
         outcome.blobs,
         crate::output::bytes(outcome.bytes),
         outcome.present,
         outcome.manifests,
-        if args.dry_run { String::new() } else { format!(" tagged {tag}") }
+        tagged(&outcome, &args.image, args.dry_run)
     ));
+    for digest in &outcome.untagged {
+        output.line(&format!("  untagged (the archive gives it no name): {}", args.image.with_digest(digest)));
+    }
     Ok(())
+}
+
+/// What was tagged: the root (ferry's archives), or each image of an archive of several.
+fn tagged(outcome: &DeserializeOutcome, image: &ferry_oci::ImageRef, dry_run: bool) -> String {
+    let root = outcome.root.as_ref().map(|r| r.digest.to_string()).unwrap_or_default();
+    let would = if dry_run { " would be" } else { "" };
+    match outcome.tags.as_slice() {
+        [(tag, digest)] if digest.to_string() == root && outcome.untagged.is_empty() => {
+            if dry_run {
+                format!("root {root}")
+            } else {
+                format!("root {root} tagged {tag}")
+            }
+        }
+        tags => {
+            let list: Vec<String> = tags.iter().map(|(t, d)| format!("{} ({d})", image.with_tag(t))).collect();
+            format!("{} images{would} tagged: {}", tags.len(), if list.is_empty() { "none".to_owned() } else { list.join(", ") })
+        }
+    }
 }
 
 /// How an operator completes a load that stopped short: the low side writes what this
