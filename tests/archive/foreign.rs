@@ -183,7 +183,7 @@ fn a_legacy_docker_save_loads_with_its_repo_tags() {
         let third = sha256(&l.manifests[2]);
         assert!(q.has_manifest(repo, &third), "{repo}");
         assert!(run.stdout.contains(&format!("untagged (the archive gives it no name): {h}/{repo}@{third}")), "{}", run.stdout);
-        assert!(run.stdout.contains(&format!("3 images tagged: {h}/{repo}:v1 ({})", sha256(&l.manifests[0]))), "{}", run.stdout);
+        assert!(run.stdout.contains(&format!("3 tags applied: {h}/{repo}:v1 ({})", sha256(&l.manifests[0]))), "{}", run.stdout);
         for layer in &l.layers {
             assert!(q.has_blob(repo, &sha256(layer).parse().unwrap()));
         }
@@ -198,6 +198,7 @@ fn a_legacy_docker_save_loads_with_its_repo_tags() {
     run.expect_code(0);
     assert_eq!(q.manifest("nested/docker.io/library/app", "v1").unwrap().1, l.manifests[0], "{}", run.stdout);
     assert_eq!(q.manifest("nested/example.com/team/app", "latest").unwrap().1, l.manifests[1]);
+    assert!(run.stdout.contains(&format!("not routed (the archive gives it no name): {}", sha256(&l.manifests[2]))), "{}", run.stdout);
 }
 
 /// Docker 25 and later write an OCI layout (blobs, `index.json`, `oci-layout`) beside
@@ -244,7 +245,7 @@ fn docker_25s_index_json_wins_over_its_manifest_json() {
     run.expect_code(0);
     assert_eq!(q.manifest("high/app", "v1").unwrap().1, m1, "{}", run.stdout);
     assert_eq!(q.manifest("high/app", "v2").unwrap().1, m2);
-    assert!(run.stdout.contains("2 images tagged"), "{}", run.stdout);
+    assert!(run.stdout.contains("2 tags applied"), "{}", run.stdout);
 }
 
 /// An OCI layout whose `index.json` lists several tagged images (umoci writes one entry per
@@ -395,8 +396,20 @@ fn hostile_docker_archives_are_refused_by_name() {
             t.file("l2/layer.tar", &wrong);
             m[0]["Layers"][0] = json!("l2/layer.tar");
         }),
-        &[r#""l2/layer.tar""#, &sha256(&layer("a")), &sha256(&wrong)],
+        &[&format!(r#"entry "l2/layer.tar": content has digest {}, but the config's diff_id is {}"#, sha256(&wrong), sha256(&layer("a")))],
     );
+    // Over the size read whole: the mismatch is found while the layer uploads, and nothing of
+    // it is kept.
+    let big: Vec<u8> = (0..5u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    refuse(
+        "big diff id mismatch",
+        one_image(|m, t| {
+            t.file("big/layer.tar", &big);
+            m[0]["Layers"][0] = json!("big/layer.tar");
+        }),
+        &[&format!(r#"entry "big/layer.tar": content has digest {}, but the config's diff_id is {}"#, sha256(&big), sha256(&layer("a")))],
+    );
+    assert!(!high.pusher().has_blob("hostile/big-diff-id-mismatch", &sha256(&big).parse().unwrap()));
     refuse("not json", one_image(|m, _| *m = json!("not a list")), &[r#"entry "manifest.json": not a docker-archive manifest"#]);
     refuse(
         "duplicate repo tags",

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use ferry_archive::docker::{self, DockerFault, Members};
 use ferry_archive::entries::Member;
 use ferry_oci::{BlobStream, Descriptor, Digest, Index, Manifest, Origin, annotations, media_type, valid_tag};
-use futures_util::StreamExt;
+use futures_util::{FutureExt as _, StreamExt};
 
 use crate::deserialize::{ArchiveFault, Body, CONCURRENT_BLOBS, DeserializeOptions, DeserializeOutcome, Naming, store_blob};
 use crate::error::Error;
@@ -177,23 +177,23 @@ pub(crate) async fn load_docker(
 
     // Each blob once: configs from memory, layers from the file, verified as they stream.
     let mut seen = HashSet::new();
-    let mut blobs: Vec<(Descriptor, Origin, Body)> = Vec::new();
+    let mut blobs: Vec<(Descriptor, Origin, Body, Option<String>)> = Vec::new();
     for image in &images {
         if seen.insert(image.config.digest.clone()) {
             let origin = origin(archive, &image.config_member);
-            blobs.push((image.config.clone(), origin, Body::Bytes(Bytes::from(image.config_bytes.clone()))));
+            blobs.push((image.config.clone(), origin, Body::Bytes(Bytes::from(image.config_bytes.clone())), None));
         }
         for layer in &image.layers {
             if seen.insert(layer.descriptor.digest.clone()) {
                 let (offset, size) = (layer.member.data_offset, layer.member.size);
                 let body = Body::At { file: Arc::clone(&file), offset, size };
-                blobs.push((layer.descriptor.clone(), origin(archive, &layer.member), body));
+                blobs.push((layer.descriptor.clone(), origin(archive, &layer.member), body, Some(layer.named.clone())));
             }
         }
     }
     events(&Event::Expected { bytes: blobs.iter().map(|(d, ..)| d.size).sum() });
     let dry_run = options.dry_run;
-    let mut storing = futures_util::stream::iter(blobs.into_iter().map(|(desc, origin, body)| {
+    let mut storing = futures_util::stream::iter(blobs.into_iter().map(|(desc, origin, body, layer)| {
         let progress = events.clone();
         let body = body.into_stream().inspect(move |chunk| {
             if let Ok(c) = chunk {
@@ -201,7 +201,8 @@ pub(crate) async fn load_docker(
             }
         });
         let stream = BlobStream::verifying(desc.clone(), origin, body);
-        store_blob(dst, desc, stream, dry_run)
+        let diff_id = desc.digest.clone();
+        store_blob(dst, desc, stream, dry_run).map(move |r| r.map_err(|e| as_diff_id_fault(e, layer, diff_id)))
     }))
     .buffer_unordered(CONCURRENT_BLOBS);
     while let Some(stored) = storing.next().await {
@@ -235,6 +236,27 @@ pub(crate) async fn load_docker(
     Ok(())
 }
 
+/// A layer whose bytes do not hash to its diff_id is reported as `verify` reports it.
+fn as_diff_id_fault(e: Error, layer: Option<String>, diff_id: Digest) -> Error {
+    use ferry_oci::BlobError;
+    let Some(name) = layer else { return e };
+    // Read whole (a small layer), or while uploading (the registry's error holds the stream's).
+    let mut found = match &e {
+        Error::Blob(b) => b.mismatch().and_then(|m| m.actual.clone()),
+        _ => None,
+    };
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let (None, Some(c)) = (&found, cause) {
+        let blob = c.downcast_ref::<BlobError>().or_else(|| c.downcast_ref::<Box<BlobError>>().map(AsRef::as_ref));
+        found = blob.and_then(BlobError::mismatch).and_then(|m| m.actual.clone());
+        cause = c.source();
+    }
+    match found {
+        Some(actual) => Error::BadArchive(ArchiveFault::Docker(DockerFault::DiffId { name, diff_id, actual })),
+        None => e,
+    }
+}
+
 fn origin(archive: &str, member: &Member) -> Origin {
     Origin::Archive { archive: archive.to_owned(), entry: member.path.clone().unwrap_or_default(), offset: member.header_offset }
 }
@@ -257,4 +279,64 @@ pub(crate) fn layout_images(index: &Index) -> Vec<Named> {
         }
     }
     by_digest.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(n: u8, names: &[&str], docker: bool) -> Named {
+        let descriptor = Descriptor::of_bytes(media_type::OCI_MANIFEST, &[n]);
+        Named { descriptor, names: names.iter().map(|s| (*s).to_owned()).collect(), docker }
+    }
+
+    fn tags(plan: &TagPlan) -> Vec<&str> {
+        plan.tags.iter().map(|(t, _)| t.as_str()).collect()
+    }
+
+    #[test]
+    fn own_names_become_tags_in_the_destination_repository() {
+        let images = [named(1, &["app:v1", "example.com/x/app"], true), named(2, &["app:v2"], true), named(3, &[], true)];
+        let plan = plan_tags(&images, Naming::Own, "latest", "reg/r").unwrap();
+        assert_eq!(tags(&plan), ["v1", "latest", "v2"]);
+        assert_eq!(plan.untagged, [images[2].descriptor.digest.clone()]);
+        // ref.names: a tag as it is, a reference by its tag; one image under two names.
+        let layout = [named(1, &["v1", "docker.io/library/app:stable"], false), named(2, &["not a tag!"], false)];
+        let plan = plan_tags(&layout, Naming::Own, "latest", "reg/r").unwrap();
+        assert_eq!(tags(&plan), ["v1", "stable"]);
+        assert_eq!(plan.untagged, [layout[1].descriptor.digest.clone()]);
+    }
+
+    #[test]
+    fn a_lone_unnamed_image_takes_the_given_tag_and_several_refuse_it() {
+        let plan = plan_tags(&[named(1, &[], true)], Naming::Own, "latest", "reg/r").unwrap();
+        assert_eq!(tags(&plan), ["latest"]);
+        let plan = plan_tags(&[named(1, &["app:v1"], true)], Naming::Given, "mine", "reg/r").unwrap();
+        assert_eq!(tags(&plan), ["mine"]);
+        let several = [named(1, &["app:v1"], true), named(2, &[], true)];
+        assert!(matches!(plan_tags(&several, Naming::Given, "mine", "reg/r"), Err(Error::SeveralImages { images: 2, .. })));
+    }
+
+    #[test]
+    fn two_images_on_one_tag_are_refused() {
+        let images = [named(1, &["app:v1"], true), named(2, &["other:v1"], true)];
+        let e = plan_tags(&images, Naming::Own, "latest", "reg/r").err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "app:v1 and other:v1 are different images but would both be tagged v1 in reg/r; `ferry mirror unarchive ARCHIVE MAPPER` places them in repositories of their own"
+        );
+        assert!(e.is_bad_input());
+    }
+
+    #[test]
+    fn the_index_for_unarchive_names_each_source_in_full() {
+        let images = [named(1, &["app:v1", "localhost/app:v2"], true), named(2, &[], true)];
+        let plan = plan_tags(&images, Naming::Index, "sync-1", "cache").unwrap();
+        let (_, bytes) = plan.index.as_ref().unwrap();
+        let index: Index = serde_json::from_slice(bytes).unwrap();
+        let sources: Vec<&str> = index.manifests.iter().map(|d| d.annotations[annotations::SOURCE].as_str()).collect();
+        assert_eq!(sources, ["docker.io/library/app:v1", "localhost/app:v2"]);
+        assert_eq!(tags(&plan), ["sync-1"]);
+        assert_eq!(plan.untagged, [images[1].descriptor.digest.clone()]);
+    }
 }

@@ -61,7 +61,12 @@ fn tagged(outcome: &DeserializeOutcome, image: &ferry_oci::ImageRef, dry_run: bo
         }
         tags => {
             let list: Vec<String> = tags.iter().map(|(t, d)| format!("{} ({d})", image.with_tag(t))).collect();
-            format!("{} images{would} tagged: {}", tags.len(), if list.is_empty() { "none".to_owned() } else { list.join(", ") })
+            let n = tags.len();
+            format!(
+                "{n} tag{}{would} applied: {}",
+                if n == 1 { "" } else { "s" },
+                if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+            )
         }
     }
 }
