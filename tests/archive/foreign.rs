@@ -424,6 +424,25 @@ fn hostile_docker_archives_are_refused_by_name() {
         one_image(|m, _| m[0]["Layers"].as_array_mut().unwrap().push(json!("l1/layer.tar"))),
         &["rootfs.diff_ids lists 1 layers but manifest.json names 2 for image 1"],
     );
+    // Cut inside a layer: refused as truncated, with no advice to continue it (a docker
+    // archive has no index.json to continue from; it is written again).
+    let tar = legacy().tar;
+    refuse("cut", tar[..tar.len() / 3].to_vec(), &["(truncated?)"]);
+    let run =
+        ferry(&home, &config, &["mirror", "deserialize", home.path().join("cut.tar").to_str().unwrap(), &format!("{}/cut", high.addr())]);
+    assert!(!run.stderr.contains("to complete it"), "{}", run.stderr);
+    // A config of 9 MiB (its layer list padded with spaces).
+    let mut fat = image_config(&[&layer("a")], "fat");
+    fat.splice(1..1, vec![b' '; 9 << 20]);
+    let fat_name = format!("{}.json", hex(&sha256(&fat)));
+    refuse(
+        "huge config",
+        one_image(|m, t| {
+            t.file(&fat_name, &fat);
+            m[0]["Config"] = json!(fat_name);
+        }),
+        &[&format!(r#"entry "{fat_name}": {} bytes, over the 8388608-byte limit"#, fat.len())],
+    );
     // An absurd manifest.json: refused from its size, before it is read.
     let mut big = Tar::new();
     big.file("manifest.json", &vec![b' '; (16 << 20) + 1]);

@@ -27,7 +27,9 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
-            let incomplete = matches!(e, ferry_engine::Error::Incomplete(_)) && !args.dry_run;
+            // Completing needs the root: an archive cut before its index.json (or a docker
+            // archive, which has none) is written again, not continued.
+            let incomplete = matches!(&e, ferry_engine::Error::Incomplete(i) if i.root.is_some()) && !args.dry_run;
             let e = anyhow::Error::new(e).context(format!("deserializing {named} into {}", args.image));
             return Err(if incomplete { e.context(Hint(completing_command(&args))) } else { e });
         }
