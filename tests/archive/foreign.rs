@@ -328,6 +328,23 @@ fn a_skopeo_docker_archive_loads_as_the_original() {
     assert_eq!(high.pusher().tags("high/app"), ["v1"], "{}", run.stdout);
     let got = ferry_tests::skopeo_digest(&format!("{}/high/app:v1", high.addr()), &["--tls-verify=false"]);
     assert_eq!(got, sha256(&m), "the image skopeo wrote, as it was");
+
+    // skopeo's oci-archive of the same image: one index.json entry, named by its ref.name as
+    // a docker archive's image is by RepoTags.
+    let oci = home.path().join("skopeo-oci.tar");
+    let out = Command::new("skopeo")
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{}/low/app:v1", low.addr()))
+        .arg(format!("oci-archive:{}:v1", oci.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = ferry(&home, &config, &["mirror", "deserialize", oci.to_str().unwrap(), &format!("{}/high/oci", high.addr())]);
+    run.expect_code(0);
+    assert_eq!(high.pusher().tags("high/oci"), ["v1"], "{}", run.stdout);
+    // skopeo may rewrite the manifest of an oci-archive: what it wrote is what lands.
+    let index: Value = serde_json::from_slice(&crate::member(&oci, "index.json", 0)).unwrap();
+    assert_eq!(sha256(&high.pusher().manifest("high/oci", "v1").unwrap().1), index["manifests"][0]["digest"].as_str().unwrap());
 }
 
 /// `verify --complete`, `deserialize --dry-run` and `deserialize` refuse alike (exit 1), each

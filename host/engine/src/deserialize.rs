@@ -49,10 +49,10 @@ pub struct DeserializeOptions {
     pub naming: Naming,
 }
 
-/// How the images of an archive are tagged. An archive whose first `index.json` lists one
-/// manifest (ferry's, ace-dt's, a one-image layout) always has it tagged with the tag given
-/// to [`deserialize`]; these rules are for archives of several images (an `index.json`
-/// listing several, with their `ref.name`s) and docker archives (`RepoTags`).
+/// How the images of an archive are tagged. The root of ferry's and ace-dt's archives (an
+/// `index.json` with a serialization version, listing one manifest) is always tagged with the
+/// tag given to [`deserialize`]; these rules are for archives that name their images: other
+/// tools' layouts (`ref.name`), any `index.json` listing several, docker archives (`RepoTags`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Naming {
     /// The tag given was asked for: it tags the archive's only image; an archive of several
@@ -336,9 +336,11 @@ pub async fn deserialize(
         return Err(incomplete(failures, Vec::new(), &outcome));
     }
 
-    // An index.json listing several images: their tags are decided before anything is pushed.
-    let several = indexes[0].manifests.len() > 1;
-    let plan = if several {
+    // An index.json listing several images, or one another tool wrote (no serialization
+    // version: skopeo, umoci, Docker 25), names its images: their tags are decided before
+    // anything is pushed. ferry's and ace-dt's root is tagged as ever.
+    let foreign = !indexes[0].annotations.contains_key(ferry_archive::entries::SERIALIZATION_VERSION_ANNOTATION);
+    let plan = if foreign || indexes[0].manifests.len() > 1 {
         Some(crate::foreign::plan_tags(&crate::foreign::layout_images(&indexes[0]), options.naming, tag, &dst.name())?)
     } else {
         None

@@ -45,11 +45,13 @@ fn tag_of(name: &str, docker: bool) -> Option<String> {
     docker::normalize_repo_tag(name).map(|r| r.tag.unwrap_or_else(|| "latest".to_owned()))
 }
 
-/// The source a name stands for in an index [`Naming::Index`] builds.
-fn source_of(name: &str, docker: bool) -> String {
+/// The source a name stands for in an index [`Naming::Index`] builds: a reference in full, or
+/// a `ref.name` that is a tag as it is; anything else names nothing.
+fn source_of(name: &str, docker: bool) -> Option<String> {
     match docker::normalize_repo_tag(name) {
-        Some(r) if docker || !valid_tag(name) => r.to_string(),
-        _ => name.to_owned(),
+        Some(r) if docker || !valid_tag(name) => Some(r.to_string()),
+        _ if !docker && valid_tag(name) => Some(name.to_owned()),
+        _ => None,
     }
 }
 
@@ -109,16 +111,21 @@ pub(crate) fn plan_tags(images: &[Named], naming: Naming, tag: &str, destination
         }
         Naming::Index => {
             let mut index = Index::new();
+            let mut untagged = untagged;
             for image in images {
-                for name in &image.names {
-                    let mut d =
-                        Descriptor::new(image.descriptor.media_type.clone(), image.descriptor.digest.clone(), image.descriptor.size);
-                    let source = source_of(name, image.docker);
+                let before = index.manifests.len();
+                for source in image.names.iter().filter_map(|n| source_of(n, image.docker)) {
+                    let (media_type, digest) = (image.descriptor.media_type.clone(), image.descriptor.digest.clone());
+                    let mut d = Descriptor::new(media_type, digest, image.descriptor.size);
                     d.annotations.insert(annotations::SOURCE.to_owned(), source.clone());
                     d.annotations.insert(annotations::REF_NAME.to_owned(), source);
                     index.manifests.push(d);
                 }
+                if index.manifests.len() == before && !untagged.contains(&image.descriptor.digest) {
+                    untagged.push(image.descriptor.digest.clone());
+                }
             }
+            untagged.retain(|d| !index.manifests.iter().any(|m| &m.digest == d));
             let bytes = ferry_oci::gojson::to_vec_pretty(&index);
             let descriptor = Descriptor::of_bytes(media_type::OCI_INDEX, &bytes);
             Ok(TagPlan { tags: vec![(tag.to_owned(), descriptor.clone())], untagged, index: Some((descriptor, bytes)) })
@@ -330,13 +337,13 @@ mod tests {
 
     #[test]
     fn the_index_for_unarchive_names_each_source_in_full() {
-        let images = [named(1, &["app:v1", "localhost/app:v2"], true), named(2, &[], true)];
+        let images = [named(1, &["app:v1", "localhost/app:v2"], true), named(2, &[], true), named(3, &["../../x"], false)];
         let plan = plan_tags(&images, Naming::Index, "sync-1", "cache").unwrap();
         let (_, bytes) = plan.index.as_ref().unwrap();
         let index: Index = serde_json::from_slice(bytes).unwrap();
         let sources: Vec<&str> = index.manifests.iter().map(|d| d.annotations[annotations::SOURCE].as_str()).collect();
         assert_eq!(sources, ["docker.io/library/app:v1", "localhost/app:v2"]);
         assert_eq!(tags(&plan), ["sync-1"]);
-        assert_eq!(plan.untagged, [images[1].descriptor.digest.clone()]);
+        assert_eq!(plan.untagged, [images[1].descriptor.digest.clone(), images[2].descriptor.digest.clone()]);
     }
 }
