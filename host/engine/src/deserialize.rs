@@ -17,7 +17,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
-use std::io::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,6 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::error::Error;
 use crate::events::{Event, Events};
+use crate::foreign::Spool;
 use crate::store::Store;
 
 /// Blobs up to this size are read whole, and kept if they may be manifests.
@@ -36,7 +36,7 @@ const KEEP_JSON_BYTES: u64 = ferry_archive::reader::MANIFEST_MAX_BYTES;
 const CHANNEL_CHUNKS: usize = 8;
 
 /// Bytes per chunk read from the archive.
-const CHUNK_BYTES: usize = 256 << 10;
+pub(crate) const CHUNK_BYTES: usize = 256 << 10;
 
 /// How to deserialize.
 #[derive(Clone, Copy, Debug, Default)]
@@ -118,7 +118,7 @@ pub enum ArchiveFault {
     #[error("--strict: {0}")]
     Order(OrderFault),
     /// No `index.json` was read.
-    #[error("missing \"index.json\": no root in the archive")]
+    #[error("missing \"index.json\": no root in the archive (and no \"manifest.json\": not a docker archive either)")]
     NoIndex,
     /// Sources of one deserialize with different roots.
     #[error("the sources belong to different deliveries: roots {0} and {1}")]
@@ -837,45 +837,5 @@ fn send_entries<S: ferry_archive::entries::Source>(
         if !send(item) {
             return;
         }
-    }
-}
-
-/// A temporary file (in TMPDIR, deleted when closed) holding the files of a docker archive
-/// read from a stream, so that its layers can be read once its `manifest.json` has come.
-struct Spool {
-    file: Arc<std::fs::File>,
-    len: u64,
-}
-
-impl Spool {
-    /// Copies the current entry's data (if it is a file) to the spool, and points `member` at it.
-    fn take<S: ferry_archive::entries::Source>(
-        spool: &mut Option<Spool>,
-        entries: &mut ferry_archive::entries::Entries<S>,
-        member: &mut ferry_archive::entries::Member,
-    ) -> Result<Arc<std::fs::File>, ArchiveFault> {
-        let spool = match spool {
-            Some(s) => s,
-            slot @ None => slot.insert(Spool { file: Arc::new(tempfile::tempfile().map_err(ArchiveFault::Spool)?), len: 0 }),
-        };
-        if member.kind != ferry_archive::entries::MemberKind::File {
-            return Ok(Arc::clone(&spool.file));
-        }
-        member.data_offset = spool.len;
-        let mut data = entries.data();
-        let mut out = std::io::BufWriter::with_capacity(CHUNK_BYTES, &*spool.file);
-        let mut buf = vec![0u8; CHUNK_BYTES];
-        loop {
-            let n = match data.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(ArchiveFault::Read(ferry_archive::entries::into_read_error(e))),
-            };
-            out.write_all(&buf[..n]).map_err(ArchiveFault::Spool)?;
-            spool.len += n as u64;
-        }
-        out.flush().map_err(ArchiveFault::Spool)?;
-        Ok(Arc::clone(&spool.file))
     }
 }

@@ -2,9 +2,10 @@
 //! (`docker save`, `podman save --format docker-archive`, `skopeo copy … docker-archive:`),
 //! read through [`ferry_archive::docker`], and OCI layouts that list several images (umoci's
 //! tags, Docker 25's `index.json`); and how the images of either are named at the destination
-//! (see [`Naming`]).
+//! (see [`Naming`]). From a stream, a docker archive's files are copied to a [`Spool`] as they pass.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{Read as _, Write as _};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,7 +14,7 @@ use ferry_archive::entries::Member;
 use ferry_oci::{BlobStream, Descriptor, Digest, Index, Manifest, Origin, annotations, media_type, valid_tag};
 use futures_util::{FutureExt as _, StreamExt};
 
-use crate::deserialize::{ArchiveFault, Body, CONCURRENT_BLOBS, DeserializeOptions, DeserializeOutcome, Naming, store_blob};
+use crate::deserialize::{ArchiveFault, Body, CHUNK_BYTES, CONCURRENT_BLOBS, DeserializeOptions, DeserializeOutcome, Naming, store_blob};
 use crate::error::Error;
 use crate::events::{Event, Events};
 use crate::store::Store;
@@ -286,6 +287,46 @@ pub(crate) fn layout_images(index: &Index) -> Vec<Named> {
         }
     }
     by_digest.into_values().collect()
+}
+
+/// A temporary file (in TMPDIR, deleted when closed) holding the files of a docker archive
+/// read from a stream, so that its layers can be read once its `manifest.json` has come.
+pub(crate) struct Spool {
+    file: Arc<std::fs::File>,
+    len: u64,
+}
+
+impl Spool {
+    /// Copies the current entry's data (if it is a file) to the spool, and points `member` at it.
+    pub(crate) fn take<S: ferry_archive::entries::Source>(
+        spool: &mut Option<Spool>,
+        entries: &mut ferry_archive::entries::Entries<S>,
+        member: &mut ferry_archive::entries::Member,
+    ) -> Result<Arc<std::fs::File>, ArchiveFault> {
+        let spool = match spool {
+            Some(s) => s,
+            slot @ None => slot.insert(Spool { file: Arc::new(tempfile::tempfile().map_err(ArchiveFault::Spool)?), len: 0 }),
+        };
+        if member.kind != ferry_archive::entries::MemberKind::File {
+            return Ok(Arc::clone(&spool.file));
+        }
+        member.data_offset = spool.len;
+        let mut data = entries.data();
+        let mut out = std::io::BufWriter::with_capacity(CHUNK_BYTES, &*spool.file);
+        let mut buf = vec![0u8; CHUNK_BYTES];
+        loop {
+            let n = match data.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ArchiveFault::Read(ferry_archive::entries::into_read_error(e))),
+            };
+            out.write_all(&buf[..n]).map_err(ArchiveFault::Spool)?;
+            spool.len += n as u64;
+        }
+        out.flush().map_err(ArchiveFault::Spool)?;
+        Ok(Arc::clone(&spool.file))
+    }
 }
 
 #[cfg(test)]
