@@ -232,7 +232,7 @@ fn hash_data<S: Source>(
 fn check_graph(report: &mut Report, indexes: &[Index], sizes: &BTreeMap<Digest, u64>, kept: &BTreeMap<Digest, Vec<u8>>) {
     // The reader has checked that every index.json names the same root first.
     let Some(last) = indexes.last() else {
-        report.faults.push("no index.json in the archive".to_owned());
+        report.faults.push("no index.json in the archive (and no manifest.json: not a docker archive either)".to_owned());
         return;
     };
     report.manifests = last.manifests.len();
