@@ -769,8 +769,8 @@ fn send_entries<S: ferry_archive::entries::Source>(
 ) {
     use ferry_archive::entries::Entry;
     let send = |item: Item| tx.blocking_send(item).is_ok();
-    // A docker archive's files, from a stream: copied to the spool until an index.json shows
-    // the archive is an OCI layout.
+    // A docker archive's files are noted (from a stream, copied to the spool) until an
+    // index.json shows the archive is an OCI layout.
     let mut spool: Option<Spool> = None;
     let mut seen_index = false;
     loop {
@@ -787,8 +787,8 @@ fn send_entries<S: ferry_archive::entries::Source>(
             }
             Ok(Some(Entry::Other { name, offset, mut member })) => {
                 let located = match &positional {
+                    _ if seen_index => None,
                     Some(file) => Some((member, Arc::clone(file))),
-                    None if seen_index => None,
                     None => match Spool::take(&mut spool, &mut entries, &mut member) {
                         Ok(file) => Some((member, file)),
                         Err(fault) => {
