@@ -908,6 +908,32 @@ mod tests {
     }
 
     #[test]
+    fn other_entries_carry_their_kind_size_and_link() {
+        let long = format!("../{}/layer.tar", "d".repeat(120));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, "a/layer.tar", &b"abc"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, "b/layer.tar", &long).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let mut e = Entries::stream(bytes.as_slice());
+        let mut members = Vec::new();
+        while let Some(entry) = e.next_entry().unwrap() {
+            if let Entry::Other { member, .. } = entry {
+                members.push(member);
+            }
+        }
+        assert_eq!(members.len(), 2);
+        assert_eq!((members[0].path.as_deref(), members[0].size, &members[0].kind), (Some("a/layer.tar"), 3, &MemberKind::File));
+        assert_eq!(&bytes[members[0].data_offset as usize..][..3], b"abc");
+        // A GNU long link name (type K) applies to the link after it.
+        assert_eq!(members[1].kind, MemberKind::Symlink(long));
+    }
+
+    #[test]
     fn reads_a_good_archive_in_both_modes() {
         let (bytes, d, _) = small();
         assert_eq!(read_all(&bytes).unwrap(), ["layout", "index", &format!("blob {} 11", d.digest), "index"]);
