@@ -6,6 +6,7 @@
 use std::process::Command;
 
 mod damage;
+mod foreign;
 mod hostile;
 mod layouts;
 mod options;

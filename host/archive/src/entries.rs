@@ -145,13 +145,45 @@ pub enum Entry {
     },
     /// `blobs/<alg>/<hex>`; its data is read with [`Entries::data`] (or positionally).
     Blob(Blob),
-    /// Any other non-directory entry.
+    /// Any other non-directory entry (a docker-archive's files are all of this kind).
     Other {
         /// Its cleaned name (lossy UTF-8, at most [`ferry_oci::quote::QUOTE_MAX_CHARS`] characters).
         name: String,
         /// Its header's byte offset.
         offset: u64,
+        /// What it is and where its data lies.
+        member: Member,
     },
+}
+
+/// An entry outside the OCI layout, as a docker-archive reader needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Its name, cleaned and whole (`None` when it is not UTF-8).
+    pub path: Option<String>,
+    /// Its name, quoted for messages.
+    pub shown: String,
+    /// Its header's byte offset.
+    pub header_offset: u64,
+    /// Its data's byte offset.
+    pub data_offset: u64,
+    /// Its size from the header.
+    pub size: u64,
+    /// What kind of entry.
+    pub kind: MemberKind,
+}
+
+/// The kind of a [`Member`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberKind {
+    /// A regular file.
+    File,
+    /// A symbolic link to the target (lossy UTF-8).
+    Symlink(String),
+    /// A hard link to the target (lossy UTF-8).
+    Hardlink(String),
+    /// Anything else (device, FIFO, PAX global header): its tar type flag.
+    Special(u8),
 }
 
 /// A blob entry.
@@ -363,6 +395,7 @@ struct Current {
 /// A parsed header block.
 struct Header {
     name: Vec<u8>,
+    link: Vec<u8>,
     kind: u8,
     size: u64,
 }
@@ -424,6 +457,7 @@ impl<S: Source> Entries<S> {
         let mut pax_path: Option<Vec<u8>> = None;
         let mut pax_size: Option<u64> = None;
         let mut long_name: Option<Vec<u8>> = None;
+        let mut long_link: Option<Vec<u8>> = None;
         loop {
             // What is left of the previous entry (or directory, or extension).
             self.finish_current()?;
@@ -457,6 +491,7 @@ impl<S: Source> Entries<S> {
                             for (key, value) in pax_records(&data).map_err(|f| bad(self.entries, f))? {
                                 match key {
                                     b"path" => pax_path = Some(value.to_vec()),
+                                    b"linkpath" => long_link = Some(value.to_vec()),
                                     b"size" => {
                                         let size = std::str::from_utf8(value).ok().and_then(|s| s.parse::<u64>().ok());
                                         let field = || HeaderFault::Size { field: quoted(value) };
@@ -470,7 +505,10 @@ impl<S: Source> Entries<S> {
                             let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
                             long_name = Some(data[..end].to_vec());
                         }
-                        b'K' => {}
+                        b'K' => {
+                            let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+                            long_link = Some(data[..end].to_vec());
+                        }
                         _ => return Err(bad(self.entries, HeaderFault::Dangling)),
                     }
                     continue;
@@ -483,6 +521,9 @@ impl<S: Source> Entries<S> {
             }
             if let Some(name) = pax_path.take().or(long_name.take()) {
                 header.name = name;
+            }
+            if let Some(link) = long_link.take() {
+                header.link = link;
             }
             if offset.checked_add(BLOCK as u64).and_then(|o| o.checked_add(header.size.next_multiple_of(BLOCK as u64))).is_none() {
                 return Err(bad(self.entries, HeaderFault::Overflow { size: header.size }));
@@ -533,9 +574,24 @@ impl<S: Source> Entries<S> {
                     })))
                 }
                 _ => {
+                    let link = || String::from_utf8_lossy(&header.link).into_owned();
+                    let kind = match header.kind {
+                        _ if regular => MemberKind::File,
+                        b'2' => MemberKind::Symlink(link()),
+                        b'1' => MemberKind::Hardlink(link()),
+                        k => MemberKind::Special(k),
+                    };
+                    let member = Member {
+                        path: cleaned.clone(),
+                        shown: shown.clone(),
+                        header_offset: offset,
+                        data_offset: offset + BLOCK as u64,
+                        size: header.size,
+                        kind,
+                    };
                     let name = cleaned.unwrap_or_else(|| String::from_utf8_lossy(&header.name).into_owned());
                     let name = name.chars().take(ferry_oci::quote::QUOTE_MAX_CHARS).collect();
-                    Ok(Some(Entry::Other { name, offset }))
+                    Ok(Some(Entry::Other { name, offset, member }))
                 }
             };
         }
@@ -736,7 +792,7 @@ fn parse_header(block: &[u8; BLOCK]) -> Result<Header, HeaderFault> {
     let ustar = &block[257..263] == b"ustar\0";
     let prefix = until_nul(&block[345..500]);
     let name = if ustar && !prefix.is_empty() { [prefix, b"/", name].concat() } else { name.to_vec() };
-    Ok(Header { name, kind: block[156], size })
+    Ok(Header { name, link: until_nul(&block[157..257]).to_vec(), kind: block[156], size })
 }
 
 fn until_nul(field: &[u8]) -> &[u8] {
@@ -849,6 +905,32 @@ mod tests {
             i.annotations.insert(SERIALIZATION_VERSION_ANNOTATION.into(), v.into());
             assert_eq!(check_version(&i).is_ok(), ok, "{v}");
         }
+    }
+
+    #[test]
+    fn other_entries_carry_their_kind_size_and_link() {
+        let long = format!("../{}/layer.tar", "d".repeat(120));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, "a/layer.tar", &b"abc"[..]).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, "b/layer.tar", &long).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let mut e = Entries::stream(bytes.as_slice());
+        let mut members = Vec::new();
+        while let Some(entry) = e.next_entry().unwrap() {
+            if let Entry::Other { member, .. } = entry {
+                members.push(member);
+            }
+        }
+        assert_eq!(members.len(), 2);
+        assert_eq!((members[0].path.as_deref(), members[0].size, &members[0].kind), (Some("a/layer.tar"), 3, &MemberKind::File));
+        assert_eq!(&bytes[members[0].data_offset as usize..][..3], b"abc");
+        // A GNU long link name (type K) applies to the link after it.
+        assert_eq!(members[1].kind, MemberKind::Symlink(long));
     }
 
     #[test]

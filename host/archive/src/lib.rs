@@ -11,13 +11,15 @@
 //! Reading has one path: [`entries`] walks a tar stream and applies the reader's rules (entry
 //! names, size limits, the serialization version, completeness), and everything that reads an
 //! archive goes through it: [`verify`], the engine's `deserialize` and its dry run, and the
-//! resume [`scan`] of a cut archive.
+//! resume [`scan`] of a cut archive. [`docker`] plans the load of a docker archive
+//! (`docker save`) from its `manifest.json`.
 //!
 //! # Format
 //! See `docs/format.md`.
 
 pub mod blockbuf;
 pub mod compress;
+pub mod docker;
 pub mod entries;
 pub mod header;
 pub mod ledger;

@@ -422,7 +422,8 @@ pub(crate) struct CloneArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct UnarchiveArgs {
-    /// The archive (plain, gzip or zstd), or - for standard input
+    /// The archive (plain, gzip or zstd), or - for standard input: ferry's, an OCI layout
+    /// archive, or a docker archive, whose images are routed by their own names
     #[arg(value_name = "SOURCE-FILE")]
     pub(crate) source: String,
     /// The rule (as for scatter)
@@ -472,11 +473,14 @@ pub(crate) struct ArchiveArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct DeserializeArgs {
-    /// The archive (plain, gzip or zstd; a file, a tape, or - for standard input). Several: a
-    /// partial archive and its continuations, in any order; the root is tagged once they make it whole
+    /// The archive (plain, gzip or zstd; a file, a tape, or - for standard input): ferry's, an
+    /// OCI layout archive, or a docker archive (docker save, podman save). Several: a partial
+    /// archive and its continuations, in any order; the root is tagged once they make it whole
     #[arg(value_name = "SOURCE-FILE", required = true, num_args = 1..)]
     pub(crate) sources: Vec<String>,
-    /// Where to put it: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]; the root is tagged TAG (default latest)
+    /// Where to put it: REGISTRY/REPOSITORY[:TAG] or oci:PATH[:TAG]; the root is tagged TAG
+    /// (default latest). Without TAG, the images of another tool's archive keep their own tags
+    /// (RepoTags, ref.name) in this repository
     #[arg(value_name = "IMAGE")]
     pub(crate) image: ImageRef,
     /// Enforce ace-dt's entry order
@@ -492,7 +496,8 @@ pub(crate) struct DeserializeArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct VerifyArgs {
-    /// The archive (plain, gzip or zstd), or - for standard input
+    /// The archive (plain, gzip or zstd), or - for standard input: ferry's, an OCI layout
+    /// archive, or a docker archive (each layer checked against its diff_id)
     #[arg(value_name = "ARCHIVE")]
     pub(crate) archive: String,
     /// The archive must carry every blob it references (made without EXISTING-IMAGE or checkpoints)

@@ -11,7 +11,7 @@ use ferry_oci::{ImageRef, LayoutRef};
 use ferry_registry::Client;
 
 use crate::delta::Delta;
-use crate::deserialize::{ArchiveSource, DeserializeOptions, DeserializeOutcome, deserialize};
+use crate::deserialize::{ArchiveSource, DeserializeOptions, DeserializeOutcome, Naming, deserialize};
 use crate::error::Error;
 use crate::events::Events;
 use crate::gather::{GatherOptions, GatherOutcome, gather};
@@ -82,7 +82,8 @@ pub async fn unarchive(client: &Client, request: UnarchiveRequest<'_>, events: E
     let cached = ImageRef::Layout(LayoutRef { path: request.cache.to_owned(), tag: Some(request.reference.to_owned()), digest: None });
     let store = open_store(client, &cached, Access::Create)?;
     let name = request.source.name.clone();
-    let options = DeserializeOptions { strict: request.strict, dry_run: false };
+    // An archive of several images, or a docker archive, is scattered through an index of them.
+    let options = DeserializeOptions { strict: request.strict, dry_run: false, naming: Naming::Index };
     let outcome = deserialize(vec![request.source], store.as_ref(), request.reference, options, events.clone()).await?;
     let root = outcome.root.clone().ok_or(Error::NoRoot(name))?;
     let routed = scatter_root(client, store, &root, request.routing, events).await?;

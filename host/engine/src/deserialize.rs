@@ -8,6 +8,12 @@
 //! 4 MiB) are kept in memory, and once the stream has ended every manifest named by an
 //! `index.json` or by a parent is pushed bottom-up (children first). The root (first entry of the first `index.json`) is
 //! tagged last, only when nothing is missing.
+//!
+//! Archives of other tools are read too ([`crate::foreign`]): a docker archive (no
+//! `index.json`, a `manifest.json`) has its files outside `blobs/` recorded as they pass, read
+//! at their offsets in a plain tar file or, from a stream, copied to a spool file first,
+//! because its `manifest.json` comes last; an `index.json` listing several images tags each by
+//! its `ref.name`s ([`Naming`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
@@ -20,6 +26,7 @@ use tokio::sync::mpsc;
 
 use crate::error::Error;
 use crate::events::{Event, Events};
+use crate::foreign::Spool;
 use crate::store::Store;
 
 /// Blobs up to this size are read whole, and kept if they may be manifests.
@@ -29,7 +36,7 @@ const KEEP_JSON_BYTES: u64 = ferry_archive::reader::MANIFEST_MAX_BYTES;
 const CHANNEL_CHUNKS: usize = 8;
 
 /// Bytes per chunk read from the archive.
-const CHUNK_BYTES: usize = 256 << 10;
+pub(crate) const CHUNK_BYTES: usize = 256 << 10;
 
 /// How to deserialize.
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,6 +45,27 @@ pub struct DeserializeOptions {
     pub strict: bool,
     /// Read and verify everything, write nothing.
     pub dry_run: bool,
+    /// How the images of an archive are tagged.
+    pub naming: Naming,
+}
+
+/// How the images of an archive are tagged. The root of ferry's and ace-dt's archives (an
+/// `index.json` with a serialization version, listing one manifest) is always tagged with the
+/// tag given to [`deserialize`]; these rules are for archives that name their images: other
+/// tools' layouts (`ref.name`), any `index.json` listing several, docker archives (`RepoTags`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Naming {
+    /// The tag given was asked for: it tags the archive's only image; an archive of several
+    /// images is refused ([`Error::SeveralImages`]).
+    #[default]
+    Given,
+    /// No tag was asked for: each image is tagged by the names the archive gives it (a name's
+    /// tag, in the destination repository); an image without one is left untagged and listed
+    /// in [`DeserializeOutcome::untagged`]; a lone image without a name takes the tag given.
+    Own,
+    /// An index listing the images, each entry annotated with its name as the source, is
+    /// tagged with the tag given (`unarchive` scatters it).
+    Index,
 }
 
 /// What a deserialize did.
@@ -53,13 +81,17 @@ pub struct DeserializeOutcome {
     pub present: u64,
     /// Manifests pushed (or, in a dry run, that would be).
     pub manifests: u64,
+    /// Tags applied (or, in a dry run, that would be), and the manifest each names.
+    pub tags: Vec<(String, Digest)>,
+    /// Images of the archive left untagged: it gives them no name.
+    pub untagged: Vec<Digest>,
 }
 
 enum Item {
     Layout(u64),
     Index(Index, u64),
     Blob { digest: Digest, size: u64, offset: u64, body: Body },
-    Other(String, u64),
+    Other(String, u64, Option<(ferry_archive::entries::Member, Arc<std::fs::File>)>),
     Failed(ArchiveFault),
 }
 
@@ -86,7 +118,7 @@ pub enum ArchiveFault {
     #[error("--strict: {0}")]
     Order(OrderFault),
     /// No `index.json` was read.
-    #[error("missing \"index.json\": no root in the archive")]
+    #[error("missing \"index.json\": no root in the archive (and no \"manifest.json\": not a docker archive either)")]
     NoIndex,
     /// Sources of one deserialize with different roots.
     #[error("the sources belong to different deliveries: roots {0} and {1}")]
@@ -94,6 +126,15 @@ pub enum ArchiveFault {
     /// The reader thread panicked.
     #[error("the archive reader panicked")]
     ReaderPanicked,
+    /// A docker archive that is not loadable (names the entry).
+    #[error(transparent)]
+    Docker(ferry_archive::docker::DockerFault),
+    /// A docker archive read from a stream could not be copied to the spool file.
+    #[error("copying the entries of a docker archive to a temporary file (the TMPDIR directory)")]
+    Spool(#[source] std::io::Error),
+    /// A docker archive among several sources: it has no continuations.
+    #[error("a docker archive (no index.json, a manifest.json) is read alone, not with continuations")]
+    DockerContinued,
 }
 
 /// An entry out of ace-dt's order, by `--strict`.
@@ -162,7 +203,7 @@ const MISSING_SHOWN: usize = 10;
 /// Blobs stored at once. From a stream this overlaps one blob's upload with reading the
 /// next; from a file, blobs are read at their offsets and uploaded side by side, which is
 /// what a registry ingests fastest.
-const CONCURRENT_BLOBS: usize = 4;
+pub(crate) const CONCURRENT_BLOBS: usize = 4;
 
 /// Where an archive is read from.
 pub enum ArchiveInput {
@@ -173,19 +214,21 @@ pub enum ArchiveInput {
     File(std::fs::File),
 }
 
-/// A blob's bytes: chunks from the reader thread, or a range of the archive file.
-enum Body {
+/// A blob's bytes: chunks from the reader thread, a range of the archive file (or of the
+/// spool), or bytes in memory.
+pub(crate) enum Body {
     Chunks(mpsc::Receiver<std::io::Result<Bytes>>),
     At { file: Arc<std::fs::File>, offset: u64, size: u64 },
+    Bytes(Bytes),
 }
 
 /// A blob once stored (or verified, in a dry run).
-struct Stored {
-    digest: Digest,
-    size: u64,
+pub(crate) struct Stored {
+    pub(crate) digest: Digest,
+    pub(crate) size: u64,
     /// Its bytes, if it may be a manifest.
     json: Option<Vec<u8>>,
-    present: bool,
+    pub(crate) present: bool,
 }
 
 /// One archive to read, and how messages name it.
@@ -225,6 +268,10 @@ struct Loaded {
     kept: HashMap<Digest, Vec<u8>>,
     in_archive: HashMap<Digest, u64>,
     outcome: DeserializeOutcome,
+    /// Entries outside the OCI layout, for a docker archive.
+    members: ferry_archive::docker::Members,
+    /// Where their data is: the archive file, or the spool.
+    member_file: Option<Arc<std::fs::File>>,
 }
 
 /// Reads the archives (a whole one, or a partial one and its continuations, in any order)
@@ -247,6 +294,7 @@ pub async fn deserialize(
     let mut loaded = Loaded::default();
     let mut failures = Vec::new();
     let continued = sources.len() > 1;
+    let first_name = sources.first().map(|s| s.name.clone()).unwrap_or_default();
     for source in sources {
         if let Err(error) = read_source(source.input, &source.name, dst, options, &events, &mut loaded).await {
             // A destination that fails stops everything; a damaged source does not.
@@ -257,7 +305,7 @@ pub async fn deserialize(
             }
         }
     }
-    let Loaded { indexes, kept, in_archive, mut outcome } = loaded;
+    let Loaded { indexes, kept, in_archive, mut outcome, members, member_file } = loaded;
     let incomplete = |failures: Vec<SourceFailure>, missing: Vec<Digest>, outcome: &DeserializeOutcome| {
         Error::Incomplete(Box::new(Incomplete {
             root: indexes.first().and_then(|i| i.manifests.first()).map(|d| d.digest.clone()),
@@ -268,6 +316,14 @@ pub async fn deserialize(
         }))
     };
     let Some(root) = indexes.first().and_then(|i| i.manifests.first()).cloned() else {
+        if failures.is_empty() && members.has_manifest() {
+            // No index.json, a manifest.json: a docker archive.
+            let (false, Some(file)) = (continued, member_file) else {
+                return Err(Error::BadArchive(ArchiveFault::DockerContinued));
+            };
+            crate::foreign::load_docker(&first_name, file, &members, dst, tag, options, &events, &mut outcome).await?;
+            return Ok(outcome);
+        }
         if failures.is_empty() {
             return Err(Error::BadArchive(ArchiveFault::NoIndex));
         }
@@ -279,6 +335,16 @@ pub async fn deserialize(
     if failures.iter().any(|f| destination_failed(&f.error)) {
         return Err(incomplete(failures, Vec::new(), &outcome));
     }
+
+    // An index.json listing several images, or one another tool wrote (no serialization
+    // version: skopeo, umoci, Docker 25), names its images: their tags are decided before
+    // anything is pushed. ferry's and ace-dt's root is tagged as ever.
+    let foreign = !indexes[0].annotations.contains_key(ferry_archive::entries::SERIALIZATION_VERSION_ANNOTATION);
+    let plan = if foreign || indexes[0].manifests.len() > 1 {
+        Some(crate::foreign::plan_tags(&crate::foreign::layout_images(&indexes[0]), options.naming, tag, &dst.name())?)
+    } else {
+        None
+    };
 
     // Push every manifest named by an index.json, children first.
     let mut completer = Completer {
@@ -308,6 +374,15 @@ pub async fn deserialize(
     for f in &failures {
         tracing::warn!("{}: {}; its continuation supplied the rest", f.source, f.error);
     }
+    if let Some(plan) = plan {
+        if !options.dry_run {
+            crate::foreign::apply_tags(dst, &plan, &completer.verified).await?;
+        }
+        outcome.root = Some(plan.index.as_ref().map_or(root, |(d, _)| d.clone()));
+        outcome.tags = plan.tags.iter().map(|(t, d)| (t.clone(), d.digest.clone())).collect();
+        outcome.untagged = plan.untagged;
+        return Ok(outcome);
+    }
     if !options.dry_run {
         let manifest = match completer.verified.remove(&root.digest) {
             Some(m) => m,
@@ -315,6 +390,7 @@ pub async fn deserialize(
         };
         dst.push_manifest_placed(&manifest, Some(tag)).await?;
     }
+    outcome.tags = vec![(tag.to_owned(), root.digest.clone())];
     outcome.root = Some(root);
     Ok(outcome)
 }
@@ -409,7 +485,13 @@ fn take_item<'a>(
             loaded.indexes.push(index);
             stage.next(options.strict, "index.json", offset).map_err(order)?;
         }
-        Item::Other(name, offset) => stage.next(options.strict, &name, offset).map_err(order)?,
+        Item::Other(name, offset, member) => {
+            stage.next(options.strict, &name, offset).map_err(order)?;
+            if let Some((member, file)) = member {
+                loaded.members.insert(member);
+                loaded.member_file = Some(file);
+            }
+        }
         Item::Blob { digest, size, offset, body } => {
             stage.next(options.strict, "blob", offset).map_err(order)?;
             let desc = Descriptor::new(media_type::OCTET_STREAM, digest, size);
@@ -444,7 +526,7 @@ impl Loaded {
 
 /// Stores one blob from the archive: verified as it streams, also when the destination has
 /// it already or in a dry run. Blobs shaped like manifests are kept for the graph.
-async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_run: bool) -> Result<Stored, Error> {
+pub(crate) async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_run: bool) -> Result<Stored, Error> {
     let (digest, size, origin) = (desc.digest.clone(), desc.size, stream.origin().clone());
     if size <= KEEP_JSON_BYTES {
         let bytes = Bytes::from(stream.collect().await?);
@@ -471,9 +553,15 @@ async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobStream, dry_r
 }
 
 impl Body {
-    fn into_stream(self) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
+    pub(crate) fn into_stream(self) -> impl futures_util::Stream<Item = std::io::Result<Bytes>> + Send + 'static {
         let rx = match self {
             Body::Chunks(rx) => rx,
+            Body::Bytes(bytes) => {
+                let (tx, rx) = mpsc::channel(1);
+                // A fresh channel of one slot takes one message.
+                let _ = tx.try_send(Ok(bytes));
+                rx
+            }
             Body::At { file, offset, size } => {
                 let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
                 tokio::task::spawn_blocking(move || read_range(&file, offset, size, &tx));
@@ -681,6 +769,10 @@ fn send_entries<S: ferry_archive::entries::Source>(
 ) {
     use ferry_archive::entries::Entry;
     let send = |item: Item| tx.blocking_send(item).is_ok();
+    // A docker archive's files are noted (from a stream, copied to the spool) until an
+    // index.json shows the archive is an OCI layout.
+    let mut spool: Option<Spool> = None;
+    let mut seen_index = false;
     loop {
         let item = match entries.next_entry() {
             Ok(None) => return,
@@ -689,8 +781,24 @@ fn send_entries<S: ferry_archive::entries::Source>(
                 return;
             }
             Ok(Some(Entry::Layout { offset })) => Item::Layout(offset),
-            Ok(Some(Entry::Index { index, offset })) => Item::Index(index, offset),
-            Ok(Some(Entry::Other { name, offset })) => Item::Other(name, offset),
+            Ok(Some(Entry::Index { index, offset })) => {
+                seen_index = true;
+                Item::Index(index, offset)
+            }
+            Ok(Some(Entry::Other { name, offset, mut member })) => {
+                let located = match &positional {
+                    _ if seen_index => None,
+                    Some(file) => Some((member, Arc::clone(file))),
+                    None => match Spool::take(&mut spool, &mut entries, &mut member) {
+                        Ok(file) => Some((member, file)),
+                        Err(fault) => {
+                            send(Item::Failed(fault));
+                            return;
+                        }
+                    },
+                };
+                Item::Other(name, offset, located)
+            }
             Ok(Some(Entry::Blob(blob))) => {
                 let (digest, size, offset) = (blob.digest, blob.size, blob.header_offset);
                 if let Some(file) = &positional {

@@ -185,6 +185,33 @@ pub enum Error {
         /// Its size, as its descriptor says.
         size: u64,
     },
+    /// IMAGE names a tag, but the archive holds several images (each is tagged by its own
+    /// names when IMAGE names a repository alone).
+    #[error(
+        "IMAGE names tag {tag}, but the archive holds {images} images; name the repository alone (no tag) to tag each by the names the archive gives it: {names}"
+    )]
+    SeveralImages {
+        /// IMAGE's tag.
+        tag: String,
+        /// Images in the archive.
+        images: usize,
+        /// Their names, as the archive gives them.
+        names: String,
+    },
+    /// Two images of an archive would take the same tag in the destination repository.
+    #[error(
+        "{first} and {second} are different images but would both be tagged {tag} in {destination}; `ferry mirror unarchive ARCHIVE MAPPER` places them in repositories of their own"
+    )]
+    TagCollision {
+        /// The tag.
+        tag: String,
+        /// The first name, as the archive gives it.
+        first: String,
+        /// The second.
+        second: String,
+        /// The destination repository.
+        destination: String,
+    },
     /// A deserialize could not complete the graph: nothing is tagged, what was read is kept.
     #[error("{0}")]
     Incomplete(Box<crate::deserialize::Incomplete>),
@@ -346,7 +373,9 @@ impl Error {
             | Error::NotADirectory { .. }
             | Error::TaggedDestination(_)
             | Error::EmptySubset(_)
-            | Error::NothingSelected(_) => true,
+            | Error::NothingSelected(_)
+            | Error::SeveralImages { .. }
+            | Error::TagCollision { .. } => true,
             Error::Source { source, .. } | Error::Existing { source, .. } | Error::Resolve { source, .. } | Error::Batch { source, .. } => {
                 source.is_bad_input()
             }

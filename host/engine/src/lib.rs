@@ -3,7 +3,8 @@
 //! The engine turns commands into registry and layout operations: it reads sources lists
 //! ([`sources`]), opens stores ([`store`]: a registry repository or an OCI layout directory),
 //! copies manifest graphs between them ([`copy`]) and runs the workflows ([`gather`],
-//! [`serialize`] with its [`manifest_json`], [`deserialize`]), and places mapped artifacts at
+//! [`serialize`] with its [`manifest_json`], [`deserialize`], which also loads archives of
+//! other tools through `foreign`), and places mapped artifacts at
 //! their destinations ([`place`], fed by [`scatter`] from a gather index or by [`clone`] from
 //! a sources list, narrowed by [`selector`]s, and kept to what the operator named by
 //! [`confine`]). [`diff`] lists what a gather index holds that
@@ -22,6 +23,7 @@ pub mod deserialize;
 pub mod diff;
 mod error;
 pub mod events;
+pub(crate) mod foreign;
 pub mod gather;
 pub mod manifest_json;
 pub mod place;

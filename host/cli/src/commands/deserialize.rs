@@ -1,6 +1,6 @@
 //! `ferry mirror deserialize SOURCE-FILE… IMAGE`.
 
-use ferry_engine::deserialize::{ArchiveSource, DeserializeOptions, deserialize};
+use ferry_engine::deserialize::{ArchiveSource, DeserializeOptions, DeserializeOutcome, Naming, deserialize};
 use ferry_engine::report::{ArtifactRecord, Status};
 use ferry_engine::store::{Access, open_store};
 
@@ -18,7 +18,9 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     let access = if args.dry_run { Access::Read } else { Access::Create };
     let dst = open_store(session.client(), &args.image, access)?;
     let tag = args.image.reference_or_default();
-    let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run };
+    // A repository alone: the archive's images keep the names it gives them.
+    let naming = if args.image.is_bare() { Naming::Own } else { Naming::Given };
+    let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run, naming };
     let output = session.output(Stdout::Status);
     let result = deserialize(sources, dst.as_ref(), &tag, options, output.events()).await;
     output.finish();
@@ -26,29 +28,76 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
-            let incomplete = matches!(e, ferry_engine::Error::Incomplete(_)) && !args.dry_run;
+            // Completing needs the root: an archive cut before its index.json (or a docker
+            // archive, which has none) is written again, not continued.
+            let incomplete = matches!(&e, ferry_engine::Error::Incomplete(i) if i.root.is_some()) && !args.dry_run;
             let e = anyhow::Error::new(e).context(format!("deserializing {named} into {}", args.image));
             return Err(if incomplete { e.context(Hint(completing_command(&args))) } else { e });
         }
     };
-    output.taps().artifact(ArtifactRecord {
-        reference: named.clone(),
-        digest: outcome.root.as_ref().map(|r| r.digest.clone()),
-        destination: (!args.dry_run).then(|| args.image.to_string()),
-        status: Status::Copied,
-        reason: None,
-    });
-    let root = outcome.root.map(|r| r.digest.to_string()).unwrap_or_default();
+    record(&output, &named, &outcome, &args);
     let verb = if args.dry_run { "Verified (dry run, nothing written)" } else { "Deserialized" };
     output.summary(&format!(
-        "{verb} {named}: {} blobs ({}), {} already present, {} manifests; root {root}{}",
+        "{verb} {named}: {} blobs ({}), {} already present, {} manifests; {}",
         outcome.blobs,
         crate::output::bytes(outcome.bytes),
         outcome.present,
         outcome.manifests,
-        if args.dry_run { String::new() } else { format!(" tagged {tag}") }
+        tagged(&outcome, &args.image, args.dry_run)
     ));
+    for digest in &outcome.untagged {
+        output.line(&format!("  untagged (the archive gives it no name): {}", args.image.with_digest(digest)));
+    }
     Ok(())
+}
+
+/// The run report's records: each image tagged (or, in a dry run, the root), and each left
+/// untagged.
+fn record(output: &crate::output::Output, named: &str, outcome: &DeserializeOutcome, args: &DeserializeArgs) {
+    let record = |digest: &ferry_oci::Digest, destination: Option<String>, reason: Option<&str>| ArtifactRecord {
+        reference: named.to_owned(),
+        digest: Some(digest.clone()),
+        destination,
+        status: Status::Copied,
+        reason: reason.map(str::to_owned),
+    };
+    if args.dry_run {
+        if let Some(root) = &outcome.root {
+            output.taps().artifact(record(&root.digest, None, None));
+        }
+        return;
+    }
+    for (tag, digest) in &outcome.tags {
+        output.taps().artifact(record(digest, Some(args.image.with_tag(tag).to_string()), None));
+    }
+    for digest in &outcome.untagged {
+        let at = Some(args.image.with_digest(digest).to_string());
+        output.taps().artifact(record(digest, at, Some("untagged: the archive gives it no name")));
+    }
+}
+
+/// What was tagged: the root (ferry's archives), or each image of an archive of several.
+fn tagged(outcome: &DeserializeOutcome, image: &ferry_oci::ImageRef, dry_run: bool) -> String {
+    let root = outcome.root.as_ref().map(|r| r.digest.to_string()).unwrap_or_default();
+    let would = if dry_run { " would be" } else { "" };
+    match outcome.tags.as_slice() {
+        [(tag, digest)] if digest.to_string() == root && outcome.untagged.is_empty() => {
+            if dry_run {
+                format!("root {root}")
+            } else {
+                format!("root {root} tagged {tag}")
+            }
+        }
+        tags => {
+            let list: Vec<String> = tags.iter().map(|(t, d)| format!("{} ({d})", image.with_tag(t))).collect();
+            let n = tags.len();
+            format!(
+                "{n} tag{}{would} applied: {}",
+                if n == 1 { "" } else { "s" },
+                if list.is_empty() { "none".to_owned() } else { list.join(", ") }
+            )
+        }
+    }
 }
 
 /// How an operator completes a load that stopped short: the low side writes what this

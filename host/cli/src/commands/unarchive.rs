@@ -30,6 +30,10 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
     let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let result = unarchive(session.client(), request, output.events()).await;
     output.finish();
-    let (_, routed) = result.with_context(|| format!("unarchiving {} through the cache {}", args.source, cache.display()))?;
+    let (loaded, routed) = result.with_context(|| format!("unarchiving {} through the cache {}", args.source, cache.display()))?;
+    // An image the archive gives no name has no source for the rule to route.
+    for digest in &loaded.untagged {
+        output.line(&format!("not routed (the archive gives it no name): {digest}, kept in the cache {}", cache.display()));
+    }
     report(&output, args.route.output, routed)
 }
