@@ -390,7 +390,8 @@ pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
+    // 1023.96 KiB would print as "1024.0 KiB": such a value is shown in the next unit.
+    while value >= 1023.95 && unit < UNITS.len() - 1 {
         value /= 1024.0;
         unit += 1;
     }
@@ -410,6 +411,13 @@ pub(crate) fn duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_counts_never_read_1024_of_a_unit() {
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes((10 << 20) / 10 - 1), "1.0 MiB");
+        assert_eq!(bytes(1536), "1.5 KiB");
+    }
 
     #[test]
     fn durations_read_at_a_glance() {
