@@ -43,6 +43,9 @@ pub(crate) struct Global {
     /// Plain line output, no terminal redrawing
     #[arg(long = "no-term", global = true)]
     pub(crate) no_term: bool,
+    /// Reach this registry (or host:port) over plain HTTP, whatever the config file says; repeatable
+    #[arg(long = "plain-http", global = true, value_name = "HOST")]
+    pub(crate) plain_http: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -51,6 +54,10 @@ pub(crate) enum Command {
     Mirror(Mirror),
     /// Print the effective configuration, or a commented sample
     Config(ConfigArgs),
+    /// Check a user name and password against a registry, then store them as docker login does
+    Login(LoginArgs),
+    /// Remove a registry's stored credentials
+    Logout(LogoutArgs),
     /// Utilities
     #[command(subcommand)]
     Util(UtilCommand),
@@ -477,6 +484,29 @@ pub(crate) struct GatherFlags {
     /// Read the sources list with this sources-parser: COMPONENT.wasm, or an installed plugin's NAME
     #[arg(long = "sources-parser", value_name = "COMPONENT")]
     pub(crate) sources_parser: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LoginArgs {
+    /// The registry: host[:port]
+    #[arg(value_name = "REGISTRY", default_value = "docker.io")]
+    pub(crate) registry: String,
+    /// User name
+    #[arg(short = 'u', long)]
+    pub(crate) username: String,
+    /// Password (visible to other users of the machine: prefer --password-stdin)
+    #[arg(short = 'p', long, conflicts_with = "password_stdin")]
+    pub(crate) password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long = "password-stdin")]
+    pub(crate) password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LogoutArgs {
+    /// The registry: host[:port]
+    #[arg(value_name = "REGISTRY", default_value = "docker.io")]
+    pub(crate) registry: String,
 }
 
 #[derive(Args, Debug)]

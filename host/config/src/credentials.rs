@@ -568,7 +568,10 @@ mod tests {
         let store = store.with_registry_auth_file(own.clone());
         assert_eq!(user(store.find("a.io").unwrap()), Some(("own".into(), Source::File(own.clone()))));
         assert_eq!((store.files()[0].clone(), store.login_file()), (own.clone(), Some(own.as_path())));
-        assert_eq!(Source::Helper { helper: "pass".into(), file: docker.clone() }.to_string(), format!("credential helper docker-credential-pass (named in {})", docker.display()));
+        assert_eq!(
+            Source::Helper { helper: "pass".into(), file: docker.clone() }.to_string(),
+            format!("credential helper docker-credential-pass (named in {})", docker.display())
+        );
     }
 
     #[test]

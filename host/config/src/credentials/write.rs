@@ -92,14 +92,18 @@ impl CredentialStore {
 /// The helper a file names for `registry`: `credHelpers` by any of its names, else `credsStore`.
 fn helper_for(doc: &Map<String, Value>, registry: &str) -> Option<String> {
     let names = aliases(registry);
-    let named = doc.get("credHelpers").and_then(Value::as_object).and_then(|h| {
-        h.iter().find(|(k, _)| names.contains(&normalize(k))).and_then(|(_, v)| v.as_str()).map(str::to_owned)
-    });
+    let named = doc
+        .get("credHelpers")
+        .and_then(Value::as_object)
+        .and_then(|h| h.iter().find(|(k, _)| names.contains(&normalize(k))).and_then(|(_, v)| v.as_str()).map(str::to_owned));
     named.or_else(|| doc.get("credsStore").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned))
 }
 
 fn auths<'a>(doc: &'a mut Map<String, Value>, path: &Path) -> Result<&'a mut Map<String, Value>, CredentialError> {
-    doc.entry("auths").or_insert_with(|| Value::Object(Map::new())).as_object_mut().ok_or_else(|| CredentialError::NotAnObject { path: path.to_owned() })
+    doc.entry("auths")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| CredentialError::NotAnObject { path: path.to_owned() })
 }
 
 /// The file as a JSON object (an empty one when it does not exist or is empty).
