@@ -215,8 +215,8 @@ async fn fetch_token_once(
     let (detail, codes) = (describe_body(&body), body_codes(&body));
     match status {
         200 => {}
-        401 => return Err((ErrorKind::Unauthorized { what, detail, codes, presented: Presented::Unknown }, None)),
-        403 => return Err((ErrorKind::Denied { what, detail, codes, presented: Presented::Unknown }, None)),
+        401 => return Err((ErrorKind::Unauthorized { what, detail, codes, presented: Box::new(Presented::Unknown) }, None)),
+        403 => return Err((ErrorKind::Denied { what, detail, codes, presented: Box::new(Presented::Unknown) }, None)),
         _ => return Err((ErrorKind::Status { what, status, detail, codes }, retry_after)),
     }
     let parsed: TokenResponse = serde_json::from_slice(&body)

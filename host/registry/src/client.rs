@@ -212,12 +212,12 @@ impl Client {
     }
 
     /// What a refused request carried: the credentials' source, or where none were found.
-    async fn presented(&self, endpoint: &Endpoint) -> Presented {
-        match self.credential(endpoint).await {
+    async fn presented(&self, endpoint: &Endpoint) -> Box<Presented> {
+        Box::new(match self.credential(endpoint).await {
             Ok(Some(found)) => Presented::From(found.source),
             Ok(None) => Presented::Nothing { looked_in: self.inner.credentials.files().to_vec(), registry: endpoint.registry.clone() },
             Err(_) => Presented::Unknown,
-        }
+        })
     }
 
     fn challenge(&self, host: &str) -> Option<Challenge> {
@@ -341,8 +341,8 @@ impl Client {
                             continue;
                         }
                         let configured = endpoint.scheme_source == SchemeSource::Config;
-                        let (url, registry) = (endpoint.url.clone(), endpoint.registry.clone());
-                        let kind = ErrorKind::PlainHttp { what: req.what, url, registry, host: host.to_owned(), configured };
+                        let registry = endpoint.registry.clone();
+                        let kind = ErrorKind::PlainHttp { what: req.what, registry, host: host.to_owned(), configured };
                         return Err(Error::new(host, kind));
                     }
                     if replayable && self.inner.retry.allows_another(attempt) && transient_transport(&source) {
@@ -395,8 +395,8 @@ impl Client {
                 };
                 if tls_server {
                     let flag = endpoint.scheme_source == SchemeSource::PlainHttpFlag;
-                    let (what, url, registry) = (req.what, endpoint.url.clone(), endpoint.registry.clone());
-                    return Err(Error::new(host, ErrorKind::TlsExpected { what, url, registry, host: host.to_owned(), flag }));
+                    let (what, registry) = (req.what, endpoint.registry.clone());
+                    return Err(Error::new(host, ErrorKind::TlsExpected { what, registry, host: host.to_owned(), flag }));
                 }
                 let mut rebuilt = ::http::Response::new(body);
                 (*rebuilt.status_mut(), *rebuilt.version_mut(), *rebuilt.headers_mut()) = (status, version, headers);

@@ -43,8 +43,8 @@ pub enum ErrorKind {
         detail: String,
         /// The spec error codes of the answer (`UNAUTHORIZED`, `DENIED`...).
         codes: Vec<ErrorCode>,
-        /// The credentials the request carried.
-        presented: Presented,
+        /// The credentials the request carried (boxed: it is large, and rare).
+        presented: Box<Presented>,
     },
     /// The credentials (or anonymous access) lack permission (403).
     #[error("{what}: {}", refusal(403, .detail, .presented))]
@@ -55,17 +55,15 @@ pub enum ErrorKind {
         detail: String,
         /// The spec error codes of the answer.
         codes: Vec<ErrorCode>,
-        /// The credentials the request carried.
-        presented: Presented,
+        /// The credentials the request carried (boxed: it is large, and rare).
+        presented: Box<Presented>,
     },
     /// An `https://` endpoint answered the TLS handshake in plain HTTP: a plain-HTTP registry
     /// (never retried).
-    #[error("{what}: {url} answered plain HTTP to a TLS handshake: it is a plain-HTTP registry; {}", plain_http_fix(.registry, .host, .configured))]
+    #[error("{what}: https://{host} answered plain HTTP to a TLS handshake: it is a plain-HTTP registry; {}", plain_http_fix(.registry, .host, .configured))]
     PlainHttp {
         /// The operation.
         what: String,
-        /// The endpoint.
-        url: String,
         /// The registry as written in the reference.
         registry: String,
         /// `host[:port]`.
@@ -75,12 +73,10 @@ pub enum ErrorKind {
     },
     /// An `http://` endpoint answered that it speaks TLS (Go's "Client sent an HTTP request
     /// to an HTTPS server").
-    #[error("{what}: {url} is a TLS (https) registry, reached here over plain HTTP; {}", tls_fix(.registry, .host, .flag))]
+    #[error("{what}: http://{host} is a TLS (https) registry, reached here over plain HTTP; {}", tls_fix(.registry, .host, .flag))]
     TlsExpected {
         /// The operation.
         what: String,
-        /// The endpoint.
-        url: String,
         /// The registry as written in the reference.
         registry: String,
         /// `host[:port]`.
@@ -523,7 +519,7 @@ mod tests {
             what: "token".into(),
             detail: String::new(),
             codes: vec![ErrorCode::Denied],
-            presented: Presented::Unknown,
+            presented: Box::new(Presented::Unknown),
         };
         let shared = Error::new("h", ErrorKind::Token(Arc::new(denied)));
         assert!(shared.has_code(&ErrorCode::Denied));

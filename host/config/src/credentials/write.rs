@@ -58,10 +58,10 @@ impl CredentialStore {
         }
         let mut doc = read_object(&path)?;
         let mut removed = Vec::new();
-        if let Some(helper) = helper_for(&doc, registry) {
-            if self.helper_call(&helper, registry, "erase", login_key(registry).as_bytes())? {
-                removed.push(Source::Helper { helper, file: path.clone() });
-            }
+        if let Some(helper) = helper_for(&doc, registry)
+            && self.helper_call(&helper, registry, "erase", login_key(registry).as_bytes())?
+        {
+            removed.push(Source::Helper { helper, file: path.clone() });
         }
         let auths = auths(&mut doc, &path)?;
         let before = auths.len();
