@@ -100,6 +100,17 @@ fn login_to_a_token_registry_asks_the_token_server() {
     assert!(reg.token_requests() > before, "the token server was asked");
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(home.docker_config_dir().join("config.json")).unwrap()).unwrap();
     assert_eq!(doc["auths"][r]["auth"], b64("alice:alice-token-pw"));
+
+    // A push with the stored password: the token requests are logged, the tokens (JWTs,
+    // "eyJ…") and the password are not.
+    images::single_image(&reg.pusher(), "low/app", "v1", 43);
+    let list = write_file(&home, "sources.list", &format!("{r}/low/app:v1\n"));
+    let run = ferry(&home, &config, &[&["-v", "debug"][..], &gather_args(&list, &format!("{r}/low/mirror:sync-1"))].concat());
+    run.expect_code(0);
+    assert!(run.stderr.contains("/token?service=") && run.stderr.contains("scope=repository%3Alow%2Fapp%3Apull"), "{}", run.stderr);
+    for secret in ["alice-token-pw", "eyJ", "Bearer ", &b64("alice:alice-token-pw")] {
+        assert!(!run.stderr.contains(secret) && !run.stdout.contains(secret), "{secret} printed:\n{}", run.stderr);
+    }
 }
 
 #[test]

@@ -487,6 +487,9 @@ pub(crate) struct GatherFlags {
 }
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  echo \"$PASSWORD\" | ferry login registry.lab:5000 -u mirror-bot --password-stdin\n  ferry logout registry.lab:5000\n\nWrites $DOCKER_CONFIG/config.json (~/.docker/config.json), or registryAuthFile when the config file sets one, or the credential helper that file names for the registry."
+)]
 pub(crate) struct LoginArgs {
     /// The registry: host[:port]
     #[arg(value_name = "REGISTRY", default_value = "docker.io")]

@@ -347,7 +347,7 @@ impl Client {
                     }
                     if replayable && self.inner.retry.allows_another(attempt) && transient_transport(&source) {
                         let wait = self.inner.retry.wait(attempt, None).await;
-                        tracing::warn!("{host}: {}: {source}; retried after {wait:?}", req.what);
+                        tracing::warn!("{host}: {}: {}; retried after {wait:?}", req.what, wire::causes(&source));
                         continue;
                     }
                     return Err(Error::new(host, ErrorKind::Network { what: req.what, source }));
