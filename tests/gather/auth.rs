@@ -26,7 +26,8 @@ fn tls_and_basic_auth() {
     let list = write_file(&anon, "sources.list", &format!("{r}/low/private:v1\n"));
     let run = ferry(&anon, "kind: Configuration\n", &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-2")]);
     run.expect_code(1);
-    assert!(run.stderr.contains(r) && run.stderr.contains("unauthorized"), "{}", run.stderr);
+    let needs = "the registry needs credentials and none were found (401 Unauthorized";
+    assert!(run.stderr.contains(needs) && run.stderr.contains(&format!("run `ferry login {r}`")), "{}", run.stderr);
     assert!(!p.tags("low/mirror").contains(&"sync-2".to_owned()));
 
     // Wrong password: rejected, and the password does not appear in the output.
@@ -36,6 +37,9 @@ fn tls_and_basic_auth() {
     let list = write_file(&wrong, "sources.list", &format!("{r}/low/private:v1\n"));
     let run = ferry(&wrong, "kind: Configuration\n", &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-3")]);
     run.expect_code(1);
+    let refused =
+        format!("the registry refused the credentials from {} (401 Unauthorized", wrong.docker_config_dir().join("config.json").display());
+    assert!(run.stderr.contains(&refused), "{}", run.stderr);
     assert!(!run.stderr.contains("not-the-password") && !run.stdout.contains("not-the-password"));
 
     // Unknown CA: refused; insecureSkipVerify for that endpoint accepts it.
@@ -83,7 +87,7 @@ fn token_auth_passwords_identity_tokens_and_anonymous_pulls() {
     ferry(&anon, &config, &["mirror", "gather", &list, &format!("{}/copy/app:s", plain.addr())]).expect_code(0);
     let run = ferry(&anon, &config, &["mirror", "gather", &list, &format!("{r}/low/mirror:sync-3")]);
     run.expect_code(1);
-    assert!(run.stderr.contains(r) && (run.stderr.contains("unauthorized") || run.stderr.contains("denied")), "{}", run.stderr);
+    assert!(run.stderr.contains(r) && run.stderr.contains("none were found"), "{}", run.stderr);
     assert!(!p.tags("low/mirror").contains(&"sync-3".to_owned()));
 }
 

@@ -7,3 +7,5 @@ mod basic;
 mod content;
 mod errors;
 mod faults;
+mod login;
+mod plain;

@@ -53,6 +53,34 @@ pub fn ferry_env(home: &TestHome, env: &[(&str, &str)], args: &[&str]) -> Run {
     }
 }
 
+/// Runs ferry in `home` with `config`, extra environment variables and `input` on its
+/// standard input.
+pub fn ferry_input(home: &TestHome, config: &str, env: &[(&str, &str)], args: &[&str], input: &str) -> Run {
+    use std::io::Write as _;
+    let cfg = home.path().join("ferry-config.yaml");
+    std::fs::write(&cfg, config).unwrap();
+    let mut child = Command::new(binary())
+        .args(["--config", cfg.to_str().unwrap()])
+        .args(args)
+        .current_dir(home.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(home.env())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(input.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A config reaching every plain-HTTP registry given (TLS ones need no entry).
 pub fn config_for(registries: &[&ferry_testkit::Registry]) -> String {
     let plain: Vec<&str> = registries.iter().filter(|r| !r.is_tls()).map(|r| r.addr()).collect();

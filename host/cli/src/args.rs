@@ -60,6 +60,9 @@ pub(crate) struct Global {
     /// Timestamped progress lines (every few seconds and at each milestone) instead of a bar
     #[arg(long = "no-term", global = true)]
     pub(crate) no_term: bool,
+    /// Reach this registry (or host:port) over plain HTTP, whatever the config file says; repeatable
+    #[arg(long = "plain-http", global = true, value_name = "HOST")]
+    pub(crate) plain_http: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -68,6 +71,10 @@ pub(crate) enum Command {
     Mirror(Box<Mirror>),
     /// Print the effective configuration, or a commented sample
     Config(ConfigArgs),
+    /// Check a user name and password against a registry, then store them as docker login does
+    Login(LoginArgs),
+    /// Remove a registry's stored credentials
+    Logout(LogoutArgs),
     /// Utilities
     #[command(subcommand)]
     Util(UtilCommand),
@@ -578,6 +585,32 @@ pub(crate) struct GatherFlags {
     /// Leave out, with a warning, a source of which -p keeps nothing (otherwise an error)
     #[arg(long = "allow-empty")]
     pub(crate) allow_empty: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  echo \"$PASSWORD\" | ferry login registry.lab:5000 -u mirror-bot --password-stdin\n  ferry logout registry.lab:5000\n\nWrites $DOCKER_CONFIG/config.json (~/.docker/config.json), or registryAuthFile when the config file sets one, or the credential helper that file names for the registry."
+)]
+pub(crate) struct LoginArgs {
+    /// The registry: host[:port]
+    #[arg(value_name = "REGISTRY", default_value = "docker.io")]
+    pub(crate) registry: String,
+    /// User name
+    #[arg(short = 'u', long)]
+    pub(crate) username: String,
+    /// Password (visible to other users of the machine: prefer --password-stdin)
+    #[arg(short = 'p', long, conflicts_with = "password_stdin")]
+    pub(crate) password: Option<String>,
+    /// Read the password from standard input
+    #[arg(long = "password-stdin")]
+    pub(crate) password_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LogoutArgs {
+    /// The registry: host[:port]
+    #[arg(value_name = "REGISTRY", default_value = "docker.io")]
+    pub(crate) registry: String,
 }
 
 #[derive(Args, Debug)]

@@ -189,6 +189,17 @@ pub enum Scheme {
     Https,
 }
 
+/// Why an endpoint has its scheme.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemeSource {
+    /// No endpoint configured: `https://`, which a loopback registry may fall back from.
+    Default,
+    /// `registryConfig.registries.<registry>.endpoints` names it.
+    Config,
+    /// `--plain-http` names the registry or its host.
+    PlainHttpFlag,
+}
+
 /// How to discover referrers on an endpoint (`supportsReferrers`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReferrersMode {
@@ -207,6 +218,8 @@ pub struct Endpoint {
     pub registry: String,
     /// Plain HTTP or TLS.
     pub scheme: Scheme,
+    /// Why that scheme.
+    pub scheme_source: SchemeSource,
     /// `host[:port]` used on the network.
     pub host: String,
     /// `scheme://host[:port]`, the key of `endpointConfig`.
@@ -274,6 +287,8 @@ pub struct Config {
     /// The machine-wide config, when its plugin policy overrode the chosen file's.
     policy_source: Option<PathBuf>,
     rules: BTreeMap<String, Vec<(Regex, String)>>,
+    /// Registries or hosts reached over plain HTTP whatever the file says (`--plain-http`).
+    plain_http: Vec<String>,
 }
 
 impl Config {
@@ -394,7 +409,7 @@ impl Config {
                 ));
             }
         }
-        Ok(Config { file, source: Some(origin.to_owned()), policy_source: None, rules })
+        Ok(Config { file, source: Some(origin.to_owned()), policy_source: None, rules, plain_http: Vec::new() })
     }
 
     /// The file the configuration came from, if any.
@@ -421,17 +436,39 @@ impl Config {
         default_cache_path(std::env::var_os("XDG_CACHE_HOME"), std::env::home_dir).ok_or(ConfigError::NoCachePath)
     }
 
+    /// Reaches these registries (by name or network host) over plain HTTP, whatever the
+    /// file says: `--plain-http`.
+    pub fn with_plain_http(mut self, hosts: impl IntoIterator<Item = String>) -> Config {
+        self.plain_http.extend(hosts);
+        self
+    }
+
+    /// `registryAuthFile`: read for credentials before Docker's config, and written by
+    /// `ferry login`. A leading `~/` is the home directory.
+    pub fn registry_auth_file(&self) -> Option<PathBuf> {
+        let file = self.file.registry_auth_file.as_deref().filter(|f| !f.is_empty())?;
+        match file.strip_prefix("~/") {
+            Some(rest) => std::env::home_dir().map(|h| h.join(rest)),
+            None => Some(PathBuf::from(file)),
+        }
+    }
+
     /// The endpoint for a registry: the first configured endpoint, else `https://<registry>`
-    /// (`docker.io` is reached at `registry-1.docker.io`).
+    /// (`docker.io` is reached at `registry-1.docker.io`); `http://` when `--plain-http` names
+    /// the registry or that host.
     pub fn endpoint(&self, registry: &str) -> Endpoint {
         let configured = self.file.registry_config.registries.get(registry).and_then(|e| e.endpoints.first());
-        let (url, scheme, host) = match configured.and_then(|u| parse_endpoint(u).map(|(s, h)| (u.clone(), s, h))) {
-            Some(found) => found,
-            None => {
-                let host = if registry == "docker.io" { "registry-1.docker.io".to_owned() } else { registry.to_owned() };
-                (format!("https://{host}"), Scheme::Https, host)
-            }
-        };
+        let (mut url, mut scheme, host, mut scheme_source) =
+            match configured.and_then(|u| parse_endpoint(u).map(|(s, h)| (u.clone(), s, h, SchemeSource::Config))) {
+                Some(found) => found,
+                None => {
+                    let host = if registry == "docker.io" { "registry-1.docker.io".to_owned() } else { registry.to_owned() };
+                    (format!("https://{host}"), Scheme::Https, host, SchemeSource::Default)
+                }
+            };
+        if self.plain_http.iter().any(|h| h == registry || *h == host) {
+            (url, scheme, scheme_source) = (format!("http://{host}"), Scheme::Http, SchemeSource::PlainHttpFlag);
+        }
         let ep = self
             .file
             .registry_config
@@ -446,6 +483,7 @@ impl Config {
         Endpoint {
             registry: registry.to_owned(),
             scheme,
+            scheme_source,
             host,
             url: url.trim_end_matches('/').to_owned(),
             insecure_skip_verify: ep.is_some_and(|e| e.tls.insecure_skip_verify),
@@ -594,6 +632,28 @@ mod tests {
         }
         assert_eq!(c.rewrite_repository("reg.io", "z/y"), "z/y");
         assert!(c.to_yaml().contains("concurrentHTTP: 5"));
+    }
+
+    #[test]
+    fn plain_http_flag_overrides_the_scheme_and_says_why() {
+        let c = load("registryConfig:\n  registries:\n    reg.io:\n      endpoints: [\"https://mirror.io:5000\"]\n").unwrap();
+        assert_eq!((c.endpoint("reg.io").scheme, c.endpoint("reg.io").scheme_source), (Scheme::Https, SchemeSource::Config));
+        assert_eq!(c.endpoint("other.io").scheme_source, SchemeSource::Default);
+        let c = c.with_plain_http(["mirror.io:5000".to_owned(), "other.io".to_owned()]);
+        for registry in ["reg.io", "other.io"] {
+            let e = c.endpoint(registry);
+            assert_eq!((e.scheme, e.scheme_source), (Scheme::Http, SchemeSource::PlainHttpFlag), "{registry}");
+        }
+        assert_eq!(c.endpoint("reg.io").url, "http://mirror.io:5000");
+        assert_eq!(c.endpoint("third.io").scheme, Scheme::Https);
+    }
+
+    #[test]
+    fn registry_auth_file_expands_home() {
+        assert_eq!(load("registryAuthFile: /etc/auth.json\n").unwrap().registry_auth_file(), Some(PathBuf::from("/etc/auth.json")));
+        let home = std::env::home_dir().unwrap();
+        assert_eq!(load("registryAuthFile: ~/.docker/config.json\n").unwrap().registry_auth_file(), Some(home.join(".docker/config.json")));
+        assert_eq!(load("kind: Configuration\n").unwrap().registry_auth_file(), None);
     }
 
     #[test]

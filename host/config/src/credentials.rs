@@ -1,9 +1,21 @@
-//! Docker's credential store: `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`) with
-//! `auths`, `credHelpers` and `credsStore`, and identity tokens. Secrets never print.
+//! Registry credentials, read from the files operators already have, in this order (the first
+//! file with an entry for the host wins):
+//! 1. `registryAuthFile` of ferry's configuration file, when it names one;
+//! 2. Docker's `$DOCKER_CONFIG/config.json` (or `~/.docker/config.json`), with `auths`,
+//!    `credHelpers`, `credsStore` and identity tokens;
+//! 3. the file `REGISTRY_AUTH_FILE` names (podman's and skopeo's variable);
+//! 4. podman's `$XDG_RUNTIME_DIR/containers/auth.json`, then
+//!    `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/containers/auth.json`).
+//!
+//! Every file has Docker's schema. Each answer says where it came from ([`Source`]), so
+//! messages and logs can name the file or helper; secrets never print. `ferry login` writes
+//! through [`CredentialStore::save`] (see `write.rs`).
 //!
 //! Lookups are blocking: a credential helper is a process (`docker-credential-NAME get`),
 //! given [`HELPER_TIMEOUT`] to answer before it is killed. Async callers run lookups on a
 //! blocking thread (the registry client does, once per registry).
+
+mod write;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,7 +77,7 @@ pub enum Credential {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CredentialError {
-    /// `config.json` could not be read.
+    /// A credentials file could not be read.
     #[error("reading {}: {source}", path.display())]
     Read {
         /// The file.
@@ -74,7 +86,7 @@ pub enum CredentialError {
         #[source]
         source: std::io::Error,
     },
-    /// `config.json` is not valid JSON of Docker's schema.
+    /// A credentials file is not valid JSON of Docker's schema.
     #[error("{} is not a valid Docker config: {source}", path.display())]
     Parse {
         /// The file.
@@ -100,6 +112,24 @@ pub enum CredentialError {
         #[source]
         failure: HelperFailure,
     },
+    /// A credentials file could not be written (it is left as it was).
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A credentials file is JSON but not an object: ferry will not replace it.
+    #[error("{} is not a JSON object; it is left as it is", path.display())]
+    NotAnObject {
+        /// The file.
+        path: PathBuf,
+    },
+    /// No file to write credentials to: no `registryAuthFile`, `DOCKER_CONFIG` or `HOME`.
+    #[error("no credentials file to write: set DOCKER_CONFIG or HOME")]
+    NoFile,
     /// The lookup was abandoned before it finished (the program is shutting down).
     #[error("the credential lookup was interrupted")]
     Interrupted,
@@ -152,26 +182,99 @@ struct AuthEntry {
     identitytoken: Option<String>,
 }
 
-/// Reads credentials from Docker's configuration.
+/// Credentials for a host and where they came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// The credentials.
+    pub credential: Credential,
+    /// Where they came from.
+    pub source: Source,
+}
+
+/// Where credentials came from (or went): never the secret itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// An `auths` entry of this file.
+    File(PathBuf),
+    /// A credential helper named in `credHelpers` or `credsStore` of this file.
+    Helper {
+        /// The helper's name (`docker-credential-NAME`).
+        helper: String,
+        /// The file that names it.
+        file: PathBuf,
+    },
+    /// Given for this run (the user name and password `ferry login` checks).
+    Given,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Helper { helper, file } => write!(f, "credential helper docker-credential-{helper} (named in {})", file.display()),
+            Source::Given => f.write_str("the command line"),
+        }
+    }
+}
+
+/// Reads (and, for `ferry login`, writes) registry credentials.
 #[derive(Clone, Debug)]
 pub struct CredentialStore {
-    dir: Option<PathBuf>,
+    /// The files, in lookup order.
+    files: Vec<PathBuf>,
+    /// The file `login` writes: ferry's `registryAuthFile`, else Docker's `config.json`.
+    login_file: Option<PathBuf>,
+    /// Credentials given for the run, used before (and instead of) any file.
+    given: Option<Credential>,
     helper_path: Option<Vec<PathBuf>>,
     helper_timeout: Duration,
 }
 
 impl CredentialStore {
-    /// `$DOCKER_CONFIG`, else `$HOME/.docker`.
-    pub fn from_env() -> CredentialStore {
-        let dir = std::env::var_os("DOCKER_CONFIG")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")));
-        CredentialStore { dir, helper_path: None, helper_timeout: HELPER_TIMEOUT }
+    fn of(files: Vec<PathBuf>) -> CredentialStore {
+        let login_file = files.first().cloned();
+        CredentialStore { files, login_file, given: None, helper_path: None, helper_timeout: HELPER_TIMEOUT }
     }
 
-    /// A store reading `DIR/config.json`.
+    /// Docker's `config.json` (`$DOCKER_CONFIG`, else `$HOME/.docker`), then
+    /// `REGISTRY_AUTH_FILE`, then podman's `$XDG_RUNTIME_DIR/containers/auth.json` and
+    /// `$XDG_CONFIG_HOME/containers/auth.json` (`$HOME/.config/...`).
+    pub fn from_env() -> CredentialStore {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let home = var("HOME");
+        let mut files = Vec::new();
+        files.extend(var("DOCKER_CONFIG").or_else(|| home.as_ref().map(|h| h.join(".docker"))).map(|d| d.join("config.json")));
+        files.extend(var("REGISTRY_AUTH_FILE"));
+        files.extend(var("XDG_RUNTIME_DIR").map(|d| d.join("containers").join("auth.json")));
+        let config_home = var("XDG_CONFIG_HOME").or_else(|| home.map(|h| h.join(".config")));
+        files.extend(config_home.map(|d| d.join("containers").join("auth.json")));
+        let mut store = CredentialStore::of(Vec::new());
+        for f in files {
+            if !store.files.contains(&f) {
+                store.files.push(f);
+            }
+        }
+        store.login_file = store.files.first().cloned();
+        store
+    }
+
+    /// A store reading `DIR/config.json` alone.
     pub fn with_config_dir(dir: impl Into<PathBuf>) -> CredentialStore {
-        CredentialStore { dir: Some(dir.into()), helper_path: None, helper_timeout: HELPER_TIMEOUT }
+        CredentialStore::of(vec![dir.into().join("config.json")])
+    }
+
+    /// Reads `file` (ferry's `registryAuthFile`) before every other file, and makes it the
+    /// file `login` writes.
+    pub fn with_registry_auth_file(mut self, file: PathBuf) -> CredentialStore {
+        self.files.retain(|f| *f != file);
+        self.files.insert(0, file.clone());
+        self.login_file = Some(file);
+        self
+    }
+
+    /// A store that answers `credential` for every host (`ferry login` checks a password so).
+    pub fn given(credential: Credential) -> CredentialStore {
+        CredentialStore { given: Some(credential), ..CredentialStore::of(Vec::new()) }
     }
 
     /// Look for `docker-credential-*` helpers only in these directories (instead of `PATH`).
@@ -186,46 +289,73 @@ impl CredentialStore {
         self
     }
 
+    /// The files looked in, in order (for messages saying where none were found).
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// The file `ferry login` writes and `ferry logout` edits.
+    pub fn login_file(&self) -> Option<&Path> {
+        self.login_file.as_deref()
+    }
+
     /// Credentials for a registry host, or `None` when none are configured. Blocks while a
     /// credential helper runs (at most the helper timeout).
     pub fn get(&self, host: &str) -> Result<Option<Credential>, CredentialError> {
-        let Some(dir) = &self.dir else { return Ok(None) };
-        let path = dir.join("config.json");
-        let text = match fs_err::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(CredentialError::Read { path, source }),
-        };
-        let config: DockerConfig = serde_json::from_str(&text).map_err(|source| CredentialError::Parse { path: path.clone(), source })?;
+        Ok(self.find(host)?.map(|f| f.credential))
+    }
+
+    /// Credentials for a registry host and where they came from: the first file (in the
+    /// order of [`CredentialStore::files`]) with an entry or a helper answer for it.
+    pub fn find(&self, host: &str) -> Result<Option<Found>, CredentialError> {
+        if let Some(credential) = &self.given {
+            return Ok(Some(Found { credential: credential.clone(), source: Source::Given }));
+        }
+        for path in &self.files {
+            if let Some(found) = self.find_in(path, host)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    fn find_in(&self, path: &Path, host: &str) -> Result<Option<Found>, CredentialError> {
+        let Some(config) = read_config(path)? else { return Ok(None) };
         let names = aliases(host);
-        if let Some(helper) = names.iter().find_map(|n| config.cred_helpers.get(n)) {
-            return self.run_helper(helper, host);
+        let helper = |name: &String| {
+            let source = Source::Helper { helper: name.clone(), file: path.to_owned() };
+            Ok(self.run_helper(name, host)?.map(|credential| Found { credential, source }))
+        };
+        if let Some(name) = names.iter().find_map(|n| config.cred_helpers.get(n)) {
+            return helper(name);
         }
         let entry = config.auths.iter().find(|(k, _)| names.iter().any(|n| normalize(k) == *n)).map(|(_, v)| v);
         if let Some(entry) = entry
-            && let Some(c) = entry_credential(entry, &path)?
+            && let Some(credential) = entry_credential(entry, path)?
         {
-            return Ok(Some(c));
+            return Ok(Some(Found { credential, source: Source::File(path.to_owned()) }));
         }
         match &config.creds_store {
-            Some(store) if !store.is_empty() => self.run_helper(store, host),
+            Some(store) if !store.is_empty() => helper(store),
             _ => Ok(None),
+        }
+    }
+
+    /// `docker-credential-NAME`: in the helper directories when given, else on `PATH`.
+    fn helper_program(&self, helper: &str) -> Result<PathBuf, HelperFailure> {
+        let program = format!("docker-credential-{helper}");
+        match &self.helper_path {
+            Some(dirs) => dirs.iter().map(|d| d.join(&program)).find(|p| p.is_file()).ok_or(HelperFailure::NotFound),
+            None => Ok(PathBuf::from(program)),
         }
     }
 
     fn run_helper(&self, helper: &str, host: &str) -> Result<Option<Credential>, CredentialError> {
         let err = |failure: HelperFailure| CredentialError::Helper { helper: helper.to_owned(), host: host.to_owned(), failure };
-        let program = format!("docker-credential-{helper}");
-        let program = match &self.helper_path {
-            Some(dirs) => dirs.iter().map(|d| d.join(&program)).find(|p| p.is_file()).ok_or_else(|| err(HelperFailure::NotFound))?,
-            None => PathBuf::from(program),
-        };
+        let program = self.helper_program(helper).map_err(err)?;
         let out = run_with_timeout(Command::new(&program).arg("get"), host.as_bytes(), self.helper_timeout).map_err(err)?;
         if !out.status.success() {
-            // The protocol's "no credentials" answer: docker-credential-helpers print
-            // "credentials not found in native keychain"; others word it alike.
-            let msg = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-            if msg.to_ascii_lowercase().contains("not found") {
+            if out.says_not_found() {
                 return Ok(None);
             }
             return Err(err(HelperFailure::Exit(out.status)));
@@ -246,11 +376,33 @@ impl CredentialStore {
     }
 }
 
+/// A credentials file, or `None` when it does not exist.
+fn read_config(path: &Path) -> Result<Option<DockerConfig>, CredentialError> {
+    let text = match fs_err::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(CredentialError::Read { path: path.to_owned(), source }),
+    };
+    if text.trim().is_empty() {
+        return Ok(Some(DockerConfig::default()));
+    }
+    serde_json::from_str(&text).map(Some).map_err(|source| CredentialError::Parse { path: path.to_owned(), source })
+}
+
 /// What a finished helper wrote and how it exited.
 struct HelperOutput {
     status: ExitStatus,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+}
+
+impl HelperOutput {
+    /// The protocol's "no credentials" answer: docker-credential-helpers print "credentials
+    /// not found in native keychain"; others word it alike.
+    fn says_not_found(&self) -> bool {
+        let msg = String::from_utf8_lossy(&self.stdout).to_string() + &String::from_utf8_lossy(&self.stderr);
+        msg.to_ascii_lowercase().contains("not found")
+    }
 }
 
 /// Runs `command` with `input` on its standard input, reading its output, and kills it when
@@ -395,6 +547,31 @@ mod tests {
         }
         assert!(matches!(s.get("h.io"), Err(CredentialError::Helper { failure: HelperFailure::Exit(st), .. }) if st.code() == Some(3)));
         assert!(matches!(s.get("j.io"), Err(CredentialError::Helper { failure: HelperFailure::Answer(_), .. })));
+    }
+
+    #[test]
+    fn the_first_file_with_an_entry_wins_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let (docker, podman, own) = (dir.path().join("config.json"), dir.path().join("auth.json"), dir.path().join("own.json"));
+        std::fs::write(&docker, r#"{"auths":{"a.io":{"auth":"ZG9ja2VyOnB3"}}}"#).unwrap();
+        std::fs::write(&podman, r#"{"auths":{"a.io":{"auth":"cG9kbWFuOnB3"},"b.io/ns/repo":{"auth":"cG9kbWFuOnB3"}}}"#).unwrap();
+        let store = CredentialStore::of(vec![docker.clone(), dir.path().join("missing.json"), podman.clone()]);
+        let user = |f: Option<Found>| match f.map(|f| (f.credential, f.source)) {
+            Some((Credential::Basic { username, .. }, source)) => Some((username, source)),
+            _ => None,
+        };
+        assert_eq!(user(store.find("a.io").unwrap()), Some(("docker".into(), Source::File(docker.clone()))));
+        assert_eq!(user(store.find("b.io").unwrap()), Some(("podman".into(), Source::File(podman.clone()))));
+        assert_eq!(store.find("c.io").unwrap(), None);
+        // registryAuthFile comes first, and is where login writes.
+        std::fs::write(&own, r#"{"auths":{"a.io":{"username":"own","password":"pw"}}}"#).unwrap();
+        let store = store.with_registry_auth_file(own.clone());
+        assert_eq!(user(store.find("a.io").unwrap()), Some(("own".into(), Source::File(own.clone()))));
+        assert_eq!((store.files()[0].clone(), store.login_file()), (own.clone(), Some(own.as_path())));
+        assert_eq!(
+            Source::Helper { helper: "pass".into(), file: docker.clone() }.to_string(),
+            format!("credential helper docker-credential-pass (named in {})", docker.display())
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //!   unchanged, decoded strictly (an unknown key is an error naming the key and the file);
 //!   `rewritePull` rules apply in file order (ace-dt used random order, spec §13.26) and a
 //!   broken file is an error, never silently replaced by defaults (§13.27);
-//! - Docker's credential store ([`credentials`]): `config.json`, `credHelpers`,
-//!   `credsStore`, identity tokens;
+//! - registry credentials ([`credentials`]): `registryAuthFile`, Docker's `config.json`
+//!   (`credHelpers`, `credsStore`, identity tokens), `REGISTRY_AUTH_FILE` and podman's
+//!   `auth.json`, read in that order; written by `ferry login`;
 //! - per-host TLS material in `certs.d` directories ([`certs`]).
 
 pub mod certs;
@@ -14,5 +15,5 @@ mod config;
 pub mod credentials;
 mod sample;
 
-pub use config::{Config, ConfigError, Endpoint, PluginSettings, ReferrersMode, SYSTEM_CONFIG, Scheme};
+pub use config::{Config, ConfigError, Endpoint, PluginSettings, ReferrersMode, SYSTEM_CONFIG, Scheme, SchemeSource};
 pub use sample::sample;

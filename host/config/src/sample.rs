@@ -46,8 +46,15 @@ kind: Configuration
 #     - /etc/ferry/keys/officer.pub
 #   store: /var/lib/ferry/plugins      # installed bundles (default $XDG_DATA_HOME/ferry/plugins)
 
-## Credentials come from Docker's credential store ($DOCKER_CONFIG/config.json or
-## ~/.docker/config.json, with credHelpers and credsStore). CA certificates and client
-## certificates for HOST come from /etc/containerd/certs.d/HOST, /etc/docker/certs.d/HOST
-## or ~/.docker/certs.d/HOST (ca.pem or *.crt; cert.pem + key.pem).
+## Credentials for a registry come from the first of: registryAuthFile (below), Docker's
+## $DOCKER_CONFIG/config.json or ~/.docker/config.json (with credHelpers and credsStore),
+## $REGISTRY_AUTH_FILE, podman's $XDG_RUNTIME_DIR/containers/auth.json and
+## ~/.config/containers/auth.json. `ferry login` writes registryAuthFile when set, else
+## Docker's config.json (or its credential helper).
+# registryAuthFile: ~/.docker/config.json
+
+## Plain HTTP: an http:// endpoint above, or --plain-http HOST on the command line. Loopback
+## registries (localhost, 127.0.0.0/8, ::1) that answer TLS in plain HTTP need neither.
+## CA certificates and client certificates for HOST come from /etc/containerd/certs.d/HOST,
+## /etc/docker/certs.d/HOST or ~/.docker/certs.d/HOST (ca.pem or *.crt; cert.pem + key.pem).
 "#;

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use ferry_config::credentials::{Credential, Secret};
+use reqwest::Method;
 
-use crate::error::{ErrorKind, body_codes, describe_body};
+use crate::error::{ErrorKind, Presented, body_codes, describe_body};
 use crate::retry::RetryPolicy;
 
 /// What a registry asked for in its `WWW-Authenticate` header.
@@ -172,7 +173,11 @@ async fn fetch_token_once(
                 form.push(("service", s.to_owned()));
             }
             let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-            http.post(realm).header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body)
+            (
+                Method::POST,
+                realm.to_owned(),
+                http.post(realm).header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body),
+            )
         }
         other => {
             let mut url = url::Url::parse(realm)
@@ -186,23 +191,32 @@ async fn fetch_token_once(
                     q.append_pair("scope", s);
                 }
             }
+            let shown = url.to_string();
             let mut rb = http.get(url);
             if let Some(Credential::Basic { username, password }) = other {
                 rb = rb.basic_auth(username, Some(password.expose()));
             }
-            rb
+            (Method::GET, shown, rb)
         }
     };
+    let (method, url, request) = request;
     let network = |source| (ErrorKind::Network { what: what.clone(), source }, None);
-    let resp = request.send().await.map_err(network)?;
+    let started = Instant::now();
+    let sent = request.send().await;
+    let url = crate::wire::loggable(&url);
+    match &sent {
+        Ok(resp) => tracing::debug!("HTTP {method} {url} -> {} in {:?}", resp.status(), started.elapsed()),
+        Err(e) => tracing::debug!("HTTP {method} {url} -> failed after {:?}: {}", started.elapsed(), crate::wire::causes(e)),
+    }
+    let resp = sent.map_err(network)?;
     let status = resp.status().as_u16();
     let retry_after = resp.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = resp.bytes().await.map_err(network)?;
     let (detail, codes) = (describe_body(&body), body_codes(&body));
     match status {
         200 => {}
-        401 => return Err((ErrorKind::Unauthorized { what, detail, codes }, None)),
-        403 => return Err((ErrorKind::Denied { what, detail, codes }, None)),
+        401 => return Err((ErrorKind::Unauthorized { what, detail, codes, presented: Box::new(Presented::Unknown) }, None)),
+        403 => return Err((ErrorKind::Denied { what, detail, codes, presented: Box::new(Presented::Unknown) }, None)),
         _ => return Err((ErrorKind::Status { what, status, detail, codes }, retry_after)),
     }
     let parsed: TokenResponse = serde_json::from_slice(&body)

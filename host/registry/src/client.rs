@@ -1,28 +1,36 @@
 //! The client, its per-repository handle, and the request loop every operation goes
 //! through: auth, retries and the per-host concurrency limit.
 //!
+//! An `https://` endpoint that answers in plain HTTP is a plain-HTTP registry: a loopback one
+//! (without an endpoint in the configuration) is then reached over `http://` for the rest of
+//! the run, as Docker and containerd do; any other is an error saying what to configure. At
+//! `-v debug` every request is logged (method, URL without secrets, status, duration,
+//! attempt), and where each host's credentials came from.
+//!
 //! Nothing here holds a lock across network I/O. Bearer tokens are fetched once per host and
 //! scope set however many requests need them at the same time (other hosts and scopes fetch
 //! in parallel), and credentials once per registry; Docker credential helpers, which are
 //! processes, run on blocking threads, never on the async workers.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use ferry_config::certs::CertDirs;
-use ferry_config::credentials::{Credential, CredentialError, CredentialStore};
-use ferry_config::{Config, Endpoint, Scheme};
+use ferry_config::credentials::{Credential, CredentialError, CredentialStore, Found};
+use ferry_config::{Config, Endpoint, Scheme, SchemeSource};
 use ferry_oci::Reference;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, Challenge, Token};
-use crate::error::{Error, ErrorKind, body_codes, describe_body};
+use crate::error::{Error, ErrorKind, Presented, body_codes, describe_body};
 use crate::flight::SingleFlight;
 use crate::retry::{RetryPolicy, retriable_status};
+use crate::wire;
 
 /// A registry client shared by every repository handle; cheap to clone.
 #[derive(Clone)]
@@ -42,7 +50,9 @@ struct Inner {
     /// Bearer tokens by host and scope set.
     tokens: SingleFlight<(String, String), Token, ErrorKind>,
     /// Credentials by host, looked up once for the client's life.
-    credentials_found: SingleFlight<String, Option<Credential>, CredentialError>,
+    credentials_found: SingleFlight<String, Option<Found>, CredentialError>,
+    /// Loopback hosts that answered TLS in plain HTTP: reached over `http://` from then on.
+    plain_fallback: Mutex<HashSet<String>>,
     pub(crate) referrers_api: Mutex<HashMap<String, bool>>,
     /// Serialises read-modify-write of tag-schema referrer indexes, per host and subject
     /// tag, so concurrent copies never drop each other's entries.
@@ -93,9 +103,14 @@ impl Request {
 }
 
 impl Client {
-    /// A client reading credentials from the Docker config and certificates from `certs.d`.
+    /// A client reading credentials from the configuration's `registryAuthFile`, Docker's
+    /// config, `REGISTRY_AUTH_FILE` and podman's `auth.json`, and certificates from `certs.d`.
     pub fn new(config: Config) -> Client {
-        Client::with_parts(config, CredentialStore::from_env(), CertDirs::default_dirs(), RetryPolicy::default())
+        let mut credentials = CredentialStore::from_env();
+        if let Some(file) = config.registry_auth_file() {
+            credentials = credentials.with_registry_auth_file(file);
+        }
+        Client::with_parts(config, credentials, CertDirs::default_dirs(), RetryPolicy::default())
     }
 
     /// A client with explicit credential store, certificate directories and retry policy.
@@ -113,10 +128,16 @@ impl Client {
                 challenges: Mutex::new(HashMap::new()),
                 tokens: SingleFlight::default(),
                 credentials_found: SingleFlight::default(),
+                plain_fallback: Mutex::new(HashSet::new()),
                 referrers_api: Mutex::new(HashMap::new()),
                 referrers_tag_locks: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Where credentials are read from (and `ferry login` writes).
+    pub fn credentials(&self) -> &CredentialStore {
+        &self.inner.credentials
     }
 
     /// The configuration in force.
@@ -159,14 +180,21 @@ impl Client {
 
     /// The credentials for an endpoint (by host, else by the registry's name), looked up once:
     /// concurrent requests wait for one lookup, and a failed lookup is not kept.
-    async fn credential(&self, endpoint: &Endpoint) -> Result<Option<Credential>, Error> {
+    async fn credential(&self, endpoint: &Endpoint) -> Result<Option<Found>, Error> {
         let store = self.inner.credentials.clone();
         let (host, registry) = (endpoint.host.clone(), endpoint.registry.clone());
         let lookup = || async move {
             // A helper is a process that may be slow or prompt: keep it off the async workers.
             let blocking = tokio::task::spawn_blocking(move || {
-                let found = store.get(&host)?;
-                if found.is_none() && registry != host { store.get(&registry) } else { Ok(found) }
+                let mut found = store.find(&host)?;
+                if found.is_none() && registry != host {
+                    found = store.find(&registry)?;
+                }
+                match &found {
+                    Some(f) => tracing::debug!("credentials for {host}: from {}", f.source),
+                    None => tracing::debug!("credentials for {host}: none found (looked in: {})", files(&store)),
+                }
+                Ok(found)
             });
             match blocking.await {
                 Ok(found) => found,
@@ -183,6 +211,15 @@ impl Client {
             .map_err(|e| Error::new(&endpoint.host, ErrorKind::Credentials(e)))
     }
 
+    /// What a refused request carried: the credentials' source, or where none were found.
+    async fn presented(&self, endpoint: &Endpoint) -> Box<Presented> {
+        Box::new(match self.credential(endpoint).await {
+            Ok(Some(found)) => Presented::From(found.source),
+            Ok(None) => Presented::Nothing { looked_in: self.inner.credentials.files().to_vec(), registry: endpoint.registry.clone() },
+            Err(_) => Presented::Unknown,
+        })
+    }
+
     fn challenge(&self, host: &str) -> Option<Challenge> {
         self.inner.challenges.lock().unwrap_or_else(|e| e.into_inner()).get(host).cloned()
     }
@@ -191,15 +228,24 @@ impl Client {
     async fn authorization(&self, endpoint: &Endpoint, http: &reqwest::Client, scopes: &[String]) -> Result<Option<String>, Error> {
         let Some(challenge) = self.challenge(&endpoint.host) else { return Ok(None) };
         match challenge {
-            Challenge::Basic => match self.credential(endpoint).await? {
+            Challenge::Basic => match self.credential(endpoint).await?.map(|f| f.credential) {
                 Some(Credential::Basic { username, password }) => Ok(Some(auth::basic_header(&username, password.expose()))),
                 _ => Ok(None),
             },
             Challenge::Bearer { realm, service, .. } => {
                 let key = (endpoint.host.clone(), auth::scope_key(scopes));
                 let fetch = || async {
-                    let credential = self.credential(endpoint).await.map_err(|e| e.kind)?;
-                    auth::fetch_token(http, &realm, service.as_deref(), scopes, credential.as_ref(), &self.inner.retry).await
+                    let found = self.credential(endpoint).await.map_err(|e| e.kind)?;
+                    let credential = found.as_ref().map(|f| &f.credential);
+                    match auth::fetch_token(http, &realm, service.as_deref(), scopes, credential, &self.inner.retry).await {
+                        Err(ErrorKind::Unauthorized { what, detail, codes, .. }) => {
+                            Err(ErrorKind::Unauthorized { what, detail, codes, presented: self.presented(endpoint).await })
+                        }
+                        Err(ErrorKind::Denied { what, detail, codes, .. }) => {
+                            Err(ErrorKind::Denied { what, detail, codes, presented: self.presented(endpoint).await })
+                        }
+                        other => other,
+                    }
                 };
                 let token = self
                     .inner
@@ -224,12 +270,30 @@ impl Client {
         }
     }
 
+    /// The endpoint requests go to: over `http://` once a loopback host answered TLS in
+    /// plain HTTP.
+    fn effective<'e>(&self, endpoint: &'e Endpoint) -> Cow<'e, Endpoint> {
+        let switched = endpoint.scheme == Scheme::Https
+            && self.inner.plain_fallback.lock().unwrap_or_else(|e| e.into_inner()).contains(&endpoint.host);
+        if switched { Cow::Owned(wire::plain(endpoint)) } else { Cow::Borrowed(endpoint) }
+    }
+
+    /// A loopback `https://` endpoint that is not configured may fall back to plain HTTP.
+    fn may_fall_back(endpoint: &Endpoint) -> bool {
+        endpoint.scheme == Scheme::Https && endpoint.scheme_source == SchemeSource::Default && wire::is_loopback(&endpoint.host)
+    }
+
     /// Sends a request: adds auth (answering one 401 challenge), retries transient failures
     /// of replayable requests with backoff, and holds a per-host permit while it runs.
     /// Returns the response whatever its status; callers map statuses to errors.
     pub(crate) async fn send(&self, endpoint: &Endpoint, mut req: Request) -> Result<Response, Error> {
-        let http = self.http(endpoint)?;
-        let host = endpoint.host.as_str();
+        let mut endpoint = self.effective(endpoint);
+        if endpoint.scheme == Scheme::Http {
+            req.url = wire::to_plain(&req.url, &endpoint);
+        }
+        let mut http = self.http(&endpoint)?;
+        let host = endpoint.host.clone();
+        let host = host.as_str();
         let semaphore = self.limit(host);
         let mut scopes = req.scopes.clone();
         let mut answered_challenge = false;
@@ -246,27 +310,51 @@ impl Client {
             };
             let replayable = !matches!(body, Some(ref b) if b.as_bytes().is_none());
             let mut rb = http.request(req.method.clone(), &req.url).headers(req.headers.clone());
-            if let Some(value) = self.authorization(endpoint, &http, &scopes).await? {
+            if let Some(value) = self.authorization(&endpoint, &http, &scopes).await? {
                 rb = rb.header(AUTHORIZATION, value);
             }
             if let Some(b) = body {
                 rb = rb.body(b);
             }
             let permit = semaphore.clone().acquire_owned().await;
+            let started = Instant::now();
             let result = rb.send().await;
             drop(permit);
+            let url = wire::loggable(&req.url);
             let resp = match result {
                 Ok(r) => r,
                 Err(source) => {
+                    tracing::debug!(
+                        "HTTP {} {url} -> failed after {:?} (attempt {attempt}): {}",
+                        req.method,
+                        started.elapsed(),
+                        wire::causes(&source)
+                    );
+                    if endpoint.scheme == Scheme::Https && wire::answered_in_plain_http(&source) {
+                        if Client::may_fall_back(&endpoint) && replayable {
+                            tracing::info!("{host} answered plain HTTP to a TLS handshake; a loopback registry: using http://{host}");
+                            self.inner.plain_fallback.lock().unwrap_or_else(|e| e.into_inner()).insert(host.to_owned());
+                            endpoint = Cow::Owned(wire::plain(&endpoint));
+                            req.url = wire::to_plain(&req.url, &endpoint);
+                            http = self.http(&endpoint)?;
+                            attempt -= 1;
+                            continue;
+                        }
+                        let configured = endpoint.scheme_source == SchemeSource::Config;
+                        let registry = endpoint.registry.clone();
+                        let kind = ErrorKind::PlainHttp { what: req.what, registry, host: host.to_owned(), configured };
+                        return Err(Error::new(host, kind));
+                    }
                     if replayable && self.inner.retry.allows_another(attempt) && transient_transport(&source) {
                         let wait = self.inner.retry.wait(attempt, None).await;
-                        tracing::warn!("{host}: {}: {source}; retried after {wait:?}", req.what);
+                        tracing::warn!("{host}: {}: {}; retried after {wait:?}", req.what, wire::causes(&source));
                         continue;
                     }
                     return Err(Error::new(host, ErrorKind::Network { what: req.what, source }));
                 }
             };
             let status = resp.status();
+            tracing::debug!("HTTP {} {url} -> {status} in {:?} (attempt {attempt})", req.method, started.elapsed());
             if status == StatusCode::UNAUTHORIZED && !answered_challenge && replayable {
                 let challenge = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).and_then(auth::parse_challenge);
                 if let Some(challenge) = challenge {
@@ -279,15 +367,40 @@ impl Client {
                     continue;
                 }
             }
-            if status == StatusCode::UNAUTHORIZED {
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                 let body = resp.bytes().await.unwrap_or_default();
-                let (detail, codes) = (describe_body(&body), body_codes(&body));
-                return Err(Error::new(host, ErrorKind::Unauthorized { what: req.what, detail, codes }));
+                let (what, detail, codes) = (req.what, describe_body(&body), body_codes(&body));
+                let presented = self.presented(&endpoint).await;
+                let kind = if status == StatusCode::UNAUTHORIZED {
+                    ErrorKind::Unauthorized { what, detail, codes, presented }
+                } else {
+                    ErrorKind::Denied { what, detail, codes, presented }
+                };
+                return Err(Error::new(host, kind));
             }
-            if status == StatusCode::FORBIDDEN {
+            if status == StatusCode::BAD_REQUEST && endpoint.scheme == Scheme::Http && !is_json(resp.headers()) {
+                // A TLS server answers plain HTTP with a 400 in text (Go's has no headers at
+                // all); a registry's own 400 is JSON.
+                let (version, headers) = (resp.version(), resp.headers().clone());
                 let body = resp.bytes().await.unwrap_or_default();
-                let (detail, codes) = (describe_body(&body), body_codes(&body));
-                return Err(Error::new(host, ErrorKind::Denied { what: req.what, detail, codes }));
+                // The answer to a HEAD has no body to read the words from: ask with a GET.
+                let tls_server = if req.method == Method::HEAD && headers.is_empty() {
+                    let probe = http.get(format!("{}/v2/", endpoint.url)).send().await;
+                    match probe {
+                        Ok(r) => wire::is_tls_server_answer(&r.bytes().await.unwrap_or_default()),
+                        Err(_) => false,
+                    }
+                } else {
+                    wire::is_tls_server_answer(&body)
+                };
+                if tls_server {
+                    let flag = endpoint.scheme_source == SchemeSource::PlainHttpFlag;
+                    let (what, registry) = (req.what, endpoint.registry.clone());
+                    return Err(Error::new(host, ErrorKind::TlsExpected { what, registry, host: host.to_owned(), flag }));
+                }
+                let mut rebuilt = ::http::Response::new(body);
+                (*rebuilt.status_mut(), *rebuilt.version_mut(), *rebuilt.headers_mut()) = (status, version, headers);
+                return Ok(Response::from(rebuilt));
             }
             if retriable_status(status.as_u16()) && replayable && self.inner.retry.allows_another(attempt) {
                 let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -299,6 +412,32 @@ impl Client {
             return Ok(resp);
         }
     }
+
+    /// Checks that the registry accepts this client's credentials: `GET /v2/`, answering its
+    /// challenge (basic, or a token for no particular repository), as `docker login` does.
+    pub async fn check_login(&self, registry: &str) -> Result<(), Error> {
+        let endpoint = self.inner.config.endpoint(registry);
+        let url = format!("{}/v2/", endpoint.url);
+        let resp = self.send(&endpoint, Request::new(Method::GET, url, Vec::new(), "/v2/".to_owned())).await?;
+        let status = resp.status().as_u16();
+        if status == 200 {
+            return Ok(());
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        Err(Error::new(
+            &endpoint.host,
+            ErrorKind::Status { what: "/v2/".to_owned(), status, detail: describe_body(&body), codes: body_codes(&body) },
+        ))
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"))
+}
+
+/// The credential files, for a log line.
+fn files(store: &CredentialStore) -> String {
+    store.files().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn transient_transport(e: &reqwest::Error) -> bool {

@@ -3,7 +3,10 @@
 //! code, never by message text.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use ferry_config::credentials::Source;
 
 use ferry_oci::{BlobError, DigestMismatch};
 
@@ -31,8 +34,8 @@ pub enum ErrorKind {
         #[source]
         source: reqwest::Error,
     },
-    /// The registry wants credentials we do not have, or rejected ours.
-    #[error("{what}: unauthorized{}", hint(.detail))]
+    /// The registry wants credentials we do not have, or rejected ours (401).
+    #[error("{what}: {}", refusal(401, .detail, .presented))]
     Unauthorized {
         /// The operation.
         what: String,
@@ -40,9 +43,11 @@ pub enum ErrorKind {
         detail: String,
         /// The spec error codes of the answer (`UNAUTHORIZED`, `DENIED`...).
         codes: Vec<ErrorCode>,
+        /// The credentials the request carried (boxed: it is large, and rare).
+        presented: Box<Presented>,
     },
-    /// The credentials are valid but lack permission.
-    #[error("{what}: access denied{}", hint(.detail))]
+    /// The credentials (or anonymous access) lack permission (403).
+    #[error("{what}: {}", refusal(403, .detail, .presented))]
     Denied {
         /// The operation.
         what: String,
@@ -50,6 +55,34 @@ pub enum ErrorKind {
         detail: String,
         /// The spec error codes of the answer.
         codes: Vec<ErrorCode>,
+        /// The credentials the request carried (boxed: it is large, and rare).
+        presented: Box<Presented>,
+    },
+    /// An `https://` endpoint answered the TLS handshake in plain HTTP: a plain-HTTP registry
+    /// (never retried).
+    #[error("{what}: https://{host} answered plain HTTP to a TLS handshake: it is a plain-HTTP registry; {}", plain_http_fix(.registry, .host, .configured))]
+    PlainHttp {
+        /// The operation.
+        what: String,
+        /// The registry as written in the reference.
+        registry: String,
+        /// `host[:port]`.
+        host: String,
+        /// The configuration names this endpoint (rather than ferry's `https://` default).
+        configured: bool,
+    },
+    /// An `http://` endpoint answered that it speaks TLS (Go's "Client sent an HTTP request
+    /// to an HTTPS server").
+    #[error("{what}: http://{host} is a TLS (https) registry, reached here over plain HTTP; {}", tls_fix(.registry, .host, .flag))]
+    TlsExpected {
+        /// The operation.
+        what: String,
+        /// The registry as written in the reference.
+        registry: String,
+        /// `host[:port]`.
+        host: String,
+        /// `--plain-http` chose plain HTTP (rather than the configuration).
+        flag: bool,
     },
     /// A manifest, blob or repository does not exist.
     #[error("{what}: not found")]
@@ -144,6 +177,62 @@ fn innermost(e: &reqwest::Error) -> String {
 
 fn hint(detail: &str) -> String {
     if detail.is_empty() { String::new() } else { format!(" ({detail})") }
+}
+
+/// The credentials a refused request carried: none, from where, or not known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Presented {
+    /// Not known (the credential lookup was not made).
+    Unknown,
+    /// None were found for the host in these files; `ferry login REGISTRY` would add some.
+    Nothing {
+        /// The files looked in, in order.
+        looked_in: Vec<PathBuf>,
+        /// The registry to log in to.
+        registry: String,
+    },
+    /// Credentials from here (a file or a helper; never the secret).
+    From(Source),
+}
+
+/// "the registry refused the credentials from FILE (401 Unauthorized; DETAIL)", or that it
+/// needs some and none were found, where ferry looked and what to run.
+fn refusal(status: u16, detail: &str, presented: &Presented) -> String {
+    let status_text = if status == 401 { "401 Unauthorized" } else { "403 Forbidden" };
+    let why = if detail.is_empty() { status_text.to_owned() } else { format!("{status_text}; {detail}") };
+    match (presented, status) {
+        (Presented::From(source), 401) => format!("the registry refused the credentials from {source} ({why})"),
+        (Presented::From(source), _) => format!("the credentials from {source} are not allowed this ({why})"),
+        (Presented::Nothing { looked_in, registry }, _) => {
+            let places = if looked_in.is_empty() {
+                "nowhere: no DOCKER_CONFIG, HOME or REGISTRY_AUTH_FILE".to_owned()
+            } else {
+                looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            };
+            let needs = if status == 401 { "needs credentials" } else { "refuses anonymous access" };
+            format!("the registry {needs} and none were found ({why}; looked in: {places}); run `ferry login {registry}`")
+        }
+        (Presented::Unknown, 401) => format!("unauthorized{}", hint(detail)),
+        (Presented::Unknown, _) => format!("access denied{}", hint(detail)),
+    }
+}
+
+fn plain_http_fix(registry: &str, host: &str, configured: &bool) -> String {
+    let how = if *configured {
+        format!("change its endpoint in the config file to registryConfig.registries.\"{registry}\".endpoints: [\"http://{host}\"]")
+    } else {
+        format!("add to the config file registryConfig: {{registries: {{\"{registry}\": {{endpoints: [\"http://{host}\"]}}}}}}")
+    };
+    format!("{how}, or run with --plain-http {registry}")
+}
+
+fn tls_fix(registry: &str, host: &str, flag: &bool) -> String {
+    if *flag {
+        format!("leave out --plain-http {registry}")
+    } else {
+        format!("change its endpoint in the config file to registryConfig.registries.\"{registry}\".endpoints: [\"https://{host}\"]")
+    }
 }
 
 /// An error code of the distribution spec's error envelope (`{"errors":[{"code":…}]}`).
@@ -426,7 +515,12 @@ mod tests {
             ErrorKind::Status { what: "push".into(), status: 400, detail: String::new(), codes: vec![ErrorCode::DigestInvalid] },
         );
         assert!(race.is_index_race() && race.has_code(&ErrorCode::DigestInvalid) && !race.is_transient());
-        let denied = ErrorKind::Unauthorized { what: "token".into(), detail: String::new(), codes: vec![ErrorCode::Denied] };
+        let denied = ErrorKind::Unauthorized {
+            what: "token".into(),
+            detail: String::new(),
+            codes: vec![ErrorCode::Denied],
+            presented: Box::new(Presented::Unknown),
+        };
         let shared = Error::new("h", ErrorKind::Token(Arc::new(denied)));
         assert!(shared.has_code(&ErrorCode::Denied));
         assert_eq!(shared.to_string(), "h: token: unauthorized");

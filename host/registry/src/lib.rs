@@ -1,7 +1,8 @@
 //! ferry's OCI distribution client.
 //!
 //! It owns everything between a [`Reference`](ferry_oci::Reference) and the registry's HTTP
-//! API: endpoint selection and repository rewriting from the configuration, TLS (system roots
+//! API: endpoint selection and repository rewriting from the configuration (a loopback
+//! registry that answers TLS in plain HTTP is reached over `http://`, as Docker does), TLS (system roots
 //! plus `certs.d` CAs and client certificates, or `insecureSkipVerify`), anonymous, basic and
 //! bearer-token auth with a token cache (Docker credential store, helpers and identity
 //! tokens; each token and each registry's credentials fetched once however many requests
@@ -32,11 +33,12 @@ mod referrers;
 mod retry;
 mod tls;
 mod upload;
+mod wire;
 
 pub use upload::{Mount, UploadSession};
 
 pub use blob::HOLD_BYTES;
 pub use client::{Client, Repository};
-pub use error::{Error, ErrorCode, ErrorKind};
+pub use error::{Error, ErrorCode, ErrorKind, Presented};
 pub use referrers::COSIGN_SUFFIXES;
 pub use retry::{BODY_RESUME, INDEX_RACE, REFETCH, RetryPolicy};

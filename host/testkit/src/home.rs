@@ -1,4 +1,5 @@
-//! A throw-away HOME for a ferry process: Docker credentials, `certs.d` CAs, XDG dirs.
+//! A throw-away HOME for a ferry process: Docker credentials, `certs.d` CAs, XDG dirs (so
+//! neither this machine's `~/.docker/config.json` nor podman's `auth.json` is ever read).
 
 use std::path::{Path, PathBuf};
 
@@ -103,6 +104,7 @@ impl TestHome {
             ("DOCKER_CONFIG".to_owned(), self.docker_config_dir()),
             ("XDG_CONFIG_HOME".to_owned(), p.join(".config")),
             ("XDG_CACHE_HOME".to_owned(), p.join(".cache")),
+            ("XDG_RUNTIME_DIR".to_owned(), p.join("run")),
         ]
     }
 }

@@ -9,6 +9,7 @@
 //!   layers), the same seed always giving the same digests;
 //! - [`ferro`]: `ferro-oci-server`, a second registry implementation with the referrers API;
 //! - [`token`]: the token server of token-auth registries, with counters and armed faults;
+//! - [`forward`]: a TCP forwarder counting connections, on any local address;
 //! - [`home`]: a throw-away HOME with Docker credentials and `certs.d` CAs for a ferry process.
 //!
 //! It panics with clear messages on setup failures: it is test support.
@@ -16,6 +17,7 @@
 #![allow(clippy::print_stderr, clippy::unwrap_used, clippy::expect_used, missing_docs, reason = "test support")]
 
 pub mod ferro;
+pub mod forward;
 pub mod home;
 pub mod images;
 pub mod proxy;
@@ -24,6 +26,7 @@ pub mod registry;
 pub mod rng;
 pub mod token;
 
+pub use forward::Forwarder;
 pub use home::TestHome;
 pub use proxy::{Fault, FaultProxy, Rule};
 pub use push::Pusher;

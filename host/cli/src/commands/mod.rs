@@ -9,6 +9,7 @@ pub(crate) mod config;
 mod deserialize;
 mod diff;
 mod gather;
+pub(crate) mod login;
 pub(crate) mod plugin;
 mod scatter;
 mod serialize;
