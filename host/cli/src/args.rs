@@ -28,7 +28,9 @@ Exit status:
 
 Environment:
   FERRY_CONFIG           configuration files, ':'-separated (as --config)
+  ACE_DT_CONFIG          ace-dt's configuration files, read after ferry's own places
   FERRY_VERBOSITY        log level (as -v)
+  ACE_DT_VERBOSITY       log level, after FERRY_VERBOSITY
   FERRY_KEY_PASSPHRASE   passphrase of an encrypted signing key
   DOCKER_CONFIG          directory of Docker's config.json (registry credentials)
   NO_COLOR               no colour in log lines
@@ -37,7 +39,7 @@ Documentation: docs/ in the source tree; `ferry mirror COMMAND --help` shows exa
 
 /// ferry: air-gap OCI image mirroring.
 #[derive(Parser, Debug)]
-#[command(name = "ferry", version, about, propagate_version = true, after_help = AFTER_HELP)]
+#[command(name = "ferry", version, long_version = crate::version::long(), about, propagate_version = true, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: Global,
@@ -48,12 +50,21 @@ pub(crate) struct Cli {
 /// Flags every command takes.
 #[derive(Args, Debug, Clone)]
 pub(crate) struct Global {
-    /// Configuration file candidates; the first readable one is used [env: FERRY_CONFIG, ':'-separated]
+    /// Configuration file (must exist; repeatable, the first is read). Default: FERRY_CONFIG (':'-separated), else the first of ./ferry-config.yaml, ~/.config/ferry/config.yaml, /etc/ferry/config.yaml, then ace-dt's ACE_DT_CONFIG or its places
     #[arg(long = "config", global = true, value_name = "PATH")]
     pub(crate) config: Vec<PathBuf>,
-    /// Log level
-    #[arg(short = 'v', long, global = true, env = "FERRY_VERBOSITY", default_value = "warn", value_name = "LEVEL", ignore_case = true)]
-    pub(crate) verbosity: Level,
+    /// Log level: error, warn (the default), info or debug (ace-dt's 0, 4, 8, 12); -v alone means debug and never takes the next argument [env: FERRY_VERBOSITY, then ACE_DT_VERBOSITY]
+    #[arg(
+        short = 'v',
+        long,
+        global = true,
+        value_name = "LEVEL",
+        ignore_case = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "debug"
+    )]
+    pub(crate) verbosity: Option<Level>,
     /// No progress or status output; errors and warnings still go to stderr
     #[arg(short = 'q', long, global = true)]
     pub(crate) quiet: bool,
@@ -81,6 +92,42 @@ pub(crate) enum Command {
     /// Plugin components and site-approved bundles
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Print ferry's version, commit, build date, archive format and plugin interface
+    Version(VersionArgs),
+    /// Print a shell completion script: source it, or put it where your shell loads completions
+    Completion(CompletionArgs),
+    /// Write man pages: the top page to standard output, or one page per command into DIR
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VersionArgs {
+    /// text, or json for programs
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
+    pub(crate) output: VersionFormat,
+}
+
+/// `ferry version -o` values.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum VersionFormat {
+    /// One fact a line
+    Text,
+    /// One JSON object
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ManArgs {
+    /// Write ferry.1 and a page per command (ferry-mirror-gather.1, …) into this directory
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

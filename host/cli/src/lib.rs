@@ -6,6 +6,7 @@
 #![expect(clippy::print_stderr, reason = "the CLI is where errors are printed; standard output goes through `stdout`")]
 
 mod args;
+mod argv;
 mod commands;
 pub mod exit;
 mod mapping;
@@ -17,7 +18,9 @@ mod signal;
 mod stdout;
 mod taps;
 mod values;
+mod version;
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -27,7 +30,7 @@ use crate::stdout::out;
 
 /// Runs ferry with the process's arguments and returns its exit status.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(argv::normalize(std::env::args_os())) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::SUCCESS };
@@ -35,7 +38,14 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_logging(cli.global.verbosity);
+    let level = match argv::level(cli.global.verbosity, |name| std::env::var(name).ok()) {
+        Ok(level) => level,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    init_logging(level);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -62,6 +72,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let session = || session::Session::new(cli.global.clone());
     match cli.command {
         Command::Util(args::UtilCommand::Mbuffer(flags)) => commands::util::mbuffer(&cli.global, &flags),
+        Command::Version(a) => {
+            commands::packaging::version(&a);
+            Ok(())
+        }
+        Command::Completion(a) => {
+            commands::packaging::completion(&a);
+            Ok(())
+        }
+        Command::Man(a) => commands::packaging::man(&a),
         Command::Config(c) if c.sample => commands::config::run(None, &c),
         Command::Config(c) => commands::config::run(Some(&session()?), &c),
         Command::Plugin(P::Wit) => {
@@ -90,5 +109,27 @@ fn init_logging(level: args::Level) {
         args::Level::Debug => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::new(format!("{level},h2=warn,hyper=warn,reqwest=warn,rustls=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
+        .try_init();
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to anything but the empty
+/// string (no-color.org).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(super::colour(true, None));
+        assert!(super::colour(true, Some("".into())));
+        assert!(!super::colour(true, Some("1".into())));
+        assert!(!super::colour(false, None));
+    }
 }

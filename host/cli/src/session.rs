@@ -24,7 +24,7 @@ impl Session {
     /// Loads the configuration the global flags point at.
     pub(crate) fn new(global: Global) -> anyhow::Result<Session> {
         let candidates = Config::candidates(&global.config);
-        let config = Config::load(&candidates).context("loading configuration")?.with_plain_http(global.plain_http.iter().cloned());
+        let config = Config::load_from(&candidates).context("loading configuration")?.with_plain_http(global.plain_http.iter().cloned());
         Ok(Session { global, client: Client::new(config), sites: OnceLock::new(), taps: OnceLock::new() })
     }
 

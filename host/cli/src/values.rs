@@ -14,6 +14,7 @@ pub(crate) enum Level {
     #[value(alias = "0")]
     Error,
     /// Warnings and errors
+    #[value(alias = "4")]
     Warn,
     /// What each step does
     #[value(alias = "8")]
@@ -21,6 +22,16 @@ pub(crate) enum Level {
     /// Everything
     #[value(alias = "12")]
     Debug,
+}
+
+impl Level {
+    /// Every level as an operator may write it, for messages.
+    pub(crate) const NAMES: &str = "error, warn, info, debug (or ace-dt's 0, 4, 8, 12)";
+
+    /// A level written in an environment variable (ignoring case, ace-dt's numbers too).
+    pub(crate) fn parse(text: &str) -> Option<Level> {
+        <Level as ValueEnum>::from_str(text.trim(), true).ok()
+    }
 }
 
 /// A byte count as ace-dt (Go's humanize) writes it: `1048576`, `64k`, `1M` (10^6), `1Mi` or
@@ -92,8 +103,10 @@ pub(crate) fn annotations(values: &[(String, String)]) -> BTreeMap<String, Strin
     values.iter().cloned().collect()
 }
 
+/// One `FILE:OFFSET` of a comma-separated list, the spaces around it dropped (ace-dt's help
+/// writes `a:1, b:2`).
 pub(crate) fn parse_checkpoint(text: &str) -> Result<(PathBuf, u64), ferry_archive::ledger::LedgerError> {
-    ferry_archive::ledger::parse_checkpoint_arg(text)
+    ferry_archive::ledger::parse_checkpoint_arg(text.trim())
 }
 
 /// A diff output format.

@@ -17,7 +17,7 @@ const DEFAULT_CONCURRENT_HTTP: usize = 5;
 
 /// The file as written (ace-dt's schema).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct FileConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     api_version: Option<String>,
@@ -54,7 +54,7 @@ struct FileConfig {
 /// `plugins:`: ferry's own section (ace-dt has none): the trust policy for components and
 /// where installed bundles live.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct PluginsConfig {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     require_signed: bool,
@@ -85,7 +85,6 @@ pub struct PluginSettings {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Telemetry {
     #[serde(default)]
     name: String,
@@ -94,7 +93,6 @@ struct Telemetry {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SigningKey {
     #[serde(default)]
     alias: String,
@@ -109,7 +107,7 @@ struct SigningKey {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct RegistryConfig {
     #[serde(default)]
     registries: BTreeMap<String, RegistryEntry>,
@@ -118,7 +116,7 @@ struct RegistryConfig {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct RegistryEntry {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     endpoints: Vec<String>,
@@ -129,7 +127,7 @@ struct RegistryEntry {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct EndpointConfig {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     supports_referrers: String,
@@ -138,7 +136,7 @@ struct EndpointConfig {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct TlsConfig {
     #[serde(default)]
     insecure_skip_verify: bool,
@@ -230,6 +228,27 @@ pub struct Endpoint {
     pub referrers: ReferrersMode,
 }
 
+/// One place a configuration file may be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The file.
+    pub path: PathBuf,
+    /// Who named it, which decides whether it may be missing.
+    pub kind: CandidateKind,
+}
+
+/// Who named a configuration candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CandidateKind {
+    /// The operator, by `--config` or `FERRY_CONFIG` (the name kept for messages): it must exist.
+    Named(&'static str),
+    /// One of ferry's default places: it may be missing.
+    Default,
+    /// ace-dt's `ACE_DT_CONFIG` or one of its default places: it may be missing, and keys
+    /// ferry does not know are left out.
+    AceDt,
+}
+
 /// The configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -242,6 +261,14 @@ pub enum ConfigError {
         /// The error.
         #[source]
         source: std::io::Error,
+    },
+    /// A file named by `--config` or `FERRY_CONFIG` does not exist.
+    #[error("configuration file {} (named by {by}) does not exist", path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// `--config` or `FERRY_CONFIG`.
+        by: &'static str,
     },
     /// The file does not decode (syntax, unknown key, wrong type).
     #[error("{}: {message}", path.display())]
@@ -293,29 +320,57 @@ pub struct Config {
 
 impl Config {
     /// Candidate files in order: the `--config` paths, else `FERRY_CONFIG` (`:`-separated),
-    /// else `ferry-config.yaml`, `$XDG_CONFIG_HOME/ferry/config.yaml`, `/etc/ferry/config.yaml`.
-    pub fn candidates(cli: &[PathBuf]) -> Vec<PathBuf> {
+    /// both [`Named`](CandidateKind::Named); else ferry's defaults `ferry-config.yaml`,
+    /// `$XDG_CONFIG_HOME/ferry/config.yaml`, `/etc/ferry/config.yaml`, then ace-dt's:
+    /// `ACE_DT_CONFIG` (`:`-separated), else `ace-dt-config.yaml`,
+    /// `$XDG_CONFIG_HOME/ace/dt/config.yaml`, `/etc/ace/dt/config.yaml`.
+    pub fn candidates(cli: &[PathBuf]) -> Vec<Candidate> {
+        let named = |paths: Vec<PathBuf>, by: &'static str| -> Vec<Candidate> {
+            paths.into_iter().map(|path| Candidate { path, kind: CandidateKind::Named(by) }).collect()
+        };
         if !cli.is_empty() {
-            return cli.to_vec();
+            return named(cli.to_vec(), "--config");
         }
-        if let Ok(v) = std::env::var("FERRY_CONFIG")
-            && !v.is_empty()
-        {
-            return std::env::split_paths(&v).collect();
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        if let Some(v) = var("FERRY_CONFIG") {
+            return named(std::env::split_paths(&v).collect(), "FERRY_CONFIG");
         }
-        let xdg = std::env::var_os("XDG_CONFIG_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")));
-        let mut out = vec![PathBuf::from("ferry-config.yaml")];
-        out.extend(xdg.map(|x| x.join("ferry").join("config.yaml")));
-        out.push(PathBuf::from(SYSTEM_CONFIG));
+        let xdg = var("XDG_CONFIG_HOME").map(PathBuf::from).or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".config")));
+        let default = |path: PathBuf| Candidate { path, kind: CandidateKind::Default };
+        let acedt = |path: PathBuf| Candidate { path, kind: CandidateKind::AceDt };
+        let mut out = vec![default(PathBuf::from("ferry-config.yaml"))];
+        out.extend(xdg.as_ref().map(|x| default(x.join("ferry").join("config.yaml"))));
+        out.push(default(PathBuf::from(SYSTEM_CONFIG)));
+        match var("ACE_DT_CONFIG") {
+            Some(v) => out.extend(std::env::split_paths(&v).map(acedt)),
+            None => {
+                out.push(acedt(PathBuf::from("ace-dt-config.yaml")));
+                out.extend(xdg.map(|x| acedt(x.join("ace").join("dt").join("config.yaml"))));
+                out.push(acedt(PathBuf::from("/etc/ace/dt/config.yaml")));
+            }
+        }
         out
     }
 
+    /// [`Config::load_from`] with these files, each of which must exist.
+    pub fn load(paths: &[PathBuf]) -> Result<Config, ConfigError> {
+        let named: Vec<Candidate> = paths.iter().map(|p| Candidate { path: p.clone(), kind: CandidateKind::Named("--config") }).collect();
+        Config::load_from(&named)
+    }
+
     /// Decodes the first readable candidate (none: defaults), then applies environment
-    /// overrides (`FERRY_CACHE_PATH`, `FERRY_CONCURRENT_HTTP`) and the machine-wide plugin
-    /// policy ([`SYSTEM_CONFIG`]).
-    pub fn load(candidates: &[PathBuf]) -> Result<Config, ConfigError> {
+    /// overrides (`FERRY_CACHE_PATH`, `FERRY_CONCURRENT_HTTP`, then `ACE_DT_CONCURRENT_HTTP`)
+    /// and the machine-wide plugin policy ([`SYSTEM_CONFIG`]). A named candidate that does
+    /// not exist is an error, whichever comes first.
+    pub fn load_from(candidates: &[Candidate]) -> Result<Config, ConfigError> {
+        for c in candidates {
+            // Only a file known not to be there: one that cannot be checked fails when read.
+            if let CandidateKind::Named(by) = c.kind
+                && matches!(c.path.try_exists(), Ok(false))
+            {
+                return Err(ConfigError::Missing { path: c.path.clone(), by });
+            }
+        }
         let mut config = Config::load_candidates(candidates)?;
         config.apply_system_policy(Path::new(SYSTEM_CONFIG))?;
         Ok(config)
@@ -343,45 +398,73 @@ impl Config {
         Ok(())
     }
 
-    fn load_candidates(candidates: &[PathBuf]) -> Result<Config, ConfigError> {
-        let mut config = Config::default();
-        for path in candidates {
+    fn load_candidates(candidates: &[Candidate]) -> Result<Config, ConfigError> {
+        let mut config = None;
+        for c in candidates {
+            let path = &c.path;
             match fs_err::read_to_string(path) {
                 Ok(text) => {
-                    config = Config::from_yaml(&text, path)?;
+                    config = Some(match c.kind {
+                        CandidateKind::AceDt => Config::from_acedt_yaml(&text, path)?,
+                        _ => Config::from_yaml(&text, path)?,
+                    });
+                    tracing::debug!("configuration read from {}", path.display());
                     break;
                 }
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied) => continue,
-                Err(e) if path.is_dir() => {
-                    tracing::debug!("skipping config candidate {}: {e}", path.display());
-                    continue;
+                Err(e) if matches!(c.kind, CandidateKind::Named(_)) => {
+                    return Err(ConfigError::Read { path: path.clone(), source: e });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied || path.is_dir() => {
+                    tracing::debug!("configuration candidate skipped: {e}");
                 }
                 Err(source) => return Err(ConfigError::Read { path: path.clone(), source }),
             }
         }
+        let mut config = config.unwrap_or_else(|| {
+            let looked: Vec<String> = candidates.iter().map(|c| c.path.display().to_string()).collect();
+            tracing::debug!("no configuration file found, defaults used; looked at {}", looked.join(", "));
+            Config::default()
+        });
         if let Ok(v) = std::env::var("FERRY_CACHE_PATH")
             && !v.is_empty()
         {
             config.file.cache_path = Some(PathBuf::from(v));
         }
-        if let Ok(v) = std::env::var("FERRY_CONCURRENT_HTTP") {
-            let n = v.parse::<i64>().map_err(|e| ConfigError::Env {
-                name: "FERRY_CONCURRENT_HTTP".into(),
-                value: v.clone(),
-                message: e.to_string(),
-            })?;
-            config.file.concurrent_http = Some(n);
+        for name in ["FERRY_CONCURRENT_HTTP", "ACE_DT_CONCURRENT_HTTP"] {
+            if let Ok(v) = std::env::var(name)
+                && !v.is_empty()
+            {
+                let n = v.parse::<i64>().map_err(|e| ConfigError::Env { name: name.into(), value: v.clone(), message: e.to_string() })?;
+                config.file.concurrent_http = Some(n);
+                break;
+            }
         }
         Ok(config)
     }
 
-    /// Decodes configuration text; `origin` names it in errors.
+    /// Decodes configuration text strictly (a key ferry does not know is an error naming it);
+    /// `origin` names the file in errors.
     pub fn from_yaml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
-        let file: FileConfig = if text.trim().is_empty() {
-            FileConfig::default()
-        } else {
-            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_owned(), message: describe(&e) })?
-        };
+        let (file, unknown) = decode(text, origin)?;
+        if let Some(key) = unknown.first() {
+            let message = format!("unknown key {key:?}{}", locate(text, key));
+            return Err(ConfigError::Parse { path: origin.to_owned(), message });
+        }
+        Config::from_file(file, origin)
+    }
+
+    /// Decodes an ace-dt configuration file: the keys ferry knows are taken as in
+    /// [`Config::from_yaml`]; any other (a newer ace-dt's) is left out with a note in the log.
+    pub fn from_acedt_yaml(text: &str, origin: &Path) -> Result<Config, ConfigError> {
+        let (file, unknown) = decode(text, origin)?;
+        if !unknown.is_empty() {
+            tracing::info!("{}: ace-dt configuration keys ferry does not use, left out: {}", origin.display(), unknown.join(", "));
+        }
+        Config::from_file(file, origin)
+    }
+
+    fn from_file(file: FileConfig, origin: &Path) -> Result<Config, ConfigError> {
         let invalid = |key: String, message: String| ConfigError::Invalid { path: origin.to_owned(), key, message };
         let mut rules = BTreeMap::new();
         for (host, entry) in &file.registry_config.registries {
@@ -557,19 +640,43 @@ fn parse_endpoint(url: &str) -> Option<(Scheme, String)> {
     (!host.is_empty() && !host.contains('/')).then(|| (scheme, host.to_owned()))
 }
 
-/// The decoder's message, with unknown fields phrased as "unknown key".
-fn describe(e: &serde_yaml_ng::Error) -> String {
-    let text = e.to_string();
-    match text.find("unknown field `") {
-        Some(i) => {
-            let path = text[..i].trim_end_matches(": ").trim();
-            let rest = &text[i + "unknown field `".len()..];
-            let name = rest.split('`').next().unwrap_or("");
-            let key = if path.is_empty() || path == "." { name.to_owned() } else { format!("{path}.{name}") };
-            let location = e.location().map(|l| format!(" (line {}, column {})", l.line(), l.column())).unwrap_or_default();
-            format!("unknown key {key:?}{location}")
-        }
-        None => text,
+/// Decodes the file, listing the keys the schema does not have (as `a.b.c`) instead of
+/// failing on them, so a strict and a lenient reading share one schema.
+fn decode(text: &str, origin: &Path) -> Result<(FileConfig, Vec<String>), ConfigError> {
+    if text.trim().is_empty() {
+        return Ok((FileConfig::default(), Vec::new()));
+    }
+    let mut unknown = Vec::new();
+    let de = serde_yaml_ng::Deserializer::from_str(text);
+    let file = serde_ignored::deserialize(de, |path| unknown.push(key_path(&path)))
+        .map_err(|e| ConfigError::Parse { path: origin.to_owned(), message: e.to_string() })?;
+    Ok((file, unknown))
+}
+
+/// `registryConfig.registries.reg.io.endpoint`, `telemetry.0.name`.
+fn key_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path as P;
+    let (parent, own) = match path {
+        P::Root => return String::new(),
+        P::Seq { parent, index } => (*parent, index.to_string()),
+        P::Map { parent, key } => (*parent, key.clone()),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => return key_path(parent),
+    };
+    let parent = key_path(parent);
+    if parent.is_empty() { own } else { format!("{parent}.{own}") }
+}
+
+/// ` (line N)` when exactly one line of `text` starts with the key's last name, else nothing.
+fn locate(text: &str, key: &str) -> String {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let forms = [format!("{name}:"), format!("\"{name}\":"), format!("'{name}':")];
+    let mut lines = text.lines().enumerate().filter(|(_, l)| {
+        let l = l.trim_start().trim_start_matches("- ");
+        forms.iter().any(|f| l.starts_with(f.as_str()))
+    });
+    match (lines.next(), lines.next()) {
+        (Some((n, _)), None) => format!(" (line {})", n + 1),
+        _ => String::new(),
     }
 }
 
@@ -679,11 +786,33 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("good.yaml");
         let bad = dir.path().join("bad.yaml");
+        let missing = dir.path().join("missing.yaml");
         std::fs::write(&good, "concurrentHTTP: 7\n").unwrap();
         std::fs::write(&bad, "concurrentHTTP: [\n").unwrap();
-        let c = Config::load(&[dir.path().join("missing.yaml"), good.clone(), bad.clone()]).unwrap();
+        let default = |p: &PathBuf| Candidate { path: p.clone(), kind: CandidateKind::Default };
+        let c = Config::load_from(&[default(&missing), default(&good), default(&bad)]).unwrap();
         assert_eq!((c.concurrent_http(), c.source()), (7, Some(good.as_path())));
-        assert!(Config::load(&[bad.clone(), good]).unwrap_err().to_string().contains("bad.yaml"));
+        assert!(Config::load(&[bad.clone(), good.clone()]).unwrap_err().to_string().contains("bad.yaml"));
+        // A file the operator named must be there, wherever it stands in the list.
+        let e = Config::load(&[good.clone(), missing.clone()]).unwrap_err().to_string();
+        assert_eq!(e, format!("configuration file {} (named by --config) does not exist", missing.display()));
+        // None found: defaults.
+        let c = Config::load_from(&[default(&missing)]).unwrap();
+        assert_eq!((c.concurrent_http(), c.source()), (5, None));
+    }
+
+    #[test]
+    fn an_acedt_file_gives_the_keys_ferry_knows_and_leaves_out_the_rest() {
+        let text = "concurrentHTTP: 4\nnewerAceDtKey: x\nregistryConfig:\n  registries:\n    reg.io:\n      endpoints: [\"http://127.0.0.1:5000\"]\n      mirrorOf: y\n";
+        let path = Path::new("/etc/ace/dt/config.yaml");
+        let c = Config::from_acedt_yaml(text, path).unwrap();
+        assert_eq!((c.concurrent_http(), c.endpoint("reg.io").scheme), (4, Scheme::Http));
+        assert_eq!(c.source(), Some(path));
+        // The same text as ferry's own file is refused, naming the first unknown key and its line.
+        let e = Config::from_yaml(text, path).unwrap_err().to_string();
+        assert_eq!(e, "/etc/ace/dt/config.yaml: unknown key \"newerAceDtKey\" (line 2)");
+        // Wrong types are errors in both.
+        assert!(Config::from_acedt_yaml("concurrentHTTP: many\n", path).is_err());
     }
 
     #[test]

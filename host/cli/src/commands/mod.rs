@@ -10,6 +10,7 @@ mod deserialize;
 mod diff;
 mod gather;
 pub(crate) mod login;
+pub(crate) mod packaging;
 pub(crate) mod plugin;
 mod scatter;
 mod serialize;
