@@ -17,20 +17,22 @@ fn git(args: &[&str]) -> Option<String> {
 }
 
 /// The abbreviated commit, `+dirty` when tracked files differ from it; rerun when HEAD or the
-/// branch it points to moves.
+/// branch it points to moves (a file that is not there, such as a packed ref's, is not watched:
+/// cargo would rerun on every build).
 fn commit() -> Option<String> {
     let hash = git(&["rev-parse", "--short=12", "HEAD"])?;
-    if let Some(head) = git(&["rev-parse", "--path-format=absolute", "--git-path", "HEAD"]) {
-        println!("cargo:rerun-if-changed={head}");
+    let watch = |path: &str| {
+        if let Some(file) = git(&["rev-parse", "--path-format=absolute", "--git-path", path])
+            && std::path::Path::new(&file).exists()
+        {
+            println!("cargo:rerun-if-changed={file}");
+        }
+    };
+    watch("HEAD");
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watch(&branch);
     }
-    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"])
-        && let Some(reference) = git(&["rev-parse", "--path-format=absolute", "--git-path", &branch])
-    {
-        println!("cargo:rerun-if-changed={reference}");
-    }
-    if let Some(packed) = git(&["rev-parse", "--path-format=absolute", "--git-path", "packed-refs"]) {
-        println!("cargo:rerun-if-changed={packed}");
-    }
+    watch("packed-refs");
     let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
     Some(if dirty { format!("{hash}+dirty") } else { hash })
 }
