@@ -9,7 +9,7 @@
 //! `index.json` or by a parent is pushed bottom-up (children first). The root (first entry of the first `index.json`) is
 //! tagged last, only when nothing is missing.
 //!
-//! Archives of other tools are read too ([`crate::foreign`]): a docker archive (no
+//! Archives of other tools are read too (the `foreign` module): a docker archive (no
 //! `index.json`, a `manifest.json`) has its files outside `blobs/` recorded as they pass, read
 //! at their offsets in a plain tar file or, from a stream, copied to a spool file first,
 //! because its `manifest.json` comes last; an `index.json` listing several images tags each by
