@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs, reason = "tests; measurements are printed")]
 
+mod attachments;
 mod bundle;
 mod clone;
 mod fixture;

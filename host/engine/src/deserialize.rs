@@ -15,7 +15,7 @@
 //! because its `manifest.json` comes last; an `index.json` listing several images tags each by
 //! its `ref.name`s ([`Naming`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -85,6 +85,8 @@ pub struct DeserializeOutcome {
     pub tags: Vec<(String, Digest)>,
     /// Images of the archive left untagged: it gives them no name.
     pub untagged: Vec<Digest>,
+    /// cosign tag attachments tagged (or, in a dry run, that would be): tag and manifest.
+    pub attachments: Vec<(String, Digest)>,
 }
 
 enum Item {
@@ -117,6 +119,13 @@ pub enum ArchiveFault {
     /// With `--strict`, an entry out of ace-dt's order.
     #[error("--strict: {0}")]
     Order(OrderFault),
+    /// A cosign tag an archive gives a manifest is not one: `sha256-<hex>.sig|att|sbom` of a
+    /// manifest the archive lists. Taken as it is, it could move any tag.
+    #[error("entry \"index.json\": {} is not a cosign attachment tag of a manifest in this archive", ferry_oci::quoted(tag.as_bytes()))]
+    AttachmentTag {
+        /// The tag as written.
+        tag: String,
+    },
     /// No `index.json` was read.
     #[error("missing \"index.json\": no root in the archive (and no \"manifest.json\": not a docker archive either)")]
     NoIndex,
@@ -383,16 +392,50 @@ pub async fn deserialize(
         outcome.untagged = plan.untagged;
         return Ok(outcome);
     }
+    // cosign's tag attachments, then the root: its tag is the last write.
+    let attachments = attachment_tags(&listed)?;
     if !options.dry_run {
+        for (tag, desc) in &attachments {
+            let manifest = match completer.verified.get(&desc.digest) {
+                Some(m) => m.clone(),
+                None => completer.manifest_of(desc).await?,
+            };
+            dst.push_manifest_placed(&manifest, Some(tag)).await?;
+        }
         let manifest = match completer.verified.remove(&root.digest) {
             Some(m) => m,
             None => completer.manifest_of(&root).await?,
         };
         dst.push_manifest_placed(&manifest, Some(tag)).await?;
     }
+    outcome.attachments = attachments.into_iter().map(|(t, d)| (t, d.digest)).collect();
     outcome.tags = vec![(tag.to_owned(), root.digest.clone())];
     outcome.root = Some(root);
     Ok(outcome)
+}
+
+/// The cosign tag attachments an archive's index.json entries name ([`annotations::COSIGN_TAG`]),
+/// each checked: `sha256-<hex>.sig|att|sbom` whose subject is a manifest the archive lists.
+fn attachment_tags(listed: &[Descriptor]) -> Result<Vec<(String, Descriptor)>, Error> {
+    let manifests: HashSet<String> = listed.iter().map(|d| d.digest.tag_schema()).collect();
+    let mut out: Vec<(String, Descriptor)> = Vec::new();
+    for d in listed {
+        let Some(tag) = d.annotations.get(annotations::COSIGN_TAG) else { continue };
+        let fault = || Error::BadArchive(ArchiveFault::AttachmentTag { tag: tag.clone() });
+        let (subject, suffix) = tag.rsplit_once('.').ok_or_else(fault)?;
+        let hex = subject.strip_prefix("sha256-").ok_or_else(fault)?;
+        let well_formed = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !well_formed || !ferry_registry::COSIGN_SUFFIXES.contains(&suffix) || !manifests.contains(subject) {
+            return Err(fault());
+        }
+        match out.iter().find(|(t, _)| t == tag) {
+            None => out.push((tag.clone(), d.clone())),
+            Some((_, other)) if other.digest == d.digest => {}
+            // One tag for two manifests: which one the far side meant is not known.
+            Some(_) => return Err(fault()),
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `e` is the destination failing, rather than the archive being read: a blob stream

@@ -244,6 +244,11 @@ impl Walk<'_> {
                 for r in self.src.referrers(&desc).await? {
                     self.visit(r, depth + 1).await?;
                 }
+                // cosign's tag attachments have no subject: the final index names their tags.
+                for (tag, mut attachment) in self.src.cosign_attachments(&desc).await? {
+                    attachment.annotations.insert(annotations::COSIGN_TAG.to_owned(), tag);
+                    self.visit(attachment, depth + 1).await?;
+                }
             }
             Ok(())
         })

@@ -1,4 +1,4 @@
-//! Annotation keys shared with ace-dt (spec §4).
+//! Annotation keys shared with ace-dt (spec §4), and ferry's own.
 
 /// The source reference of a gather index child, verbatim from the sources list.
 pub const SOURCE: &str = "vnd.act3-ace.manifest.source";
@@ -16,3 +16,7 @@ pub const SIZE_TOTAL: &str = "vnd.act3-ace.data.layer.size.total";
 pub const SIZE_DEDUPLICATED: &str = "vnd.act3-ace.data.layer.size.deduplicated";
 /// Index children moved out of `manifests` by `--index-fallback`.
 pub const EXTRA_MANIFESTS: &str = "vnd.act3-ace.data.extra-manifests";
+/// ferry's: on an archive's final `index.json` entry for a cosign tag attachment (a `.sig`,
+/// `.att` or `.sbom` manifest of another manifest in the archive), the tag it is loaded under.
+/// Readers that do not know it (ace-dt) load the manifest untagged.
+pub const COSIGN_TAG: &str = "vnd.ferry.cosign.tag";

@@ -43,7 +43,7 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
         crate::output::bytes(outcome.bytes),
         outcome.present,
         outcome.manifests,
-        tagged(&outcome, &args.image, args.dry_run)
+        tagged(&outcome, &args.image, args.dry_run) + &attachments(&outcome, args.dry_run)
     ));
     for digest in &outcome.untagged {
         output.line(&format!("  untagged (the archive gives it no name): {}", args.image.with_digest(digest)));
@@ -70,9 +70,20 @@ fn record(output: &crate::output::Output, named: &str, outcome: &DeserializeOutc
     for (tag, digest) in &outcome.tags {
         output.taps().artifact(record(digest, Some(args.image.with_tag(tag).to_string()), None));
     }
+    for (tag, digest) in &outcome.attachments {
+        output.taps().artifact(record(digest, Some(args.image.with_tag(tag).to_string()), Some("cosign attachment")));
+    }
     for digest in &outcome.untagged {
         let at = Some(args.image.with_digest(digest).to_string());
         output.taps().artifact(record(digest, at, Some("untagged: the archive gives it no name")));
+    }
+}
+
+/// `; 2 cosign attachments tagged` when the archive carried any.
+fn attachments(outcome: &DeserializeOutcome, dry_run: bool) -> String {
+    match outcome.attachments.len() {
+        0 => String::new(),
+        n => format!("; {n} cosign attachment{}{} tagged", if n == 1 { "" } else { "s" }, if dry_run { " would be" } else { "" }),
     }
 }
 
