@@ -1,9 +1,9 @@
-//! The bundle as bytes: its metadata document, its manifest, and the cosign "simple signing"
-//! payload and signature manifest that sign it.
+//! The bundle as bytes: its metadata document and its manifest. The cosign "simple signing"
+//! payload and signature manifest that sign it are ferry-sign's, re-exported here.
 
 use std::collections::BTreeMap;
 
-use ferry_oci::{Descriptor, Digest, Manifest, gojson, media_type};
+use ferry_oci::{Descriptor, Digest, Manifest, NewImageManifest, media_type};
 use serde::{Deserialize, Serialize};
 
 /// `artifactType` of a bundle manifest.
@@ -12,14 +12,10 @@ pub const BUNDLE_ARTIFACT_TYPE: &str = "application/vnd.ferry.plugin.bundle.v1";
 pub const METADATA_MEDIA_TYPE: &str = "application/vnd.ferry.plugin.bundle.metadata.v1+json";
 /// Media type of a component layer.
 pub const WASM_MEDIA_TYPE: &str = "application/wasm";
-/// cosign's payload media type.
-pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-/// cosign's `artifactType` for a signature stored as a referrer.
-pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
-/// The layer annotation holding a signature (base64 DER).
-pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-/// The `type` of a cosign image signature payload.
-const SIGNATURE_TYPE: &str = "cosign container image signature";
+pub use ferry_sign::cosign::{
+    SIGNATURE_ANNOTATION, SIGNATURE_ARTIFACT_TYPE, SIMPLE_SIGNING_MEDIA_TYPE, signature_layer, signature_manifest, signed_digest,
+    signing_payload,
+};
 /// Names a layer's file.
 pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 const VERSION_ANNOTATION: &str = "org.opencontainers.image.version";
@@ -84,93 +80,16 @@ pub fn bundle_manifest(metadata: &Metadata) -> Result<(Vec<u8>, Manifest), Strin
     let mut annotations = BTreeMap::new();
     annotations.insert(TITLE_ANNOTATION.to_owned(), metadata.name.clone());
     annotations.insert(VERSION_ANNOTATION.to_owned(), metadata.version.clone());
-    let doc = ManifestDoc {
+    let manifest = NewImageManifest {
         schema_version: 2,
-        media_type: media_type::OCI_MANIFEST,
-        artifact_type: Some(BUNDLE_ARTIFACT_TYPE),
+        media_type: media_type::OCI_MANIFEST.to_owned(),
+        artifact_type: Some(BUNDLE_ARTIFACT_TYPE.to_owned()),
         config,
         layers,
         subject: None,
         annotations,
     };
-    Ok((metadata_bytes, manifest_of(&doc)))
-}
-
-/// An image manifest as ferry writes one (Go's field order).
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ManifestDoc {
-    schema_version: u32,
-    media_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    artifact_type: Option<&'static str>,
-    config: Descriptor,
-    layers: Vec<Descriptor>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    subject: Option<Descriptor>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    annotations: BTreeMap<String, String>,
-}
-
-fn manifest_of(doc: &ManifestDoc) -> Manifest {
-    let bytes = gojson::to_vec(doc);
-    // Bytes built here always parse as the manifest they describe.
-    Manifest::from_bytes(Descriptor::of_bytes(media_type::OCI_MANIFEST, &bytes), bytes).expect("a manifest ferry built")
-}
-
-/// cosign's simple-signing payload for the manifest `digest`; `reference` is where it was
-/// signed (cosign records it; neither cosign nor ferry checks it, as bundles move).
-pub fn signing_payload(digest: &Digest, reference: &str) -> Vec<u8> {
-    let payload = serde_json::json!({
-        "critical": {
-            "identity": {"docker-reference": reference},
-            "image": {"docker-manifest-digest": digest.to_string()},
-            "type": SIGNATURE_TYPE,
-        },
-        "optional": null,
-    });
-    serde_json::to_vec(&payload).unwrap_or_default()
-}
-
-/// The manifest digest a simple-signing payload signs, if it is one.
-pub fn signed_digest(payload: &[u8]) -> Option<Digest> {
-    let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    let critical = v.get("critical")?;
-    if critical.get("type")?.as_str()? != SIGNATURE_TYPE {
-        return None;
-    }
-    critical.get("image")?.get("docker-manifest-digest")?.as_str()?.parse().ok()
-}
-
-/// The signature manifest of `subject` holding `layers` (payload descriptors with their
-/// signature annotation), with its config: cosign's `.sig` layout, plus `subject` and
-/// `artifactType` so that it is also a referrer and travels with `-r`.
-pub fn signature_manifest(subject: &Descriptor, layers: Vec<Descriptor>) -> (Vec<u8>, Manifest) {
-    let diff_ids: Vec<String> = layers.iter().map(|l| l.digest.to_string()).collect();
-    let config = serde_json::json!({
-        "architecture": "", "created": "0001-01-01T00:00:00Z",
-        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
-        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {},
-    });
-    let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
-    let subject = Descriptor::new(subject.media_type.clone(), subject.digest.clone(), subject.size);
-    let doc = ManifestDoc {
-        schema_version: 2,
-        media_type: media_type::OCI_MANIFEST,
-        artifact_type: Some(SIGNATURE_ARTIFACT_TYPE),
-        config: Descriptor::of_bytes(media_type::OCI_CONFIG, &config_bytes),
-        layers,
-        subject: Some(subject),
-        annotations: BTreeMap::new(),
-    };
-    (config_bytes, manifest_of(&doc))
-}
-
-/// A payload's layer descriptor carrying its signature.
-pub fn signature_layer(payload: &[u8], signature: String) -> Descriptor {
-    let mut d = Descriptor::of_bytes(SIMPLE_SIGNING_MEDIA_TYPE, payload);
-    d.annotations.insert(SIGNATURE_ANNOTATION.to_owned(), signature);
-    d
+    Ok((metadata_bytes, manifest.build()))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! whose config is a metadata document (name, version, and each component's world, interface
 //! version and sha256) and whose layers are the components' wasm ([`format`](mod@format)). It is signed the
 //! way cosign signs an image: ECDSA P-256 over a "simple signing" payload naming the manifest
-//! digest ([`keys`]), stored in cosign's `.sig` tag and as a referrer, so `-r` carries it
+//! digest (`ferry-sign`), stored in cosign's `.sig` tag and as a referrer, so `-r` carries it
 //! across the gap. This crate owns the format, the signature checks ([`bundle`]), the trust
 //! [`Policy`] and the one door through which a site's component is loaded under it ([`sites`]),
 //! the store of installed bundles ([`installed`]) and where bundles are read and written
@@ -14,15 +14,15 @@ pub mod bundle;
 mod error;
 pub mod format;
 pub mod installed;
-pub mod keys;
 pub mod sites;
 pub mod transport;
 
 pub use bundle::Opened;
 pub use error::BundleError;
+pub use ferry_sign::keys;
+pub use ferry_sign::{KeyError, PemError, PrivateKey, PublicKey};
 pub use format::{ComponentEntry, Metadata};
 pub use installed::Installed;
-pub use keys::{KeyError, PemError, PrivateKey, PublicKey};
 pub use sites::{Checked, Installation, Sites, Trust};
 pub use transport::Location;
 

@@ -30,7 +30,7 @@ pub use blob::{BlobError, BlobErrorKind, BlobStream, Origin, SourceError};
 pub use causes::with_causes;
 pub use descriptor::Descriptor;
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
-pub use manifest::{Index, Manifest, ManifestError, ManifestView};
+pub use manifest::{Index, Manifest, ManifestError, ManifestView, NewImageManifest};
 pub use mismatch::DigestMismatch;
 pub use platform::{Platform, PlatformError};
 pub use quote::quoted;

@@ -272,3 +272,37 @@ mod tests {
         );
     }
 }
+
+/// An image manifest as ferry writes one, in Go's field order; [`NewImageManifest::build`]
+/// gives the [`Manifest`] of its bytes.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewImageManifest {
+    /// 2.
+    pub schema_version: u32,
+    /// `application/vnd.oci.image.manifest.v1+json`.
+    pub media_type: String,
+    /// The artifact's type, if it is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// The config.
+    pub config: Descriptor,
+    /// The layers.
+    pub layers: Vec<Descriptor>,
+    /// What it refers to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Descriptor>,
+    /// Annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl NewImageManifest {
+    /// The manifest these fields make, as Go's `json.Marshal` writes it.
+    pub fn build(&self) -> Manifest {
+        let bytes = crate::gojson::to_vec(self);
+        let descriptor = Descriptor::of_bytes(&self.media_type, &bytes);
+        // Bytes built from these fields always parse as the manifest they describe.
+        Manifest::from_bytes(descriptor, bytes).unwrap_or_else(|e| unreachable!("a manifest ferry built does not parse: {e}"))
+    }
+}
