@@ -10,6 +10,7 @@ mod foreign;
 mod hostile;
 mod layouts;
 mod options;
+mod signed;
 
 use ferry_testkit::{Registry, TestHome, images};
 use ferry_tests::{ferry, sha256, write_file};

@@ -41,6 +41,42 @@ pub struct Report {
     pub absent: BTreeSet<Digest>,
     /// Faults; empty means the archive is good.
     pub faults: Vec<String>,
+    /// The root: the first entry of the first `index.json`.
+    pub root: Option<Descriptor>,
+    /// The delivery's signature, when the first `index.json` lists one.
+    pub signature: Option<DeliverySignature>,
+}
+
+/// A delivery's signature as the archive carries it (checked by `ferry_sign`, not here):
+/// its entry in the first `index.json`, the signature manifest, and the small blobs it names.
+#[derive(Clone, Debug)]
+pub struct DeliverySignature {
+    /// Its entry in the first `index.json` (with the signer's fingerprint annotation).
+    pub descriptor: Descriptor,
+    /// The signature manifest's bytes, if the archive holds them.
+    pub manifest: Option<Vec<u8>>,
+    /// The blobs its layers name (the signed payloads), by digest.
+    pub blobs: BTreeMap<Digest, Vec<u8>>,
+}
+
+impl DeliverySignature {
+    /// The first `index.json`'s signature entry, if it has one.
+    fn listed_in(index: &Index) -> Option<DeliverySignature> {
+        let descriptor = index.manifests.iter().find(|d| d.annotations.contains_key(ferry_oci::annotations::DELIVERY_SIGNATURE))?;
+        Some(DeliverySignature { descriptor: descriptor.clone(), manifest: None, blobs: BTreeMap::new() })
+    }
+
+    /// Keeps `bytes` when they are the signature manifest or one of its layers.
+    fn take(&mut self, digest: &Digest, bytes: &[u8]) {
+        if *digest == self.descriptor.digest {
+            self.manifest = Some(bytes.to_vec());
+            return;
+        }
+        let named = self.manifest.as_ref().and_then(|m| Manifest::from_bytes(self.descriptor.clone(), m.clone()).ok());
+        if named.is_some_and(|m| m.view().layers.iter().any(|l| l.digest == *digest)) {
+            self.blobs.insert(digest.clone(), bytes.to_vec());
+        }
+    }
 }
 
 /// Reads the whole (decompressed) tar stream and checks it. The first fault that stops the
@@ -73,7 +109,13 @@ pub fn verify(tar_stream: impl Read) -> Report {
                 }
             }
             Entry::Layout { .. } | Entry::Other { .. } => {}
-            Entry::Index { index, .. } => indexes.push(index),
+            Entry::Index { index, .. } => {
+                if indexes.is_empty() {
+                    report.root = index.manifests.first().cloned();
+                    report.signature = DeliverySignature::listed_in(&index);
+                }
+                indexes.push(index);
+            }
             Entry::Blob(blob) => match hash_blob(&mut entries, &blob) {
                 Ok((actual, _)) if actual != blob.digest => {
                     let fault = EntryFault::Digest(DigestMismatch {
@@ -88,6 +130,9 @@ pub fn verify(tar_stream: impl Read) -> Report {
                     report.blobs += 1;
                     report.blob_bytes += blob.size;
                     sizes.insert(blob.digest.clone(), blob.size);
+                    if let (Some(signature), Some(bytes)) = (report.signature.as_mut(), first.as_ref()) {
+                        signature.take(&blob.digest, bytes);
+                    }
                     if let Some(bytes) = first.filter(|b| crate::reader::may_be_manifest(b)) {
                         kept.insert(blob.digest, bytes);
                     }

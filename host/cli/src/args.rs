@@ -557,6 +557,9 @@ pub(crate) struct VerifyArgs {
     /// The archive must carry every blob it references (made without EXISTING-IMAGE or checkpoints)
     #[arg(long)]
     pub(crate) complete: bool,
+    /// The delivery must be signed by this public key (PEM; repeatable: any of them)
+    #[arg(long = "key", value_name = "PUB")]
+    pub(crate) keys: Vec<PathBuf>,
     /// text, or json (one document on standard output)
     #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
     pub(crate) output: PrintFormat,
@@ -598,6 +601,9 @@ pub(crate) struct SerializeFlags {
     /// Overwrite DEST even when it is an existing file that is not an archive (tar, gzip or zstd)
     #[arg(long)]
     pub(crate) force: bool,
+    /// Sign the delivery with this private key (as `plugin keygen` writes it; FERRY_KEY_PASSPHRASE when encrypted): a cosign signature of the root, ahead of every blob
+    #[arg(long, value_name = "KEY")]
+    pub(crate) sign: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) block: BlockFlags,
 }

@@ -349,7 +349,9 @@ pub async fn deserialize(
     // version: skopeo, umoci, Docker 25), names its images: their tags are decided before
     // anything is pushed. ferry's and ace-dt's root is tagged as ever.
     let foreign = !indexes[0].annotations.contains_key(ferry_archive::entries::SERIALIZATION_VERSION_ANNOTATION);
-    let plan = if foreign || indexes[0].manifests.len() > 1 {
+    // A delivery's signature is listed beside the root; it names no image.
+    let images = indexes[0].manifests.iter().filter(|d| !d.annotations.contains_key(annotations::DELIVERY_SIGNATURE)).count();
+    let plan = if foreign || images > 1 {
         Some(crate::foreign::plan_tags(&crate::foreign::layout_images(&indexes[0]), options.naming, tag, &dst.name())?)
     } else {
         None

@@ -9,12 +9,13 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use bytes::Bytes;
 use ferry_archive::ledger::LedgerWriter;
 use ferry_archive::{AnySink, ArchiveWriter, BlockWriter, Compression, Geometry, Sink as _};
-use ferry_oci::{Descriptor, Digest, ImageRef, Index, Manifest, annotations, gojson};
+use ferry_oci::{Descriptor, Digest, ImageRef, Index, Manifest, annotations, gojson, media_type};
 use ferry_registry::{Client, RetryPolicy};
 use futures_util::StreamExt;
 
@@ -53,6 +54,27 @@ pub struct SerializeOptions {
     pub compression: Option<Compression>,
     /// Append a Docker-style `manifest.json` (spec §9).
     pub manifest_json: bool,
+    /// Sign the delivery with this key (`--sign`): a cosign signature of the root with
+    /// ferry's delivery claim, ahead of every blob ([`delivery_signature`]).
+    pub sign: Option<Arc<ferry_sign::PrivateKey>>,
+}
+
+/// A delivery's signature: the signature manifest (its descriptor marked with
+/// [`annotations::DELIVERY_SIGNATURE`]), then its config and its payload, as the archive
+/// carries them. `ref_name` is what the payload names as the signed reference.
+pub fn delivery_signature(key: &ferry_sign::PrivateKey, root: &Descriptor, ref_name: &str) -> Vec<(Descriptor, Bytes)> {
+    let created = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let payload = ferry_sign::cosign::delivery_payload(&root.digest, ref_name, &created);
+    let layer = ferry_sign::cosign::signature_layer(&payload, key.sign(&payload));
+    let (config, manifest) = ferry_sign::cosign::signature_manifest(root, vec![layer.clone()]);
+    let mut desc = manifest.descriptor().clone();
+    desc.annotations.insert(annotations::DELIVERY_SIGNATURE.to_owned(), key.public_key().fingerprint().to_owned());
+    let config_desc = manifest.view().config.clone().unwrap_or_else(|| Descriptor::of_bytes(media_type::OCI_CONFIG, &config));
+    vec![
+        (desc, Bytes::copy_from_slice(manifest.bytes())),
+        (config_desc, Bytes::from(config)),
+        (Descriptor::new(layer.media_type.clone(), layer.digest.clone(), layer.size), Bytes::from(payload)),
+    ]
 }
 
 /// What a serialize wrote.
@@ -131,6 +153,11 @@ pub async fn serialize<W: Write + Send + 'static>(
     index.annotations.insert("vnd.act3-ace.data.serialization.version".to_owned(), "2".to_owned());
     index.annotations.insert(annotations::VERSION.to_owned(), TOOL_VERSION.to_owned());
     index.manifests = vec![root.clone()];
+    // A signed delivery: the signature is listed and written before anything it vouches for.
+    let signature = options.sign.as_ref().map(|key| delivery_signature(key, &root, &options.ref_name)).unwrap_or_default();
+    if let Some((desc, _)) = signature.first() {
+        index.manifests.push(desc.clone());
+    }
 
     let ledger = match &options.checkpoint {
         Some(p) => Some(LedgerWriter::new(
@@ -163,6 +190,9 @@ pub async fn serialize<W: Write + Send + 'static>(
         let mut walk = walk;
         walk.send(Planned::File("oci-layout", ferry_oci::layout::OCI_LAYOUT_CONTENT.to_vec())).await?;
         walk.send(Planned::File("index.json", gojson::to_vec_pretty(&index))).await?;
+        for (desc, bytes) in &signature {
+            walk.blob(desc, Some(bytes.clone())).await?;
+        }
         walk.visit(root.clone(), 0).await?;
         // The final index lists every manifest, the root first with its ref.name.
         index.manifests = walk.visited.clone();

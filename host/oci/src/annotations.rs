@@ -20,3 +20,7 @@ pub const EXTRA_MANIFESTS: &str = "vnd.act3-ace.data.extra-manifests";
 /// `.att` or `.sbom` manifest of another manifest in the archive), the tag it is loaded under.
 /// Readers that do not know it (ace-dt) load the manifest untagged.
 pub const COSIGN_TAG: &str = "vnd.ferry.cosign.tag";
+/// ferry's: on the entry of a delivery's signature in an archive's first `index.json` (a
+/// cosign signature manifest of the root, with ferry's delivery claim), the fingerprint of the
+/// key that made it. Readers that do not know it load the signature as a referrer of the root.
+pub const DELIVERY_SIGNATURE: &str = "vnd.ferry.delivery.signature";

@@ -92,6 +92,82 @@ pub fn signature_layer(payload: &[u8], signature: String) -> Descriptor {
     d
 }
 
+/// Who signed a delivery, and when it was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signer {
+    /// The fingerprint of the key that signed it (`sha256:…` of its public key).
+    pub fingerprint: String,
+    /// When the archive was made, as its signer claims (RFC 3339).
+    pub created: String,
+}
+
+/// Why a delivery's signature does not hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryFault {
+    /// The archive carries no delivery signature.
+    #[error("the delivery is not signed")]
+    Unsigned,
+    /// The signature manifest cannot be read.
+    #[error("the delivery's signature manifest cannot be read")]
+    Unreadable,
+    /// A payload signs another manifest than the archive's root.
+    #[error("the signature is over {signed}, not over this archive's root {root}")]
+    OtherDigest {
+        /// What the payload names.
+        signed: Digest,
+        /// The archive's root.
+        root: Digest,
+    },
+    /// A payload makes no delivery claim: a signature of the image made for another purpose.
+    #[error("the signature over the root is not a delivery's (no ferry delivery claim)")]
+    NotADelivery,
+    /// No signature verifies with any of the keys given.
+    #[error("no signature by a trusted key (signed by {})", if signers.is_empty() { "no key it names".to_owned() } else { signers.join(", ") })]
+    Untrusted {
+        /// The keys the signature names (fingerprints), as it claims.
+        signers: Vec<String>,
+    },
+}
+
+/// Checks a delivery's signature manifest (`manifest`, its bytes) over the archive's `root`:
+/// some layer's payload (`payloads`, by digest) must name `root`, claim a ferry delivery, and
+/// verify with one of `keys`. `claimed` is the fingerprint the archive says signed it.
+pub fn check_delivery(
+    root: &Digest,
+    manifest: &[u8],
+    payloads: &BTreeMap<Digest, Vec<u8>>,
+    keys: &[crate::PublicKey],
+    claimed: Option<&str>,
+) -> Result<Signer, DeliveryFault> {
+    let descriptor = Descriptor::of_bytes(media_type::OCI_MANIFEST, manifest);
+    let manifest = Manifest::from_bytes(descriptor, manifest.to_vec()).map_err(|_| DeliveryFault::Unreadable)?;
+    let mut fault = DeliveryFault::Unreadable;
+    for layer in &manifest.view().layers {
+        let (Some(signature), Some(payload)) = (layer.annotations.get(SIGNATURE_ANNOTATION), payloads.get(&layer.digest)) else { continue };
+        if Digest::sha256(payload) != layer.digest {
+            continue;
+        }
+        match signed_digest(payload) {
+            Some(signed) if signed != *root => {
+                fault = DeliveryFault::OtherDigest { signed, root: root.clone() };
+                continue;
+            }
+            None => continue,
+            Some(_) => {}
+        }
+        let Some(created) = delivery_created(payload) else {
+            fault = DeliveryFault::NotADelivery;
+            continue;
+        };
+        if let Some(key) = keys.iter().find(|k| k.verifies(payload, signature)) {
+            return Ok(Signer { fingerprint: key.fingerprint().to_owned(), created });
+        }
+        fault = DeliveryFault::Untrusted { signers: claimed.map(|c| vec![c.to_owned()]).unwrap_or_default() };
+    }
+    Err(fault)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +179,24 @@ mod tests {
         assert_eq!(signed_digest(&payload), Some(digest.clone()));
         assert_eq!(delivery_created(&payload).as_deref(), Some("2026-12-06T10:00:00Z"));
         assert_eq!(delivery_created(&signing_payload(&digest, "x")), None, "a plain signature claims no delivery");
+    }
+
+    #[test]
+    fn a_delivery_holds_only_by_a_trusted_key_over_its_root() {
+        let (key, other) = (crate::PrivateKey::generate(), crate::PrivateKey::generate());
+        let root = Descriptor::of_bytes(media_type::OCI_INDEX, b"{}");
+        let signed = |key: &crate::PrivateKey, payload: Vec<u8>| {
+            let layer = signature_layer(&payload, key.sign(&payload));
+            let (_, manifest) = signature_manifest(&root, vec![layer.clone()]);
+            (manifest.bytes().to_vec(), BTreeMap::from([(layer.digest, payload)]))
+        };
+        let (m, p) = signed(&key, delivery_payload(&root.digest, "r", "2026-12-06T10:00:00Z"));
+        let signer = check_delivery(&root.digest, &m, &p, &[other.public_key(), key.public_key()], None).expect("trusted");
+        assert_eq!(signer.fingerprint, key.public_key().fingerprint());
+        assert!(matches!(check_delivery(&root.digest, &m, &p, &[other.public_key()], None), Err(DeliveryFault::Untrusted { .. })));
+        let elsewhere = Digest::sha256(b"another root");
+        assert!(matches!(check_delivery(&elsewhere, &m, &p, &[key.public_key()], None), Err(DeliveryFault::OtherDigest { .. })));
+        let (m, p) = signed(&key, signing_payload(&root.digest, "r"));
+        assert_eq!(check_delivery(&root.digest, &m, &p, &[key.public_key()], None), Err(DeliveryFault::NotADelivery));
     }
 }

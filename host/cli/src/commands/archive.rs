@@ -29,7 +29,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
         dest: &dest,
         geometry: geometry(&args.serialize.block)?,
         delta: &delta,
-        serialize: options(&args.serialize, args.reference.clone(), recursive),
+        serialize: options(&args.serialize, args.reference.clone(), recursive)?,
         overwrite: overwrite(&args.serialize),
     };
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });

@@ -22,6 +22,13 @@ fn passphrase() -> Option<String> {
     std::env::var("FERRY_KEY_PASSPHRASE").ok().filter(|p| !p.is_empty())
 }
 
+/// The private key at `path` (`flag` names the argument in errors), decrypted with
+/// `FERRY_KEY_PASSPHRASE` when it is encrypted.
+pub(crate) fn private_key(flag: &str, path: &std::path::Path) -> anyhow::Result<PrivateKey> {
+    let text = std::fs::read_to_string(path).map_err(bad_input(format!("{flag} {}", path.display())))?;
+    PrivateKey::from_pem(&text, &path.display().to_string(), passphrase().as_deref()).map_err(bad_input(flag.to_owned()))
+}
+
 /// `ferry plugin keygen [PREFIX]`: PREFIX.key (private, mode 0600) and PREFIX.pub.
 pub(crate) fn keygen(global: &crate::args::Global, args: &KeygenArgs) -> anyhow::Result<()> {
     let key = PrivateKey::generate();
@@ -97,8 +104,7 @@ pub(crate) async fn build(session: &Session, args: &BundleArgs) -> anyhow::Resul
 
 /// `ferry plugin sign --key KEY BUNDLE`: adds a signature, keeping any already there.
 pub(crate) async fn sign(session: &Session, args: &SignArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.key).map_err(bad_input(format!("--key {}", args.key.display())))?;
-    let key = PrivateKey::from_pem(&text, &args.key.display().to_string(), passphrase().as_deref()).map_err(bad_input("--key"))?;
+    let key = private_key("--key", &args.key)?;
     let location: Location = args.bundle.parse()?;
     let (opened, fingerprint) = session.sites()?.sign(session.client(), &location, &key).await?;
     if !session.global.quiet {

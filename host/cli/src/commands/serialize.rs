@@ -22,7 +22,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
         dest: &dest,
         geometry: geometry(&args.flags.block)?,
         delta: &delta,
-        options: options(&args.flags, args.image.reference_or_default(), recursive),
+        options: options(&args.flags, args.image.reference_or_default(), recursive)?,
         overwrite: overwrite(&args.flags),
     };
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
@@ -111,16 +111,21 @@ pub(super) fn overwrite(flags: &SerializeFlags) -> Overwrite {
     if flags.force { Overwrite::Any } else { Overwrite::ArchivesOnly }
 }
 
-/// How the archive is written.
-pub(super) fn options(flags: &SerializeFlags, ref_name: String, recursive: bool) -> SerializeOptions {
-    SerializeOptions {
+/// How the archive is written; `--sign`'s key is read here, before any work.
+pub(super) fn options(flags: &SerializeFlags, ref_name: String, recursive: bool) -> anyhow::Result<SerializeOptions> {
+    let sign = match &flags.sign {
+        Some(path) => Some(std::sync::Arc::new(super::bundle::private_key("--sign", path)?)),
+        None => None,
+    };
+    Ok(SerializeOptions {
         ref_name,
         recursive,
         checkpoint: flags.checkpoint.clone(),
         compression: compression(flags.compression),
         manifest_json: flags.manifest_json,
+        sign,
         ..SerializeOptions::default()
-    }
+    })
 }
 
 /// A regular file's identity and modification time (`None` for anything else), to tell

@@ -1,0 +1,163 @@
+//! Signed deliveries (`serialize --sign KEY`): the signature travels ahead of every blob, is
+//! checked offline by `verify --key PUB` (and independently by openssl), and a signature by
+//! another key, over another root, or none at all is a fault. deserialize, strict or not,
+//! still loads a signed archive and leaves the signature beside the root as a referrer.
+
+use std::io::Read as _;
+use std::process::Command;
+
+use base64::Engine as _;
+use ferry_testkit::{Registry, TestHome, images};
+use ferry_tests::{ferry, write_file};
+use serde_json::Value;
+
+use crate::member;
+
+type Entries = Vec<(String, Vec<u8>, tar::EntryType)>;
+
+fn tar_entries(path: &std::path::Path) -> Entries {
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    let mut out = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let kind = entry.header().entry_type();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        out.push((name, bytes, kind));
+    }
+    out
+}
+
+fn write_tar(path: &std::path::Path, entries: &Entries) {
+    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, bytes, kind) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(*kind);
+        header.set_size(bytes.len() as u64);
+        header.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+        header.set_cksum();
+        builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
+    }
+    builder.finish().unwrap();
+}
+
+fn blob<'a>(entries: &'a Entries, digest: &str) -> &'a [u8] {
+    let name = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+    &entries.iter().find(|(n, _, _)| *n == name).unwrap_or_else(|| panic!("{name} is in the archive")).1
+}
+
+/// The signature's entry in the first index.json, its manifest and its one payload layer.
+fn signature_parts(entries: &Entries) -> (Value, Value, Value) {
+    let first: Value = serde_json::from_slice(&entries.iter().find(|(n, _, _)| n == "index.json").unwrap().1).unwrap();
+    let entry = first["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["vnd.ferry.delivery.signature"].is_string())
+        .unwrap()
+        .clone();
+    let manifest: Value = serde_json::from_slice(blob(entries, entry["digest"].as_str().unwrap())).unwrap();
+    let layer = manifest["layers"][0].clone();
+    (entry, manifest, layer)
+}
+
+#[test]
+fn a_signed_delivery_is_checked_offline_and_a_swapped_signature_is_refused() {
+    let reg = Registry::start();
+    let high = Registry::start();
+    let p = reg.pusher();
+    images::single_image(&p, "low/app", "v1", 90);
+    images::single_image(&p, "low/other", "v1", 91);
+    let (r, h) = (reg.addr(), high.addr());
+    let home = TestHome::new();
+    let config = ferry_tests::config_for(&[&reg, &high]);
+    let run = |args: &[&str]| ferry(&home, &config, args);
+    run(&["plugin", "keygen", "officer"]).expect_code(0);
+    run(&["plugin", "keygen", "stranger"]).expect_code(0);
+    let (officer, stranger) = (home.path().join("officer.pub"), home.path().join("stranger.pub"));
+    let list_a = write_file(&home, "a.list", &format!("{r}/low/app:v1\n"));
+    let list_b = write_file(&home, "b.list", &format!("{r}/low/other:v1\n"));
+    run(&["mirror", "gather", &list_a, &format!("{r}/low/mirror:a")]).expect_code(0);
+    run(&["mirror", "gather", &list_b, &format!("{r}/low/mirror:b")]).expect_code(0);
+    let (a, b) = (home.path().join("a.tar"), home.path().join("b.tar"));
+    let key = home.path().join("officer.key");
+    run(&["mirror", "serialize", "--sign", key.to_str().unwrap(), &format!("{r}/low/mirror:a"), a.to_str().unwrap()]).expect_code(0);
+    run(&["mirror", "serialize", "--sign", key.to_str().unwrap(), &format!("{r}/low/mirror:b"), b.to_str().unwrap()]).expect_code(0);
+
+    // Ahead of every blob: the first index.json lists it, and its blobs come first.
+    let names = crate::entries(&a);
+    let entries = tar_entries(&a);
+    let (entry, manifest, layer) = signature_parts(&entries);
+    assert_eq!(names[4], format!("blobs/sha256/{}", entry["digest"].as_str().unwrap().trim_start_matches("sha256:")), "{names:?}");
+    let root: Value = serde_json::from_slice(&member(&a, "index.json", 0)).unwrap();
+    assert_eq!(manifest["subject"]["digest"], root["manifests"][0]["digest"], "a signature of the root");
+
+    // openssl, independently: the payload names the root and the signature verifies.
+    let payload = blob(&entries, layer["digest"].as_str().unwrap());
+    let claims: Value = serde_json::from_slice(payload).unwrap();
+    assert_eq!(claims["critical"]["image"]["docker-manifest-digest"], root["manifests"][0]["digest"]);
+    assert!(claims["optional"]["vnd.ferry.delivery"]["created"].is_string(), "{claims}");
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(layer["annotations"]["dev.cosignproject.cosign/signature"].as_str().unwrap())
+        .unwrap();
+    std::fs::write(home.path().join("payload"), payload).unwrap();
+    std::fs::write(home.path().join("sig.der"), der).unwrap();
+    let openssl = Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(&officer)
+        .arg("-signature")
+        .arg(home.path().join("sig.der"))
+        .arg(home.path().join("payload"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&openssl.stdout).contains("Verified OK"), "{openssl:?}");
+
+    // ferry's check: the right key, a stranger's, an unsigned archive.
+    let good = run(&["mirror", "verify", "--key", officer.to_str().unwrap(), a.to_str().unwrap()]);
+    good.expect_code(0);
+    assert!(good.stdout.contains("signed delivery: a good signature by key sha256:"), "{}", good.stdout);
+    let bad = run(&["mirror", "verify", "--key", stranger.to_str().unwrap(), a.to_str().unwrap()]);
+    bad.expect_code(1);
+    assert!(bad.stderr.contains("delivery signature: no signature by a trusted key"), "{}", bad.stderr);
+    let plain = home.path().join("plain.tar");
+    run(&["mirror", "serialize", &format!("{r}/low/mirror:a"), plain.to_str().unwrap()]).expect_code(0);
+    let unsigned = run(&["mirror", "verify", "--key", officer.to_str().unwrap(), plain.to_str().unwrap()]);
+    unsigned.expect_code(1);
+    assert!(unsigned.stderr.contains("delivery signature: the delivery is not signed"), "{}", unsigned.stderr);
+
+    // B's signature (good, by the same key) put into A: it is over another root.
+    let b_entries = tar_entries(&b);
+    let (b_entry, b_manifest, b_layer) = signature_parts(&b_entries);
+    let mut swapped = entries.clone();
+    let first = swapped.iter().position(|(n, _, _)| n == "index.json").unwrap();
+    let text = String::from_utf8(swapped[first].1.clone())
+        .unwrap()
+        .replace(entry["digest"].as_str().unwrap(), b_entry["digest"].as_str().unwrap());
+    swapped[first].1 = text.replace(&format!("\"size\": {}", entry["size"]), &format!("\"size\": {}", b_entry["size"])).into_bytes();
+    let sig_blobs = [
+        (entry["digest"].clone(), b_entry["digest"].clone()),
+        (manifest["config"]["digest"].clone(), b_manifest["config"]["digest"].clone()),
+        (layer["digest"].clone(), b_layer["digest"].clone()),
+    ];
+    for (ours, theirs) in &sig_blobs {
+        let at = swapped.iter().position(|(n, _, _)| n.ends_with(ours.as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
+        swapped[at] = (
+            format!("blobs/sha256/{}", theirs.as_str().unwrap().trim_start_matches("sha256:")),
+            blob(&b_entries, theirs.as_str().unwrap()).to_vec(),
+            tar::EntryType::Regular,
+        );
+    }
+    let swapped_path = home.path().join("swapped.tar");
+    write_tar(&swapped_path, &swapped);
+    let refused = run(&["mirror", "verify", "--key", officer.to_str().unwrap(), swapped_path.to_str().unwrap()]);
+    refused.expect_code(1);
+    assert!(refused.stderr.contains("delivery signature: the signature is over sha256:"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("not over this archive's root"), "{}", refused.stderr);
+
+    // The high side loads a signed archive, strict or not; the signature is a referrer of the root.
+    run(&["mirror", "deserialize", "--strict", a.to_str().unwrap(), &format!("{h}/in/gather:a")]).expect_code(0);
+    let root_digest = root["manifests"][0]["digest"].as_str().unwrap();
+    let referrers = high.pusher().manifest_json("in/gather", &root_digest.replace(':', "-"));
+    assert!(referrers.to_string().contains(entry["digest"].as_str().unwrap()), "{referrers}");
+}
