@@ -155,6 +155,13 @@ fn a_signed_delivery_is_checked_offline_and_a_swapped_signature_is_refused() {
     assert!(refused.stderr.contains("delivery signature: the signature is over sha256:"), "{}", refused.stderr);
     assert!(refused.stderr.contains("not over this archive's root"), "{}", refused.stderr);
 
+    // batch-serialize signs each archive it writes.
+    let batch = write_file(&home, "batch.csv", &format!("name,artifact\nweekly,{r}/low/mirror:b\n"));
+    let sync = home.path().join("sync");
+    run(&["mirror", "batch-serialize", "--sign", key.to_str().unwrap(), &batch, sync.to_str().unwrap()]).expect_code(0);
+    let written = sync.join("000001-weekly.tar");
+    run(&["mirror", "verify", "--key", officer.to_str().unwrap(), written.to_str().unwrap()]).expect_code(0);
+
     // The high side loads a signed archive, strict or not; the signature is a referrer of the root.
     run(&["mirror", "deserialize", "--strict", a.to_str().unwrap(), &format!("{h}/in/gather:a")]).expect_code(0);
     let root_digest = root["manifests"][0]["digest"].as_str().unwrap();

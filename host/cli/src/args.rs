@@ -372,6 +372,9 @@ pub(crate) struct BatchSerializeArgs {
     /// A tracker of your own (world tracker) instead of the built-in CSV one: COMPONENT.wasm, or an installed plugin's NAME
     #[arg(long, value_name = "COMPONENT")]
     pub(crate) tracker: Option<String>,
+    /// Sign each archive as a delivery with this private key (FERRY_KEY_PASSPHRASE when encrypted)
+    #[arg(long, value_name = "KEY")]
+    pub(crate) sign: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

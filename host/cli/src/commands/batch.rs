@@ -18,6 +18,10 @@ pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSer
         compression: compression(args.compression),
         manifest_json: args.manifest_json,
         recursive,
+        sign: match &args.sign {
+            Some(path) => Some(std::sync::Arc::new(super::bundle::private_key("--sign", path)?)),
+            None => None,
+        },
     };
     let output = session.output(Stdout::Status);
     let result = batch_serialize(session.client(), &request, &mut tracker, output.events()).await;

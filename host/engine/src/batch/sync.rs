@@ -42,6 +42,8 @@ pub struct BatchSerializeRequest<'a> {
     pub manifest_json: bool,
     /// Also carry referrers.
     pub recursive: bool,
+    /// Sign each archive as a delivery with this key.
+    pub sign: Option<std::sync::Arc<ferry_sign::PrivateKey>>,
 }
 
 /// What a `batch-serialize` did.
@@ -127,6 +129,7 @@ pub async fn batch_serialize(
             recursive: request.recursive,
             compression: request.compression,
             manifest_json: request.manifest_json,
+            sign: request.sign.clone(),
             ..SerializeOptions::default()
         };
         let geometry = Geometry::from_flags(0, 1 << 20, 90).map_err(|e| within(Error::Geometry(e)))?;
