@@ -168,3 +168,87 @@ fn a_signed_delivery_is_checked_offline_and_a_swapped_signature_is_refused() {
     let referrers = high.pusher().manifest_json("in/gather", &root_digest.replace(':', "-"));
     assert!(referrers.to_string().contains(entry["digest"].as_str().unwrap()), "{referrers}");
 }
+
+/// With `deliveries: {requireSigned: true, trustedKeys: [...]}`, deserialize, unarchive and
+/// batch-deserialize check the signature before they write anything: an unsigned archive, one
+/// signed by another key and one whose signature is over another root are refused with nothing
+/// written; a good one loads and names its signer.
+#[test]
+fn the_delivery_policy_refuses_before_anything_is_written() {
+    let reg = Registry::start();
+    let high = Registry::start();
+    let p = reg.pusher();
+    let app = images::single_image(&p, "low/app", "v1", 92);
+    images::single_image(&p, "low/other", "v1", 93);
+    let (r, h) = (reg.addr(), high.addr());
+    let home = TestHome::new();
+    let plain_config = ferry_tests::config_for(&[&reg, &high]);
+    let low = |args: &[&str]| ferry(&home, &plain_config, args);
+    low(&["plugin", "keygen", "officer"]).expect_code(0);
+    low(&["plugin", "keygen", "stranger"]).expect_code(0);
+    let list_a = write_file(&home, "a.list", &format!("{r}/low/app:v1\n"));
+    let list_b = write_file(&home, "b.list", &format!("{r}/low/other:v1\n"));
+    low(&["mirror", "gather", &list_a, &format!("{r}/low/mirror:a")]).expect_code(0);
+    low(&["mirror", "gather", &list_b, &format!("{r}/low/mirror:b")]).expect_code(0);
+    let path = |n: &str| home.path().join(n).to_str().unwrap().to_owned();
+    low(&["mirror", "serialize", "--sign", &path("officer.key"), &format!("{r}/low/mirror:a"), &path("good.tar")]).expect_code(0);
+    low(&["mirror", "serialize", "--sign", &path("stranger.key"), &format!("{r}/low/mirror:a"), &path("stranger.tar")]).expect_code(0);
+    low(&["mirror", "serialize", &format!("{r}/low/mirror:a"), &path("unsigned.tar")]).expect_code(0);
+    low(&["mirror", "serialize", "--sign", &path("officer.key"), &format!("{r}/low/mirror:b"), &path("b.tar")]).expect_code(0);
+    // A's archive with B's signature (same key, over B's root).
+    let entries = tar_entries(std::path::Path::new(&path("good.tar")));
+    let b_entries = tar_entries(std::path::Path::new(&path("b.tar")));
+    let (entry, manifest, layer) = signature_parts(&entries);
+    let (b_entry, b_manifest, b_layer) = signature_parts(&b_entries);
+    let mut swapped = entries.clone();
+    let first = swapped.iter().position(|(n, _, _)| n == "index.json").unwrap();
+    let text = String::from_utf8(swapped[first].1.clone())
+        .unwrap()
+        .replace(entry["digest"].as_str().unwrap(), b_entry["digest"].as_str().unwrap());
+    swapped[first].1 = text.replace(&format!("\"size\": {}", entry["size"]), &format!("\"size\": {}", b_entry["size"])).into_bytes();
+    for (ours, theirs) in [
+        (&entry["digest"], &b_entry["digest"]),
+        (&manifest["config"]["digest"], &b_manifest["config"]["digest"]),
+        (&layer["digest"], &b_layer["digest"]),
+    ] {
+        let at = swapped.iter().position(|(n, _, _)| n.ends_with(ours.as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
+        swapped[at] = (
+            format!("blobs/sha256/{}", theirs.as_str().unwrap().trim_start_matches("sha256:")),
+            blob(&b_entries, theirs.as_str().unwrap()).to_vec(),
+            tar::EntryType::Regular,
+        );
+    }
+    write_tar(std::path::Path::new(&path("swapped.tar")), &swapped);
+
+    let policy = format!("{plain_config}deliveries:\n  requireSigned: true\n  trustedKeys: [officer.pub]\n");
+    let high_side = |args: &[&str]| ferry(&home, &policy, args);
+    let hp = high.pusher();
+    for (n, (file, reason)) in [
+        ("unsigned.tar", "the delivery is not signed"),
+        ("stranger.tar", "no signature by a trusted key"),
+        ("swapped.tar", "not over this archive's root"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let repo = format!("refused{n}/in");
+        let run = high_side(&["mirror", "deserialize", &path(file), &format!("{h}/{repo}:a")]);
+        run.expect_code(1);
+        assert!(run.stderr.contains("the delivery is refused by the policy in") && run.stderr.contains(reason), "{file}: {}", run.stderr);
+        assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+        assert!(hp.tags(&repo).is_empty(), "{file}: nothing tagged");
+        assert!(!hp.has_blob(&repo, &app.layers[0].digest) && !hp.has_blob(&repo, &app.config.digest), "{file}: no blob written");
+    }
+    let cache = home.path().join("cache");
+    let rule = format!("first-prefix={}", write_file(&home, "r.csv", &format!("{r}/low/,{h}/placed/\n")));
+    let run = high_side(&["mirror", "unarchive", "--cache", cache.to_str().unwrap(), &path("stranger.tar"), &rule]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("no signature by a trusted key"), "{}", run.stderr);
+    assert!(hp.tags("placed/app").is_empty());
+
+    let run = high_side(&["mirror", "deserialize", &path("good.tar"), &format!("{h}/in/gather:a")]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("; a delivery signed by sha256:"), "{}", run.stdout);
+    high_side(&["mirror", "unarchive", "--cache", cache.to_str().unwrap(), &path("good.tar"), &rule]).expect_code(0);
+    assert!(hp.has_manifest("placed/app", "v1"));
+}

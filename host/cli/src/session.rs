@@ -46,6 +46,27 @@ impl Session {
         Ok(self.sites.get_or_init(|| Sites::new(host, self.config().plugins())))
     }
 
+    /// The delivery policy of the configuration (`deliveries:`), its keys read; `None` when
+    /// it asks for nothing.
+    pub(crate) fn delivery_trust(&self) -> anyhow::Result<Option<Arc<ferry_engine::deserialize::DeliveryTrust>>> {
+        let settings = self.config().deliveries();
+        if !settings.require_signed && settings.trusted_keys.is_empty() {
+            return Ok(None);
+        }
+        let policy_file = settings.policy_file.as_ref().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
+        let keys = settings
+            .trusted_keys
+            .iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path)
+                    .map_err(crate::exit::bad_input(format!("deliveries.trustedKeys in {policy_file}: {}", path.display())))?;
+                ferry_sign::PublicKey::from_pem(&text, &path.display().to_string())
+                    .map_err(crate::exit::bad_input("deliveries.trustedKeys"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Some(Arc::new(ferry_engine::deserialize::DeliveryTrust { require_signed: settings.require_signed, keys, policy_file })))
+    }
+
     /// Sends this run's events to `taps` as well (the report and debug log of a mirror
     /// command); set once, before the first [`Session::output`].
     pub(crate) fn tap(&self, taps: Arc<Taps>) {

@@ -49,6 +49,37 @@ struct FileConfig {
     registry_config: RegistryConfig,
     #[serde(default, skip_serializing_if = "PluginsConfig::is_empty")]
     plugins: PluginsConfig,
+    #[serde(default, skip_serializing_if = "DeliveriesConfig::is_empty")]
+    deliveries: DeliveriesConfig,
+}
+
+/// `deliveries:`: ferry's own section: which archives deserialize, batch-deserialize and
+/// unarchive load (the same shape as `plugins`, and held machine-wide the same way).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveriesConfig {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    require_signed: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    trusted_keys: Vec<PathBuf>,
+}
+
+impl DeliveriesConfig {
+    fn is_empty(&self) -> bool {
+        !self.require_signed && self.trusted_keys.is_empty()
+    }
+}
+
+/// The delivery policy in effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliverySettings {
+    /// Load only archives signed by a trusted key.
+    pub require_signed: bool,
+    /// Public key files (PEM) whose delivery signatures are trusted; relative paths are
+    /// resolved against the config file's directory.
+    pub trusted_keys: Vec<PathBuf>,
+    /// The file the policy came from.
+    pub policy_file: Option<PathBuf>,
 }
 
 /// `plugins:`: ferry's own section (ace-dt has none): the trust policy for components and
@@ -313,6 +344,8 @@ pub struct Config {
     source: Option<PathBuf>,
     /// The machine-wide config, when its plugin policy overrode the chosen file's.
     policy_source: Option<PathBuf>,
+    /// The machine-wide config, when its delivery policy overrode the chosen file's.
+    deliveries_source: Option<PathBuf>,
     rules: BTreeMap<String, Vec<(Regex, String)>>,
     /// Registries or hosts reached over plain HTTP whatever the file says (`--plain-http`).
     plain_http: Vec<String>,
@@ -394,6 +427,11 @@ impl Config {
             self.file.plugins.require_signed = true;
             self.file.plugins.trusted_keys = keys;
             self.policy_source = Some(system.to_owned());
+        }
+        if site.file.deliveries.require_signed {
+            let keys = site.deliveries().trusted_keys;
+            self.file.deliveries = DeliveriesConfig { require_signed: true, trusted_keys: keys };
+            self.deliveries_source = Some(system.to_owned());
         }
         Ok(())
     }
@@ -492,7 +530,7 @@ impl Config {
                 ));
             }
         }
-        Ok(Config { file, source: Some(origin.to_owned()), policy_source: None, rules, plain_http: Vec::new() })
+        Ok(Config { file, source: Some(origin.to_owned()), policy_source: None, deliveries_source: None, rules, plain_http: Vec::new() })
     }
 
     /// The file the configuration came from, if any.
@@ -606,6 +644,18 @@ impl Config {
         }
     }
 
+    /// The delivery policy: `deliveries.requireSigned` (default off) and
+    /// `deliveries.trustedKeys`.
+    pub fn deliveries(&self) -> DeliverySettings {
+        let d = &self.file.deliveries;
+        let base = self.source.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
+        DeliverySettings {
+            require_signed: d.require_signed,
+            trusted_keys: d.trusted_keys.iter().map(|k| base.join(k)).collect(),
+            policy_file: self.deliveries_source.clone().or_else(|| self.source.clone()),
+        }
+    }
+
     /// The effective configuration as YAML, defaults filled in.
     pub fn to_yaml(&self) -> String {
         let mut file = self.file.clone();
@@ -615,6 +665,8 @@ impl Config {
         file.concurrent_http = Some(self.concurrent_http() as i64);
         let plugins = self.plugins();
         file.plugins = PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: plugins.store };
+        let deliveries = self.deliveries();
+        file.deliveries = DeliveriesConfig { require_signed: deliveries.require_signed, trusted_keys: deliveries.trusted_keys };
         serde_yaml_ng::to_string(&file).unwrap_or_default()
     }
 }

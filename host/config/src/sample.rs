@@ -46,6 +46,14 @@ kind: Configuration
 #     - /etc/ferry/keys/officer.pub
 #   store: /var/lib/ferry/plugins      # installed bundles (default $XDG_DATA_HOME/ferry/plugins)
 
+## ferry's own: which deliveries deserialize, batch-deserialize and unarchive load. With
+## requireSigned, an archive without a good signature (serialize --sign) by one of trustedKeys
+## is refused before anything is written; held machine-wide by /etc/ferry/config.yaml too.
+# deliveries:
+#   requireSigned: true
+#   trustedKeys:
+#     - /etc/ferry/keys/low-side.pub
+
 ## Credentials for a registry come from the first of: registryAuthFile (below), Docker's
 ## $DOCKER_CONFIG/config.json or ~/.docker/config.json (with credHelpers and credsStore),
 ## $REGISTRY_AUTH_FILE, podman's $XDG_RUNTIME_DIR/containers/auth.json and

@@ -73,6 +73,8 @@ pub struct UnarchiveRequest<'a> {
     pub reference: &'a str,
     /// Enforce ace-dt's entry order.
     pub strict: bool,
+    /// The delivery policy, checked before anything is written.
+    pub trust: Option<std::sync::Arc<crate::deserialize::DeliveryTrust>>,
     /// What to scatter, where, and how.
     pub routing: Routing<'a>,
 }
@@ -83,7 +85,7 @@ pub async fn unarchive(client: &Client, request: UnarchiveRequest<'_>, events: E
     let store = open_store(client, &cached, Access::Create)?;
     let name = request.source.name.clone();
     // An archive of several images, or a docker archive, is scattered through an index of them.
-    let options = DeserializeOptions { strict: request.strict, dry_run: false, naming: Naming::Index };
+    let options = DeserializeOptions { strict: request.strict, dry_run: false, naming: Naming::Index, trust: request.trust.clone() };
     let outcome = deserialize(vec![request.source], store.as_ref(), request.reference, options, events.clone()).await?;
     let root = outcome.root.clone().ok_or(Error::NoRoot(name))?;
     let routed = scatter_root(client, store, &root, request.routing, events).await?;

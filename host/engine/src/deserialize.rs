@@ -39,7 +39,7 @@ const CHANNEL_CHUNKS: usize = 8;
 pub(crate) const CHUNK_BYTES: usize = 256 << 10;
 
 /// How to deserialize.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DeserializeOptions {
     /// Enforce ace-dt's entry order (`manifest.json` allowed after the final `index.json`).
     pub strict: bool,
@@ -47,6 +47,21 @@ pub struct DeserializeOptions {
     pub dry_run: bool,
     /// How the images of an archive are tagged.
     pub naming: Naming,
+    /// Check the delivery's signature before anything is written ([`DeliveryTrust`]).
+    pub trust: Option<Arc<DeliveryTrust>>,
+}
+
+/// Which deliveries may be loaded: signed by one of `keys`, and with `require_signed` no
+/// archive without such a signature. The signature travels ahead of every blob, so it is
+/// checked before anything is written.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryTrust {
+    /// An archive without a good signature by one of `keys` is refused.
+    pub require_signed: bool,
+    /// The keys whose delivery signatures are trusted.
+    pub keys: Vec<ferry_sign::PublicKey>,
+    /// Where the policy came from, for messages.
+    pub policy_file: String,
 }
 
 /// How the images of an archive are tagged. The root of ferry's and ace-dt's archives (an
@@ -87,6 +102,8 @@ pub struct DeserializeOutcome {
     pub untagged: Vec<Digest>,
     /// cosign tag attachments tagged (or, in a dry run, that would be): tag and manifest.
     pub attachments: Vec<(String, Digest)>,
+    /// Who signed the delivery, when its signature was checked and held.
+    pub signer: Option<ferry_sign::cosign::Signer>,
 }
 
 enum Item {
@@ -238,6 +255,9 @@ pub(crate) struct Stored {
     /// Its bytes, if it may be a manifest.
     json: Option<Vec<u8>>,
     pub(crate) present: bool,
+    /// A blob of the delivery's signature, read (and verified) but not stored until the
+    /// signature is checked.
+    held: Option<Bytes>,
 }
 
 /// One archive to read, and how messages name it.
@@ -273,6 +293,8 @@ impl ArchiveSource {
 /// Everything read so far from the sources of one deserialize.
 #[derive(Default)]
 struct Loaded {
+    /// The delivery's signature, while it is read and checked.
+    gate: Gate,
     indexes: Vec<Index>,
     kept: HashMap<Digest, Vec<u8>>,
     in_archive: HashMap<Digest, u64>,
@@ -305,7 +327,11 @@ pub async fn deserialize(
     let continued = sources.len() > 1;
     let first_name = sources.first().map(|s| s.name.clone()).unwrap_or_default();
     for source in sources {
-        if let Err(error) = read_source(source.input, &source.name, dst, options, &events, &mut loaded).await {
+        if let Err(error) = read_source(source.input, &source.name, dst, &options, &events, &mut loaded).await {
+            // The policy refused the delivery before anything was written: nothing to keep.
+            if matches!(error, Error::Delivery { .. }) {
+                return Err(error);
+            }
             // A destination that fails stops everything; a damaged source does not.
             let fatal = destination_failed(&error);
             failures.push(SourceFailure { source: source.name, error: Box::new(error) });
@@ -314,7 +340,7 @@ pub async fn deserialize(
             }
         }
     }
-    let Loaded { indexes, kept, in_archive, mut outcome, members, member_file } = loaded;
+    let Loaded { indexes, kept, in_archive, mut outcome, members, member_file, .. } = loaded;
     let incomplete = |failures: Vec<SourceFailure>, missing: Vec<Digest>, outcome: &DeserializeOutcome| {
         Error::Incomplete(Box::new(Incomplete {
             root: indexes.first().and_then(|i| i.manifests.first()).map(|d| d.digest.clone()),
@@ -330,7 +356,7 @@ pub async fn deserialize(
             let (false, Some(file)) = (continued, member_file) else {
                 return Err(Error::BadArchive(ArchiveFault::DockerContinued));
             };
-            crate::foreign::load_docker(&first_name, file, &members, dst, tag, options, &events, &mut outcome).await?;
+            crate::foreign::load_docker(&first_name, file, &members, dst, tag, &options, &events, &mut outcome).await?;
             return Ok(outcome);
         }
         if failures.is_empty() {
@@ -457,7 +483,7 @@ async fn read_source(
     input: ArchiveInput,
     archive: &str,
     dst: &dyn Store,
-    options: DeserializeOptions,
+    options: &DeserializeOptions,
     events: &Events,
     loaded: &mut Loaded,
 ) -> Result<(), Error> {
@@ -465,12 +491,14 @@ async fn read_source(
     let reader = std::thread::spawn(move || read_entries(input, &tx));
     let mut stage = Stage::Start;
     let fail = Error::BadArchive;
-    let mut storing = futures_util::stream::FuturesUnordered::new();
+    let mut storing: Storing<'_> = futures_util::stream::FuturesUnordered::new();
     let mut first_error: Option<Error> = None;
     let mut reading = true;
     loop {
         let item = tokio::select! {
-            item = rx.recv(), if reading && storing.len() < CONCURRENT_BLOBS => match item {
+            // While the delivery's signature is read, one entry at a time: nothing after it
+            // is taken before it is checked.
+            item = rx.recv(), if reading && storing.len() < CONCURRENT_BLOBS && (storing.is_empty() || !loaded.gate.waiting()) => match item {
                 Some(item) => item,
                 None => {
                     reading = false;
@@ -479,8 +507,25 @@ async fn read_source(
             },
             stored = storing.next(), if !storing.is_empty() => {
                 let Some(stored) = stored else { continue };
-                match stored {
-                    Ok(stored) => loaded.stored(stored, events),
+                let released = match stored {
+                    Ok(Stored { held: Some(bytes), digest, size, .. }) => loaded.gate.held(Descriptor::new(media_type::OCTET_STREAM, digest, size), bytes),
+                    Ok(stored) => {
+                        loaded.stored(stored, events);
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                };
+                match released {
+                    Ok(Some((blobs, signer))) => {
+                        loaded.outcome.signer = signer;
+                        for (desc, bytes) in blobs {
+                            let origin = Origin::Archive { archive: archive.to_owned(), entry: format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex()), offset: 0 };
+                            let stream = BlobStream::from_bytes(desc.clone(), origin, bytes);
+                            let store: futures_util::future::BoxFuture<'_, Result<Stored, Error>> = Box::pin(store_blob(dst, desc, stream, options.dry_run));
+                            storing.push(store);
+                        }
+                    }
+                    Ok(None) => {}
                     Err(e) => {
                         reading = false;
                         first_error.get_or_insert(e);
@@ -498,7 +543,128 @@ async fn read_source(
     // Stop the reader: it may be blocked sending the next entry.
     drop(rx);
     reader.join().map_err(|_| fail(ArchiveFault::ReaderPanicked))?;
+    if first_error.is_none() {
+        loaded.gate.ended()?;
+    }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Reads a blob of the delivery's signature into memory, verified, without storing it.
+async fn hold_blob(desc: Descriptor, stream: BlobStream) -> Result<Stored, Error> {
+    if desc.size > KEEP_JSON_BYTES {
+        return Err(Error::Delivery { fault: ferry_sign::cosign::DeliveryFault::Unreadable, policy_file: String::new() });
+    }
+    let bytes = Bytes::from(stream.collect().await?);
+    Ok(Stored { digest: desc.digest, size: desc.size, json: None, present: false, held: Some(bytes) })
+}
+
+/// The delivery's signature while it is read: listed in the first `index.json`, its blobs come
+/// first; they are held in memory, and nothing else is taken, until it is checked.
+#[derive(Default)]
+enum Gate {
+    /// No signature to wait for (none asked, or checked).
+    #[default]
+    Open,
+    /// Reading the signature.
+    Waiting(Box<Waiting>),
+}
+
+struct Waiting {
+    trust: Arc<DeliveryTrust>,
+    root: Digest,
+    entry: Descriptor,
+    /// The signature manifest's bytes and the blobs it names, once it is held.
+    manifest: Option<(Vec<u8>, Vec<Digest>)>,
+    held: Vec<(Descriptor, Bytes)>,
+}
+
+impl Gate {
+    fn waiting(&self) -> bool {
+        matches!(self, Gate::Waiting(_))
+    }
+
+    /// The first `index.json`: with a policy, a signature listed is waited for, and none is
+    /// refused when one is required.
+    fn first_index(&mut self, index: &Index, trust: Option<&Arc<DeliveryTrust>>) -> Result<(), Error> {
+        let (Some(trust), Some(root)) = (trust, index.manifests.first()) else { return Ok(()) };
+        match index.manifests.iter().find(|d| d.annotations.contains_key(annotations::DELIVERY_SIGNATURE)) {
+            None if trust.require_signed => Err(refused(trust, ferry_sign::cosign::DeliveryFault::Unsigned)),
+            None => Ok(()),
+            Some(entry) => {
+                let waiting =
+                    Waiting { trust: Arc::clone(trust), root: root.digest.clone(), entry: entry.clone(), manifest: None, held: Vec::new() };
+                *self = Gate::Waiting(Box::new(waiting));
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a blob is the signature's, to hold. Another blob before the signature is whole
+    /// is refused when a signature is required; else the check is given up.
+    fn wants(&mut self, desc: &Descriptor) -> Result<bool, Error> {
+        let Gate::Waiting(w) = self else { return Ok(false) };
+        let named = match &w.manifest {
+            None => desc.digest == w.entry.digest,
+            Some((_, names)) => names.contains(&desc.digest),
+        };
+        if named {
+            return Ok(true);
+        }
+        if w.trust.require_signed {
+            return Err(refused(&w.trust, ferry_sign::cosign::DeliveryFault::Unreadable));
+        }
+        tracing::warn!("the delivery's signature is not whole ahead of the blobs; not checked");
+        *self = Gate::Open;
+        Ok(false)
+    }
+
+    /// A held blob: once the signature is whole it is checked, and its blobs are handed back
+    /// to be stored, with the signer when the signature held.
+    #[expect(clippy::type_complexity, reason = "the blobs to store and who signed")]
+    fn held(
+        &mut self,
+        desc: Descriptor,
+        bytes: Bytes,
+    ) -> Result<Option<(Vec<(Descriptor, Bytes)>, Option<ferry_sign::cosign::Signer>)>, Error> {
+        let Gate::Waiting(w) = self else { return Ok(Some((vec![(desc, bytes)], None))) };
+        if desc.digest == w.entry.digest {
+            let parsed = Manifest::from_bytes(w.entry.clone(), bytes.to_vec())
+                .map_err(|_| refused(&w.trust, ferry_sign::cosign::DeliveryFault::Unreadable))?;
+            let view = parsed.view();
+            let names = view.config.iter().chain(&view.layers).map(|d| d.digest.clone()).collect();
+            w.manifest = Some((bytes.to_vec(), names));
+        }
+        w.held.push((desc, bytes));
+        let Some((manifest, names)) = &w.manifest else { return Ok(None) };
+        if !names.iter().all(|n| w.held.iter().any(|(d, _)| d.digest == *n)) {
+            return Ok(None);
+        }
+        let payloads = w.held.iter().map(|(d, b)| (d.digest.clone(), b.to_vec())).collect();
+        let claimed = w.entry.annotations.get(annotations::DELIVERY_SIGNATURE).map(String::as_str);
+        let checked = ferry_sign::cosign::check_delivery(&w.root, manifest, &payloads, &w.trust.keys, claimed);
+        let signer = match checked {
+            Ok(signer) => Some(signer),
+            Err(fault) if w.trust.require_signed => return Err(refused(&w.trust, fault)),
+            Err(fault) => {
+                tracing::warn!("the delivery's signature does not hold: {fault}");
+                None
+            }
+        };
+        let Gate::Waiting(w) = std::mem::take(self) else { return Ok(None) };
+        Ok(Some((w.held, signer)))
+    }
+
+    /// The archive ended: a signature still incomplete is refused when one is required.
+    fn ended(&mut self) -> Result<(), Error> {
+        match std::mem::take(self) {
+            Gate::Waiting(w) if w.trust.require_signed => Err(refused(&w.trust, ferry_sign::cosign::DeliveryFault::Unreadable)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn refused(trust: &DeliveryTrust, fault: ferry_sign::cosign::DeliveryFault) -> Error {
+    Error::Delivery { fault, policy_file: trust.policy_file.clone() }
 }
 
 type Storing<'a> = futures_util::stream::FuturesUnordered<futures_util::future::BoxFuture<'a, Result<Stored, Error>>>;
@@ -509,7 +675,7 @@ fn take_item<'a>(
     item: Item,
     archive: &str,
     dst: &'a dyn Store,
-    options: DeserializeOptions,
+    options: &DeserializeOptions,
     events: &Events,
     stage: &mut Stage,
     loaded: &mut Loaded,
@@ -526,6 +692,9 @@ fn take_item<'a>(
                 && let Some(Ok(bytes @ 1..)) = index.annotations.get(annotations::SIZE_DEDUPLICATED).map(|v| v.parse::<u64>())
             {
                 events(&Event::Expected { bytes });
+            }
+            if loaded.indexes.is_empty() {
+                loaded.gate.first_index(&index, options.trust.as_ref())?;
             }
             loaded.indexes.push(index);
             stage.next(options.strict, "index.json", offset).map_err(order)?;
@@ -550,7 +719,11 @@ fn take_item<'a>(
             let name = format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex());
             let origin = Origin::Archive { archive: archive.to_owned(), entry: name, offset };
             let stream = BlobStream::verifying(desc.clone(), origin, body);
-            storing.push(Box::pin(store_blob(dst, desc, stream, options.dry_run)));
+            if loaded.gate.wants(&desc)? {
+                storing.push(Box::pin(hold_blob(desc, stream)));
+            } else {
+                storing.push(Box::pin(store_blob(dst, desc, stream, options.dry_run)));
+            }
         }
     }
     Ok(())
@@ -583,7 +756,7 @@ pub(crate) async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobSt
             present = !dry_run;
         }
         let json = ferry_archive::reader::may_be_manifest(&bytes).then(|| bytes.to_vec());
-        return Ok(Stored { digest, size, json, present });
+        return Ok(Stored { digest, size, json, present, held: None });
     }
     if dry_run || dst.blob_exists(&desc).await? {
         // Read it anyway: every byte of the archive is verified.
@@ -591,10 +764,10 @@ pub(crate) async fn store_blob(dst: &dyn Store, desc: Descriptor, stream: BlobSt
         while let Some(chunk) = s.next().await {
             chunk?;
         }
-        return Ok(Stored { digest, size, json: None, present: !dry_run });
+        return Ok(Stored { digest, size, json: None, present: !dry_run, held: None });
     }
     dst.push_blob_stream(&desc, stream).await?;
-    Ok(Stored { digest, size, json: None, present: false })
+    Ok(Stored { digest, size, json: None, present: false, held: None })
 }
 
 impl Body {

@@ -294,6 +294,14 @@ pub enum Error {
     /// batch-deserialize tags each archive with its name: its destination must have no tag.
     #[error("DESTINATION {0}: give a repository without a tag; each archive is tagged with its name")]
     TaggedDestination(String),
+    /// A delivery the policy refuses: nothing was written.
+    #[error("the delivery is refused by the policy in {policy_file}: {fault}; nothing was written")]
+    Delivery {
+        /// Why.
+        fault: ferry_sign::cosign::DeliveryFault,
+        /// Where the policy came from.
+        policy_file: String,
+    },
     /// A platform filter selects nothing from a source.
     #[error("nothing matches the platforms asked for ({wanted}); it has {available} (--allow-empty goes on without it)")]
     NoPlatformMatch {

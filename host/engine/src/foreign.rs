@@ -166,7 +166,7 @@ pub(crate) async fn load_docker(
     members: &Members,
     dst: &dyn Store,
     tag: &str,
-    options: DeserializeOptions,
+    options: &DeserializeOptions,
     events: &Events,
     outcome: &mut DeserializeOutcome,
 ) -> Result<(), Error> {

@@ -38,8 +38,12 @@ pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSer
 
 pub(crate) async fn deserialize(session: &Session, args: BatchDeserializeArgs) -> anyhow::Result<()> {
     let mut tracker = ComponentTracker::load(session.sites()?, args.tracker.as_deref()).await?;
-    let request =
-        BatchDeserializeRequest { sync_directory: &args.sync_directory, destination: &args.destination, tracker_file: &args.sync_filename };
+    let request = BatchDeserializeRequest {
+        sync_directory: &args.sync_directory,
+        destination: &args.destination,
+        tracker_file: &args.sync_filename,
+        trust: session.delivery_trust()?,
+    };
     let output = session.output(Stdout::Status);
     let result = batch_deserialize(session.client(), &request, &mut tracker, output.events()).await;
     output.finish();

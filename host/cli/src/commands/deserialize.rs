@@ -20,7 +20,7 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     let tag = args.image.reference_or_default();
     // A repository alone: the archive's images keep the names it gives them.
     let naming = if args.image.is_bare() { Naming::Own } else { Naming::Given };
-    let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run, naming };
+    let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run, naming, trust: session.delivery_trust()? };
     let output = session.output(Stdout::Status);
     let result = deserialize(sources, dst.as_ref(), &tag, options, output.events()).await;
     output.finish();
@@ -43,7 +43,7 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
         crate::output::bytes(outcome.bytes),
         outcome.present,
         outcome.manifests,
-        tagged(&outcome, &args.image, args.dry_run) + &attachments(&outcome, args.dry_run)
+        tagged(&outcome, &args.image, args.dry_run) + &attachments(&outcome, args.dry_run) + &signed(&outcome)
     ));
     for digest in &outcome.untagged {
         output.line(&format!("  untagged (the archive gives it no name): {}", args.image.with_digest(digest)));
@@ -67,8 +67,10 @@ fn record(output: &crate::output::Output, named: &str, outcome: &DeserializeOutc
         }
         return;
     }
+    // The signer, when the policy checked the delivery's signature, is the root's reason.
+    let signed = outcome.signer.as_ref().map(|s| format!("a delivery signed by {}, made {}", s.fingerprint, s.created));
     for (tag, digest) in &outcome.tags {
-        output.taps().artifact(record(digest, Some(args.image.with_tag(tag).to_string()), None));
+        output.taps().artifact(record(digest, Some(args.image.with_tag(tag).to_string()), signed.as_deref()));
     }
     for (tag, digest) in &outcome.attachments {
         output.taps().artifact(record(digest, Some(args.image.with_tag(tag).to_string()), Some("cosign attachment")));
@@ -77,6 +79,11 @@ fn record(output: &crate::output::Output, named: &str, outcome: &DeserializeOutc
         let at = Some(args.image.with_digest(digest).to_string());
         output.taps().artifact(record(digest, at, Some("untagged: the archive gives it no name")));
     }
+}
+
+/// `; a delivery signed by KEY, made TIME` when the policy checked its signature.
+fn signed(outcome: &DeserializeOutcome) -> String {
+    outcome.signer.as_ref().map(|s| format!("; a delivery signed by {}, made {}", s.fingerprint, s.created)).unwrap_or_default()
 }
 
 /// `; 2 cosign attachments tagged` when the archive carried any.

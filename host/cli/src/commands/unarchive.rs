@@ -25,6 +25,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
         cache: &cache,
         reference: &args.reference,
         strict: args.strict,
+        trust: session.delivery_trust()?,
         routing: routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false }),
     };
     let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));

@@ -158,6 +158,8 @@ pub struct BatchDeserializeRequest<'a> {
     pub destination: &'a ImageRef,
     /// The tracker file's name in the directory.
     pub tracker_file: &'a str,
+    /// The delivery policy, checked for each archive before anything of it is written.
+    pub trust: Option<std::sync::Arc<crate::deserialize::DeliveryTrust>>,
 }
 
 /// What a `batch-deserialize` did.
@@ -209,7 +211,15 @@ pub async fn batch_deserialize(
         let target = destination.with_tag(name);
         let source = ArchiveSource::open(&dir.join(file_name).display().to_string(), 0).map_err(within)?;
         let store = open_store(client, &target, Access::Create).map_err(within)?;
-        deserialize(vec![source], store.as_ref(), name, DeserializeOptions::default(), events.clone()).await.map_err(within)?;
+        deserialize(
+            vec![source],
+            store.as_ref(),
+            name,
+            DeserializeOptions { trust: request.trust.clone(), ..DeserializeOptions::default() },
+            events.clone(),
+        )
+        .await
+        .map_err(within)?;
         let tagged = target.to_string();
         let row = LoadedRow {
             file_name: file_name.clone(),
