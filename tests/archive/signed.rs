@@ -246,6 +246,32 @@ fn the_delivery_policy_refuses_before_anything_is_written() {
     assert!(run.stderr.contains("no signature by a trusted key"), "{}", run.stderr);
     assert!(hp.tags("placed/app").is_empty());
 
+    // The root replaced (the first index.json names B's gather index, A's signature kept):
+    // the signature is over another root.
+    let mut replaced = entries.clone();
+    let root_a: Value = serde_json::from_slice(&replaced[first].1).unwrap();
+    let root_b: Value = serde_json::from_slice(&b_entries.iter().find(|(n, _, _)| n == "index.json").unwrap().1).unwrap();
+    let (ra, rb) = (root_a["manifests"][0]["digest"].as_str().unwrap(), root_b["manifests"][0]["digest"].as_str().unwrap());
+    replaced[first].1 = String::from_utf8(replaced[first].1.clone()).unwrap().replacen(ra, rb, 1).into_bytes();
+    write_tar(std::path::Path::new(&path("replaced.tar")), &replaced);
+    let run = high_side(&["mirror", "deserialize", &path("replaced.tar"), &format!("{h}/replaced/in:a")]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(&format!("the signature is over {ra}, not over this archive's root {rb}")), "{}", run.stderr);
+    assert!(hp.tags("replaced/in").is_empty() && !hp.has_blob("replaced/in", &app.layers[0].digest));
+
+    // One byte of a layer changed: the signature holds (it covers the root), the layer's
+    // digest does not; nothing is tagged.
+    let mut damaged = entries.clone();
+    let layer_at = damaged.iter().position(|(n, _, _)| n.ends_with(app.layers[0].digest.hex())).unwrap();
+    let mid = damaged[layer_at].1.len() / 2;
+    damaged[layer_at].1[mid] ^= 0x01;
+    write_tar(std::path::Path::new(&path("damaged.tar")), &damaged);
+    let run = high_side(&["mirror", "deserialize", &path("damaged.tar"), &format!("{h}/damaged/in:a")]);
+    run.expect_code(1);
+    assert!(run.stderr.contains(app.layers[0].digest.hex()), "the damaged layer is named: {}", run.stderr);
+    assert!(hp.tags("damaged/in").is_empty(), "nothing tagged");
+    assert!(!hp.has_blob("damaged/in", &app.layers[0].digest));
+
     let run = high_side(&["mirror", "deserialize", &path("good.tar"), &format!("{h}/in/gather:a")]);
     run.expect_code(0);
     assert!(run.stdout.contains("; a delivery signed by sha256:"), "{}", run.stdout);
