@@ -272,6 +272,13 @@ fn the_delivery_policy_refuses_before_anything_is_written() {
     assert!(hp.tags("damaged/in").is_empty(), "nothing tagged");
     assert!(!hp.has_blob("damaged/in", &app.layers[0].digest));
 
+    // Trusted keys without requireSigned: a signature that does not hold is a warning.
+    let lenient = format!("{plain_config}deliveries:\n  trustedKeys: [officer.pub]\n");
+    let run = ferry(&home, &lenient, &["mirror", "deserialize", &path("stranger.tar"), &format!("{h}/lenient/in:a")]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("the delivery's signature does not hold: no signature by a trusted key"), "{}", run.stderr);
+    assert!(hp.has_manifest("lenient/in", "a"));
+
     let run = high_side(&["mirror", "deserialize", &path("good.tar"), &format!("{h}/in/gather:a")]);
     run.expect_code(0);
     assert!(run.stdout.contains("; a delivery signed by sha256:"), "{}", run.stdout);

@@ -519,10 +519,7 @@ async fn read_source(
                     Ok(Some((blobs, signer))) => {
                         loaded.outcome.signer = signer;
                         for (desc, bytes) in blobs {
-                            let origin = Origin::Archive { archive: archive.to_owned(), entry: format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex()), offset: 0 };
-                            let stream = BlobStream::from_bytes(desc.clone(), origin, bytes);
-                            let store: futures_util::future::BoxFuture<'_, Result<Stored, Error>> = Box::pin(store_blob(dst, desc, stream, options.dry_run));
-                            storing.push(store);
+                            storing.push(Box::pin(store_held(dst, archive.to_owned(), desc, bytes, options.dry_run)));
                         }
                     }
                     Ok(None) => {}
@@ -544,9 +541,20 @@ async fn read_source(
     drop(rx);
     reader.join().map_err(|_| fail(ArchiveFault::ReaderPanicked))?;
     if first_error.is_none() {
-        loaded.gate.ended()?;
+        for (desc, bytes) in loaded.gate.ended()? {
+            let stored = store_held(dst, archive.to_owned(), desc, bytes, options.dry_run).await?;
+            loaded.stored(stored, events);
+        }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Stores a blob the signature's check held in memory.
+async fn store_held(dst: &dyn Store, archive: String, desc: Descriptor, bytes: Bytes, dry_run: bool) -> Result<Stored, Error> {
+    let entry = format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex());
+    let origin = Origin::Archive { archive, entry, offset: 0 };
+    let stream = BlobStream::from_bytes(desc.clone(), origin, bytes);
+    store_blob(dst, desc, stream, dry_run).await
 }
 
 /// Reads a blob of the delivery's signature into memory, verified, without storing it.
@@ -600,22 +608,30 @@ impl Gate {
     }
 
     /// Whether a blob is the signature's, to hold. Another blob before the signature is whole
-    /// is refused when a signature is required; else the check is given up.
-    fn wants(&mut self, desc: &Descriptor) -> Result<bool, Error> {
-        let Gate::Waiting(w) = self else { return Ok(false) };
+    /// is refused when a signature is required; else the check is given up, and what was
+    /// held is handed back to be stored.
+    fn wants(&mut self, desc: &Descriptor) -> Result<(bool, Vec<(Descriptor, Bytes)>), Error> {
+        let Gate::Waiting(w) = self else { return Ok((false, Vec::new())) };
         let named = match &w.manifest {
             None => desc.digest == w.entry.digest,
             Some((_, names)) => names.contains(&desc.digest),
         };
         if named {
-            return Ok(true);
+            return Ok((true, Vec::new()));
         }
         if w.trust.require_signed {
             return Err(refused(&w.trust, ferry_sign::cosign::DeliveryFault::Unreadable));
         }
         tracing::warn!("the delivery's signature is not whole ahead of the blobs; not checked");
-        *self = Gate::Open;
-        Ok(false)
+        Ok((false, self.give_up()))
+    }
+
+    /// No check after all: the blobs held so far, to be stored.
+    fn give_up(&mut self) -> Vec<(Descriptor, Bytes)> {
+        match std::mem::take(self) {
+            Gate::Waiting(w) => w.held,
+            Gate::Open => Vec::new(),
+        }
     }
 
     /// A held blob: once the signature is whole it is checked, and its blobs are handed back
@@ -654,11 +670,12 @@ impl Gate {
         Ok(Some((w.held, signer)))
     }
 
-    /// The archive ended: a signature still incomplete is refused when one is required.
-    fn ended(&mut self) -> Result<(), Error> {
-        match std::mem::take(self) {
+    /// The archive ended: a signature still incomplete is refused when one is required;
+    /// else what was held is handed back to be stored.
+    fn ended(&mut self) -> Result<Vec<(Descriptor, Bytes)>, Error> {
+        match self {
             Gate::Waiting(w) if w.trust.require_signed => Err(refused(&w.trust, ferry_sign::cosign::DeliveryFault::Unreadable)),
-            _ => Ok(()),
+            _ => Ok(self.give_up()),
         }
     }
 }
@@ -719,7 +736,11 @@ fn take_item<'a>(
             let name = format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex());
             let origin = Origin::Archive { archive: archive.to_owned(), entry: name, offset };
             let stream = BlobStream::verifying(desc.clone(), origin, body);
-            if loaded.gate.wants(&desc)? {
+            let (hold, released) = loaded.gate.wants(&desc)?;
+            for (desc, bytes) in released {
+                storing.push(Box::pin(store_held(dst, archive.to_owned(), desc, bytes, options.dry_run)));
+            }
+            if hold {
                 storing.push(Box::pin(hold_blob(desc, stream)));
             } else {
                 storing.push(Box::pin(store_blob(dst, desc, stream, options.dry_run)));
