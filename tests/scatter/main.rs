@@ -12,5 +12,6 @@ mod order;
 mod plugin;
 mod report;
 mod scatter;
+mod signatures;
 mod template;
 mod unarchive;

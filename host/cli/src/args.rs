@@ -424,6 +424,9 @@ pub(crate) struct RouteFlags {
     /// Accept selectors, --subset or platforms that keep nothing (otherwise an error)
     #[arg(long = "allow-empty")]
     pub(crate) allow_empty: bool,
+    /// Place only artifacts with a cosign signature by this public key (PEM; repeatable), beside images.trustedKeys of the config
+    #[arg(long = "require-signed-images", value_name = "KEYFILE")]
+    pub(crate) require_signed_images: Vec<PathBuf>,
     /// How --check prints the plan: text, or json (one document on standard output)
     #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
     pub(crate) output: PrintFormat,

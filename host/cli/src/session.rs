@@ -67,6 +67,27 @@ impl Session {
         Ok(Some(Arc::new(ferry_engine::deserialize::DeliveryTrust { require_signed: settings.require_signed, keys, policy_file })))
     }
 
+    /// The image policy: the config's `images:` (when it requires signatures) and the keys
+    /// `--require-signed-images` names; `None` when neither asks for signed images.
+    pub(crate) fn image_trust(&self, flag_keys: &[std::path::PathBuf]) -> anyhow::Result<Option<Arc<ferry_engine::trust::ImageTrust>>> {
+        let settings = self.config().images();
+        if !settings.require_signed && flag_keys.is_empty() {
+            return Ok(None);
+        }
+        let config_file = settings.policy_file.as_ref().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
+        let configured = settings.trusted_keys.iter().map(|p| (p, format!("images.trustedKeys in {config_file}")));
+        let given = flag_keys.iter().map(|p| (p, "--require-signed-images".to_owned()));
+        let keys = configured
+            .chain(given)
+            .map(|(path, what)| {
+                let text = std::fs::read_to_string(path).map_err(crate::exit::bad_input(format!("{what}: {}", path.display())))?;
+                ferry_sign::PublicKey::from_pem(&text, &path.display().to_string()).map_err(crate::exit::bad_input(what))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let source = if flag_keys.is_empty() { config_file } else { "--require-signed-images".to_owned() };
+        Ok(Some(Arc::new(ferry_engine::trust::ImageTrust { keys, source })))
+    }
+
     /// Sends this run's events to `taps` as well (the report and debug log of a mirror
     /// command); set once, before the first [`Session::output`].
     pub(crate) fn tap(&self, taps: Arc<Taps>) {

@@ -51,10 +51,13 @@ struct FileConfig {
     plugins: PluginsConfig,
     #[serde(default, skip_serializing_if = "DeliveriesConfig::is_empty")]
     deliveries: DeliveriesConfig,
+    #[serde(default, skip_serializing_if = "DeliveriesConfig::is_empty")]
+    images: DeliveriesConfig,
 }
 
-/// `deliveries:`: ferry's own section: which archives deserialize, batch-deserialize and
-/// unarchive load (the same shape as `plugins`, and held machine-wide the same way).
+/// `deliveries:` and `images:`: ferry's own sections: which archives deserialize,
+/// batch-deserialize and unarchive load, and which artifacts scatter, clone and unarchive
+/// place (the same shape as `plugins`, and held machine-wide the same way).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DeliveriesConfig {
@@ -346,6 +349,8 @@ pub struct Config {
     policy_source: Option<PathBuf>,
     /// The machine-wide config, when its delivery policy overrode the chosen file's.
     deliveries_source: Option<PathBuf>,
+    /// The machine-wide config, when its image policy overrode the chosen file's.
+    images_source: Option<PathBuf>,
     rules: BTreeMap<String, Vec<(Regex, String)>>,
     /// Registries or hosts reached over plain HTTP whatever the file says (`--plain-http`).
     plain_http: Vec<String>,
@@ -432,6 +437,11 @@ impl Config {
             let keys = site.deliveries().trusted_keys;
             self.file.deliveries = DeliveriesConfig { require_signed: true, trusted_keys: keys };
             self.deliveries_source = Some(system.to_owned());
+        }
+        if site.file.images.require_signed {
+            let keys = site.images().trusted_keys;
+            self.file.images = DeliveriesConfig { require_signed: true, trusted_keys: keys };
+            self.images_source = Some(system.to_owned());
         }
         Ok(())
     }
@@ -530,7 +540,15 @@ impl Config {
                 ));
             }
         }
-        Ok(Config { file, source: Some(origin.to_owned()), policy_source: None, deliveries_source: None, rules, plain_http: Vec::new() })
+        Ok(Config {
+            file,
+            source: Some(origin.to_owned()),
+            policy_source: None,
+            deliveries_source: None,
+            images_source: None,
+            rules,
+            plain_http: Vec::new(),
+        })
     }
 
     /// The file the configuration came from, if any.
@@ -656,6 +674,18 @@ impl Config {
         }
     }
 
+    /// The image policy of scatter, clone and unarchive: `images.requireSigned` (default
+    /// off) and `images.trustedKeys`.
+    pub fn images(&self) -> DeliverySettings {
+        let d = &self.file.images;
+        let base = self.source.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
+        DeliverySettings {
+            require_signed: d.require_signed,
+            trusted_keys: d.trusted_keys.iter().map(|k| base.join(k)).collect(),
+            policy_file: self.images_source.clone().or_else(|| self.source.clone()),
+        }
+    }
+
     /// The effective configuration as YAML, defaults filled in.
     pub fn to_yaml(&self) -> String {
         let mut file = self.file.clone();
@@ -667,6 +697,8 @@ impl Config {
         file.plugins = PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: plugins.store };
         let deliveries = self.deliveries();
         file.deliveries = DeliveriesConfig { require_signed: deliveries.require_signed, trusted_keys: deliveries.trusted_keys };
+        let images = self.images();
+        file.images = DeliveriesConfig { require_signed: images.require_signed, trusted_keys: images.trusted_keys };
         serde_yaml_ng::to_string(&file).unwrap_or_default()
     }
 }

@@ -54,6 +54,13 @@ kind: Configuration
 #   trustedKeys:
 #     - /etc/ferry/keys/low-side.pub
 
+## ferry's own: which artifacts scatter, clone and unarchive place: with requireSigned, only
+## those with a cosign signature by one of trustedKeys (--require-signed-images adds keys).
+# images:
+#   requireSigned: true
+#   trustedKeys:
+#     - /etc/ferry/keys/vendor.pub
+
 ## Credentials for a registry come from the first of: registryAuthFile (below), Docker's
 ## $DOCKER_CONFIG/config.json or ~/.docker/config.json (with credHelpers and credsStore),
 ## $REGISTRY_AUTH_FILE, podman's $XDG_RUNTIME_DIR/containers/auth.json and

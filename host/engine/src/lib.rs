@@ -8,7 +8,8 @@
 //! their destinations ([`place`], fed by [`scatter`] from a gather index or by [`clone`] from
 //! a sources list, narrowed by [`selector`]s, and kept to what the operator named by
 //! [`confine`]). [`diff`] lists what a gather index holds that
-//! earlier deliveries did not. [`report`] turns a run's events into its run report.
+//! earlier deliveries did not. [`report`] turns a run's events into its run report; [`trust`] checks image signatures before
+//! anything is placed.
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
@@ -34,5 +35,6 @@ pub mod selector;
 pub mod serialize;
 pub mod sources;
 pub mod store;
+pub mod trust;
 
 pub use error::Error;

@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::events::{Event, Events, Stage};
 use crate::place::{Artifact, PlaceOptions, PlaceOutcome, Placement, place, plan};
 use crate::store::Store;
+use crate::trust::Verdict;
 
 /// Artifacts one worker takes at a time.
 const BATCH: usize = 64;
@@ -85,6 +86,8 @@ pub struct RouteOptions {
     pub only: Option<Retry>,
     /// Selectors, a subset or platforms that keep nothing are accepted (an empty run).
     pub allow_empty: bool,
+    /// Place only artifacts signed by a trusted key ([`crate::trust`]).
+    pub images: Option<std::sync::Arc<crate::trust::ImageTrust>>,
 }
 
 /// What an earlier run left undone, from its report.
@@ -105,9 +108,16 @@ pub enum Routed {
         artifacts: usize,
         /// Every placement, as it would be made.
         placements: Vec<Placement>,
+        /// Each artifact's signature verdict, with an image policy.
+        verdicts: Vec<Verdict>,
     },
     /// The placements were made (failures listed when going on past them).
-    Placed(PlaceOutcome),
+    Placed {
+        /// What placing did.
+        outcome: PlaceOutcome,
+        /// Each artifact's signature verdict, with an image policy; the refused were not placed.
+        verdicts: Vec<Verdict>,
+    },
 }
 
 /// Routes `artifacts` (held by `stores`) by `rule`, checks the plan, then places it, or with
@@ -122,7 +132,15 @@ pub async fn route_and_place(
 ) -> Result<Routed, Error> {
     let count = artifacts.len();
     check_sources(&artifacts)?;
-    let routed = route(rule, artifacts)?;
+    let mut routed = route(rule, artifacts)?;
+    let verdicts = match &options.images {
+        Some(trust) => verdicts(client, stores, &routed, trust).await?,
+        None => Vec::new(),
+    };
+    // Nothing refused is placed; the plan is made of the rest, which is placed only when
+    // going on past failures (`--continue`).
+    let refused = verdicts.iter().any(|v| v.signer.is_err());
+    routed.retain(|(a, _)| !verdicts.iter().any(|v| v.digest == a.descriptor.digest && v.signer.is_err()));
     let mut placements = plan(rule.text(), &routed, rule.roots())?;
     if let Some(only) = &options.only {
         let of_sources: HashSet<&String> = routed.iter().filter(|(a, _)| only.sources.contains(a.source())).flat_map(|(_, d)| d).collect();
@@ -132,11 +150,30 @@ pub async fn route_and_place(
         });
     }
     if options.check {
-        return Ok(Routed::Checked { artifacts: count, placements });
+        return Ok(Routed::Checked { artifacts: count, placements, verdicts });
+    }
+    if refused && !options.place.keep_going {
+        return Ok(Routed::Placed { outcome: PlaceOutcome::default(), verdicts });
     }
     events(&Event::Stage(Stage::Placing { destinations: placements.len() }));
     for p in &placements {
         events(&Event::Planned { from: p.from.clone(), destination: p.destination.to_string(), digest: p.content.root().digest.clone() });
     }
-    Ok(Routed::Placed(place(client, stores, placements, options.place, events).await?))
+    let outcome = place(client, stores, placements, options.place, events).await?;
+    Ok(Routed::Placed { outcome, verdicts })
+}
+
+/// Each routed artifact's signature verdict, `concurrency` at a time, in the artifacts' order.
+async fn verdicts(
+    client: &Client,
+    stores: &[Box<dyn Store>],
+    routed: &[(Artifact, Vec<String>)],
+    trust: &crate::trust::ImageTrust,
+) -> Result<Vec<Verdict>, Error> {
+    use futures_util::StreamExt as _;
+    let checks = routed.iter().map(|(a, _)| async move {
+        let signer = crate::trust::check(stores[a.store].as_ref(), &a.descriptor, trust).await?;
+        Ok::<Verdict, Error>(Verdict { artifact: a.name(), digest: a.descriptor.digest.clone(), signer })
+    });
+    futures_util::stream::iter(checks).buffered(client.config().concurrent_http()).collect::<Vec<_>>().await.into_iter().collect()
 }

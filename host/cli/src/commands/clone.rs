@@ -36,6 +36,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: CloneArgs) -> 
             place: PlaceOptions { recursive, keep_going: args.keep_going },
             only: retry("clone", args.retry_failed.as_deref())?,
             allow_empty: args.route.allow_empty,
+            images: session.image_trust(&args.route.require_signed_images)?,
         },
     };
     let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));

@@ -24,6 +24,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ScatterArgs) -
     let rule = Rule::load(sites, &args.mapper).await?;
     let mut routing = routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false });
     routing.options.only = retry("scatter", args.retry_failed.as_deref())?;
+    routing.options.images = session.image_trust(&args.route.require_signed_images)?;
     let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let routed = scatter(session.client(), &args.image, routing, output.events()).await;
     output.finish();
@@ -63,7 +64,7 @@ pub(super) fn routing<'a>(
     flags: &'a RouteFlags,
     place: PlaceOptions,
 ) -> Routing<'a> {
-    let options = RouteOptions { check: flags.check, place, only: None, allow_empty: flags.allow_empty };
+    let options = RouteOptions { check: flags.check, place, only: None, allow_empty: flags.allow_empty, images: None };
     Routing { rule, subset, subset_file, selectors: &flags.selectors, options }
 }
 
@@ -71,10 +72,16 @@ pub(super) fn routing<'a>(
 /// `--continue`) are listed and make the command fail.
 pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> anyhow::Result<()> {
     let outcome = match routed {
-        Routed::Checked { artifacts, placements } => {
+        Routed::Checked { artifacts, placements, verdicts } => {
             if format == PrintFormat::Json {
-                outln!("{}", plan_json(artifacts, &placements));
+                outln!("{}", plan_json(artifacts, &placements, &verdicts));
                 return Ok(());
+            }
+            for v in &verdicts {
+                match &v.signer {
+                    Ok(key) => outln!("signed: {} by key {key}", v.artifact),
+                    Err(why) => outln!("refused: {}: {why}", v.artifact),
+                }
             }
             for p in &placements {
                 match &p.content {
@@ -89,7 +96,20 @@ pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> an
             }
             return Ok(());
         }
-        Routed::Placed(outcome) => outcome,
+        Routed::Placed { outcome, verdicts } => {
+            let refused: Vec<_> = verdicts.iter().filter_map(|v| v.signer.as_ref().err().map(|why| (v, why))).collect();
+            for (v, why) in &refused {
+                eprintln!("refused: {}: {why}", v.artifact);
+            }
+            if !refused.is_empty() && outcome.placed == 0 && outcome.failures.is_empty() {
+                anyhow::bail!("{} of {} artifacts refused by the image signature policy; nothing placed", refused.len(), verdicts.len());
+            }
+            if !refused.is_empty() {
+                output.summary(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
+                anyhow::bail!("{} of {} artifacts refused by the image signature policy; the rest placed", refused.len(), verdicts.len());
+            }
+            outcome
+        }
     };
     output.summary(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
     let failed = outcome.failures.len();
@@ -102,8 +122,15 @@ pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> an
     anyhow::bail!("{failed} of {} destinations failed", failed + outcome.placed)
 }
 
-/// `{"artifacts": N, "placements": [{"from", "destination", "digest", "newIndex"}]}`.
-fn plan_json(artifacts: usize, placements: &[Placement]) -> String {
+/// `{"artifacts": N, "placements": [{"from", "destination", "digest", "newIndex"}], "verdicts": […]}`.
+fn plan_json(artifacts: usize, placements: &[Placement], verdicts: &[ferry_engine::trust::Verdict]) -> String {
+    let verdicts: Vec<_> = verdicts
+        .iter()
+        .map(|v| match &v.signer {
+            Ok(key) => serde_json::json!({ "artifact": v.artifact, "digest": v.digest.to_string(), "signed": true, "key": key }),
+            Err(why) => serde_json::json!({ "artifact": v.artifact, "digest": v.digest.to_string(), "signed": false, "reason": why }),
+        })
+        .collect();
     let placements: Vec<_> = placements
         .iter()
         .map(|p| {
@@ -115,7 +142,7 @@ fn plan_json(artifacts: usize, placements: &[Placement]) -> String {
             })
         })
         .collect();
-    serde_json::json!({ "artifacts": artifacts, "placements": placements }).to_string()
+    serde_json::json!({ "artifacts": artifacts, "placements": placements, "verdicts": verdicts }).to_string()
 }
 
 fn describe(destination: &ImageRef, d: &ferry_oci::Descriptor) -> String {

@@ -20,13 +20,15 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
         Some(cache) => cache,
         None => session.config().cache_path()?.join("unarchive"),
     };
+    let mut routing = routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false });
+    routing.options.images = session.image_trust(&args.route.require_signed_images)?;
     let request = UnarchiveRequest {
         source: ArchiveSource::open(&args.source, args.block_size)?,
         cache: &cache,
         reference: &args.reference,
         strict: args.strict,
         trust: session.delivery_trust()?,
-        routing: routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false }),
+        routing,
     };
     let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let result = unarchive(session.client(), request, output.events()).await;
