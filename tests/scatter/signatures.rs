@@ -62,9 +62,24 @@ fn only_artifacts_signed_by_a_trusted_key_are_placed() {
     assert!(run.stdout.contains(&format!("refused: {} ({}): no cosign signature", f.src2, f.idx_digest())), "{}", run.stdout);
     assert_eq!(run.stdout.lines().filter(|l| l.starts_with("sending ")).count(), 1, "only the signed one is planned: {}", run.stdout);
 
-    // scatter (no --continue): something refused, nothing placed, exit 1.
-    let run = f.run(&["mirror", "scatter", "--require-signed-images", &public, &f.mirror(), &f.under("strict")]);
+    // scatter (no --continue): something refused, nothing placed, exit 1; the report says why.
+    let report = dir.join("refused.json");
+    let run = f.run(&[
+        "mirror",
+        "scatter",
+        "--report",
+        report.to_str().unwrap(),
+        "--require-signed-images",
+        &public,
+        &f.mirror(),
+        &f.under("strict"),
+    ]);
     run.expect_code(1);
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let refused =
+        report["artifacts"].as_array().unwrap().iter().find(|a| a["digest"] == f.idx_digest().as_str()).expect("a record of the refused");
+    assert_eq!(refused["status"], "failed");
+    assert_eq!(refused["reason"], "refused by the image signature policy: no cosign signature");
     assert!(
         run.stderr.contains("refused: ") && run.stderr.contains("1 of 2 artifacts refused by the image signature policy; nothing placed"),
         "{}",
@@ -87,6 +102,25 @@ fn only_artifacts_signed_by_a_trusted_key_are_placed() {
         "{}",
         run.stdout
     );
+
+    // unarchive: the signature crosses the archive with -r and is checked in the cache.
+    let tar = dir.join("signed.tar");
+    f.run(&["mirror", "-r", "serialize", &f.mirror(), tar.to_str().unwrap()]).expect_code(0);
+    let cache = dir.join("cache");
+    let run = f.run(&[
+        "mirror",
+        "unarchive",
+        "--check",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--require-signed-images",
+        &public,
+        tar.to_str().unwrap(),
+        &f.under("unarchived"),
+    ]);
+    run.expect_code(0);
+    assert!(run.stdout.contains(&format!("signed: {} ({}) by key sha256:", f.src1, f.img_digest())), "{}", run.stdout);
+    assert!(run.stdout.contains("refused: "), "{}", run.stdout);
 
     // The policy in the config does the same.
     let config = format!("{}images:\n  requireSigned: true\n  trustedKeys: [{public}]\n", f.reg.ferry_config());

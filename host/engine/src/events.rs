@@ -108,6 +108,17 @@ pub enum Event {
         /// What goes there.
         digest: Digest,
     },
+    /// scatter, clone, unarchive with an image policy: an artifact's signature verdict.
+    Verdict {
+        /// The artifact, as messages name it.
+        artifact: String,
+        /// Its digest.
+        digest: Digest,
+        /// The fingerprint of the key that signed it, if one trusted did.
+        signer: Option<String>,
+        /// Why it is refused, if it is.
+        refused: Option<String>,
+    },
     /// scatter, clone, unarchive: an artifact is at a destination, tagged.
     Placed {
         /// The source artifact.

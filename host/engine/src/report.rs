@@ -249,6 +249,13 @@ impl State {
             Event::PlaceFailed { from, destination, reason } => {
                 self.upsert(from, Some(destination), Status::Failed, Some(reason.clone()), None);
             }
+            Event::Verdict { artifact, digest, refused: Some(why), .. } => self.artifacts.push(ArtifactRecord {
+                reference: artifact.clone(),
+                digest: Some(digest.clone()),
+                destination: None,
+                status: Status::Failed,
+                reason: Some(format!("refused by the image signature policy: {why}")),
+            }),
             Event::BlobCopied { digest, size, transfer, retries, millis } => {
                 let status = match transfer {
                     Transfer::Uploaded => Status::Copied,

@@ -137,6 +137,13 @@ pub async fn route_and_place(
         Some(trust) => verdicts(client, stores, &routed, trust).await?,
         None => Vec::new(),
     };
+    for v in &verdicts {
+        let (signer, refused) = match &v.signer {
+            Ok(key) => (Some(key.clone()), None),
+            Err(why) => (None, Some(why.clone())),
+        };
+        events(&Event::Verdict { artifact: v.artifact.clone(), digest: v.digest.clone(), signer, refused });
+    }
     // Nothing refused is placed; the plan is made of the rest, which is placed only when
     // going on past failures (`--continue`).
     let refused = verdicts.iter().any(|v| v.signer.is_err());
