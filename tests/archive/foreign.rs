@@ -465,3 +465,28 @@ fn hostile_docker_archives_are_refused_by_name() {
     big.file("manifest.json", &vec![b' '; (16 << 20) + 1]);
     refuse("huge manifest", big.finish(), &[r#"entry "manifest.json": 16777217 bytes, over the 16777216-byte limit"#]);
 }
+
+/// A docker archive carries no delivery signature: under `deliveries.requireSigned` it is
+/// refused with nothing written.
+#[test]
+fn a_docker_archive_is_refused_when_deliveries_must_be_signed() {
+    let high = Registry::start();
+    let home = TestHome::new();
+    let officer = home.path().join("officer.pub");
+    ferry(&home, &ferry_tests::config_for(&[&high]), &["plugin", "keygen", "officer"]).expect_code(0);
+    let config =
+        format!("{}deliveries:\n  requireSigned: true\n  trustedKeys: [{}]\n", ferry_tests::config_for(&[&high]), officer.display());
+    let l = legacy();
+    let path = home.path().join("saved.tar");
+    std::fs::write(&path, &l.tar).unwrap();
+    let run = ferry(&home, &config, &["mirror", "deserialize", path.to_str().unwrap(), &format!("{}/high/app", high.addr())]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("the delivery is refused by the policy in") && run.stderr.contains("the delivery is not signed"),
+        "{}",
+        run.stderr
+    );
+    let q = high.pusher();
+    assert!(q.tags("high/app").is_empty());
+    assert!(!q.has_blob("high/app", &ferry_oci::Digest::sha256(&l.layers[0])));
+}

@@ -356,6 +356,10 @@ pub async fn deserialize(
             let (false, Some(file)) = (continued, member_file) else {
                 return Err(Error::BadArchive(ArchiveFault::DockerContinued));
             };
+            // A docker archive carries no delivery signature.
+            if let Some(trust) = options.trust.as_ref().filter(|t| t.require_signed) {
+                return Err(refused(trust, ferry_sign::cosign::DeliveryFault::Unsigned));
+            }
             crate::foreign::load_docker(&first_name, file, &members, dst, tag, &options, &events, &mut outcome).await?;
             return Ok(outcome);
         }
@@ -736,6 +740,12 @@ fn take_item<'a>(
             let name = format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex());
             let origin = Origin::Archive { archive: archive.to_owned(), entry: name, offset };
             let stream = BlobStream::verifying(desc.clone(), origin, body);
+            // A blob before any index.json cannot come after a signature.
+            if loaded.indexes.is_empty()
+                && let Some(trust) = options.trust.as_ref().filter(|t| t.require_signed)
+            {
+                return Err(refused(trust, ferry_sign::cosign::DeliveryFault::Unsigned));
+            }
             let (hold, released) = loaded.gate.wants(&desc)?;
             for (desc, bytes) in released {
                 storing.push(Box::pin(store_held(dst, archive.to_owned(), desc, bytes, options.dry_run)));
