@@ -49,10 +49,10 @@ struct FileConfig {
     registry_config: RegistryConfig,
     #[serde(default, skip_serializing_if = "PluginsConfig::is_empty")]
     plugins: PluginsConfig,
-    #[serde(default, skip_serializing_if = "DeliveriesConfig::is_empty")]
-    deliveries: DeliveriesConfig,
-    #[serde(default, skip_serializing_if = "DeliveriesConfig::is_empty")]
-    images: DeliveriesConfig,
+    #[serde(default, skip_serializing_if = "SignaturePolicyConfig::is_empty")]
+    deliveries: SignaturePolicyConfig,
+    #[serde(default, skip_serializing_if = "SignaturePolicyConfig::is_empty")]
+    images: SignaturePolicyConfig,
 }
 
 /// `deliveries:` and `images:`: ferry's own sections: which archives deserialize,
@@ -60,26 +60,31 @@ struct FileConfig {
 /// place (the same shape as `plugins`, and held machine-wide the same way).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct DeliveriesConfig {
+struct SignaturePolicyConfig {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     require_signed: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     trusted_keys: Vec<PathBuf>,
 }
 
-impl DeliveriesConfig {
+impl SignaturePolicyConfig {
     fn is_empty(&self) -> bool {
         !self.require_signed && self.trusted_keys.is_empty()
     }
+
+    /// The section as `policy` has it in effect (its keys resolved).
+    fn held(policy: SignaturePolicy) -> SignaturePolicyConfig {
+        SignaturePolicyConfig { require_signed: policy.require_signed, trusted_keys: policy.trusted_keys }
+    }
 }
 
-/// The delivery policy in effect.
+/// A signature policy in effect (`deliveries` or `images`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeliverySettings {
-    /// Load only archives signed by a trusted key.
+pub struct SignaturePolicy {
+    /// Accept only what is signed by a trusted key.
     pub require_signed: bool,
-    /// Public key files (PEM) whose delivery signatures are trusted; relative paths are
-    /// resolved against the config file's directory.
+    /// Public key files (PEM) whose signatures are trusted; relative paths are resolved
+    /// against the config file's directory.
     pub trusted_keys: Vec<PathBuf>,
     /// The file the policy came from.
     pub policy_file: Option<PathBuf>,
@@ -434,13 +439,11 @@ impl Config {
             self.policy_source = Some(system.to_owned());
         }
         if site.file.deliveries.require_signed {
-            let keys = site.deliveries().trusted_keys;
-            self.file.deliveries = DeliveriesConfig { require_signed: true, trusted_keys: keys };
+            self.file.deliveries = SignaturePolicyConfig::held(site.deliveries());
             self.deliveries_source = Some(system.to_owned());
         }
         if site.file.images.require_signed {
-            let keys = site.images().trusted_keys;
-            self.file.images = DeliveriesConfig { require_signed: true, trusted_keys: keys };
+            self.file.images = SignaturePolicyConfig::held(site.images());
             self.images_source = Some(system.to_owned());
         }
         Ok(())
@@ -664,25 +667,24 @@ impl Config {
 
     /// The delivery policy: `deliveries.requireSigned` (default off) and
     /// `deliveries.trustedKeys`.
-    pub fn deliveries(&self) -> DeliverySettings {
-        let d = &self.file.deliveries;
-        let base = self.source.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
-        DeliverySettings {
-            require_signed: d.require_signed,
-            trusted_keys: d.trusted_keys.iter().map(|k| base.join(k)).collect(),
-            policy_file: self.deliveries_source.clone().or_else(|| self.source.clone()),
-        }
+    pub fn deliveries(&self) -> SignaturePolicy {
+        self.signature_policy(&self.file.deliveries, self.deliveries_source.as_ref())
     }
 
     /// The image policy of scatter, clone and unarchive: `images.requireSigned` (default
     /// off) and `images.trustedKeys`.
-    pub fn images(&self) -> DeliverySettings {
-        let d = &self.file.images;
+    pub fn images(&self) -> SignaturePolicy {
+        self.signature_policy(&self.file.images, self.images_source.as_ref())
+    }
+
+    /// A signature policy section in effect: its keys resolved against the config file's
+    /// directory; `held_by` is the machine-wide file when it set the policy.
+    fn signature_policy(&self, section: &SignaturePolicyConfig, held_by: Option<&PathBuf>) -> SignaturePolicy {
         let base = self.source.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
-        DeliverySettings {
-            require_signed: d.require_signed,
-            trusted_keys: d.trusted_keys.iter().map(|k| base.join(k)).collect(),
-            policy_file: self.images_source.clone().or_else(|| self.source.clone()),
+        SignaturePolicy {
+            require_signed: section.require_signed,
+            trusted_keys: section.trusted_keys.iter().map(|k| base.join(k)).collect(),
+            policy_file: held_by.or(self.source.as_ref()).cloned(),
         }
     }
 
@@ -695,10 +697,8 @@ impl Config {
         file.concurrent_http = Some(self.concurrent_http() as i64);
         let plugins = self.plugins();
         file.plugins = PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: plugins.store };
-        let deliveries = self.deliveries();
-        file.deliveries = DeliveriesConfig { require_signed: deliveries.require_signed, trusted_keys: deliveries.trusted_keys };
-        let images = self.images();
-        file.images = DeliveriesConfig { require_signed: images.require_signed, trusted_keys: images.trusted_keys };
+        file.deliveries = SignaturePolicyConfig::held(self.deliveries());
+        file.images = SignaturePolicyConfig::held(self.images());
         serde_yaml_ng::to_string(&file).unwrap_or_default()
     }
 }
