@@ -362,6 +362,25 @@ fn bar(verb: &str) -> ProgressBar {
     bar
 }
 
+/// A reader whose bytes are reported as [`Event::Progress`] as they are read (verify reads
+/// an archive, `util mbuffer` standard input); `total` counts them.
+pub(crate) struct ProgressRead<R> {
+    pub(crate) inner: R,
+    pub(crate) events: Events,
+    pub(crate) total: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for ProgressRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.total += n as u64;
+            (self.events)(&Event::Progress { bytes: n as u64 });
+        }
+        Ok(n)
+    }
+}
+
 /// How a partial archive ended, for the operator.
 fn stop_text(stop: &Stop) -> String {
     match stop {

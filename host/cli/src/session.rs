@@ -9,6 +9,7 @@ use ferry_config::Config;
 use ferry_registry::Client;
 
 use crate::args::Global;
+use crate::commands::bundle::public_key;
 use crate::output::{Output, Stdout};
 use crate::taps::Taps;
 
@@ -54,16 +55,8 @@ impl Session {
             return Ok(None);
         }
         let policy_file = settings.policy_file.as_ref().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
-        let keys = settings
-            .trusted_keys
-            .iter()
-            .map(|path| {
-                let text = std::fs::read_to_string(path)
-                    .map_err(crate::exit::bad_input(format!("deliveries.trustedKeys in {policy_file}: {}", path.display())))?;
-                ferry_sign::PublicKey::from_pem(&text, &path.display().to_string())
-                    .map_err(crate::exit::bad_input("deliveries.trustedKeys"))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let what = format!("deliveries.trustedKeys in {policy_file}");
+        let keys = settings.trusted_keys.iter().map(|path| public_key(&what, path)).collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Some(Arc::new(ferry_engine::deserialize::DeliveryTrust { require_signed: settings.require_signed, keys, policy_file })))
     }
 
@@ -75,14 +68,9 @@ impl Session {
             return Ok(None);
         }
         let config_file = settings.policy_file.as_ref().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
-        let configured = settings.trusted_keys.iter().map(|p| (p, format!("images.trustedKeys in {config_file}")));
-        let given = flag_keys.iter().map(|p| (p, "--require-signed-images".to_owned()));
-        let keys = configured
-            .chain(given)
-            .map(|(path, what)| {
-                let text = std::fs::read_to_string(path).map_err(crate::exit::bad_input(format!("{what}: {}", path.display())))?;
-                ferry_sign::PublicKey::from_pem(&text, &path.display().to_string()).map_err(crate::exit::bad_input(what))
-            })
+        let configured = format!("images.trustedKeys in {config_file}");
+        let keys = (settings.trusted_keys.iter().map(|p| public_key(&configured, p)))
+            .chain(flag_keys.iter().map(|p| public_key("--require-signed-images", p)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let source = if flag_keys.is_empty() { config_file } else { "--require-signed-images".to_owned() };
         Ok(Some(Arc::new(ferry_engine::trust::ImageTrust { keys, source })))

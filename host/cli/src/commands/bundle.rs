@@ -22,6 +22,12 @@ fn passphrase() -> Option<String> {
     std::env::var("FERRY_KEY_PASSPHRASE").ok().filter(|p| !p.is_empty())
 }
 
+/// The public key (PEM) at `path`; `what` names where it was given, in errors.
+pub(crate) fn public_key(what: &str, path: &std::path::Path) -> anyhow::Result<ferry_sign::PublicKey> {
+    let text = std::fs::read_to_string(path).map_err(bad_input(format!("{what}: {}", path.display())))?;
+    ferry_sign::PublicKey::from_pem(&text, &path.display().to_string()).map_err(bad_input(what.to_owned()))
+}
+
 /// The private key at `path` (`flag` names the argument in errors), decrypted with
 /// `FERRY_KEY_PASSPHRASE` when it is encrypted.
 pub(crate) fn private_key(flag: &str, path: &std::path::Path) -> anyhow::Result<PrivateKey> {

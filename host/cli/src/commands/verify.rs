@@ -7,13 +7,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use ferry_archive::Compression;
 use ferry_archive::verify::Report;
-use ferry_engine::events::{Event, Events, Stage};
+use ferry_engine::events::{Event, Stage};
 use ferry_sign::PublicKey;
 use ferry_sign::cosign::{DeliveryFault, Signer, check_delivery};
 
 use crate::args::{PrintFormat, VerifyArgs};
-use crate::exit::bad_input;
-use crate::output::{Output, Stdout};
+use crate::output::{Output, ProgressRead, Stdout};
 use crate::session::Session;
 use crate::stdout::outln;
 
@@ -37,14 +36,7 @@ pub(crate) async fn run(session: &Session, args: VerifyArgs) -> anyhow::Result<(
 }
 
 fn check(output: &Arc<Output>, args: &VerifyArgs) -> anyhow::Result<()> {
-    let keys = args
-        .keys
-        .iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(path).map_err(bad_input(format!("--key {}", path.display())))?;
-            PublicKey::from_pem(&text, &path.display().to_string()).map_err(bad_input("--key"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let keys = args.keys.iter().map(|path| super::bundle::public_key("--key", path)).collect::<anyhow::Result<Vec<_>>>()?;
     let (input, size): (Box<dyn Read + Send>, Option<u64>) = if args.archive == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
@@ -57,7 +49,7 @@ fn check(output: &Arc<Output>, args: &VerifyArgs) -> anyhow::Result<()> {
     if let Some(bytes) = size {
         events(&Event::Expected { bytes });
     }
-    let metered = Metered { inner: input, events: events.clone() };
+    let metered = ProgressRead { inner: input, events: events.clone(), total: 0 };
     let opened = ferry_archive::reader::open(metered).with_context(|| format!("reading {}", args.archive));
     let (compression, stream) = match opened {
         Ok(o) => o,
@@ -182,20 +174,4 @@ fn json(archive: &str, kind: &str, report: &Report, signature: &Signature) -> St
         "faults": report.faults,
     })
     .to_string()
-}
-
-/// The archive's bytes as they are read, as progress.
-struct Metered {
-    inner: Box<dyn Read + Send>,
-    events: Events,
-}
-
-impl Read for Metered {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            (self.events)(&Event::Progress { bytes: n as u64 });
-        }
-        Ok(n)
-    }
 }
