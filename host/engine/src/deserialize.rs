@@ -562,10 +562,8 @@ async fn store_held(dst: &dyn Store, archive: String, desc: Descriptor, bytes: B
 }
 
 /// Reads a blob of the delivery's signature into memory, verified, without storing it.
+/// The gate holds only blobs of at most [`KEEP_JSON_BYTES`] (see [`Gate::wants`]).
 async fn hold_blob(desc: Descriptor, stream: BlobStream) -> Result<Stored, Error> {
-    if desc.size > KEEP_JSON_BYTES {
-        return Err(Error::Delivery { fault: ferry_sign::cosign::DeliveryFault::Unreadable, policy_file: String::new() });
-    }
     let bytes = Bytes::from(stream.collect().await?);
     Ok(Stored { digest: desc.digest, size: desc.size, json: None, present: false, held: Some(bytes) })
 }
@@ -620,7 +618,8 @@ impl Gate {
             None => desc.digest == w.entry.digest,
             Some((_, names)) => names.contains(&desc.digest),
         };
-        if named {
+        // A signature's blobs are small: one larger is not held in memory, it is no signature.
+        if named && desc.size <= KEEP_JSON_BYTES {
             return Ok((true, Vec::new()));
         }
         if w.trust.require_signed {
