@@ -3,44 +3,16 @@
 //! another key, over another root, or none at all is a fault. deserialize, strict or not,
 //! still loads a signed archive and leaves the signature beside the root as a referrer.
 
-use std::io::Read as _;
 use std::process::Command;
 
 use base64::Engine as _;
 use ferry_testkit::{Registry, TestHome, images};
-use ferry_tests::{ferry, write_file};
+use ferry_tests::{ferry, tar_entries, write_file, write_tar};
 use serde_json::Value;
 
 use crate::member;
 
-type Entries = Vec<(String, Vec<u8>, tar::EntryType)>;
-
-fn tar_entries(path: &std::path::Path) -> Entries {
-    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
-    let mut out = Vec::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().to_string_lossy().into_owned();
-        let kind = entry.header().entry_type();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        out.push((name, bytes, kind));
-    }
-    out
-}
-
-fn write_tar(path: &std::path::Path, entries: &Entries) {
-    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
-    for (name, bytes, kind) in entries {
-        let mut header = tar::Header::new_ustar();
-        header.set_entry_type(*kind);
-        header.set_size(bytes.len() as u64);
-        header.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
-        header.set_cksum();
-        builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
-    }
-    builder.finish().unwrap();
-}
+type Entries = ferry_tests::TarEntries;
 
 fn blob<'a>(entries: &'a Entries, digest: &str) -> &'a [u8] {
     let name = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
@@ -60,6 +32,32 @@ fn signature_parts(entries: &Entries) -> (Value, Value, Value) {
     let manifest: Value = serde_json::from_slice(blob(entries, entry["digest"].as_str().unwrap())).unwrap();
     let layer = manifest["layers"][0].clone();
     (entry, manifest, layer)
+}
+
+/// `ours` with the delivery signature of `theirs` in its place: the entry in the first
+/// index.json and the signature's three blobs.
+fn swap_signature(ours: &Entries, theirs: &Entries) -> Entries {
+    let (entry, manifest, layer) = signature_parts(ours);
+    let (t_entry, t_manifest, t_layer) = signature_parts(theirs);
+    let mut swapped = ours.clone();
+    let first = swapped.iter().position(|(n, _, _)| n == "index.json").unwrap();
+    let text = String::from_utf8(swapped[first].1.clone())
+        .unwrap()
+        .replace(entry["digest"].as_str().unwrap(), t_entry["digest"].as_str().unwrap());
+    swapped[first].1 = text.replace(&format!("\"size\": {}", entry["size"]), &format!("\"size\": {}", t_entry["size"])).into_bytes();
+    for (mine, other) in [
+        (&entry["digest"], &t_entry["digest"]),
+        (&manifest["config"]["digest"], &t_manifest["config"]["digest"]),
+        (&layer["digest"], &t_layer["digest"]),
+    ] {
+        let at = swapped.iter().position(|(n, _, _)| n.ends_with(mine.as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
+        swapped[at] = (
+            format!("blobs/sha256/{}", other.as_str().unwrap().trim_start_matches("sha256:")),
+            blob(theirs, other.as_str().unwrap()).to_vec(),
+            tar::EntryType::Regular,
+        );
+    }
+    swapped
 }
 
 #[test]
@@ -127,27 +125,7 @@ fn a_signed_delivery_is_checked_offline_and_a_swapped_signature_is_refused() {
     assert!(unsigned.stderr.contains("delivery signature: the delivery is not signed"), "{}", unsigned.stderr);
 
     // B's signature (good, by the same key) put into A: it is over another root.
-    let b_entries = tar_entries(&b);
-    let (b_entry, b_manifest, b_layer) = signature_parts(&b_entries);
-    let mut swapped = entries.clone();
-    let first = swapped.iter().position(|(n, _, _)| n == "index.json").unwrap();
-    let text = String::from_utf8(swapped[first].1.clone())
-        .unwrap()
-        .replace(entry["digest"].as_str().unwrap(), b_entry["digest"].as_str().unwrap());
-    swapped[first].1 = text.replace(&format!("\"size\": {}", entry["size"]), &format!("\"size\": {}", b_entry["size"])).into_bytes();
-    let sig_blobs = [
-        (entry["digest"].clone(), b_entry["digest"].clone()),
-        (manifest["config"]["digest"].clone(), b_manifest["config"]["digest"].clone()),
-        (layer["digest"].clone(), b_layer["digest"].clone()),
-    ];
-    for (ours, theirs) in &sig_blobs {
-        let at = swapped.iter().position(|(n, _, _)| n.ends_with(ours.as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
-        swapped[at] = (
-            format!("blobs/sha256/{}", theirs.as_str().unwrap().trim_start_matches("sha256:")),
-            blob(&b_entries, theirs.as_str().unwrap()).to_vec(),
-            tar::EntryType::Regular,
-        );
-    }
+    let swapped = swap_signature(&entries, &tar_entries(&b));
     let swapped_path = home.path().join("swapped.tar");
     write_tar(&swapped_path, &swapped);
     let refused = run(&["mirror", "verify", "--key", officer.to_str().unwrap(), swapped_path.to_str().unwrap()]);
@@ -198,27 +176,7 @@ fn the_delivery_policy_refuses_before_anything_is_written() {
     // A's archive with B's signature (same key, over B's root).
     let entries = tar_entries(std::path::Path::new(&path("good.tar")));
     let b_entries = tar_entries(std::path::Path::new(&path("b.tar")));
-    let (entry, manifest, layer) = signature_parts(&entries);
-    let (b_entry, b_manifest, b_layer) = signature_parts(&b_entries);
-    let mut swapped = entries.clone();
-    let first = swapped.iter().position(|(n, _, _)| n == "index.json").unwrap();
-    let text = String::from_utf8(swapped[first].1.clone())
-        .unwrap()
-        .replace(entry["digest"].as_str().unwrap(), b_entry["digest"].as_str().unwrap());
-    swapped[first].1 = text.replace(&format!("\"size\": {}", entry["size"]), &format!("\"size\": {}", b_entry["size"])).into_bytes();
-    for (ours, theirs) in [
-        (&entry["digest"], &b_entry["digest"]),
-        (&manifest["config"]["digest"], &b_manifest["config"]["digest"]),
-        (&layer["digest"], &b_layer["digest"]),
-    ] {
-        let at = swapped.iter().position(|(n, _, _)| n.ends_with(ours.as_str().unwrap().trim_start_matches("sha256:"))).unwrap();
-        swapped[at] = (
-            format!("blobs/sha256/{}", theirs.as_str().unwrap().trim_start_matches("sha256:")),
-            blob(&b_entries, theirs.as_str().unwrap()).to_vec(),
-            tar::EntryType::Regular,
-        );
-    }
-    write_tar(std::path::Path::new(&path("swapped.tar")), &swapped);
+    write_tar(std::path::Path::new(&path("swapped.tar")), &swap_signature(&entries, &b_entries));
 
     let policy = format!("{plain_config}deliveries:\n  requireSigned: true\n  trustedKeys: [officer.pub]\n");
     let high_side = |args: &[&str]| ferry(&home, &policy, args);
@@ -249,6 +207,7 @@ fn the_delivery_policy_refuses_before_anything_is_written() {
     // The root replaced (the first index.json names B's gather index, A's signature kept):
     // the signature is over another root.
     let mut replaced = entries.clone();
+    let first = replaced.iter().position(|(n, _, _)| n == "index.json").unwrap();
     let root_a: Value = serde_json::from_slice(&replaced[first].1).unwrap();
     let root_b: Value = serde_json::from_slice(&b_entries.iter().find(|(n, _, _)| n == "index.json").unwrap().1).unwrap();
     let (ra, rb) = (root_a["manifests"][0]["digest"].as_str().unwrap(), root_b["manifests"][0]["digest"].as_str().unwrap());

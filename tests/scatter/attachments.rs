@@ -2,28 +2,11 @@
 //! serialize names their tags in the final index.json, deserialize tags them, and scatter and
 //! unarchive place them next to each destination. A tag that is not an attachment's is refused.
 
-use std::io::Read as _;
-
 use ferry_testkit::{Registry, images};
-use ferry_tests::{config_for, ferry};
+use ferry_tests::{config_for, ferry, tar_entries, write_tar};
 use serde_json::Value;
 
 use crate::fixture::Fixture;
-
-/// Every entry of a tar archive: path, bytes and kind.
-fn tar_entries(path: &std::path::Path) -> Vec<(String, Vec<u8>, tar::EntryType)> {
-    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
-    let mut out = Vec::new();
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().to_string_lossy().into_owned();
-        let kind = entry.header().entry_type();
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).unwrap();
-        out.push((name, bytes, kind));
-    }
-    out
-}
 
 /// The archive's last index.json, parsed.
 fn final_index(path: &std::path::Path) -> Value {
@@ -103,16 +86,7 @@ fn a_tag_that_is_not_an_attachments_is_refused() {
         assert!(text.contains(&sig_tag));
         entries[last].1 = text.replace(&sig_tag, hostile).into_bytes();
         let path = f.home.path().join(format!("hostile-{n}.tar"));
-        let mut builder = tar::Builder::new(std::fs::File::create(&path).unwrap());
-        for (name, bytes, kind) in &entries {
-            let mut header = tar::Header::new_ustar();
-            header.set_entry_type(*kind);
-            header.set_size(bytes.len() as u64);
-            header.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
-            header.set_cksum();
-            builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
-        }
-        builder.finish().unwrap();
+        write_tar(&path, &entries);
         let dest = format!("{}/hostile/in:{n}", f.h());
         let run = f.run(&["mirror", "deserialize", path.to_str().unwrap(), &dest]);
         run.expect_code(1);

@@ -134,3 +134,36 @@ pub fn skopeo_digest(reference: &str, extra: &[&str]) -> String {
 pub fn exists(path: &Path) -> bool {
     path.exists()
 }
+
+/// A tar archive's entries (path, bytes, kind), for tests that read or rewrite an archive.
+pub type TarEntries = Vec<(String, Vec<u8>, tar::EntryType)>;
+
+/// Every entry of the tar archive at `path`, in order.
+pub fn tar_entries(path: &Path) -> TarEntries {
+    use std::io::Read as _;
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    let mut out = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let kind = entry.header().entry_type();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        out.push((name, bytes, kind));
+    }
+    out
+}
+
+/// Writes `entries` as a ustar archive at `path`.
+pub fn write_tar(path: &Path, entries: &TarEntries) {
+    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, bytes, kind) in entries {
+        let mut header = tar::Header::new_ustar();
+        header.set_entry_type(*kind);
+        header.set_size(bytes.len() as u64);
+        header.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+        header.set_cksum();
+        builder.append_data(&mut header, name, bytes.as_slice()).unwrap();
+    }
+    builder.finish().unwrap();
+}
