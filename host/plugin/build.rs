@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Components built here, by crate name.
-const COMPONENTS: [&str; 10] = [
+const COMPONENTS: [&str; 13] = [
     "nest",
     "csv_map",
     "go_template",
@@ -13,9 +13,12 @@ const COMPONENTS: [&str; 10] = [
     "csv_tracker",
     "route_by_label",
     "jsonl_tracker",
+    "require_sbom",
+    "deny_by_label",
     "hostile",
     "endless_parser",
     "old_interface",
+    "earlier_minor",
 ];
 
 fn main() {

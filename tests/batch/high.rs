@@ -125,5 +125,5 @@ fn a_site_tracker_component_keeps_json_lines() {
     std::fs::write(&nest, ferry_plugin::builtin::NEST).unwrap();
     let run = low.batch_serialize(&["--tracker", nest.to_str().unwrap()]);
     run.expect_code(2);
-    assert!(run.stderr.contains("not a ferry:plugin/tracker@0.1.0 component"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a ferry:plugin/tracker@0.1.1 component"), "{}", run.stderr);
 }

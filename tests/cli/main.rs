@@ -77,7 +77,7 @@ fn plugin_inspect() {
     std::fs::write(&wasm, ferry_plugin::builtin::NEST).unwrap();
     let run = ferry_tests::ferry_raw(&home, &["plugin", "inspect", wasm.to_str().unwrap()]);
     run.expect_code(0);
-    for line in ["world:     mapper", "interface: ferry:plugin@0.1.0", "exports:   map-image", "usable:    yes"] {
+    for line in ["world:     mapper", "interface: ferry:plugin@0.1.1", "exports:   map-image", "usable:    yes"] {
         assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
     }
     assert!(run.stdout.contains(&ferry_tests::sha256(ferry_plugin::builtin::NEST).trim_start_matches("sha256:").to_owned()));
@@ -92,7 +92,7 @@ fn plugin_inspect() {
     let run = ferry_tests::ferry_raw(&home, &["plugin", "inspect", other.to_str().unwrap()]);
     run.expect_code(1);
     assert!(
-        run.stdout.contains("usable:    no: it was built against ferry:plugin@0.2.0, and this ferry implements 0.1.0"),
+        run.stdout.contains("usable:    no: it was built against ferry:plugin@0.2.0, and this ferry runs 0.1.0, 0.1.1"),
         "{}",
         run.stdout
     );

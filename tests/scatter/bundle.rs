@@ -113,7 +113,7 @@ fn a_signed_bundle_installs_and_runs_by_name_under_the_policy() {
     expect_refusal(&run, 2, &["--sources-parser", "site-sources.wasm: refused by the trust policy"]);
     // A mapper's name that is a tracker is refused as the wrong world.
     let run = run_with(&f.home, &config, &["mirror", "scatter", &f.mirror(), "plugin=jsonl-tracker"]);
-    expect_refusal(&run, 2, &["not a ferry:plugin/mapper@0.1.0 component"]);
+    expect_refusal(&run, 2, &["not a ferry:plugin/mapper@0.1.1 component"]);
 
     // The store is checked at every load: a component changed after install is refused.
     let store = f.home.path().join(".local/share/ferry/plugins");

@@ -46,7 +46,7 @@ fn hostile_and_foreign_components_are_refused() {
     let parser = write_wasm(&f, "sources_list.wasm", ferry_plugin::builtin::SOURCES_LIST);
     let run = f.run(&["mirror", "scatter", &f.mirror(), &format!("plugin={parser}")]);
     run.expect_code(2);
-    assert!(run.stderr.contains("not a ferry:plugin/mapper@0.1.0 component"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a ferry:plugin/mapper@0.1.1 component"), "{}", run.stderr);
     let junk = write_wasm(&f, "junk.wasm", b"not wasm at all");
     let run = f.run(&["mirror", "scatter", &f.mirror(), &format!("plugin={junk}")]);
     run.expect_code(2);
@@ -60,5 +60,5 @@ fn plugin_wit_prints_the_interface() {
     let run = f.run(&["plugin", "wit"]);
     run.expect_code(0);
     assert_eq!(run.stdout, ferry_plugin::WIT);
-    assert!(run.stdout.starts_with("package ferry:plugin@0.1.0;"));
+    assert!(run.stdout.starts_with("package ferry:plugin@0.1.1;"));
 }

@@ -59,12 +59,14 @@ fn rows<T>(text: &str, header: &[&str; 3], needed: usize, make: impl Fn(Vec<Stri
         }
         if fields.len() < needed {
             let missing = header[fields.len()..needed].join(" and ");
-            let message =
-                format!("expected {} fields ({}), found {}: {missing} missing", header.len(), header.join(", "), fields.len());
+            let message = format!("expected {} fields ({}), found {}: {missing} missing", header.len(), header.join(", "), fields.len());
             return Err(LineError { line, message });
         }
         if fields.len() > 3 {
-            host::log(host::Level::Warn, &format!("line {line}: {} fields, only the first 3 ({}) are read", fields.len(), header.join(", ")));
+            host::log(
+                host::Level::Warn,
+                &format!("line {line}: {} fields, only the first 3 ({}) are read", fields.len(), header.join(", ")),
+            );
             fields.truncate(3);
         }
         if let Some(empty) = (0..2).find(|&f| fields[f].is_empty()) {
@@ -105,10 +107,7 @@ fn format(header: &[&str; 3], fields: [&str; 3], new_file: bool) -> String {
 
 /// Go's `fieldNeedsQuotes`, and a leading `#` (which a reader with comments would skip).
 fn needs_quotes(field: &str) -> bool {
-    field == r"\."
-        || field.contains([',', '"', '\r', '\n'])
-        || field.starts_with(char::is_whitespace)
-        || field.starts_with('#')
+    field == r"\." || field.contains([',', '"', '\r', '\n']) || field.starts_with(char::is_whitespace) || field.starts_with('#')
 }
 
 export!(CsvTracker);

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use ferry_engine::store::Store;
 use ferry_oci::{BlobStream, Descriptor, Manifest, Origin, media_type};
-use ferry_plugin::{Host, INTERFACE_VERSION};
+use ferry_plugin::Host;
 
 use crate::error::BundleError;
 use crate::format::{
@@ -61,15 +61,18 @@ pub fn describe(host: &Host, name: &str, wasm: &[u8]) -> Result<ComponentEntry, 
     let unusable = |e: ferry_plugin::PluginError| BundleError::Unusable { what: format!("component {name}"), source: Box::new(e) };
     let loaded = host.load(name, wasm).map_err(unusable)?;
     let inspection = host.inspect(&loaded, wasm.len() as u64);
-    let world = inspection.world.ok_or_else(|| invalid("it exports no ferry:plugin world (mapper, sources-parser, tracker)".to_owned()))?;
+    let world =
+        inspection.world.ok_or_else(|| invalid("it exports no ferry:plugin world (mapper, sources-parser, tracker, policy)".to_owned()))?;
     let version = inspection.interface_version.unwrap_or_default();
-    if version != INTERFACE_VERSION {
-        return Err(invalid(format!("it was built against ferry:plugin@{version}, and this ferry implements {INTERFACE_VERSION}")));
+    if !ferry_plugin::supports(&version) {
+        let supported = ferry_plugin::SUPPORTED_VERSIONS.join(", ");
+        return Err(invalid(format!("it was built against ferry:plugin@{version}, and this ferry runs {supported}")));
     }
     // Linking proves the world: the exports' names alone could be a look-alike.
     let linked = match world {
         "mapper" => ferry_plugin::Mapper::new(host, &loaded, Vec::new()).map(drop),
         "sources-parser" => ferry_plugin::SourcesParser::new(host, &loaded, Vec::new()).map(drop),
+        "policy" => ferry_plugin::Policy::new(host, &loaded, Vec::new()).map(drop),
         _ => ferry_plugin::Tracker::new(host, &loaded, Vec::new()).map(drop),
     };
     linked.map_err(unusable)?;

@@ -1,5 +1,5 @@
-//! The generated bindings of the three worlds. `ferry:plugin/types` and `ferry:plugin/host`
-//! are generated once (with the mapper world) and reused by the other two, so every world
+//! The generated bindings of the four worlds. `ferry:plugin/types` and `ferry:plugin/host`
+//! are generated once (with the mapper world) and reused by the others, so every world
 //! shares one set of record types and one host implementation.
 
 #![allow(missing_docs, reason = "generated from wit/plugin.wit, documented there")]
@@ -32,3 +32,14 @@ pub(crate) mod tracker {
 }
 
 pub(crate) use mapper::ferry::plugin::{host, types};
+
+pub(crate) mod policy {
+    wasmtime::component::bindgen!({
+        world: "policy",
+        path: "../../wit",
+        with: {
+            "ferry:plugin/types": crate::bindings::mapper::ferry::plugin::types,
+            "ferry:plugin/host": crate::bindings::mapper::ferry::plugin::host,
+        },
+    });
+}

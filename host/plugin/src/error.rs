@@ -121,7 +121,8 @@ impl fmt::Display for LoadErrorKind {
             LoadErrorKind::LinkWasi => f.write_str("linking WASI"),
             LoadErrorKind::LinkHost => f.write_str("linking the host interface"),
             LoadErrorKind::NotWorld { world } => {
-                write!(f, "not a ferry:plugin/{world}@{version} component (ferry implements ferry:plugin@{version})")
+                let supported = crate::SUPPORTED_VERSIONS.join(", ");
+                write!(f, "not a ferry:plugin/{world}@{version} component (ferry runs components built against ferry:plugin {supported})")
             }
             LoadErrorKind::Link { world } => write!(f, "cannot be linked as a {world}"),
         }

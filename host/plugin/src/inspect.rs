@@ -12,7 +12,7 @@ pub struct Inspection {
     pub sha256: String,
     /// Size of the wasm in bytes.
     pub size: u64,
-    /// `mapper`, `sources-parser` or `tracker`, if its exports are one of those worlds'.
+    /// `mapper`, `sources-parser`, `tracker` or `policy`, if its exports are one of those worlds'.
     pub world: Option<&'static str>,
     /// The `ferry:plugin` version of its imports of that package, if it imports any.
     pub interface_version: Option<String>,
@@ -23,10 +23,11 @@ pub struct Inspection {
 }
 
 /// Which world exports these functions.
-const WORLDS: [(&str, &[&str]); 3] = [
+const WORLDS: [(&str, &[&str]); 4] = [
     ("mapper", &["map-image"]),
     ("sources-parser", &["parse"]),
     ("tracker", &["read-sent", "format-sent", "read-loaded", "format-loaded"]),
+    ("policy", &["decide"]),
 ];
 
 impl Host {

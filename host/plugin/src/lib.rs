@@ -16,6 +16,7 @@ mod error;
 mod inspect;
 mod instance;
 pub mod mapper;
+pub mod policy;
 mod private_dir;
 mod sandbox;
 pub mod sources;
@@ -24,12 +25,22 @@ pub mod tracker;
 pub use error::{LoadErrorKind, PluginError, Source, TrapKind};
 pub use inspect::Inspection;
 pub use mapper::{Image, Mapper, Platform};
+pub use policy::Policy;
 pub use sandbox::{Budget, Host, Limits, Loaded, MAX_INPUT_BYTES};
 pub use sources::{SourceEntry, SourcesParser};
 pub use tracker::{LoadedRow, SentRow, Tracker};
 
 /// The `ferry:plugin` package version this host implements.
-pub const INTERFACE_VERSION: &str = "0.1.0";
+pub const INTERFACE_VERSION: &str = "0.1.1";
+
+/// The versions a component may be built against: this one and the earlier versions it only
+/// adds to (wasmtime's linker resolves their imports to this version's).
+pub const SUPPORTED_VERSIONS: [&str; 2] = ["0.1.0", "0.1.1"];
+
+/// Whether a component built against `ferry:plugin@version` can run here.
+pub fn supports(version: &str) -> bool {
+    SUPPORTED_VERSIONS.contains(&version)
+}
 
 /// The components built with ferry, as wasm bytes.
 pub mod builtin {
@@ -55,6 +66,8 @@ pub mod builtin {
     pub const ENDLESS_PARSER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/endless_parser.wasm"));
     /// A mapper built against `ferry:plugin@0.2.0`, for the refusal tests.
     pub const OLD_INTERFACE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/old_interface.wasm"));
+    /// A mapper built against `ferry:plugin@0.1.0`, the version 0.1.1 adds to: it must load.
+    pub const EARLIER_MINOR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/earlier_minor.wasm"));
 }
 
 /// Components that show how to write one; for tests and the authoring guide, not built in.
@@ -63,6 +76,10 @@ pub mod examples {
     pub const ROUTE_BY_LABEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/route_by_label.wasm"));
     /// `components/examples/jsonl-tracker`: the batch tracker files as JSON lines.
     pub const JSONL_TRACKER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/jsonl_tracker.wasm"));
+    /// `components/examples/require-sbom`: a policy that allows only artifacts with an SBOM.
+    pub const REQUIRE_SBOM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/require_sbom.wasm"));
+    /// `components/examples/deny-by-label`: a policy that denies artifacts by a label.
+    pub const DENY_BY_LABEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/deny_by_label.wasm"));
 }
 
 /// The WIT of `ferry:plugin`, as this ferry implements it (`ferry plugin wit`).

@@ -155,7 +155,7 @@ fn inspection_names_world_version_and_digest() {
         assert_eq!(i.world, Some("mapper"), "{i:?}");
         assert_eq!(i.interface_version.as_deref(), Some(ferry_plugin::INTERFACE_VERSION));
         assert_eq!(i.exports, ["map-image"]);
-        assert!(i.imports.iter().any(|n| n == "ferry:plugin/host@0.1.0"), "{:?}", i.imports);
+        assert!(i.imports.iter().any(|n| n == "ferry:plugin/host@0.1.1"), "{:?}", i.imports);
         assert!(i.imports.iter().all(|n| !n.starts_with("wasi:filesystem") && !n.starts_with("wasi:sockets")), "{:?}", i.imports);
         use sha2::Digest as _;
         assert_eq!(i.sha256, hex::encode(sha2::Sha256::digest(wasm)));
@@ -182,6 +182,6 @@ fn another_interface_version_is_refused_with_both_versions() {
     let err = Mapper::new(&host, &other, vec![]).err().unwrap();
     assert!(matches!(err, PluginError::Load { kind: LoadErrorKind::NotWorld { world: "mapper" }, .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.starts_with("component route: not a ferry:plugin/mapper@0.1.0 component"), "{text}");
+    assert!(text.starts_with("component route: not a ferry:plugin/mapper@0.1.1 component"), "{text}");
     assert!(text.contains("ferry:plugin/host@0.2.0"), "names what it wants: {text}");
 }

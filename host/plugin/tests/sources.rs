@@ -173,14 +173,14 @@ fn a_component_of_another_world_is_refused_naming_both() {
     let nest = host.load("nest", builtin::NEST).unwrap();
     let tracker = host.load("csv-tracker", builtin::CSV_TRACKER).unwrap();
     let refusals = [
-        (Mapper::new(&host, &sources, vec![]).err(), "component sources-list: not a ferry:plugin/mapper@0.1.0 component", "map-image"),
-        (SourcesParser::new(&host, &nest, vec![]).err(), "component nest: not a ferry:plugin/sources-parser@0.1.0 component", "parse"),
+        (Mapper::new(&host, &sources, vec![]).err(), "component sources-list: not a ferry:plugin/mapper@0.1.1 component", "map-image"),
+        (SourcesParser::new(&host, &nest, vec![]).err(), "component nest: not a ferry:plugin/sources-parser@0.1.1 component", "parse"),
         (
             SourcesParser::new(&host, &tracker, vec![]).err(),
-            "component csv-tracker: not a ferry:plugin/sources-parser@0.1.0 component",
+            "component csv-tracker: not a ferry:plugin/sources-parser@0.1.1 component",
             "parse",
         ),
-        (Tracker::new(&host, &sources, vec![]).err(), "component sources-list: not a ferry:plugin/tracker@0.1.0 component", "no export `"),
+        (Tracker::new(&host, &sources, vec![]).err(), "component sources-list: not a ferry:plugin/tracker@0.1.1 component", "no export `"),
     ];
     for (err, start, export) in refusals {
         let err = err.unwrap();

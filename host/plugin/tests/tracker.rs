@@ -180,8 +180,8 @@ fn a_tracker_is_not_a_mapper() {
     let host = Host::new(Limits::default(), None).unwrap();
     let tracker = host.load("csv-tracker", builtin::CSV_TRACKER).unwrap();
     let err = Mapper::new(&host, &tracker, vec![]).err().unwrap().to_string();
-    assert!(err.starts_with("component csv-tracker: not a ferry:plugin/mapper@0.1.0 component"), "{err}");
+    assert!(err.starts_with("component csv-tracker: not a ferry:plugin/mapper@0.1.1 component"), "{err}");
     let nest = host.load("nest", builtin::NEST).unwrap();
     let err = Tracker::new(&host, &nest, vec![]).err().unwrap().to_string();
-    assert!(err.starts_with("component nest: not a ferry:plugin/tracker@0.1.0 component"), "{err}");
+    assert!(err.starts_with("component nest: not a ferry:plugin/tracker@0.1.1 component"), "{err}");
 }

@@ -38,7 +38,8 @@ fn lines<T: for<'de> Deserialize<'de>>(text: &str) -> Result<Vec<T>, LineError> 
         if line.trim().is_empty() {
             continue;
         }
-        let row = serde_json::from_str(line).map_err(|e| LineError { line: u32::try_from(i + 1).unwrap_or(u32::MAX), message: e.to_string() })?;
+        let row =
+            serde_json::from_str(line).map_err(|e| LineError { line: u32::try_from(i + 1).unwrap_or(u32::MAX), message: e.to_string() })?;
         out.push(row);
     }
     Ok(out)

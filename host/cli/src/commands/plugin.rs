@@ -28,12 +28,12 @@ pub(crate) fn inspect(global: &Global, args: &InspectArgs) -> anyhow::Result<()>
     let loaded = host.load(&name, &wasm).map_err(bad_input(args.path.display().to_string()))?;
     let i = host.inspect(&loaded, wasm.len() as u64);
     let usable = match (i.world, i.interface_version.as_deref()) {
-        (None, _) => Err("it exports no ferry:plugin world (mapper, sources-parser, tracker)".to_owned()),
-        (Some(_), Some(v)) if v == ferry_plugin::INTERFACE_VERSION => Ok(()),
+        (None, _) => Err("it exports no ferry:plugin world (mapper, sources-parser, tracker, policy)".to_owned()),
+        (Some(_), Some(v)) if ferry_plugin::supports(v) => Ok(()),
         (Some(_), v) => Err(format!(
-            "it was built against ferry:plugin@{}, and this ferry implements {}",
+            "it was built against ferry:plugin@{}, and this ferry runs {}",
             v.unwrap_or("(none)"),
-            ferry_plugin::INTERFACE_VERSION
+            ferry_plugin::SUPPORTED_VERSIONS.join(", ")
         )),
     };
     if args.json {
