@@ -244,3 +244,53 @@ fn the_delivery_policy_refuses_before_anything_is_written() {
     high_side(&["mirror", "unarchive", "--cache", cache.to_str().unwrap(), &path("good.tar"), &rule]).expect_code(0);
     assert!(hp.has_manifest("placed/app", "v1"));
 }
+
+/// A signed delivery resumed after a cut: the partial archive and its continuation load
+/// together under the policy, and a "continuation" from another delivery is refused before
+/// any of it is written, even when the other delivery is signed by the same key.
+#[test]
+fn a_continuation_must_belong_to_the_signed_delivery() {
+    let reg = Registry::start();
+    let high = Registry::start();
+    let p = reg.pusher();
+    let app = images::single_image(&p, "low/app", "v1", 94);
+    let other = images::single_image(&p, "low/other", "v1", 95);
+    let (r, h) = (reg.addr(), high.addr());
+    let home = TestHome::new();
+    let plain_config = ferry_tests::config_for(&[&reg, &high]);
+    let low = |args: &[&str]| ferry(&home, &plain_config, args);
+    low(&["plugin", "keygen", "officer"]).expect_code(0);
+    let path = |n: &str| home.path().join(n).to_str().unwrap().to_owned();
+    low(&["mirror", "gather", &write_file(&home, "a.list", &format!("{r}/low/app:v1\n")), &format!("{r}/low/mirror:a")]).expect_code(0);
+    low(&["mirror", "gather", &write_file(&home, "b.list", &format!("{r}/low/other:v1\n")), &format!("{r}/low/mirror:b")]).expect_code(0);
+    low(&["mirror", "serialize", "--sign", &path("officer.key"), &format!("{r}/low/mirror:a"), &path("full.tar")]).expect_code(0);
+    low(&["mirror", "serialize", "--sign", &path("officer.key"), &format!("{r}/low/mirror:b"), &path("b.tar")]).expect_code(0);
+    // Cut A's archive after its signature and before its layer, then write the rest.
+    let full = std::fs::read(path("full.tar")).unwrap();
+    let name = format!("blobs/sha256/{}", app.layers[0].digest.hex());
+    let header = full.windows(name.len()).position(|w| w == name.as_bytes()).expect("the layer's tar header");
+    let cut = header + 100;
+    std::fs::write(path("partial.tar"), &full[..cut]).unwrap();
+    let existing = ["--existing-from-archive", &path("partial.tar")];
+    low(&[&["mirror", "serialize", "--sign", &path("officer.key"), &format!("{r}/low/mirror:a"), &path("rest.tar")][..], &existing[..]]
+        .concat())
+    .expect_code(0);
+
+    let policy = format!("{plain_config}deliveries:\n  requireSigned: true\n  trustedKeys: [officer.pub]\n");
+    let high_side = |args: &[&str]| ferry(&home, &policy, args);
+    let hp = high.pusher();
+    let run = high_side(&["mirror", "deserialize", &path("partial.tar"), &path("b.tar"), &format!("{h}/mixed/in:a")]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("the delivery is refused by the policy in") && run.stderr.contains("not over this archive's root"),
+        "{}",
+        run.stderr
+    );
+    assert!(!hp.has_blob("mixed/in", &other.layers[0].digest), "nothing of the other delivery is written");
+    assert!(hp.tags("mixed/in").is_empty());
+
+    let run = high_side(&["mirror", "deserialize", &path("partial.tar"), &path("rest.tar"), &format!("{h}/resumed/in:a")]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("; a delivery signed by sha256:"), "{}", run.stdout);
+    assert!(hp.has_manifest("resumed/in", "a") && hp.has_blob("resumed/in", &app.layers[0].digest));
+}

@@ -295,6 +295,8 @@ impl ArchiveSource {
 struct Loaded {
     /// The delivery's signature, while it is read and checked.
     gate: Gate,
+    /// The source being read has not shown its first `index.json` yet.
+    before_index: bool,
     indexes: Vec<Index>,
     kept: HashMap<Digest, Vec<u8>>,
     in_archive: HashMap<Digest, u64>,
@@ -493,6 +495,7 @@ async fn read_source(
 ) -> Result<(), Error> {
     let (tx, mut rx) = mpsc::channel::<Item>(4);
     let reader = std::thread::spawn(move || read_entries(input, &tx));
+    loaded.before_index = true;
     let mut stage = Stage::Start;
     let fail = Error::BadArchive;
     let mut storing: Storing<'_> = futures_util::stream::FuturesUnordered::new();
@@ -715,7 +718,10 @@ fn take_item<'a>(
             }
             if loaded.indexes.is_empty() {
                 loaded.gate.first_index(&index, options.trust.as_ref())?;
+            } else if loaded.before_index {
+                loaded.continuation(&index, options.trust.as_deref())?;
             }
+            loaded.before_index = false;
             loaded.indexes.push(index);
             stage.next(options.strict, "index.json", offset).map_err(order)?;
         }
@@ -739,8 +745,8 @@ fn take_item<'a>(
             let name = format!("blobs/{}/{}", desc.digest.algorithm().name(), desc.digest.hex());
             let origin = Origin::Archive { archive: archive.to_owned(), entry: name, offset };
             let stream = BlobStream::verifying(desc.clone(), origin, body);
-            // A blob before any index.json cannot come after a signature.
-            if loaded.indexes.is_empty()
+            // A blob before its archive's index.json cannot come after a signature.
+            if loaded.before_index
                 && let Some(trust) = options.trust.as_ref().filter(|t| t.require_signed)
             {
                 return Err(refused(trust, ferry_sign::cosign::DeliveryFault::Unsigned));
@@ -760,6 +766,21 @@ fn take_item<'a>(
 }
 
 impl Loaded {
+    /// The first `index.json` of a later source (a continuation): under a required
+    /// signature, it must be of the delivery whose signature the first source proved, or
+    /// nothing of it is written.
+    fn continuation(&self, index: &Index, trust: Option<&DeliveryTrust>) -> Result<(), Error> {
+        let Some(trust) = trust.filter(|t| t.require_signed) else { return Ok(()) };
+        let signed = self.indexes.first().and_then(|i| i.manifests.first()).map(|d| &d.digest);
+        match (signed, index.manifests.first()) {
+            (Some(signed), Some(root)) if self.outcome.signer.is_some() && root.digest == *signed => Ok(()),
+            (Some(signed), Some(root)) if self.outcome.signer.is_some() => {
+                Err(refused(trust, ferry_sign::cosign::DeliveryFault::OtherDigest { signed: signed.clone(), root: root.digest.clone() }))
+            }
+            _ => Err(refused(trust, ferry_sign::cosign::DeliveryFault::Unsigned)),
+        }
+    }
+
     fn stored(&mut self, stored: Stored, events: &Events) {
         events(&Event::BlobStored { digest: stored.digest.clone(), size: stored.size, present: stored.present });
         self.outcome.blobs += 1;
