@@ -10,6 +10,7 @@ mod fixture;
 mod hostile;
 mod order;
 mod plugin;
+mod policy;
 mod report;
 mod scatter;
 mod signatures;

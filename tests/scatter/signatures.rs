@@ -11,7 +11,7 @@ use ferry_testkit::Pusher;
 use crate::fixture::Fixture;
 
 /// An ECDSA P-256 key pair made by openssl: (private PEM path, public PEM path).
-fn openssl_key(dir: &std::path::Path, name: &str) -> (String, String) {
+pub(crate) fn openssl_key(dir: &std::path::Path, name: &str) -> (String, String) {
     let (key, public) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.pub")));
     let ok = Command::new("openssl").args(["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out"]).arg(&key).status().unwrap();
     assert!(ok.success());
@@ -21,7 +21,7 @@ fn openssl_key(dir: &std::path::Path, name: &str) -> (String, String) {
 }
 
 /// Signs `subject` with openssl and pushes cosign's `.sig` manifest for it into `repo`.
-fn cosign_sign(p: &Pusher, dir: &std::path::Path, repo: &str, subject: &Descriptor, key: &str) {
+pub(crate) fn cosign_sign(p: &Pusher, dir: &std::path::Path, repo: &str, subject: &Descriptor, key: &str) {
     let payload = format!(
         r#"{{"critical":{{"identity":{{"docker-reference":"{repo}"}},"image":{{"docker-manifest-digest":"{}"}},"type":"cosign container image signature"}},"optional":null}}"#,
         subject.digest

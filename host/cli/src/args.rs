@@ -427,6 +427,9 @@ pub(crate) struct RouteFlags {
     /// Place only artifacts with a cosign signature by this public key (PEM; repeatable), beside images.trustedKeys of the config
     #[arg(long = "require-signed-images", value_name = "KEYFILE")]
     pub(crate) require_signed_images: Vec<PathBuf>,
+    /// Place only what this policy component allows: plugin=COMPONENT.wasm|NAME[,KEY=VALUE...], loaded under the plugin trust policy
+    #[arg(long = "policy", value_name = "POLICY")]
+    pub(crate) policy: Option<String>,
     /// How --check prints the plan: text, or json (one document on standard output)
     #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
     pub(crate) output: PrintFormat,
@@ -644,6 +647,9 @@ pub(crate) struct GatherFlags {
     /// Leave out, with a warning, a source of which -p keeps nothing (otherwise an error)
     #[arg(long = "allow-empty")]
     pub(crate) allow_empty: bool,
+    /// Gather only if this policy component allows every artifact: plugin=COMPONENT.wasm|NAME[,KEY=VALUE...], loaded under the plugin trust policy
+    #[arg(long = "policy", value_name = "POLICY")]
+    pub(crate) policy: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -12,6 +12,7 @@ pub mod exit;
 mod mapping;
 mod output;
 mod plugins;
+mod policy;
 mod session;
 mod shell;
 mod signal;

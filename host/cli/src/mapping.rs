@@ -47,7 +47,7 @@ impl<'s> Rule<'s> {
                 vec![pair("file", &read_text(Path::new(arg), "mapping file")?), pair("path", arg)],
             ),
             "plugin" => {
-                let (spec, params) = plugin_params(arg)?;
+                let (spec, params) = plugin_params("mapper", arg)?;
                 (sites.component(spec, &format!("mapper plugin={spec}")).await?, params)
             }
             _ => return Err(BadInput(format!(
@@ -104,16 +104,17 @@ impl components::Mapper for Worker<'_> {
 }
 
 /// `plugin=COMPONENT[,KEY=VALUE…]`: the component (a file or an installed plugin's name) and
-/// its parameters; a value `@FILE` passes FILE's text.
-fn plugin_params(arg: &str) -> anyhow::Result<(&str, Vec<(String, String)>)> {
+/// its parameters; a value `@FILE` passes FILE's text. `what` (`mapper`, `policy`) names the
+/// argument in messages.
+pub(crate) fn plugin_params<'a>(what: &'static str, arg: &'a str) -> anyhow::Result<(&'a str, Vec<(String, String)>)> {
     let mut parts = arg.split(',');
     let spec = parts.next().unwrap_or_default();
     let mut params = Vec::new();
     for part in parts {
         let (key, value) =
-            part.split_once('=').ok_or_else(|| BadInput(format!("mapper plugin={arg}: parameter {part:?} should be KEY=VALUE")))?;
+            part.split_once('=').ok_or_else(|| BadInput(format!("{what} plugin={arg}: parameter {part:?} should be KEY=VALUE")))?;
         let value = match value.strip_prefix('@') {
-            Some(file) => read_text(Path::new(file), "mapping file")?,
+            Some(file) => read_text(Path::new(file), if what == "policy" { "policy file" } else { "mapping file" })?,
             None => value.to_owned(),
         };
         params.push((key.to_owned(), value));
@@ -121,8 +122,8 @@ fn plugin_params(arg: &str) -> anyhow::Result<(&str, Vec<(String, String)>)> {
     Ok((spec, params))
 }
 
-/// What a rule sees of an artifact.
-fn image(a: &Artifact) -> Image {
+/// What a rule (or a policy) sees of an artifact.
+pub(crate) fn image(a: &Artifact) -> Image {
     let d = &a.descriptor;
     Image {
         source: a.source().to_owned(),

@@ -60,11 +60,19 @@ impl Session {
         Ok(Some(Arc::new(ferry_engine::deserialize::DeliveryTrust { require_signed: settings.require_signed, keys, policy_file })))
     }
 
-    /// The image policy: the config's `images:` (when it requires signatures) and the keys
-    /// `--require-signed-images` names; `None` when neither asks for signed images.
-    pub(crate) fn image_trust(&self, flag_keys: &[std::path::PathBuf]) -> anyhow::Result<Option<Arc<ferry_engine::trust::ImageTrust>>> {
+    /// The image policy: the config's `images:` and the keys `--require-signed-images`
+    /// names. Signatures are required when the config requires them or the flag names a key;
+    /// otherwise the configured keys are used only to check the signatures a policy component
+    /// sees (`with_policy`). `None` when nothing asks for signatures.
+    pub(crate) fn image_trust(
+        &self,
+        flag_keys: &[std::path::PathBuf],
+        with_policy: bool,
+    ) -> anyhow::Result<Option<Arc<ferry_engine::trust::ImageTrust>>> {
         let settings = self.config().images();
-        if !settings.require_signed && flag_keys.is_empty() {
+        let required = settings.require_signed || !flag_keys.is_empty();
+        let informs_policy = with_policy && !settings.trusted_keys.is_empty();
+        if !required && !informs_policy {
             return Ok(None);
         }
         let config_file = settings.policy_file.as_ref().map_or_else(|| "(no config file)".to_owned(), |p| p.display().to_string());
@@ -73,7 +81,7 @@ impl Session {
             .chain(flag_keys.iter().map(|p| public_key("--require-signed-images", p)))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let source = if flag_keys.is_empty() { config_file } else { "--require-signed-images".to_owned() };
-        Ok(Some(Arc::new(ferry_engine::trust::ImageTrust { keys, source })))
+        Ok(Some(Arc::new(ferry_engine::trust::ImageTrust { keys, source, required })))
     }
 
     /// Sends this run's events to `taps` as well (the report and debug log of a mirror

@@ -33,6 +33,8 @@ pub struct ArchiveRequest<'a> {
     pub reference: &'a str,
     /// How to gather.
     pub gather: GatherOptions,
+    /// The site's policy component, if any: nothing it refuses is gathered.
+    pub policy: Option<&'a dyn crate::components::Policy>,
     /// Where the archive goes.
     pub dest: &'a ArchiveDest,
     /// The block buffer in front of it.
@@ -50,7 +52,7 @@ pub async fn archive(client: &Client, request: ArchiveRequest<'_>, events: Event
     // DEST is checked before the gather, which may take a while.
     request.dest.check(request.overwrite)?;
     let gathered = ImageRef::Layout(LayoutRef { path: request.cache.to_owned(), tag: Some(request.reference.to_owned()), digest: None });
-    let gather = gather(client, request.sources_file, request.sources, &gathered, &request.gather, events.clone()).await?;
+    let gather = gather(client, request.sources_file, request.sources, &gathered, &request.gather, request.policy, events.clone()).await?;
     let options = SerializeOptions { ref_name: request.reference.to_owned(), ..request.serialize };
     let serialize = SerializeRequest {
         image: &gathered,

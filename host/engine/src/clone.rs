@@ -12,7 +12,7 @@ use ferry_oci::{ImageRef, Platform};
 use ferry_registry::Client;
 use futures_util::StreamExt;
 
-use crate::components::Rule;
+use crate::components::{Policy, Rule};
 use crate::error::Error;
 use crate::events::{Event, Events, Stage};
 use crate::gather::{entry_descriptor, select_platforms};
@@ -126,6 +126,8 @@ pub struct CloneRequest<'a> {
     pub selectors: &'a [Selector],
     /// The rule.
     pub rule: &'a dyn Rule,
+    /// The site's policy component, if any.
+    pub policy: Option<&'a dyn Policy>,
     /// How to place; with `place.keep_going`, sources that fail to resolve are listed and the
     /// rest go on.
     pub options: RouteOptions,
@@ -134,7 +136,7 @@ pub struct CloneRequest<'a> {
 /// `clone`: each source of a sources list straight from its registry to the destinations the
 /// rule gives it.
 pub async fn clone(client: &Client, request: CloneRequest<'_>, events: Events) -> Result<CloneOutcome, Error> {
-    let CloneRequest { sources_file, mut sources, platforms, selectors, rule, options } = request;
+    let CloneRequest { sources_file, mut sources, platforms, selectors, rule, policy, options } = request;
     let listed = sources.len();
     sources.retain(|s| any_matches(selectors, &s.labels));
     if sources.is_empty() && listed > 0 && !options.allow_empty {
@@ -142,6 +144,6 @@ pub async fn clone(client: &Client, request: CloneRequest<'_>, events: Events) -
     }
     events(&Event::Stage(Stage::Resolving { sources: sources.len() }));
     let resolved = resolve(client, sources_file, &sources, platforms, &options, events.clone()).await?;
-    let routed = route_and_place(client, rule, &resolved.stores, resolved.artifacts, options, events).await;
+    let routed = route_and_place(client, rule, policy, &resolved.stores, resolved.artifacts, options, events).await;
     Ok(CloneOutcome { sources: sources.len(), unresolved: resolved.failures, routed })
 }

@@ -1,5 +1,6 @@
 //! What the workflows ask of components, as small traits: a [`SourcesParser`] reads a sources
-//! list, a [`Rule`] hands out [`Mapper`]s that route an artifact to its destinations, and a
+//! list, a [`Rule`] hands out [`Mapper`]s that route an artifact to its destinations, a
+//! [`Policy`] decides whether an artifact may be shipped or placed, and a
 //! [`TrackerFormat`] reads and writes the batch tracker files. The CLI implements them over
 //! `ferry-plugin` (WebAssembly components, built-in or a site's), so the engine never links
 //! a component runtime; tests implement them in plain Rust.
@@ -35,6 +36,24 @@ pub trait Rule: Sync {
 pub trait Mapper {
     /// The destinations of `artifact`, as the rule writes them (checked by [`crate::place::plan`]).
     fn map(&mut self, artifact: &Artifact) -> Result<Vec<String>, Error>;
+}
+
+/// A site's policy (`--policy`): whether an artifact may be shipped or placed.
+pub trait Policy: Sync {
+    /// The policy as written (`plugin=deny-by-label,label=team,deny=x`), for messages.
+    fn text(&self) -> &str;
+    /// The decision on `artifact`, given what was found about it; an error means the policy
+    /// could not decide, and stops the run.
+    fn decide(&self, artifact: &Artifact, evidence: &crate::trust::Evidence) -> Result<Decision, Error>;
+}
+
+/// A policy's decision, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// It may be shipped or placed (the reason may be empty).
+    Allow(String),
+    /// It may not.
+    Deny(String),
 }
 
 /// A row of the low-side tracker (`record-keeping.csv`): an archive and what it carried.

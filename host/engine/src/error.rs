@@ -215,6 +215,15 @@ pub enum Error {
     /// A deserialize could not complete the graph: nothing is tagged, what was read is kept.
     #[error("{0}")]
     Incomplete(Box<crate::deserialize::Incomplete>),
+    /// gather, archive: a policy refused some of what was to be gathered, so nothing was
+    /// (each refusal is listed, and sent as an event before).
+    #[error("{} of {total} artifacts refused by policy; nothing gathered{}", refusals.len(), crate::trust::list_refusals(refusals))]
+    Refused {
+        /// Artifacts decided on.
+        total: usize,
+        /// Each refused artifact and why.
+        refusals: Vec<(String, String)>,
+    },
     /// One source of a gather failed; names it and its line.
     #[error("source {reference} (line {line})")]
     Source {

@@ -108,7 +108,8 @@ pub enum Event {
         /// What goes there.
         digest: Digest,
     },
-    /// scatter, clone, unarchive with an image policy: an artifact's signature verdict.
+    /// gather, archive, scatter, clone, unarchive with an image or component policy: the
+    /// verdict on an artifact.
     Verdict {
         /// The artifact, as messages name it.
         artifact: String,
@@ -118,6 +119,10 @@ pub enum Event {
         signer: Option<String>,
         /// Why it is refused, if it is.
         refused: Option<String>,
+        /// Who refused it: the image signature policy or `policy TEXT`.
+        refused_by: Option<String>,
+        /// The policy's reason for allowing it, when it gave one.
+        allowed: Option<String>,
     },
     /// scatter, clone, unarchive: an artifact is at a destination, tagged.
     Placed {

@@ -14,11 +14,14 @@ use ferry_oci::{Descriptor, Digest, ImageRef, Index, Manifest, Platform, annotat
 use ferry_registry::Client;
 use futures_util::{StreamExt, TryStreamExt};
 
+use crate::components::Policy;
 use crate::copy::{Copier, CopyState, CopyStats};
 use crate::error::Error;
 use crate::events::{Event, Events, Stage};
+use crate::place::Artifact;
 use crate::sources::SourceEntry;
 use crate::store::{Access, Store, open_store};
+use crate::trust::{Admission, decide};
 
 /// Value of `vnd.act3-ace.data.version` on what ferry writes.
 pub const TOOL_VERSION: &str = concat!("ferry-v", env!("CARGO_PKG_VERSION"));
@@ -37,6 +40,9 @@ pub struct GatherOptions {
     /// A source of which the platform filter keeps nothing is left out (with a warning)
     /// instead of failing the run.
     pub allow_empty: bool,
+    /// The image policy's keys, for the signature checks a policy component sees (and, when
+    /// required, nothing unsigned is gathered).
+    pub images: Option<std::sync::Arc<crate::trust::ImageTrust>>,
 }
 
 /// What a gather produced.
@@ -56,13 +62,16 @@ pub struct GatherOutcome {
     pub stats: CopyStats,
 }
 
-/// Runs a gather of `sources` (from `sources_file`, for messages) into `dest`.
+/// Runs a gather of `sources` (from `sources_file`, for messages) into `dest`. With an image
+/// policy or a `policy` component, every source is resolved and decided on first: if any is
+/// refused, nothing is copied or tagged.
 pub async fn gather(
     client: &Client,
     sources_file: &Path,
     sources: &[SourceEntry],
     dest: &ImageRef,
     options: &GatherOptions,
+    policy: Option<&dyn Policy>,
     events: Events,
 ) -> Result<GatherOutcome, Error> {
     if dest.digest().is_some() {
@@ -75,17 +84,30 @@ pub async fn gather(
     let dst = open_store(client, dest, Access::Create)?;
     let concurrency = client.config().concurrent_http();
     let state = CopyState::new(concurrency, events.clone());
+    let failed = |entry: &SourceEntry, e: Error| {
+        events(&Event::SourceFailed { reference: entry.reference.clone(), reason: ferry_oci::with_causes(&e) });
+        Error::Source { reference: entry.reference.clone(), line: entry.line, source: Box::new(e) }
+    };
 
-    let per_source: Vec<Vec<Descriptor>> = futures_util::stream::iter(parsed.iter().map(|(entry, reference)| {
-        let (dst, state, events) = (dst.as_ref(), &state, events.clone());
+    let resolved: Vec<Resolved> = futures_util::stream::iter(parsed.iter().map(|(entry, reference)| {
+        let events = events.clone();
         async move {
             events(&Event::SourceStarted { reference: entry.reference.clone() });
-            let result = gather_source(client, entry, reference, dst, state, options).await;
-            if let Err(e) = &result {
-                events(&Event::SourceFailed { reference: entry.reference.clone(), reason: ferry_oci::with_causes(e) });
-            }
-            result.map_err(|e| Error::Source { reference: entry.reference.clone(), line: entry.line, source: Box::new(e) })
+            resolve_source(client, entry, reference, options).await.map_err(|e| failed(entry, e))
         }
+    }))
+    .buffered(concurrency)
+    .try_collect()
+    .await?;
+
+    let admission = Admission { images: options.images.as_deref(), policy };
+    if admission.is_active() {
+        admit(&parsed, &resolved, admission, concurrency, &events).await?;
+    }
+
+    let per_source: Vec<Vec<Descriptor>> = futures_util::stream::iter(parsed.iter().zip(resolved).map(|((entry, _), resolved)| {
+        let (dst, state) = (dst.as_ref(), &state);
+        async move { copy_source(entry, resolved, dst, state, options).await.map_err(|e| failed(entry, e)) }
     }))
     .buffered(concurrency)
     .try_collect()
@@ -127,30 +149,64 @@ pub async fn gather(
     })
 }
 
-/// Copies one source and returns its gather-index entries.
-async fn gather_source(
-    client: &Client,
+/// A source resolved: its store, its root and the manifests the platforms select (each with
+/// the raw index it came from, for a platform child).
+struct Resolved {
+    src: Box<dyn Store>,
+    root: Descriptor,
+    selected: Vec<(Descriptor, Option<String>)>,
+}
+
+/// Resolves one source and selects its platforms.
+async fn resolve_source(client: &Client, entry: &SourceEntry, reference: &ImageRef, options: &GatherOptions) -> Result<Resolved, Error> {
+    let src = open_store(client, reference, Access::Read)?;
+    let root = src.resolve(&reference.reference_or_default()).await?;
+    let selected = if options.platforms.is_empty() {
+        vec![(root.clone(), None)]
+    } else {
+        select_platforms(src.as_ref(), &entry.reference, &root, &options.platforms, options.allow_empty).await?
+    };
+    Ok(Resolved { src, root, selected })
+}
+
+/// Decides on every selected manifest as the gather index will list it; any refusal fails
+/// the gather before a byte is copied.
+async fn admit(
+    parsed: &[(&SourceEntry, ImageRef)],
+    resolved: &[Resolved],
+    admission: Admission<'_>,
+    concurrency: usize,
+    events: &Events,
+) -> Result<(), Error> {
+    let stores: Vec<&dyn Store> = resolved.iter().map(|r| r.src.as_ref()).collect();
+    let artifacts: Vec<Artifact> = parsed
+        .iter()
+        .zip(resolved)
+        .enumerate()
+        .flat_map(|(store, ((entry, _), r))| {
+            r.selected.iter().map(move |(desc, _)| Artifact { descriptor: entry_descriptor(desc.clone(), entry, None), store })
+        })
+        .collect();
+    let refs: Vec<&Artifact> = artifacts.iter().collect();
+    let verdicts = decide(&stores, &refs, admission, concurrency, events).await?;
+    let refusals: Vec<(String, String)> = verdicts.iter().filter_map(|v| v.refusal().map(|why| (v.artifact.clone(), why))).collect();
+    if refusals.is_empty() { Ok(()) } else { Err(Error::Refused { total: verdicts.len(), refusals }) }
+}
+
+/// Copies one resolved source and returns its gather-index entries.
+async fn copy_source(
     entry: &SourceEntry,
-    reference: &ImageRef,
+    resolved: Resolved,
     dst: &dyn Store,
     state: &CopyState,
     options: &GatherOptions,
 ) -> Result<Vec<Descriptor>, Error> {
-    let src = open_store(client, reference, Access::Read)?;
-    let root = src.resolve(&reference.reference_or_default()).await?;
-    let copier = Copier { src: src.as_ref(), dst, state, recursive: options.recursive };
-    let selected = if options.platforms.is_empty() {
-        copier.copy(&root).await?;
-        vec![(root.clone(), None)]
-    } else {
-        let selected = select_platforms(src.as_ref(), &entry.reference, &root, &options.platforms, options.allow_empty).await?;
-        for (desc, from_index) in &selected {
-            // Children of a filtered index are copied without referrers, as in ace-dt.
-            let copier = Copier { src: src.as_ref(), dst, state, recursive: options.recursive && from_index.is_none() };
-            copier.copy(desc).await?;
-        }
-        selected
-    };
+    let Resolved { src, root, selected } = resolved;
+    for (desc, from_index) in &selected {
+        // Children of a filtered index are copied without referrers, as in ace-dt.
+        let copier = Copier { src: src.as_ref(), dst, state, recursive: options.recursive && from_index.is_none() };
+        copier.copy(desc).await?;
+    }
     let out = selected.into_iter().map(|(desc, source_index)| entry_descriptor(desc, entry, source_index)).collect();
     state.emit(Event::SourceDone { reference: entry.reference.clone(), digest: root.digest });
     Ok(out)

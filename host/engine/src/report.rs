@@ -79,6 +79,10 @@ pub struct ArtifactRecord {
     /// Why it failed or was skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The fingerprint of the trusted key whose signature was checked: a delivery's signer on
+    /// its tagged root (deserialize, unarchive), an artifact's under an image policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 /// One blob's fate.
@@ -168,6 +172,8 @@ struct State {
     blobs: Vec<BlobRecord>,
     archives: Vec<ArchiveRecord>,
     manifests_pushed: u64,
+    /// Signers of the artifacts an image policy checked, for their placements.
+    signers: HashMap<Digest, String>,
 }
 
 impl Default for Recorder {
@@ -249,13 +255,17 @@ impl State {
             Event::PlaceFailed { from, destination, reason } => {
                 self.upsert(from, Some(destination), Status::Failed, Some(reason.clone()), None);
             }
-            Event::Verdict { artifact, digest, refused: Some(why), .. } => self.artifacts.push(ArtifactRecord {
+            Event::Verdict { artifact, digest, signer, refused: Some(why), refused_by, .. } => self.artifacts.push(ArtifactRecord {
                 reference: artifact.clone(),
                 digest: Some(digest.clone()),
                 destination: None,
                 status: Status::Failed,
-                reason: Some(format!("refused by the image signature policy: {why}")),
+                reason: Some(format!("refused by {}: {why}", refused_by.as_deref().unwrap_or(crate::trust::SIGNATURE_POLICY))),
+                signer: signer.clone(),
             }),
+            Event::Verdict { digest, signer: Some(signer), refused: None, .. } => {
+                self.signers.insert(digest.clone(), signer.clone());
+            }
             Event::BlobCopied { digest, size, transfer, retries, millis } => {
                 let status = match transfer {
                     Transfer::Uploaded => Status::Copied,
@@ -276,6 +286,7 @@ impl State {
                 destination: Some(name.clone()),
                 status: Status::Skipped,
                 reason: Some(format!("sent before in {sync_name}")),
+                signer: None,
             }),
             Event::BatchWritten { sync_name } => self.archives.push(ArchiveRecord { file: sync_name.clone(), tagged: None }),
             Event::BatchLoaded { file_name, tagged } => {
@@ -302,6 +313,7 @@ impl State {
                 destination: destination.cloned(),
                 status,
                 reason: None,
+                signer: None,
             });
             self.artifacts.len() - 1
         });
@@ -310,6 +322,9 @@ impl State {
         record.reason = reason;
         if let Some(d) = digest {
             record.digest = Some(d.clone());
+            if let Some(signer) = self.signers.get(d) {
+                record.signer = Some(signer.clone());
+            }
         }
     }
 

@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ferry_registry::Client;
 
-use crate::components::{Mapper, Rule};
+use crate::components::{Mapper, Policy, Rule};
 use crate::confine::check_sources;
 use crate::error::Error;
 use crate::events::{Event, Events, Stage};
 use crate::place::{Artifact, PlaceOptions, PlaceOutcome, Placement, place, plan};
 use crate::store::Store;
-use crate::trust::Verdict;
+use crate::trust::{Admission, Verdict, decide};
 
 /// Artifacts one worker takes at a time.
 const BATCH: usize = 64;
@@ -86,7 +86,8 @@ pub struct RouteOptions {
     pub only: Option<Retry>,
     /// Selectors, a subset or platforms that keep nothing are accepted (an empty run).
     pub allow_empty: bool,
-    /// Place only artifacts signed by a trusted key ([`crate::trust`]).
+    /// The image policy's keys: signatures are checked with them, and with `required` only
+    /// artifacts signed by one are placed ([`crate::trust`]).
     pub images: Option<std::sync::Arc<crate::trust::ImageTrust>>,
 }
 
@@ -108,23 +109,26 @@ pub enum Routed {
         artifacts: usize,
         /// Every placement, as it would be made.
         placements: Vec<Placement>,
-        /// Each artifact's signature verdict, with an image policy.
+        /// Each artifact's verdict, with an image or component policy.
         verdicts: Vec<Verdict>,
     },
     /// The placements were made (failures listed when going on past them).
     Placed {
         /// What placing did.
         outcome: PlaceOutcome,
-        /// Each artifact's signature verdict, with an image policy; the refused were not placed.
+        /// Each artifact's verdict, with an image or component policy; the refused were not
+        /// placed.
         verdicts: Vec<Verdict>,
     },
 }
 
-/// Routes `artifacts` (held by `stores`) by `rule`, checks the plan, then places it, or with
-/// `check` returns it. Emits [`Stage::Placing`] before the first copy.
+/// Routes `artifacts` (held by `stores`) by `rule`, decides on each under the image policy
+/// and `policy` (nothing refused is placed), checks the plan, then places it, or with `check`
+/// returns it. Emits [`Stage::Placing`] before the first copy.
 pub async fn route_and_place(
     client: &Client,
     rule: &dyn Rule,
+    policy: Option<&dyn Policy>,
     stores: &[Box<dyn Store>],
     artifacts: Vec<Artifact>,
     options: RouteOptions,
@@ -133,21 +137,18 @@ pub async fn route_and_place(
     let count = artifacts.len();
     check_sources(&artifacts)?;
     let mut routed = route(rule, artifacts)?;
-    let verdicts = match &options.images {
-        Some(trust) => verdicts(client, stores, &routed, trust).await?,
-        None => Vec::new(),
+    let admission = Admission { images: options.images.as_deref(), policy };
+    let verdicts = if admission.is_active() {
+        let routed_artifacts: Vec<&Artifact> = routed.iter().map(|(a, _)| a).collect();
+        let stores: Vec<&dyn Store> = stores.iter().map(AsRef::as_ref).collect();
+        decide(&stores, &routed_artifacts, admission, client.config().concurrent_http(), &events).await?
+    } else {
+        Vec::new()
     };
-    for v in &verdicts {
-        let (signer, refused) = match &v.signer {
-            Ok(key) => (Some(key.clone()), None),
-            Err(why) => (None, Some(why.clone())),
-        };
-        events(&Event::Verdict { artifact: v.artifact.clone(), digest: v.digest.clone(), signer, refused });
-    }
     // Nothing refused is placed; the plan is made of the rest, which is placed only when
     // going on past failures (`--continue`).
-    let refused = verdicts.iter().any(|v| v.signer.is_err());
-    routed.retain(|(a, _)| !verdicts.iter().any(|v| v.digest == a.descriptor.digest && v.signer.is_err()));
+    let refused = verdicts.iter().any(Verdict::refused);
+    routed.retain(|(a, _)| !verdicts.iter().any(|v| v.digest == a.descriptor.digest && v.refused()));
     let mut placements = plan(rule.text(), &routed, rule.roots())?;
     if let Some(only) = &options.only {
         let of_sources: HashSet<&String> = routed.iter().filter(|(a, _)| only.sources.contains(a.source())).flat_map(|(_, d)| d).collect();
@@ -168,19 +169,4 @@ pub async fn route_and_place(
     }
     let outcome = place(client, stores, placements, options.place, events).await?;
     Ok(Routed::Placed { outcome, verdicts })
-}
-
-/// Each routed artifact's signature verdict, `concurrency` at a time, in the artifacts' order.
-async fn verdicts(
-    client: &Client,
-    stores: &[Box<dyn Store>],
-    routed: &[(Artifact, Vec<String>)],
-    trust: &crate::trust::ImageTrust,
-) -> Result<Vec<Verdict>, Error> {
-    use futures_util::StreamExt as _;
-    let checks = routed.iter().map(|(a, _)| async move {
-        let signer = crate::trust::check(stores[a.store].as_ref(), &a.descriptor, trust).await?;
-        Ok::<Verdict, Error>(Verdict { artifact: a.name(), digest: a.descriptor.digest.clone(), signer })
-    });
-    futures_util::stream::iter(checks).buffered(client.config().concurrent_http()).collect::<Vec<_>>().await.into_iter().collect()
 }

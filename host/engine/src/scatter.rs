@@ -11,7 +11,7 @@ use std::path::Path;
 use ferry_oci::{Descriptor, ImageRef, media_type};
 use ferry_registry::Client;
 
-use crate::components::{Rule, SourcesParser, read_sources};
+use crate::components::{Policy, Rule, SourcesParser, read_sources};
 use crate::error::Error;
 use crate::events::Events;
 use crate::place::Artifact;
@@ -55,6 +55,8 @@ pub fn read_subset(parser: &dyn SourcesParser, path: &Path) -> Result<HashSet<St
 pub struct Routing<'a> {
     /// The rule.
     pub rule: &'a dyn Rule,
+    /// The site's policy component, if any.
+    pub policy: Option<&'a dyn Policy>,
     /// Only the artifacts whose source is listed here.
     pub subset: Option<&'a HashSet<String>>,
     /// The `--subset` file, for messages.
@@ -96,5 +98,5 @@ pub(crate) async fn scatter_root(
         }
         return Err(Error::NothingSelected(by.join(" with ")));
     }
-    route_and_place(client, routing.rule, &[store], chosen, routing.options, events).await
+    route_and_place(client, routing.rule, routing.policy, &[store], chosen, routing.options, events).await
 }

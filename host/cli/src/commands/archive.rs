@@ -9,11 +9,13 @@ use super::serialize::{delta, geometry, options, overwrite, summary, write};
 use crate::args::ArchiveArgs;
 use crate::output::Stdout;
 use crate::plugins::ComponentSources;
+use crate::policy::Policy;
 use crate::session::Session;
 
 pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -> anyhow::Result<()> {
     let parser = ComponentSources::load(session.sites()?, args.gather.sources_parser.as_deref()).await?;
     let sources = read_sources(&parser, &args.sources)?;
+    let policy = Policy::optional(session.sites()?, args.gather.policy.as_deref()).await?;
     let cache = match args.cache.clone() {
         Some(cache) => cache,
         None => session.config().cache_path()?.join("archive"),
@@ -25,7 +27,8 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
         sources: &sources,
         cache: &cache,
         reference: &args.reference,
-        gather: super::gather::options(&args.gather, recursive),
+        gather: super::gather::options(session, &args.gather, recursive)?,
+        policy: policy.as_ref().map(|p| p as &dyn ferry_engine::components::Policy),
         dest: &dest,
         geometry: geometry(&args.serialize.block)?,
         delta: &delta,

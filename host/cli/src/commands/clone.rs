@@ -18,11 +18,13 @@ use crate::args::{CloneArgs, PrintFormat, platforms};
 use crate::mapping::Rule;
 use crate::output::Stdout;
 use crate::plugins::ComponentSources;
+use crate::policy::Policy;
 use crate::session::Session;
 
 pub(crate) async fn run(session: &Session, recursive: bool, args: CloneArgs) -> anyhow::Result<()> {
     let sites = session.sites()?;
     let rule = Rule::load(sites, &args.mapper).await?;
+    let policy = Policy::optional(sites, args.route.policy.as_deref()).await?;
     let parser = ComponentSources::load(sites, args.route.sources_parser.as_deref()).await?;
     let sources = read_sources(&parser, &args.sources)?;
     let request = CloneRequest {
@@ -31,12 +33,13 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: CloneArgs) -> 
         platforms: &platforms(&args.platforms),
         selectors: &args.route.selectors,
         rule: &rule,
+        policy: policy.as_ref().map(|p| p as &dyn ferry_engine::components::Policy),
         options: RouteOptions {
             check: args.route.check,
             place: PlaceOptions { recursive, keep_going: args.keep_going },
             only: retry("clone", args.retry_failed.as_deref())?,
             allow_empty: args.route.allow_empty,
-            images: session.image_trust(&args.route.require_signed_images)?,
+            images: session.image_trust(&args.route.require_signed_images, policy.is_some())?,
         },
     };
     let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));

@@ -54,12 +54,14 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
 /// The run report's records: each image tagged (or, in a dry run, the root), and each left
 /// untagged.
 fn record(output: &crate::output::Output, named: &str, outcome: &DeserializeOutcome, args: &DeserializeArgs) {
+    let signer = outcome.signer.as_ref().map(|s| s.fingerprint.clone());
     let record = |digest: &ferry_oci::Digest, destination: Option<String>, reason: Option<&str>| ArtifactRecord {
         reference: named.to_owned(),
         digest: Some(digest.clone()),
         destination,
         status: Status::Copied,
         reason: reason.map(str::to_owned),
+        signer: signer.clone(),
     };
     if args.dry_run {
         if let Some(root) = &outcome.root {

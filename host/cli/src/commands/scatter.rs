@@ -7,6 +7,7 @@ use std::path::Path;
 use ferry_engine::place::{Content, PlaceOptions, Placement};
 use ferry_engine::route::{Retry, RouteOptions, Routed};
 use ferry_engine::scatter::{Routing, read_subset, scatter};
+use ferry_engine::trust::{Ruling, Verdict};
 use ferry_oci::ImageRef;
 
 use crate::args::{PrintFormat, RouteFlags, ScatterArgs};
@@ -15,6 +16,7 @@ use crate::mapping::Rule;
 use crate::output::Output;
 use crate::output::Stdout;
 use crate::plugins::ComponentSources;
+use crate::policy::Policy;
 use crate::session::Session;
 use crate::stdout::outln;
 
@@ -22,9 +24,11 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ScatterArgs) -
     let sites = session.sites()?;
     let subset = subset(session, &args.route, args.subset.as_deref()).await?;
     let rule = Rule::load(sites, &args.mapper).await?;
+    let policy = Policy::optional(sites, args.route.policy.as_deref()).await?;
     let mut routing = routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false });
     routing.options.only = retry("scatter", args.retry_failed.as_deref())?;
-    routing.options.images = session.image_trust(&args.route.require_signed_images)?;
+    routing.options.images = session.image_trust(&args.route.require_signed_images, policy.is_some())?;
+    routing.policy = policy.as_ref().map(|p| p as &dyn ferry_engine::components::Policy);
     let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let routed = scatter(session.client(), &args.image, routing, output.events()).await;
     output.finish();
@@ -65,7 +69,7 @@ pub(super) fn routing<'a>(
     place: PlaceOptions,
 ) -> Routing<'a> {
     let options = RouteOptions { check: flags.check, place, only: None, allow_empty: flags.allow_empty, images: None };
-    Routing { rule, subset, subset_file, selectors: &flags.selectors, options }
+    Routing { rule, policy: None, subset, subset_file, selectors: &flags.selectors, options }
 }
 
 /// Prints the plan (`--check`, as text or JSON) or the placements; failed placements (with
@@ -78,10 +82,7 @@ pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> an
                 return Ok(());
             }
             for v in &verdicts {
-                match &v.signer {
-                    Ok(key) => outln!("signed: {} by key {key}", v.artifact),
-                    Err(why) => outln!("refused: {}: {why}", v.artifact),
-                }
+                outln!("{}", verdict_line(v));
             }
             for p in &placements {
                 match &p.content {
@@ -97,16 +98,17 @@ pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> an
             return Ok(());
         }
         Routed::Placed { outcome, verdicts } => {
-            let refused: Vec<_> = verdicts.iter().filter_map(|v| v.signer.as_ref().err().map(|why| (v, why))).collect();
+            let refused: Vec<_> = verdicts.iter().filter_map(|v| v.refusal().map(|why| (v, why))).collect();
             for (v, why) in &refused {
                 eprintln!("refused: {}: {why}", v.artifact);
             }
+            let by = refused_by(&verdicts);
             if !refused.is_empty() && outcome.placed == 0 && outcome.failures.is_empty() {
-                anyhow::bail!("{} of {} artifacts refused by the image signature policy; nothing placed", refused.len(), verdicts.len());
+                anyhow::bail!("{} of {} artifacts refused by {by}; nothing placed", refused.len(), verdicts.len());
             }
             if !refused.is_empty() {
                 output.summary(&format!("Placed {} destinations: {}", outcome.placed, crate::output::copy_summary(&outcome.stats)));
-                anyhow::bail!("{} of {} artifacts refused by the image signature policy; the rest placed", refused.len(), verdicts.len());
+                anyhow::bail!("{} of {} artifacts refused by {by}; the rest placed", refused.len(), verdicts.len());
             }
             outcome
         }
@@ -122,13 +124,55 @@ pub(super) fn report(output: &Output, format: PrintFormat, routed: Routed) -> an
     anyhow::bail!("{failed} of {} destinations failed", failed + outcome.placed)
 }
 
+/// A verdict as `--check` prints it: `signed: ART by key K`, `allowed: ART: reason` or
+/// `refused: ART: reason`.
+fn verdict_line(v: &Verdict) -> String {
+    match (&v.decision, &v.signer) {
+        (Ruling::Refused { .. }, _) => format!("refused: {}: {}", v.artifact, v.refusal().unwrap_or_default()),
+        (Ruling::Admitted { reason: Some(why) }, Some(key)) => format!("signed: {} by key {key}; allowed: {why}", v.artifact),
+        (Ruling::Admitted { reason: Some(why) }, None) => format!("allowed: {}: {why}", v.artifact),
+        (Ruling::Admitted { reason: None }, Some(key)) => format!("signed: {} by key {key}", v.artifact),
+        (Ruling::Admitted { reason: None }, None) => format!("allowed: {}", v.artifact),
+    }
+}
+
+/// Who refused: the image signature policy, the policy component, or both.
+fn refused_by(verdicts: &[Verdict]) -> String {
+    let mut by: Vec<&str> = verdicts
+        .iter()
+        .filter_map(|v| match &v.decision {
+            Ruling::Refused { by, .. } => Some(by.as_str()),
+            Ruling::Admitted { .. } => None,
+        })
+        .collect();
+    by.sort_unstable();
+    by.dedup();
+    by.join(" and ")
+}
+
 /// `{"artifacts": N, "placements": [{"from", "destination", "digest", "newIndex"}], "verdicts": […]}`.
-fn plan_json(artifacts: usize, placements: &[Placement], verdicts: &[ferry_engine::trust::Verdict]) -> String {
+fn plan_json(artifacts: usize, placements: &[Placement], verdicts: &[Verdict]) -> String {
     let verdicts: Vec<_> = verdicts
         .iter()
-        .map(|v| match &v.signer {
-            Ok(key) => serde_json::json!({ "artifact": v.artifact, "digest": v.digest.to_string(), "signed": true, "key": key }),
-            Err(why) => serde_json::json!({ "artifact": v.artifact, "digest": v.digest.to_string(), "signed": false, "reason": why }),
+        .map(|v| {
+            let mut doc = serde_json::json!({ "artifact": v.artifact, "digest": v.digest.to_string(), "signed": v.signer.is_some() });
+            if let Some(key) = &v.signer {
+                doc["key"] = key.as_str().into();
+            }
+            match &v.decision {
+                Ruling::Refused { by, reason } => {
+                    doc["allowed"] = false.into();
+                    doc["refusedBy"] = by.as_str().into();
+                    doc["reason"] = reason.as_str().into();
+                }
+                Ruling::Admitted { reason } => {
+                    doc["allowed"] = true.into();
+                    if let Some(reason) = reason {
+                        doc["reason"] = reason.as_str().into();
+                    }
+                }
+            }
+            doc
         })
         .collect();
     let placements: Vec<_> = placements

@@ -25,6 +25,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
         options: options(&args.flags, args.image.reference_or_default(), recursive)?,
         overwrite: overwrite(&args.flags),
     };
+    let signer = request.options.sign.as_ref().map(|key| key.public_key().fingerprint().to_owned());
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
     let what = format!("serializing {} to {dest}", args.image);
     let command = ["serialize".to_owned(), args.image.to_string()];
@@ -37,6 +38,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
         destination: Some(dest.to_string()),
         status: Status::Copied,
         reason: None,
+        signer,
     });
     output.summary(&summary(&args.image, &dest, &outcome));
     Ok(())

@@ -10,18 +10,21 @@ use super::scatter::{report, routing, subset};
 use crate::args::{PrintFormat, UnarchiveArgs};
 use crate::mapping::Rule;
 use crate::output::Stdout;
+use crate::policy::Policy;
 use crate::session::Session;
 
 pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs) -> anyhow::Result<()> {
     let sites = session.sites()?;
     let subset = subset(session, &args.route, args.subset.as_deref()).await?;
     let rule = Rule::load(sites, &args.mapper).await?;
+    let policy = Policy::optional(sites, args.route.policy.as_deref()).await?;
     let cache = match args.cache.clone() {
         Some(cache) => cache,
         None => session.config().cache_path()?.join("unarchive"),
     };
     let mut routing = routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false });
-    routing.options.images = session.image_trust(&args.route.require_signed_images)?;
+    routing.options.images = session.image_trust(&args.route.require_signed_images, policy.is_some())?;
+    routing.policy = policy.as_ref().map(|p| p as &dyn ferry_engine::components::Policy);
     let request = UnarchiveRequest {
         source: ArchiveSource::open(&args.source, args.block_size)?,
         cache: &cache,
