@@ -1,11 +1,13 @@
-//! What a mapping rule costs per image once loaded, and what loading costs: for `just bench`.
-//! Prints markdown table rows. `cargo run --release -p ferry-plugin --example rule_cost`.
+//! What a mapping rule or a policy costs per image once loaded, and what loading costs: for
+//! `just bench`. Prints markdown table rows: `cargo run --release -p ferry-plugin --example
+//! rule_cost` for the mapping rules, `… -- policies` for the policy components.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs, reason = "a benchmark tool")]
 
 use std::time::{Duration, Instant};
 
-use ferry_plugin::{Host, Image, Limits, Mapper, builtin, examples};
+use ferry_plugin::policy::{Attachment, AttachmentKind, Evidence, SignatureCheck};
+use ferry_plugin::{Host, Image, Limits, Mapper, Policy, builtin, examples};
 
 const IMAGES: usize = 10_000;
 
@@ -31,25 +33,76 @@ fn images() -> Vec<Image> {
         .collect()
 }
 
-/// Median of three passes over every image, in µs per image.
 fn per_image(mapper: &mut Mapper<'_>, images: &[Image]) -> f64 {
+    median(|| {
+        for img in images {
+            std::hint::black_box(mapper.map(img).unwrap());
+        }
+    })
+}
+
+/// Median of three passes over every image, in µs per image.
+fn median(mut pass: impl FnMut()) -> f64 {
     let mut passes: Vec<Duration> = (0..3)
         .map(|_| {
             let t = Instant::now();
-            for img in images {
-                std::hint::black_box(mapper.map(img).unwrap());
-            }
+            pass();
             t.elapsed()
         })
         .collect();
     passes.sort();
-    passes[1].as_secs_f64() * 1e6 / images.len() as f64
+    passes[1].as_secs_f64() * 1e6 / IMAGES as f64
+}
+
+/// What a signed image with an SBOM and an attestation shows a policy: two referrers, two
+/// tag attachments, one good signature.
+fn evidence(i: usize) -> Evidence {
+    let attachment = |kind, tag: String, artifact_type: &str, n: usize| Attachment {
+        kind,
+        tag,
+        artifact_type: artifact_type.to_owned(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".to_owned(),
+        digest: format!("sha256:{:064x}", i * 8 + n),
+        size: 600,
+        annotations: vec![("org.opencontainers.image.created".to_owned(), "2026-12-06T00:00:00Z".to_owned())],
+    };
+    let subject = format!("sha256-{i:064x}");
+    Evidence {
+        attachments: vec![
+            attachment(AttachmentKind::Referrer, String::new(), "application/spdx+json", 1),
+            attachment(AttachmentKind::Referrer, String::new(), "application/vnd.in-toto+json", 2),
+            attachment(AttachmentKind::Tag, format!("{subject}.sig"), "", 3),
+            attachment(AttachmentKind::Tag, format!("{subject}.att"), "", 4),
+        ],
+        signatures: vec![SignatureCheck { signature: format!("sha256:{:064x}", i * 8 + 3), key_id: "sha256:feed".to_owned(), valid: true }],
+    }
+}
+
+fn policies(host: &Host, images: &[Image]) {
+    let evidence: Vec<Evidence> = (0..images.len()).map(evidence).collect();
+    let cases: Vec<Case<'_>> = vec![
+        ("examples/require-sbom, signed=true", examples::REQUIRE_SBOM, params(&[("signed", "true")])),
+        ("examples/deny-by-label", examples::DENY_BY_LABEL, params(&[("label", "team"), ("deny", "team3")])),
+    ];
+    for (name, wasm, p) in cases {
+        let loaded = host.load(name, wasm).unwrap();
+        let mut policy = Policy::new(host, &loaded, p).unwrap();
+        let us = median(|| {
+            for (img, e) in images.iter().zip(&evidence) {
+                std::hint::black_box(policy.decide(img, e).unwrap());
+            }
+        });
+        println!("| {name} | {us:.1} µs | {} KiB |", wasm.len() >> 10);
+    }
 }
 
 fn main() {
     let cache = tempfile::tempdir().unwrap();
     let host = Host::new(Limits::default(), Some(cache.path().to_owned())).unwrap();
     let images = images();
+    if std::env::args().nth(1).as_deref() == Some("policies") {
+        return policies(&host, &images);
+    }
     // A 200-row mapping file, the match near the end for most images.
     let mut csv = String::new();
     for t in 0..200 {
