@@ -289,6 +289,10 @@ fn a_continuation_must_belong_to_the_signed_delivery() {
     assert!(!hp.has_blob("mixed/in", &other.layers[0].digest), "nothing of the other delivery is written");
     assert!(hp.tags("mixed/in").is_empty());
 
+    let run = high_side(&["mirror", "deserialize", &path("rest.tar"), &path("partial.tar"), &format!("{h}/reversed/in:a")]);
+    // The continuation carries the signature at its head too: read first, it is checked there.
+    run.expect_code(0);
+    assert!(hp.has_manifest("reversed/in", "a"));
     let run = high_side(&["mirror", "deserialize", &path("partial.tar"), &path("rest.tar"), &format!("{h}/resumed/in:a")]);
     run.expect_code(0);
     assert!(run.stdout.contains("; a delivery signed by sha256:"), "{}", run.stdout);
