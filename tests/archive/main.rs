@@ -10,6 +10,7 @@ mod foreign;
 mod hostile;
 mod layouts;
 mod options;
+mod receipt;
 mod signed;
 
 use ferry_testkit::{Registry, TestHome, images};

@@ -127,3 +127,25 @@ fn a_site_tracker_component_keeps_json_lines() {
     run.expect_code(2);
     assert!(run.stderr.contains("not a ferry:plugin/tracker@0.1.1 component"), "{}", run.stderr);
 }
+
+/// `--receipt`: every archive loaded, where its root was tagged, and what is there of each.
+#[test]
+fn the_receipt_names_every_archive_loaded() {
+    let low = two_weeks();
+    let high = Registry::start();
+    let dest = format!("{}/mirror/batch", high.addr());
+    let sync = low.sync.to_str().unwrap();
+    let receipt_path = low.sync.join("loaded.receipt.json");
+    let run = low.run_with(&high, &["mirror", "batch-deserialize", "--receipt", receipt_path.to_str().unwrap(), sync, &dest]);
+    run.expect_code(0);
+    let receipt: serde_json::Value = serde_json::from_slice(&std::fs::read(&receipt_path).unwrap()).unwrap();
+    let files: Vec<&str> = receipt["archives"].as_array().unwrap().iter().map(|a| a["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["000001-tools.tar", "000002-ops.tar", "000003-cicd.tar", "000004-ops.tar"]);
+    assert_eq!(receipt["archives"][1]["destination"], format!("{dest}:ops"));
+    assert!(receipt["images"].as_array().unwrap().iter().all(|i| i["complete"] == true), "{receipt}");
+    let present: Vec<&str> = receipt["present"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
+    for img in [&low.ops_a, &low.ops_b, &low.ops_c] {
+        assert!(present.contains(&img.manifest.digest.to_string().as_str()), "{present:?}");
+        assert!(img.layers.iter().all(|l| present.contains(&l.digest.to_string().as_str())));
+    }
+}

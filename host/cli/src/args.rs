@@ -297,6 +297,11 @@ pub(crate) enum MirrorCommand {
         after_help = "Examples:\n  ferry mirror deserialize week49.tar registry.high:5000/incoming:week49\n  ferry mirror deserialize --dry-run week49.tar registry.high:5000/incoming:week49\n  ferry mirror deserialize week49.tar week49.rest.tar registry.high:5000/incoming:week49"
     )]
     Deserialize(DeserializeArgs),
+    /// Write a receipt of what the registry holds of each IMAGE's graph, for the low side's catalog
+    #[command(
+        after_help = "Examples:\n  ferry mirror receipt registry.high:5000/incoming:week49 -o week49.receipt.json\n  ferry mirror receipt --sign high.key registry.high:5000/incoming:week48 registry.high:5000/incoming:week49 -o held.json"
+    )]
+    Receipt(ReceiptArgs),
     /// Check an archive offline: every blob's digest and size, the manifest graph, both index.json copies
     #[command(after_help = "Examples:\n  ferry mirror verify week49.tar.zst\n  ferry mirror verify --complete -o json week49.tar")]
     Verify(VerifyArgs),
@@ -341,6 +346,7 @@ impl MirrorCommand {
             MirrorCommand::Archive(_) => "archive",
             MirrorCommand::Deserialize(_) => "deserialize",
             MirrorCommand::Verify(_) => "verify",
+            MirrorCommand::Receipt(_) => "receipt",
             MirrorCommand::Serialize(_) => "serialize",
             MirrorCommand::Scatter(_) => "scatter",
             MirrorCommand::Clone(_) => "clone",
@@ -391,6 +397,32 @@ pub(crate) struct BatchDeserializeArgs {
     /// A tracker of your own (world tracker) instead of the built-in CSV one: COMPONENT.wasm, or an installed plugin's NAME
     #[arg(long, value_name = "COMPONENT")]
     pub(crate) tracker: Option<String>,
+    #[command(flatten)]
+    pub(crate) receipt: ReceiptFlags,
+}
+
+/// `--receipt FILE [--sign KEY]` of the commands that load archives.
+#[derive(Args, Debug)]
+pub(crate) struct ReceiptFlags {
+    /// Write a receipt of what was loaded and what the destination now holds of it, for the low side's catalog
+    #[arg(long, value_name = "FILE")]
+    pub(crate) receipt: Option<PathBuf>,
+    /// Sign the receipt with this private key (the format plugin keygen writes; passphrase from FERRY_KEY_PASSPHRASE): FILE.sig
+    #[arg(long = "sign", value_name = "KEY", requires = "receipt")]
+    pub(crate) sign: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ReceiptArgs {
+    /// The images whose graphs to look up: REGISTRY/REPOSITORY:TAG|@DIGEST or oci:PATH[:TAG]
+    #[arg(value_name = "IMAGE", required = true, num_args = 1..)]
+    pub(crate) images: Vec<ImageRef>,
+    /// Where to write the receipt
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: PathBuf,
+    /// Sign the receipt with this private key (the format plugin keygen writes): FILE.sig
+    #[arg(long = "sign", value_name = "KEY")]
+    pub(crate) sign: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -555,6 +587,8 @@ pub(crate) struct DeserializeArgs {
     /// Read buffer in bytes, e.g. 256k or 1MiB (at least a tape's block size); 0 means 1 MiB
     #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_buffer)]
     pub(crate) block_size: usize,
+    #[command(flatten)]
+    pub(crate) receipt: ReceiptFlags,
 }
 
 #[derive(Args, Debug)]

@@ -28,6 +28,7 @@ pub(crate) mod foreign;
 pub mod gather;
 pub mod manifest_json;
 pub mod place;
+pub mod receipt;
 pub mod report;
 pub mod route;
 pub mod scatter;

@@ -38,6 +38,7 @@ pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSer
 
 pub(crate) async fn deserialize(session: &Session, args: BatchDeserializeArgs) -> anyhow::Result<()> {
     let mut tracker = ComponentTracker::load(session.sites()?, args.tracker.as_deref()).await?;
+    let wanted = super::receipt::Wanted::from_flags(&args.receipt, false)?;
     let request = BatchDeserializeRequest {
         sync_directory: &args.sync_directory,
         destination: &args.destination,
@@ -52,6 +53,12 @@ pub(crate) async fn deserialize(session: &Session, args: BatchDeserializeArgs) -
         output.summary(&format!("Nothing new in {}", args.sync_directory.display()));
     } else {
         output.summary(&format!("{} archives loaded; tracker {}", outcome.loaded, outcome.tracker.display()));
+    }
+    if let Some(wanted) = &wanted {
+        // By digest: a later archive of the same name moves the tag.
+        let images: Vec<_> =
+            outcome.archives.iter().filter_map(|a| a.root.as_ref()).map(|root| args.destination.with_digest(root)).collect();
+        output.line(&wanted.write(session, outcome.archives, &images).await?);
     }
     Ok(())
 }

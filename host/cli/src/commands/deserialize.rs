@@ -1,9 +1,13 @@
 //! `ferry mirror deserialize SOURCE-FILE… IMAGE`.
 
 use ferry_engine::deserialize::{ArchiveSource, DeserializeOptions, DeserializeOutcome, Naming, deserialize};
+use ferry_engine::receipt::ArchiveReceipt;
 use ferry_engine::report::{ArtifactRecord, Status};
 use ferry_engine::store::{Access, open_store};
 
+use ferry_oci::ImageRef;
+
+use super::receipt::Wanted;
 use crate::args::DeserializeArgs;
 use crate::exit::{BadInput, Hint};
 use crate::output::Stdout;
@@ -14,6 +18,7 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     if args.sources.iter().filter(|s| *s == "-").count() > 1 {
         return Err(BadInput("SOURCE-FILE: standard input (-) can be read only once".to_owned()).into());
     }
+    let wanted = Wanted::from_flags(&args.receipt, args.dry_run)?;
     let sources = args.sources.iter().map(|s| ArchiveSource::open(s, args.block_size)).collect::<Result<Vec<_>, _>>()?;
     let access = if args.dry_run { Access::Read } else { Access::Create };
     let dst = open_store(session.client(), &args.image, access)?;
@@ -28,6 +33,17 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
+            // The low side learns that this delivery did not complete.
+            if let Some(wanted) = &wanted {
+                let root = match &e {
+                    ferry_engine::Error::Incomplete(i) => i.root.clone(),
+                    _ => None,
+                };
+                match wanted.write(session, archives(&args, &tag, root, None, false), &[]).await {
+                    Ok(line) => output.line(&line),
+                    Err(w) => eprintln!("warning: {}", crate::exit::render(&w)),
+                }
+            }
             // Completing needs the root: an archive cut before its index.json (or a docker
             // archive, which has none) is written again, not continued.
             let incomplete = matches!(&e, ferry_engine::Error::Incomplete(i) if i.root.is_some()) && !args.dry_run;
@@ -48,7 +64,35 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
     for digest in &outcome.untagged {
         output.line(&format!("  untagged (the archive gives it no name): {}", args.image.with_digest(digest)));
     }
+    if let Some(wanted) = &wanted {
+        let images: Vec<ImageRef> = outcome.tags.iter().map(|(t, _)| args.image.with_tag(t)).collect();
+        let root = outcome.root.as_ref().map(|r| r.digest.clone());
+        let signer = outcome.signer.as_ref().map(|s| s.fingerprint.clone());
+        output.line(&wanted.write(session, archives(&args, &tag, root, signer, true), &images).await?);
+    }
     Ok(())
+}
+
+/// Each source file as a receipt names it.
+fn archives(
+    args: &DeserializeArgs,
+    tag: &str,
+    root: Option<ferry_oci::Digest>,
+    signer: Option<String>,
+    complete: bool,
+) -> Vec<ArchiveReceipt> {
+    let loaded = ferry_engine::receipt::now();
+    args.sources
+        .iter()
+        .map(|s| ArchiveReceipt {
+            file: std::path::Path::new(s).file_name().map_or_else(|| s.clone(), |n| n.to_string_lossy().into_owned()),
+            root: root.clone(),
+            signer: signer.clone(),
+            loaded: loaded.clone(),
+            destination: args.image.with_tag(tag).to_string(),
+            complete,
+        })
+        .collect()
 }
 
 /// The run report's records: each image tagged (or, in a dry run, the root), and each left
@@ -145,6 +189,7 @@ mod tests {
             strict: false,
             dry_run: false,
             block_size: 0,
+            receipt: crate::args::ReceiptFlags { receipt: None, sign: None },
         };
         let text = completing_command(&args);
         assert!(text.contains("--existing-from-archive 'a b.tar'") && text.contains("deserialize REST.tar reg:5000/x/y:1"), "{text}");

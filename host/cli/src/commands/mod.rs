@@ -12,6 +12,7 @@ mod gather;
 pub(crate) mod login;
 pub(crate) mod packaging;
 pub(crate) mod plugin;
+mod receipt;
 mod scatter;
 mod serialize;
 mod unarchive;
@@ -66,6 +67,7 @@ async fn command(session: &Session, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Gather(args) => gather::run(session, m.recursive, args).await,
         MirrorCommand::Serialize(args) => serialize::run(session, m.recursive, args).await,
         MirrorCommand::Verify(args) => verify::run(session, args).await,
+        MirrorCommand::Receipt(args) => receipt::run(session, args).await,
         MirrorCommand::Deserialize(args) => deserialize::run(session, args).await,
         MirrorCommand::Archive(args) => archive::run(session, m.recursive, args).await,
         MirrorCommand::Scatter(args) => scatter::run(session, m.recursive, args).await,

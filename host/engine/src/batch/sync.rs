@@ -169,6 +169,8 @@ pub struct BatchDeserializeOutcome {
     pub loaded: usize,
     /// The tracker file.
     pub tracker: PathBuf,
+    /// Each archive loaded, as a receipt names it.
+    pub archives: Vec<crate::receipt::ArchiveReceipt>,
 }
 
 /// Loads every sync file of the directory that the tracker does not list, in number order,
@@ -203,6 +205,7 @@ pub async fn batch_deserialize(
     }
     pending.sort();
     let mut new_file = text.trim().is_empty();
+    let mut archives = Vec::new();
     for (_, name, file_name) in &pending {
         let within = |e: Error| Error::Batch {
             what: format!("{file_name} (the files before it are recorded in {})", tracker_path.display()),
@@ -211,7 +214,7 @@ pub async fn batch_deserialize(
         let target = destination.with_tag(name);
         let source = ArchiveSource::open(&dir.join(file_name).display().to_string(), 0).map_err(within)?;
         let store = open_store(client, &target, Access::Create).map_err(within)?;
-        deserialize(
+        let outcome = deserialize(
             vec![source],
             store.as_ref(),
             name,
@@ -228,9 +231,17 @@ pub async fn batch_deserialize(
         };
         append(&tracker_path, &tracker.format_loaded(&row, new_file)?)?;
         new_file = false;
+        archives.push(crate::receipt::ArchiveReceipt {
+            file: file_name.clone(),
+            root: outcome.root.map(|r| r.digest),
+            signer: outcome.signer.map(|s| s.fingerprint),
+            loaded: crate::receipt::now(),
+            destination: tagged.clone(),
+            complete: true,
+        });
         events(&Event::BatchLoaded { file_name: file_name.clone(), tagged });
     }
-    Ok(BatchDeserializeOutcome { loaded: pending.len(), tracker: tracker_path })
+    Ok(BatchDeserializeOutcome { loaded: pending.len(), tracker: tracker_path, archives })
 }
 
 fn sync_directory(dir: &Path) -> Result<&Path, Error> {
