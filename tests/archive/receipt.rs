@@ -76,7 +76,7 @@ fn a_loaded_delivery_gives_a_signed_receipt_of_everything_it_placed() {
     let run_dry =
         run(&["mirror", "deserialize", "--dry-run", "--receipt", &path("dry.json"), &path("w1.tar"), &format!("{h}/in/gather:dry")]);
     run_dry.expect_code(2);
-    assert!(run_dry.stderr.contains("--receipt"), "{}", run_dry.stderr);
+    assert!(run_dry.stderr.contains("--receipt: --dry-run places nothing"), "{}", run_dry.stderr);
 }
 
 #[test]
@@ -111,4 +111,32 @@ fn missing_content_is_named_and_a_cut_delivery_is_not_complete() {
     assert_eq!(receipt["archives"][0]["complete"], false, "{receipt}");
     assert_eq!(receipt["archives"][0]["file"], "cut.tar");
     assert!(receipt["archives"][0]["root"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{receipt}");
+}
+
+/// unarchive `--receipt`: the archive (its root tagged in the cache) and every placement.
+#[test]
+fn unarchive_gives_a_receipt_of_its_placements() {
+    let reg = Registry::start();
+    let p = reg.pusher();
+    let app = images::single_image(&p, "low/app", "v1", 122);
+    let r = reg.addr();
+    let home = TestHome::new();
+    let config = ferry_tests::config_for(&[&reg]);
+    let run = |args: &[&str]| ferry(&home, &config, args);
+    let path = |n: &str| home.path().join(n).to_str().unwrap().to_owned();
+    run(&["mirror", "gather", &write_file(&home, "a.list", &format!("{r}/low/app:v1\n")), &format!("{r}/low/mirror:w1")]).expect_code(0);
+    run(&["mirror", "serialize", &format!("{r}/low/mirror:w1"), &path("w1.tar")]).expect_code(0);
+    let rule = format!("first-prefix={}", write_file(&home, "r.csv", &format!("{r}/low/,{r}/placed/\n")));
+    let cache = path("cache");
+    let check = run(&["mirror", "unarchive", "--check", "--receipt", &path("no.json"), "--cache", &cache, &path("w1.tar"), &rule]);
+    check.expect_code(2);
+    assert!(check.stderr.contains("--receipt: --check places nothing"), "{}", check.stderr);
+    run(&["mirror", "unarchive", "--receipt", &path("u.json"), "--cache", &cache, &path("w1.tar"), &rule]).expect_code(0);
+    let receipt = read(std::path::Path::new(&path("u.json")));
+    assert_eq!(receipt["archives"][0]["file"], "w1.tar");
+    assert_eq!(receipt["archives"][0]["complete"], true);
+    assert!(receipt["archives"][0]["destination"].as_str().unwrap().starts_with("oci:"), "{receipt}");
+    assert_eq!(receipt["images"][0]["reference"], format!("{r}/placed/app@{}", app.manifest.digest));
+    assert_eq!(receipt["images"][0]["complete"], true);
+    assert!(present(&receipt).contains(&app.layers[0].digest.to_string()));
 }

@@ -540,6 +540,8 @@ pub(crate) struct UnarchiveArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) cache: Option<PathBuf>,
     #[command(flatten)]
+    pub(crate) receipt: ReceiptFlags,
+    #[command(flatten)]
     pub(crate) route: RouteFlags,
 }
 

@@ -273,6 +273,8 @@ pub struct PlaceOptions {
 pub struct PlaceOutcome {
     /// Placements completed and tagged.
     pub placed: usize,
+    /// Each placement completed: where, pinned to what was placed there.
+    pub destinations: Vec<ImageRef>,
     /// What the copies did, over every destination.
     pub stats: CopyStats,
     /// With `keep_going`: each failed placement and why.
@@ -349,7 +351,10 @@ pub async fn place(
     while let Some(done) = results.next().await {
         for (p, result) in done {
             match result {
-                Ok(()) => outcome.placed += 1,
+                Ok(()) => {
+                    outcome.placed += 1;
+                    outcome.destinations.push(p.destination.with_digest(&p.content.root().digest));
+                }
                 Err(e) if options.keep_going => outcome.failures.push((p, e)),
                 Err(e) => return Err(Error::Placement { destination: p.destination.to_string(), from: p.from, source: Box::new(e) }),
             }

@@ -38,7 +38,7 @@ pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSer
 
 pub(crate) async fn deserialize(session: &Session, args: BatchDeserializeArgs) -> anyhow::Result<()> {
     let mut tracker = ComponentTracker::load(session.sites()?, args.tracker.as_deref()).await?;
-    let wanted = super::receipt::Wanted::from_flags(&args.receipt, false)?;
+    let wanted = super::receipt::Wanted::from_flags(&args.receipt, None)?;
     let request = BatchDeserializeRequest {
         sync_directory: &args.sync_directory,
         destination: &args.destination,

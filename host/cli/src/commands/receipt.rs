@@ -25,11 +25,12 @@ pub(super) struct Wanted {
 }
 
 impl Wanted {
-    /// The receipt the flags ask for, if any; `dry_run` runs write none.
-    pub(super) fn from_flags(flags: &ReceiptFlags, dry_run: bool) -> anyhow::Result<Option<Wanted>> {
+    /// The receipt the flags ask for, if any; a run that writes nothing (`nothing`, the flag
+    /// that says so) gives none.
+    pub(super) fn from_flags(flags: &ReceiptFlags, nothing: Option<&str>) -> anyhow::Result<Option<Wanted>> {
         let Some(path) = &flags.receipt else { return Ok(None) };
-        if dry_run {
-            return Err(crate::exit::BadInput("--receipt: a dry run loads nothing to give a receipt for".to_owned()).into());
+        if let Some(flag) = nothing {
+            return Err(crate::exit::BadInput(format!("--receipt: {flag} places nothing to give a receipt for")).into());
         }
         Ok(Some(Wanted { path: path.clone(), key: signing_key(flags.sign.as_deref())? }))
     }

@@ -6,6 +6,10 @@ use ferry_engine::cached::{UnarchiveRequest, unarchive};
 use ferry_engine::deserialize::ArchiveSource;
 use ferry_engine::place::PlaceOptions;
 
+use ferry_engine::receipt::ArchiveReceipt;
+use ferry_engine::route::Routed;
+
+use super::receipt::Wanted;
 use super::scatter::{report, routing, subset};
 use crate::args::{PrintFormat, UnarchiveArgs};
 use crate::mapping::Rule;
@@ -14,6 +18,7 @@ use crate::policy::Policy;
 use crate::session::Session;
 
 pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs) -> anyhow::Result<()> {
+    let wanted = Wanted::from_flags(&args.receipt, args.route.check.then_some("--check"))?;
     let sites = session.sites()?;
     let subset = subset(session, &args.route, args.subset.as_deref()).await?;
     let rule = Rule::load(sites, &args.mapper).await?;
@@ -40,6 +45,20 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
     // An image the archive gives no name has no source for the rule to route.
     for digest in &loaded.untagged {
         output.line(&format!("not routed (the archive gives it no name): {digest}, kept in the cache {}", cache.display()));
+    }
+    if let (Some(wanted), Routed::Placed { outcome, verdicts }) = (&wanted, &routed) {
+        // Complete when everything routed was placed: nothing refused, nothing failed.
+        let complete = outcome.failures.is_empty() && !verdicts.iter().any(ferry_engine::trust::Verdict::refused);
+        let archive = ArchiveReceipt {
+            file: std::path::Path::new(&args.source).file_name().map_or_else(|| args.source.clone(), |n| n.to_string_lossy().into_owned()),
+            root: loaded.root.as_ref().map(|r| r.digest.clone()),
+            signer: loaded.signer.as_ref().map(|s| s.fingerprint.clone()),
+            loaded: ferry_engine::receipt::now(),
+            // The root is tagged in the cache; the placements are the receipt's images.
+            destination: format!("oci:{}:{}", cache.display(), args.reference),
+            complete,
+        };
+        output.line(&wanted.write(session, vec![archive], &outcome.destinations).await?);
     }
     report(&output, args.route.output, routed)
 }
