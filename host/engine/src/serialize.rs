@@ -167,7 +167,13 @@ pub async fn serialize<W: Write + Send + 'static>(
     };
     // Entries handed to the writer ahead of the one it writes: with the pumps, the prefetch.
     let (tx, rx) = mpsc::channel::<Entry>(PREFETCH_BLOBS);
-    let skip = options.skip.clone();
+    // The signature is never left out, not even from a continuation: whichever archive of
+    // the delivery is read first carries what vouches for the rest.
+    let mut skip = options.skip.clone();
+    for (desc, _) in &signature {
+        skip.remove(&desc.digest);
+    }
+    let walk_skip = skip.clone();
     let compression = options.compression.unwrap_or(Compression::None);
     let walk_events = events.clone();
     let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip, &events));
@@ -177,7 +183,7 @@ pub async fn serialize<W: Write + Send + 'static>(
         src,
         plan: plan_tx,
         written: HashSet::new(),
-        skip: &options.skip,
+        skip: &walk_skip,
         events: walk_events,
         visited: Vec::new(),
         seen: HashSet::new(),
