@@ -20,6 +20,7 @@ pub mod ferro;
 pub mod forward;
 pub mod home;
 pub mod images;
+pub mod postgres;
 pub mod proxy;
 pub mod push;
 pub mod registry;
