@@ -72,12 +72,16 @@ pub struct ArchiveWriter<S: Sink> {
     wrote_blobs_dir: bool,
     algorithm_dirs: HashSet<&'static str>,
     written: HashSet<Digest>,
+    /// Bytes of the tar stream so far, before any compression.
+    tar_bytes: u64,
+    /// Where the last blob's entry starts in the tar stream.
+    last_start: u64,
 }
 
 impl<S: Sink> ArchiveWriter<S> {
     /// Starts an archive on `sink`.
     pub fn new(sink: S) -> ArchiveWriter<S> {
-        ArchiveWriter { sink, wrote_blobs_dir: false, algorithm_dirs: HashSet::new(), written: HashSet::new() }
+        ArchiveWriter { sink, wrote_blobs_dir: false, algorithm_dirs: HashSet::new(), written: HashSet::new(), tar_bytes: 0, last_start: 0 }
     }
 
     /// Whether a blob with this digest is already in the archive (or marked skipped).
@@ -102,8 +106,8 @@ impl<S: Sink> ArchiveWriter<S> {
 
     /// Any other small file entry (`manifest.json`).
     pub fn file(&mut self, path: &str, bytes: &[u8]) -> Result<(), WriteError> {
-        self.sink.write_all(&header::entry_headers(path, Kind::File, bytes.len() as u64))?;
-        self.sink.write_all(bytes)?;
+        self.put(&header::entry_headers(path, Kind::File, bytes.len() as u64))?;
+        self.put(bytes)?;
         self.pad(bytes.len() as u64)?;
         Ok(())
     }
@@ -120,14 +124,15 @@ impl<S: Sink> ArchiveWriter<S> {
         }
         let alg = desc.digest.algorithm().name();
         if !self.wrote_blobs_dir {
-            self.sink.write_all(&header::entry_headers("blobs", Kind::Directory, 0))?;
+            self.put(&header::entry_headers("blobs", Kind::Directory, 0))?;
             self.wrote_blobs_dir = true;
         }
         if self.algorithm_dirs.insert(alg) {
-            self.sink.write_all(&header::entry_headers(&format!("blobs/{alg}"), Kind::Directory, 0))?;
+            self.put(&header::entry_headers(&format!("blobs/{alg}"), Kind::Directory, 0))?;
         }
         let path = format!("blobs/{alg}/{}", desc.digest.hex());
-        self.sink.write_all(&header::entry_headers(&path, Kind::File, desc.size))?;
+        self.last_start = self.tar_bytes;
+        self.put(&header::entry_headers(&path, Kind::File, desc.size))?;
         let mut hasher = Hasher::new(desc.digest.algorithm());
         let mut buf = vec![0u8; 256 << 10];
         let mut size = 0u64;
@@ -141,7 +146,7 @@ impl<S: Sink> ArchiveWriter<S> {
                 break;
             }
             hasher.update(&buf[..n]);
-            self.sink.write_all(&buf[..n])?;
+            self.put(&buf[..n])?;
         }
         let actual = hasher.finish();
         if size != desc.size || actual != desc.digest {
@@ -157,7 +162,7 @@ impl<S: Sink> ArchiveWriter<S> {
     /// Writes the end-of-archive marker (two zero blocks, no record padding) and returns the
     /// sink.
     pub fn finish(mut self) -> Result<S, WriteError> {
-        self.sink.write_all(&[0u8; 2 * BLOCK])?;
+        self.put(&[0u8; 2 * BLOCK])?;
         self.sink.flush()?;
         Ok(self.sink)
     }
@@ -167,10 +172,21 @@ impl<S: Sink> ArchiveWriter<S> {
         Ok(self.sink.position()?)
     }
 
+    /// Where the last blob written starts (its tar header) in the uncompressed stream.
+    pub fn last_entry_start(&self) -> u64 {
+        self.last_start
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.sink.write_all(bytes)?;
+        self.tar_bytes += bytes.len() as u64;
+        Ok(())
+    }
+
     fn pad(&mut self, size: u64) -> io::Result<()> {
         let rem = (size % BLOCK as u64) as usize;
         if rem != 0 {
-            self.sink.write_all(&[0u8; BLOCK][..BLOCK - rem])?;
+            self.put(&[0u8; BLOCK][..BLOCK - rem])?;
         }
         Ok(())
     }

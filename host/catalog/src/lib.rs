@@ -11,4 +11,6 @@
 mod migrations;
 mod store;
 
-pub use store::{ArchiveStatus, ArchiveWritten, Catalog, CatalogError, Gap, Holding, ImportOutcome, Loaded, Location, Status};
+pub use store::{
+    ArchiveStatus, ArchiveWritten, Catalog, CatalogError, Gap, Holding, ImportOutcome, Loaded, Location, Sending, Standing, Status,
+};

@@ -215,11 +215,37 @@ pub struct Gap {
     pub unconfirmed: Vec<Digest>,
 }
 
+/// Where a digest stands in the catalog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// A receipt confirmed the high side holds it.
+    pub confirmed: bool,
+    /// The newest archive that carried it, if any did.
+    pub newest: Option<Sending>,
+}
+
+/// An archive that carried a digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sending {
+    /// Its run id.
+    pub archive: String,
+    /// Its file or tape.
+    pub location: String,
+    /// When it was written.
+    pub written: SystemTime,
+}
+
 /// An open catalog.
 pub struct Catalog {
     pool: AnyPool,
     location: String,
     sqlite: bool,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").field("location", &self.location).finish_non_exhaustive()
+    }
 }
 
 impl Catalog {
@@ -451,7 +477,8 @@ impl Catalog {
         let rows = sqlx::query(
             "SELECT a.id, a.root, a.location, a.volume, a.written,
                     COUNT(b.digest), CAST(COALESCE(SUM(b.size), 0) AS BIGINT), COUNT(c.digest),
-                    (SELECT COUNT(*) FROM loaded l WHERE l.root = a.root AND l.complete = 1)
+                    (SELECT COUNT(*) FROM loaded l WHERE l.root = a.root AND l.complete = 1),
+                    CAST(COALESCE(SUM(CASE WHEN b.digest = a.root AND c.digest IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT)
              FROM archives a
              LEFT JOIN archive_blobs b ON b.archive_id = a.id
              LEFT JOIN confirmed c ON c.digest = b.digest
@@ -471,7 +498,10 @@ impl Catalog {
             u64::try_from(n).map_err(|_| self.corrupt(format!("a negative count {n}")))
         };
         let (blobs, bytes, confirmed, loaded_complete) = (count(5)?, count(6)?, count(7)?, count(8)?);
-        let status = if loaded_complete > 0 || (blobs > 0 && confirmed == blobs) {
+        // The root (the gather index) wraps the content: when every other blob is confirmed,
+        // the content arrived, whichever delivery carried it.
+        let root_unconfirmed = count(9)?;
+        let status = if loaded_complete > 0 || (blobs > root_unconfirmed && confirmed + root_unconfirmed == blobs) {
             Status::Confirmed
         } else if confirmed > 0 {
             Status::Partial
@@ -538,7 +568,8 @@ impl Catalog {
         rows.iter().map(|row| self.digest(row, 0)).collect()
     }
 
-    /// Every archive not wholly confirmed, with the blobs the high side never confirmed.
+    /// Every archive whose content is not confirmed, with the blobs the high side never
+    /// confirmed.
     pub async fn gaps(&self) -> Result<Vec<Gap>, CatalogError> {
         let db = self.db("finding gaps");
         let open: Vec<ArchiveStatus> = self.list().await?.into_iter().filter(|a| a.status != Status::Confirmed).collect();
@@ -576,6 +607,47 @@ impl Catalog {
             by_digest.entry(self.digest(row, 0)?).or_default().push(row.try_get(1).map_err(&db)?);
         }
         Ok(by_digest)
+    }
+
+    /// Where `digest` stands: whether the high side confirmed it, and the newest archive
+    /// that carried it. One query, for the walk of a delivery to ask per blob.
+    pub async fn standing(&self, digest: &Digest) -> Result<Standing, CatalogError> {
+        let db = self.db("looking up a digest");
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM confirmed c WHERE c.digest = $1), a.id, a.location, a.written_secs
+             FROM (SELECT 1 AS one) x
+             LEFT JOIN (SELECT a.id, a.location, a.written_secs FROM archive_blobs b JOIN archives a ON a.id = b.archive_id
+                        WHERE b.digest = $1 ORDER BY a.written_secs DESC, a.id DESC LIMIT 1) a ON 1 = 1",
+        )
+        .bind(digest.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(&db)?;
+        let confirmed: i64 = row.try_get(0).map_err(&db)?;
+        let id: Option<String> = row.try_get(1).map_err(&db)?;
+        let newest = match id {
+            None => None,
+            Some(archive) => {
+                let location: String = row.try_get(2).map_err(&db)?;
+                let written: i64 = row.try_get(3).map_err(&db)?;
+                let secs = u64::try_from(written).map_err(|_| self.corrupt(format!("archive {archive}: a negative time {written}")))?;
+                Some(Sending { archive, location, written: UNIX_EPOCH + Duration::from_secs(secs) })
+            }
+        };
+        Ok(Standing { confirmed: confirmed > 0, newest })
+    }
+
+    /// When the newest receipt imported was made (as it says), if any was.
+    pub async fn latest_receipt(&self) -> Result<Option<SystemTime>, CatalogError> {
+        let rows = sqlx::query("SELECT created FROM receipts").fetch_all(&self.pool).await.map_err(self.db("reading receipts"))?;
+        let mut latest = None;
+        for row in &rows {
+            let text: String = row.try_get(0).map_err(self.db("reading receipts"))?;
+            let at =
+                humantime::parse_rfc3339_weak(&text).map_err(|_| self.corrupt(format!("a receipt's time {text:?} is not RFC 3339")))?;
+            latest = latest.max(Some(at));
+        }
+        Ok(latest)
     }
 
     /// Every blob sent in any archive (for leaving out what was sent recently).

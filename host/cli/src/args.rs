@@ -92,6 +92,9 @@ pub(crate) enum Command {
     /// Plugin components and site-approved bundles
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The delivery catalog (low side): archives written, receipts imported, what the high side holds
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Print ferry's version, commit, build date, archive format and plugin interface
     Version(VersionArgs),
     /// Print a shell completion script: source it, or put it where your shell loads completions
@@ -381,6 +384,8 @@ pub(crate) struct BatchSerializeArgs {
     /// Sign each archive as a delivery with this private key (FERRY_KEY_PASSPHRASE when encrypted)
     #[arg(long, value_name = "KEY")]
     pub(crate) sign: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) catalog: CatalogFlags,
 }
 
 #[derive(Args, Debug)]
@@ -410,6 +415,45 @@ pub(crate) struct ReceiptFlags {
     /// Sign the receipt with this private key (the format plugin keygen writes; passphrase from FERRY_KEY_PASSPHRASE): FILE.sig
     #[arg(long = "sign", value_name = "KEY", requires = "receipt")]
     pub(crate) sign: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum CatalogCommand {
+    /// Record what the high side confirmed: receipts from --receipt or `mirror receipt` (signed ones checked against receipts.trustedKeys)
+    #[command(after_help = "Examples:\n  ferry catalog import week49.receipt.json\n  ferry catalog import returned/*.receipt.json -o json")]
+    Import(CatalogImportArgs),
+    /// List the archives written, each sent, partial or confirmed
+    List(CatalogPrintArgs),
+    /// Which archives hold a digest (or an image's digests, by source reference), at which offsets, and whether the high side confirmed it
+    #[command(after_help = "Examples:\n  ferry catalog where sha256:1f3e…\n  ferry catalog where docker.io/library/alpine:3.20 -o json")]
+    Where(CatalogWhereArgs),
+    /// What was sent and never confirmed, by archive
+    Gaps(CatalogPrintArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CatalogImportArgs {
+    /// Receipt files (JSON; FILE.sig beside a signed one)
+    #[arg(value_name = "RECEIPT", required = true, num_args = 1..)]
+    pub(crate) receipts: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) print: CatalogPrintArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CatalogWhereArgs {
+    /// A digest (sha256:…) or a source reference as the sources list named it
+    #[arg(value_name = "DIGEST|REFERENCE")]
+    pub(crate) what: String,
+    #[command(flatten)]
+    pub(crate) print: CatalogPrintArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CatalogPrintArgs {
+    /// text, or json (one document on standard output)
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
+    pub(crate) output: PrintFormat,
 }
 
 #[derive(Args, Debug)]
@@ -650,7 +694,20 @@ pub(crate) struct SerializeFlags {
     #[arg(long, value_name = "KEY")]
     pub(crate) sign: Option<PathBuf>,
     #[command(flatten)]
+    pub(crate) catalog: CatalogFlags,
+    #[command(flatten)]
     pub(crate) block: BlockFlags,
+}
+
+/// `--catalog` and `--resend-after`; shared by `serialize`, `archive` and `batch-serialize`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct CatalogFlags {
+    /// Plan against the delivery catalog: leave out every blob the high side confirmed (under any name) or an archive on its way carries
+    #[arg(long)]
+    pub(crate) catalog: bool,
+    /// With --catalog, send again a blob sent and never confirmed once its archive is this old (or a newer receipt lacks it): 14d, 36h, …
+    #[arg(long = "resend-after", value_name = "DURATION", default_value = "14d", value_parser = humantime::parse_duration, requires = "catalog")]
+    pub(crate) resend_after: std::time::Duration,
 }
 
 #[derive(Args, Debug)]

@@ -91,6 +91,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Plugin(P::Keygen(a)) => commands::bundle::keygen(&cli.global, &a),
         Command::Plugin(P::Inspect(a)) => commands::plugin::inspect(&cli.global, &a),
         Command::Mirror(m) => commands::mirror(&session()?, *m).await,
+        Command::Catalog(c) => commands::catalog::run(&session()?, c).await,
         Command::Login(a) => commands::login::login(&session()?, a).await,
         Command::Logout(a) => commands::login::logout(&session()?, a).await,
         Command::Plugin(P::Bundle(a)) => commands::bundle::build(&session()?, &a).await,

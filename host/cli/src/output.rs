@@ -277,6 +277,15 @@ impl Output {
                 format!("{name}: {artifact} ({digest}) was sent in {sync_name}; skipped")
             }
             Event::BatchWritten { sync_name } => format!("Wrote {sync_name}"),
+            Event::Recorded { location, id } => format!("Recorded {location} in the delivery catalog as {id}"),
+            Event::BlobResent { digest, size, reason } => format!("Sending again {digest} ({}): {reason}", bytes(*size)),
+            Event::NotRecorded { location, reason } => {
+                // A warning, not status: it goes to standard error even with --quiet.
+                eprintln!(
+                    "warning: {location} is complete, but the delivery catalog did not record it: {reason}; a later --catalog delivery sends its blobs again"
+                );
+                return;
+            }
             Event::BatchLoaded { file_name, tagged } => format!("Loaded {file_name} as {tagged}"),
             Event::StrayFile { file_name, reason } => {
                 let why = match reason {

@@ -53,6 +53,36 @@ struct FileConfig {
     deliveries: SignaturePolicyConfig,
     #[serde(default, skip_serializing_if = "SignaturePolicyConfig::is_empty")]
     images: SignaturePolicyConfig,
+    #[serde(default, skip_serializing_if = "SignaturePolicyConfig::is_empty")]
+    receipts: SignaturePolicyConfig,
+    #[serde(default, skip_serializing_if = "CatalogConfig::is_empty")]
+    catalog: CatalogConfig,
+}
+
+/// `catalog:`: ferry's own section: where the delivery catalog is kept.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CatalogConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+impl CatalogConfig {
+    fn is_empty(&self) -> bool {
+        self.path.is_none() && self.url.is_none()
+    }
+}
+
+/// Where the delivery catalog is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatalogSetting {
+    /// A SQLite file: `catalog.path` (relative to the config file's directory), else
+    /// `$XDG_DATA_HOME/ferry/catalog.db` or `~/.local/share/ferry/catalog.db`.
+    File(PathBuf),
+    /// A PostgreSQL database shared by several hosts: `catalog.url: postgres://…`.
+    Url(String),
 }
 
 /// `deliveries:` and `images:`: ferry's own sections: which archives deserialize,
@@ -356,6 +386,8 @@ pub struct Config {
     deliveries_source: Option<PathBuf>,
     /// The machine-wide config, when its image policy overrode the chosen file's.
     images_source: Option<PathBuf>,
+    /// The machine-wide config, when its receipt policy overrode the chosen file's.
+    receipts_source: Option<PathBuf>,
     rules: BTreeMap<String, Vec<(Regex, String)>>,
     /// Registries or hosts reached over plain HTTP whatever the file says (`--plain-http`).
     plain_http: Vec<String>,
@@ -445,6 +477,10 @@ impl Config {
         if site.file.images.require_signed {
             self.file.images = SignaturePolicyConfig::held(site.images());
             self.images_source = Some(system.to_owned());
+        }
+        if site.file.receipts.require_signed {
+            self.file.receipts = SignaturePolicyConfig::held(site.receipts());
+            self.receipts_source = Some(system.to_owned());
         }
         Ok(())
     }
@@ -549,6 +585,7 @@ impl Config {
             policy_source: None,
             deliveries_source: None,
             images_source: None,
+            receipts_source: None,
             rules,
             plain_http: Vec::new(),
         })
@@ -677,6 +714,39 @@ impl Config {
         self.signature_policy(&self.file.images, self.images_source.as_ref())
     }
 
+    /// The receipt policy of `catalog import`: `receipts.requireSigned` (default off) and
+    /// `receipts.trustedKeys`.
+    pub fn receipts(&self) -> SignaturePolicy {
+        self.signature_policy(&self.file.receipts, self.receipts_source.as_ref())
+    }
+
+    /// Where the delivery catalog is kept; `None` when neither the config, `XDG_DATA_HOME`
+    /// nor a home directory gives a place.
+    pub fn catalog(&self) -> Result<Option<CatalogSetting>, ConfigError> {
+        let c = &self.file.catalog;
+        let invalid = |message: &str| ConfigError::Invalid {
+            path: self.source.clone().unwrap_or_default(),
+            key: "catalog".to_owned(),
+            message: message.to_owned(),
+        };
+        match (&c.path, &c.url) {
+            (Some(_), Some(_)) => Err(invalid("set path (SQLite) or url (PostgreSQL), not both")),
+            (None, Some(url)) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(Some(CatalogSetting::Url(url.clone())))
+            }
+            (None, Some(_)) => Err(invalid("url must be postgres://… (a SQLite catalog is set by path)")),
+            (Some(path), None) => {
+                let base = self.source.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_default();
+                Ok(Some(CatalogSetting::File(base.join(path))))
+            }
+            (None, None) => {
+                let xdg = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).filter(|p| p.is_absolute());
+                let home = || std::env::home_dir().filter(|h| !h.as_os_str().is_empty()).map(|h| h.join(".local").join("share"));
+                Ok(xdg.or_else(home).map(|d| CatalogSetting::File(d.join("ferry").join("catalog.db"))))
+            }
+        }
+    }
+
     /// A signature policy section in effect: its keys resolved against the config file's
     /// directory; `held_by` is the machine-wide file when it set the policy.
     fn signature_policy(&self, section: &SignaturePolicyConfig, held_by: Option<&PathBuf>) -> SignaturePolicy {
@@ -699,7 +769,22 @@ impl Config {
         file.plugins = PluginsConfig { require_signed: plugins.require_signed, trusted_keys: plugins.trusted_keys, store: plugins.store };
         file.deliveries = SignaturePolicyConfig::held(self.deliveries());
         file.images = SignaturePolicyConfig::held(self.images());
+        file.receipts = SignaturePolicyConfig::held(self.receipts());
+        // A PostgreSQL URL may carry a password: it is never printed.
+        file.catalog.url = file.catalog.url.as_deref().map(without_password);
         serde_yaml_ng::to_string(&file).unwrap_or_default()
+    }
+}
+
+/// `scheme://user:password@host/…` → `scheme://user:***@host/…`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    match rest.rsplit_once('@') {
+        Some((user_pass, host)) => match user_pass.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 

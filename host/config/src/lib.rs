@@ -17,7 +17,7 @@ pub mod credentials;
 mod sample;
 
 pub use config::{
-    Candidate, CandidateKind, Config, ConfigError, Endpoint, PluginSettings, ReferrersMode, SYSTEM_CONFIG, Scheme, SchemeSource,
-    SignaturePolicy,
+    Candidate, CandidateKind, CatalogSetting, Config, ConfigError, Endpoint, PluginSettings, ReferrersMode, SYSTEM_CONFIG, Scheme,
+    SchemeSource, SignaturePolicy,
 };
 pub use sample::sample;

@@ -61,6 +61,21 @@ kind: Configuration
 #   trustedKeys:
 #     - /etc/ferry/keys/vendor.pub
 
+## ferry's own, on the low side: the delivery catalog that records every archive written and
+## what the high side's receipts confirmed (`ferry catalog`, `serialize --catalog`). A SQLite
+## file by default ($XDG_DATA_HOME/ferry/catalog.db); a PostgreSQL URL for a catalog shared
+## by several hosts. Set path or url, not both.
+# catalog:
+#   path: /var/lib/ferry/catalog.db
+#   url: postgres://ferry@db.example/ferry
+
+## ferry's own: which receipts `ferry catalog import` accepts. Without requireSigned, a
+## signed receipt (FILE.sig) is still checked against trustedKeys when they are set.
+# receipts:
+#   requireSigned: true
+#   trustedKeys:
+#     - /etc/ferry/keys/high-side.pub
+
 ## Credentials for a registry come from the first of: registryAuthFile (below), Docker's
 ## $DOCKER_CONFIG/config.json or ~/.docker/config.json (with credHelpers and credsStore),
 ## $REGISTRY_AUTH_FILE, podman's $XDG_RUNTIME_DIR/containers/auth.json and

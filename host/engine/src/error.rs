@@ -12,6 +12,9 @@ pub enum Error {
     /// A registry operation failed.
     #[error(transparent)]
     Registry(#[from] ferry_registry::Error),
+    /// The delivery catalog could not be read or written.
+    #[error(transparent)]
+    Catalog(#[from] ferry_catalog::CatalogError),
     /// A blob stream failed or did not verify (names where its bytes came from; boxed: it
     /// is large).
     #[error(transparent)]

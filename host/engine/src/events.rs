@@ -88,6 +88,49 @@ pub enum Event {
         /// Size in bytes.
         size: u64,
     },
+    /// serialize `--catalog`: a blob is left out, as the high side confirmed holding it.
+    BlobConfirmed {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// serialize `--catalog`: a blob is left out, as an archive not yet confirmed nor
+    /// overdue carries it.
+    BlobOnItsWay {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+        /// The run id of the newest archive that carries it.
+        archive: String,
+    },
+    /// serialize `--catalog`: a blob sent before and never confirmed is sent again (its
+    /// `BlobWritten` follows).
+    BlobResent {
+        /// Digest.
+        digest: Digest,
+        /// Size in bytes.
+        size: u64,
+        /// Where it was sent and why it goes again.
+        reason: String,
+    },
+    /// serialize, archive, batch-serialize: an archive written is recorded in the delivery
+    /// catalog.
+    Recorded {
+        /// Its file or tape.
+        location: String,
+        /// Its run id.
+        id: String,
+    },
+    /// An archive written could not be recorded in the delivery catalog; the archive itself
+    /// is complete.
+    NotRecorded {
+        /// Its file or tape.
+        location: String,
+        /// Why.
+        reason: String,
+    },
     /// deserialize: a blob from the archive is verified and at the destination (or, in a dry
     /// run, verified).
     BlobStored {

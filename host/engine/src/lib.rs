@@ -8,13 +8,15 @@
 //! their destinations ([`place`], fed by [`scatter`] from a gather index or by [`clone`] from
 //! a sources list, narrowed by [`selector`]s, and kept to what the operator named by
 //! [`confine`]). [`diff`] lists what a gather index holds that
-//! earlier deliveries did not. [`report`] turns a run's events into its run report; [`trust`] checks image signatures before
+//! earlier deliveries did not; [`catalog`] plans a delivery against the delivery catalog
+//! and records each archive written. [`report`] turns a run's events into its run report; [`trust`] checks image signatures before
 //! anything is placed.
 //! It owns the async orchestration and reports what it does as [`events::Event`]s; it never
 //! prints.
 
 pub mod batch;
 pub mod cached;
+pub mod catalog;
 pub mod clone;
 pub mod components;
 pub mod confine;

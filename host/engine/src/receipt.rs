@@ -248,7 +248,12 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Receipt, ReceiptError> {
         Some(v) => return Err(invalid(format!("schemaVersion {v}; this ferry reads up to {SCHEMA_VERSION}"))),
         None => return Err(invalid("no schemaVersion".to_owned())),
     }
-    serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
+    let receipt: Receipt = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    // The catalog orders receipts by this time: it must be one.
+    if humantime::parse_rfc3339_weak(&receipt.created).is_err() {
+        return Err(invalid(format!("created {} is not an RFC 3339 time", ferry_oci::quote::quoted(receipt.created.as_bytes()))));
+    }
+    Ok(receipt)
 }
 
 /// The fingerprint of the key among `keys` whose signature in `path.sig` verifies `bytes`,

@@ -101,6 +101,9 @@ pub struct BlobRecord {
     /// How long the copy took (registry copies only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// Why it was left out or sent again (serialize `--catalog`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An archive a batch command wrote or loaded.
@@ -174,6 +177,8 @@ struct State {
     manifests_pushed: u64,
     /// Signers of the artifacts an image policy checked, for their placements.
     signers: HashMap<Digest, String>,
+    /// Why each blob `--catalog` sends again goes again, until it is written.
+    resent: HashMap<Digest, String>,
 }
 
 impl Default for Recorder {
@@ -274,7 +279,22 @@ impl State {
                 self.blob(digest, *size, status, *retries, Some(*millis));
             }
             Event::BlobSkipped { digest, size } => self.blob(digest, *size, Status::Present, 0, None),
-            Event::BlobWritten { digest, size } => self.blob(digest, *size, Status::Copied, 0, None),
+            Event::BlobWritten { digest, size } => {
+                self.blob(digest, *size, Status::Copied, 0, None);
+                let resent = self.resent.remove(digest).map(|r| format!("sent again: {r}"));
+                self.because(resent);
+            }
+            Event::BlobResent { digest, reason, .. } => {
+                self.resent.insert(digest.clone(), reason.clone());
+            }
+            Event::BlobConfirmed { digest, size } => {
+                self.blob(digest, *size, Status::Skipped, 0, None);
+                self.because(Some("the high side confirmed it".to_owned()));
+            }
+            Event::BlobOnItsWay { digest, size, archive } => {
+                self.blob(digest, *size, Status::Skipped, 0, None);
+                self.because(Some(format!("on its way in {archive}")));
+            }
             Event::BlobLeftOut { digest, size } => self.blob(digest, *size, Status::Skipped, 0, None),
             Event::BlobStored { digest, size, present } => {
                 self.blob(digest, *size, if *present { Status::Present } else { Status::Copied }, 0, None);
@@ -329,7 +349,14 @@ impl State {
     }
 
     fn blob(&mut self, digest: &Digest, size: u64, status: Status, retries: u32, duration_ms: Option<u64>) {
-        self.blobs.push(BlobRecord { digest: digest.clone(), size, status, retries, duration_ms });
+        self.blobs.push(BlobRecord { digest: digest.clone(), size, status, retries, duration_ms, reason: None });
+    }
+
+    /// Gives the blob just recorded its reason.
+    fn because(&mut self, reason: Option<String>) {
+        if let Some(last) = self.blobs.last_mut() {
+            last.reason = reason;
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use ferry_oci::{Descriptor, Digest, ImageRef, Index, Manifest, annotations, gojs
 use ferry_registry::{Client, RetryPolicy};
 use futures_util::StreamExt;
 
+use crate::catalog::Plan;
 use crate::delta::{Delta, skip_set};
 use crate::error::Error;
 use crate::events::{Event, Events, Stage};
@@ -57,6 +58,9 @@ pub struct SerializeOptions {
     /// Sign the delivery with this key (`--sign`): a cosign signature of the root with
     /// ferry's delivery claim, ahead of every blob ([`delivery_signature`]).
     pub sign: Option<Arc<ferry_sign::PrivateKey>>,
+    /// Plan against the delivery catalog (`--catalog`): leave out what the high side
+    /// confirmed or an archive on its way carries; send again what is overdue.
+    pub catalog: Option<Arc<crate::catalog::Planning>>,
 }
 
 /// A delivery's signature: the signature manifest (its descriptor marked with
@@ -90,6 +94,40 @@ pub struct SerializeOutcome {
     pub manifests: usize,
     /// Bytes of the whole archive.
     pub archive_bytes: u64,
+    /// The images it carries: each source reference of a gather index (else the ref name)
+    /// and its digest.
+    pub images: Vec<(String, Digest)>,
+    /// Each blob and manifest entry written: digest, size, offset of its tar header in the
+    /// uncompressed stream (what the catalog records).
+    pub entries: Vec<WrittenEntry>,
+    /// What planning against the catalog did.
+    pub catalog: CatalogTally,
+}
+
+/// An entry written: digest, size, offset of its tar header in the uncompressed stream.
+pub type WrittenEntry = (Digest, u64, u64);
+
+/// What `--catalog` left out and sent again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CatalogTally {
+    /// Blobs left out as the high side confirmed them.
+    pub confirmed: u64,
+    /// Their bytes.
+    pub confirmed_bytes: u64,
+    /// Blobs left out as an archive on its way carries them.
+    pub on_its_way: u64,
+    /// Blobs sent again, overdue.
+    pub resent: u64,
+}
+
+impl CatalogTally {
+    /// Adds another archive's tally.
+    pub fn add(&mut self, other: &CatalogTally) {
+        self.confirmed += other.confirmed;
+        self.confirmed_bytes += other.confirmed_bytes;
+        self.on_its_way += other.on_its_way;
+        self.resent += other.resent;
+    }
 }
 
 enum Entry {
@@ -173,6 +211,8 @@ pub async fn serialize<W: Write + Send + 'static>(
     for (desc, _) in &signature {
         skip.remove(&desc.digest);
     }
+    let keep: HashSet<Digest> = signature.iter().map(|(d, _)| d.digest.clone()).collect();
+    let images = carried_images(&root, &root_manifest, &options.ref_name);
     let walk_skip = skip.clone();
     let compression = options.compression.unwrap_or(Compression::None);
     let walk_events = events.clone();
@@ -184,6 +224,8 @@ pub async fn serialize<W: Write + Send + 'static>(
         plan: plan_tx,
         written: HashSet::new(),
         skip: &walk_skip,
+        planning: options.catalog.as_deref(),
+        keep,
         events: walk_events,
         visited: Vec::new(),
         seen: HashSet::new(),
@@ -223,14 +265,27 @@ pub async fn serialize<W: Write + Send + 'static>(
         .map_err(|_| Error::Output { what: "archive writer".to_owned(), source: io::Error::other("writer thread panicked") })?;
     // The first cause wins: a failed fetch leaves the writer with a short blob, and a failed
     // writer leaves the fetch stage with nowhere to send.
-    let (archive_bytes, out) = match fetched {
+    let (archive_bytes, out, entries) = match fetched {
         Err(Stop::Failed(e)) => return Err(e),
         Err(Stop::WriterGone) | Ok(()) => written?,
     };
     let mut outcome = planned?;
     outcome.root = Some(root);
     outcome.archive_bytes = archive_bytes;
+    outcome.images = images;
+    outcome.entries = entries;
     Ok((outcome, out))
+}
+
+/// The images an archive carries: a gather index's sources, each with its digest, else the
+/// root under its ref name.
+fn carried_images(root: &Descriptor, manifest: &Manifest, ref_name: &str) -> Vec<(String, Digest)> {
+    let sources: Vec<(String, Digest)> = manifest
+        .successors()
+        .into_iter()
+        .filter_map(|d| d.annotations.get(annotations::SOURCE).map(|s| (s.clone(), d.digest.clone())))
+        .collect();
+    if sources.is_empty() { vec![(ref_name.to_owned(), root.digest.clone())] } else { sources }
 }
 
 struct Walk<'a> {
@@ -240,6 +295,10 @@ struct Walk<'a> {
     written: HashSet<Digest>,
     /// What earlier deliveries carried: left out, each reported once.
     skip: &'a HashSet<Digest>,
+    /// The delivery catalog, asked about each blob not skipped.
+    planning: Option<&'a crate::catalog::Planning>,
+    /// Never left out (the delivery's signature).
+    keep: HashSet<Digest>,
     events: Events,
     visited: Vec<Descriptor>,
     seen: HashSet<(String, Digest, u64)>,
@@ -298,6 +357,28 @@ impl Walk<'_> {
         if self.skip.contains(&desc.digest) {
             (self.events)(&Event::BlobLeftOut { digest: desc.digest.clone(), size: desc.size });
             return Ok(());
+        }
+        if let Some(planning) = self.planning.filter(|_| !self.keep.contains(&desc.digest)) {
+            let (digest, size) = (desc.digest.clone(), desc.size);
+            let tally = &mut self.outcome.catalog;
+            match planning.plan(&desc.digest).await? {
+                Plan::Send => {}
+                Plan::Confirmed => {
+                    tally.confirmed += 1;
+                    tally.confirmed_bytes += size;
+                    (self.events)(&Event::BlobConfirmed { digest, size });
+                    return Ok(());
+                }
+                Plan::OnItsWay(sending) => {
+                    tally.on_its_way += 1;
+                    (self.events)(&Event::BlobOnItsWay { digest, size, archive: sending.archive });
+                    return Ok(());
+                }
+                Plan::Resend(resend) => {
+                    tally.resent += 1;
+                    (self.events)(&Event::BlobResent { digest, size, reason: resend.to_string() });
+                }
+            }
         }
         self.outcome.blobs += 1;
         self.outcome.bytes += desc.size;
@@ -425,11 +506,12 @@ fn write_archive<W: Write>(
     mut ledger: Option<LedgerWriter<std::fs::File>>,
     skip: HashSet<Digest>,
     events: &Events,
-) -> Result<(u64, W), Error> {
+) -> Result<(u64, W, Vec<WrittenEntry>), Error> {
     let io_error = |e: io::Error| Error::Output { what: "archive".to_owned(), source: e };
     let mut w = ArchiveWriter::new(AnySink::new(out, compression).map_err(io_error)?);
     w.skip(skip);
     let fail = |e: ferry_archive::writer::WriteError| Error::Archive(e);
+    let mut entries = Vec::new();
     while let Some(entry) = rx.blocking_recv() {
         match entry {
             Entry::File(path, bytes) => w.file(path, &bytes).map_err(fail)?,
@@ -439,6 +521,7 @@ fn write_archive<W: Write>(
                         l.record(&desc, offset).map_err(|e| Error::Output { what: "checkpoint file".to_owned(), source: e })?;
                     }
                     events(&Event::BlobWritten { digest: desc.digest.clone(), size: desc.size });
+                    entries.push((desc.digest.clone(), desc.size, w.last_entry_start()));
                 }
             }
         }
@@ -447,7 +530,7 @@ fn write_archive<W: Write>(
     let bytes = plain.position().map_err(io_error)?;
     let mut out = plain.into_inner();
     out.flush().map_err(io_error)?;
-    Ok((bytes, out))
+    Ok((bytes, out, entries))
 }
 
 /// Where an archive is written.

@@ -5,7 +5,8 @@ use ferry_engine::cached::{ArchiveRequest, archive};
 use ferry_engine::components::read_sources;
 use ferry_engine::serialize::ArchiveDest;
 
-use super::serialize::{delta, geometry, options, overwrite, summary, write};
+use super::catalog::{self, Delivery};
+use super::serialize::{compression, delta, geometry, options, overwrite, summary, write};
 use crate::args::ArchiveArgs;
 use crate::output::Stdout;
 use crate::plugins::ComponentSources;
@@ -22,6 +23,9 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
     };
     let dest = ArchiveDest::from_arg(&args.dest);
     let delta = delta(&args.existing, &args.serialize);
+    let delivery = Delivery::open(session, &args.serialize.catalog).await?;
+    let mut serialize = options(&args.serialize, args.reference.clone(), recursive)?;
+    serialize.catalog = delivery.planning.clone();
     let request = ArchiveRequest {
         sources_file: &args.sources,
         sources: &sources,
@@ -32,7 +36,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
         dest: &dest,
         geometry: geometry(&args.serialize.block)?,
         delta: &delta,
-        serialize: options(&args.serialize, args.reference.clone(), recursive)?,
+        serialize,
         overwrite: overwrite(&args.serialize),
     };
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
@@ -42,6 +46,8 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
         .await
         .map_err(|e| e.hint(recursive, &command, &args.existing, &args.serialize, &dest))?;
     output.line(&format!("Gathered {} entries into {} ({})", gathered.entries, cache.display(), gathered.index.digest));
-    output.summary(&summary(&format!("oci:{}:{}", cache.display(), args.reference), &dest, &serialized));
+    delivery.record(&output, &dest, &serialized, compression(args.serialize.compression)).await;
+    let planned = catalog::summary(&serialized, delivery.planning.is_some());
+    output.summary(&(summary(&format!("oci:{}:{}", cache.display(), args.reference), &dest, &serialized) + &planned));
     Ok(())
 }

@@ -11,6 +11,7 @@ use crate::session::Session;
 
 pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSerializeArgs) -> anyhow::Result<()> {
     let mut tracker = ComponentTracker::load(session.sites()?, args.tracker.as_deref()).await?;
+    let delivery = super::catalog::Delivery::open(session, &args.catalog).await?;
     let request = BatchSerializeRequest {
         batch_list: &args.batch_list,
         sync_directory: &args.sync_directory,
@@ -22,13 +23,16 @@ pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSer
             Some(path) => Some(std::sync::Arc::new(super::bundle::private_key("--sign", path)?)),
             None => None,
         },
+        record: delivery.record.clone(),
+        planning: delivery.planning.clone(),
     };
     let output = session.output(Stdout::Status);
     let result = batch_serialize(session.client(), &request, &mut tracker, output.events()).await;
     output.finish();
     let outcome = result?;
+    let planned = super::catalog::tally(&outcome.catalog, delivery.planning.is_some());
     output.summary(&format!(
-        "{} archives written, {} already sent; tracker {}",
+        "{} archives written, {} already sent; tracker {}{planned}",
         outcome.written,
         outcome.skipped,
         outcome.tracker.display()

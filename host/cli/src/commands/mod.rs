@@ -4,6 +4,7 @@
 mod archive;
 mod batch;
 pub(crate) mod bundle;
+pub(crate) mod catalog;
 mod clone;
 pub(crate) mod config;
 mod deserialize;

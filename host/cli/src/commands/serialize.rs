@@ -7,6 +7,7 @@ use ferry_engine::report::{ArtifactRecord, Status};
 use ferry_engine::serialize::{ArchiveDest, Overwrite, SerializeOptions, SerializeOutcome, SerializeRequest, serialize_image};
 use ferry_oci::ImageRef;
 
+use super::catalog::{self, Delivery};
 use crate::args::{BlockFlags, CompressionArg, SerializeArgs, SerializeFlags};
 use crate::exit::{Hint, Interrupted, USAGE, bad_input, code_for};
 use crate::output::Output;
@@ -17,12 +18,15 @@ use crate::shell;
 pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs) -> anyhow::Result<()> {
     let dest = ArchiveDest::from_arg(&args.dest);
     let delta = delta(&args.existing, &args.flags);
+    let delivery = Delivery::open(session, &args.flags.catalog).await?;
+    let mut options = options(&args.flags, args.image.reference_or_default(), recursive)?;
+    options.catalog = delivery.planning.clone();
     let request = SerializeRequest {
         image: &args.image,
         dest: &dest,
         geometry: geometry(&args.flags.block)?,
         delta: &delta,
-        options: options(&args.flags, args.image.reference_or_default(), recursive)?,
+        options,
         overwrite: overwrite(&args.flags),
     };
     let signer = request.options.sign.as_ref().map(|key| key.public_key().fingerprint().to_owned());
@@ -32,6 +36,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
     let outcome = write(&output, &dest, what, serialize_image(session.client(), request, output.events()))
         .await
         .map_err(|e| e.hint(recursive, &command, &args.existing, &args.flags, &dest))?;
+    delivery.record(&output, &dest, &outcome, compression(args.flags.compression)).await;
     output.taps().artifact(ArtifactRecord {
         reference: args.image.to_string(),
         digest: outcome.root.as_ref().map(|r| r.digest.clone()),
@@ -40,7 +45,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
         reason: None,
         signer,
     });
-    output.summary(&summary(&args.image, &dest, &outcome));
+    output.summary(&(summary(&args.image, &dest, &outcome) + &catalog::summary(&outcome, delivery.planning.is_some())));
     Ok(())
 }
 

@@ -44,6 +44,10 @@ pub struct BatchSerializeRequest<'a> {
     pub recursive: bool,
     /// Sign each archive as a delivery with this key.
     pub sign: Option<std::sync::Arc<ferry_sign::PrivateKey>>,
+    /// Record each archive in this delivery catalog.
+    pub record: Option<std::sync::Arc<ferry_catalog::Catalog>>,
+    /// Plan each archive against the catalog (`--catalog`).
+    pub planning: Option<std::sync::Arc<crate::catalog::Planning>>,
 }
 
 /// What a `batch-serialize` did.
@@ -55,6 +59,8 @@ pub struct BatchSerializeOutcome {
     pub skipped: usize,
     /// The tracker file.
     pub tracker: PathBuf,
+    /// What `--catalog` left out and sent again, over every archive.
+    pub catalog: crate::serialize::CatalogTally,
 }
 
 /// Writes one archive per BATCH-LIST entry not sent before, each recorded in the tracker as
@@ -101,7 +107,7 @@ pub async fn batch_serialize(
         }
     }
     let mut new_file = text.trim().is_empty();
-    let mut outcome = BatchSerializeOutcome { written: 0, skipped: 0, tracker: tracker_path.clone() };
+    let mut outcome = BatchSerializeOutcome { written: 0, skipped: 0, tracker: tracker_path.clone(), catalog: Default::default() };
     for (entry, image) in entries.into_iter().zip(images) {
         let what = format!("{}: {} ({}:{})", entry.name, entry.artifact, request.batch_list.display(), entry.line);
         let within = |e: Error| Error::Batch { what: what.clone(), source: Box::new(e) };
@@ -130,15 +136,21 @@ pub async fn batch_serialize(
             compression: request.compression,
             manifest_json: request.manifest_json,
             sign: request.sign.clone(),
+            catalog: request.planning.clone(),
             ..SerializeOptions::default()
         };
         let geometry = Geometry::from_flags(0, 1 << 20, 90).map_err(|e| within(Error::Geometry(e)))?;
         // The name is ferry's own, in its sync directory: a stale `.partial` is replaced.
         let serialize = SerializeRequest { image: &pinned, dest: &partial, geometry, delta: &delta, options, overwrite: Overwrite::Any };
-        serialize_image(client, serialize, events.clone()).await.map_err(within)?;
+        let written = serialize_image(client, serialize, events.clone()).await.map_err(within)?;
         let partial = partial.path().unwrap_or(&path);
         std::fs::rename(partial, &path)
             .map_err(|source| Error::Output { what: format!("renaming {} to {}", partial.display(), path.display()), source })?;
+        outcome.catalog.add(&written.catalog);
+        if let Some(catalog) = &request.record {
+            let location = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+            crate::catalog::record_or_warn(catalog, &written, &location.display().to_string(), request.compression, &events).await;
+        }
         let row = SentRow { sync_name: sync_name.clone(), artifact: entry.artifact.clone(), digest: root.digest.to_string() };
         append(&tracker_path, &tracker.format_sent(&row, new_file)?)?;
         new_file = false;
