@@ -155,6 +155,12 @@ fn week_by_week_the_catalog_sends_what_was_lost_and_nothing_the_high_side_confir
     let skipped = blobs.iter().find(|b| b["digest"] == base_digest).unwrap();
     assert_eq!((skipped["status"].as_str(), skipped["reason"].as_str()), (Some("skipped"), Some("the high side confirmed it")));
 
+    // By source reference: c's manifest went in the lost archive and again in week 2.
+    let by_name = s.json(&["catalog", "where", &format!("{}/apps/c:v1", s.low.addr()), "-o", "json"]);
+    let places: Vec<&str> = by_name["holdings"].as_array().unwrap().iter().map(|h| h["location"].as_str().unwrap()).collect();
+    assert!(places.len() == 2 && places[0].ends_with("/w1c.tar") && places[1].ends_with("/w2.tar"), "{by_name}");
+    assert!(by_name["holdings"].as_array().unwrap().iter().all(|h| h["digest"] == c.digest.to_string()), "{by_name}");
+
     // Week 2 loads on the high side (into the same staging repository) and is confirmed:
     // the lost archive's content is confirmed with it, and the gap closes.
     let r3 = s.load("w2.tar", "w2");
