@@ -61,7 +61,8 @@ pub struct Resend {
 pub enum ResendReason {
     /// Its archive is older than `--resend-after`.
     Overdue(Duration),
-    /// A receipt made after its archive was written does not confirm it.
+    /// A receipt made after its archive was written (or in the same second) does not
+    /// confirm it.
     NotInReceipt(SystemTime),
 }
 
@@ -94,7 +95,9 @@ impl Planning {
         }
         let Some(sending) = standing.newest else { return Ok(Plan::Send) };
         let reason = match self.latest_receipt {
-            Some(at) if sending.written < at => ResendReason::NotInReceipt(at),
+            // Both times are in whole seconds: a receipt of the same second counts as after,
+            // the side that costs bytes rather than a missing blob.
+            Some(at) if sending.written <= at => ResendReason::NotInReceipt(at),
             _ if sending.written < self.overdue_before => ResendReason::Overdue(self.resend_after),
             _ => return Ok(Plan::OnItsWay(sending)),
         };
