@@ -58,8 +58,9 @@ pub struct SerializeOptions {
     /// Sign the delivery with this key (`--sign`): a cosign signature of the root with
     /// ferry's delivery claim, ahead of every blob ([`delivery_signature`]).
     pub sign: Option<Arc<ferry_sign::PrivateKey>>,
-    /// Plan against the delivery catalog (`--catalog`): leave out what the high side
-    /// confirmed or an archive on its way carries; send again what is overdue.
+    /// Plan against the delivery catalog (`--catalog`): leave out the blobs (never the
+    /// manifests) the high side confirmed or an archive on its way carries; send again what
+    /// is overdue.
     pub catalog: Option<Arc<crate::catalog::Planning>>,
 }
 
@@ -358,7 +359,10 @@ impl Walk<'_> {
             (self.events)(&Event::BlobLeftOut { digest: desc.digest.clone(), size: desc.size });
             return Ok(());
         }
-        if let Some(planning) = self.planning.filter(|_| !self.keep.contains(&desc.digest)) {
+        // Manifests always go, as with EXISTING-IMAGE: the high side walks the whole graph
+        // from the archive and finds only blobs at the destination.
+        let plannable = !desc.is_manifest() && !self.keep.contains(&desc.digest);
+        if let Some(planning) = self.planning.filter(|_| plannable) {
             let (digest, size) = (desc.digest.clone(), desc.size);
             let tally = &mut self.outcome.catalog;
             match planning.plan(&desc.digest).await? {
