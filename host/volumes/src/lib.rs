@@ -1,0 +1,59 @@
+//! Media sets: an archive stream cut into volumes that fit the media crossing the gap (DVDs,
+//! USB disks with a size cap, transfer systems with a file-size limit), each self-describing
+//! ([`header`]), with Reed-Solomon parity volumes ([`parity`]) so any `N` lost or damaged
+//! volumes can be rebuilt. [`writer`] cuts a stream into a set as it is written; [`reader`]
+//! surveys a set (good, damaged, missing, of another set), joins its data volumes back into
+//! the plain archive stream, rebuilding what it must on the fly, and repairs a set.
+//!
+//! Without their headers and trailers, the data volumes joined are exactly the stream that
+//! serialize writes without `--volume-size`.
+
+pub mod header;
+mod parity;
+pub mod reader;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+pub use header::{HEADER_BYTES, Header, HeaderError, Kind, SetId};
+pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey};
+pub use writer::{SetSpec, SetWriter, SetWritten, SharedSet};
+
+/// Why a set cannot be written, read or rebuilt.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VolumeError {
+    /// Reading or writing a volume (the message names it).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The set cannot be cut as asked.
+    #[error("{0}")]
+    Spec(String),
+    /// The Reed-Solomon coder refused (a damaged parity volume of the wrong length, say).
+    #[error("parity: {0}")]
+    Coder(String),
+    /// No volume of a set among the files given.
+    #[error("no volume of a set among {0}")]
+    NoSet(String),
+    /// More volumes lost or damaged than the parity can rebuild.
+    #[error("{0}")]
+    Unrecoverable(String),
+}
+
+/// `DEST.001` for data volume 1, `DEST.p01` for parity volume 1.
+pub fn volume_path(base: &Path, kind: Kind, index: u32) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(match kind {
+        Kind::Data => format!(".{index:03}"),
+        Kind::Parity => format!(".p{index:02}"),
+    });
+    PathBuf::from(name)
+}
+
+/// Whether the file at `path` starts with a volume header's magic.
+pub fn is_volume(path: &Path) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    let mut magic = [0u8; 8];
+    file.read_exact_at(&mut magic, 0).is_ok() && &magic == header::MAGIC
+}

@@ -1,0 +1,213 @@
+//! Writing a set: the archive stream cut into data volumes `DEST.001`, `DEST.002`, … of at
+//! most the volume size each (header, payload, trailer), then `N` parity volumes
+//! `DEST.p01`, … computed stripe by stripe from the data volumes read back, so memory stays
+//! bounded whatever the volume size.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::header::{HEADER_BYTES, Header, Kind, SetId, payload_capacity};
+use crate::parity;
+use crate::{VolumeError, volume_path};
+
+/// The smallest volume ferry cuts: a header, a stripe and its checksum.
+pub const MIN_VOLUME: u64 = 1 << 20;
+
+/// How a set is cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetSpec {
+    /// Each volume's size limit, header and trailer included.
+    pub volume_size: u64,
+    /// Parity volumes: any this many lost or damaged volumes can be rebuilt.
+    pub parity: u32,
+}
+
+impl SetSpec {
+    /// The stripe size: 256 KiB, or 64 KiB for volumes under 16 MiB.
+    pub fn stripe(&self) -> u32 {
+        if self.volume_size >= 16 << 20 { 256 << 10 } else { 64 << 10 }
+    }
+}
+
+/// What a set's writing made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetWritten {
+    /// The data volumes, in order.
+    pub data: Vec<PathBuf>,
+    /// The parity volumes, in order.
+    pub parity: Vec<PathBuf>,
+    /// The archive stream's length.
+    pub stream: u64,
+}
+
+/// A volume being written.
+struct Open {
+    file: File,
+    path: PathBuf,
+    payload: u64,
+    crcs: Vec<u32>,
+    stripe_crc: crc32fast::Hasher,
+    in_stripe: u32,
+}
+
+/// Writes the archive stream into a set of volumes beside `base`.
+pub struct SetWriter {
+    base: PathBuf,
+    spec: SetSpec,
+    set: SetId,
+    capacity: u64,
+    current: Option<Open>,
+    /// Each closed data volume: path, payload, trailer CRC.
+    closed: Vec<(PathBuf, u64, u32)>,
+    stream: u64,
+}
+
+impl SetWriter {
+    /// Starts a set at `base` (`DEST`): volumes are `DEST.001`, … and `DEST.p01`, ….
+    pub fn create(base: &Path, spec: SetSpec, set: SetId) -> Result<SetWriter, VolumeError> {
+        if spec.volume_size < MIN_VOLUME {
+            return Err(VolumeError::Spec(format!("a volume must hold at least {MIN_VOLUME} bytes")));
+        }
+        if spec.parity > 255 {
+            return Err(VolumeError::Spec("at most 255 parity volumes".to_owned()));
+        }
+        let capacity = payload_capacity(spec.volume_size, spec.stripe());
+        Ok(SetWriter { base: base.to_owned(), spec, set, capacity, current: None, closed: Vec::new(), stream: 0 })
+    }
+
+    fn open_next(&mut self) -> io::Result<()> {
+        let index = self.closed.len() as u32 + 1;
+        let path = volume_path(&self.base, Kind::Data, index);
+        let file = File::create(&path).map_err(|e| at(&path, e))?;
+        // The header is written when the set is complete and its counts are known.
+        file.write_all_at(&[0u8; HEADER_BYTES], 0).map_err(|e| at(&path, e))?;
+        self.current = Some(Open { file, path, payload: 0, crcs: Vec::new(), stripe_crc: crc32fast::Hasher::new(), in_stripe: 0 });
+        Ok(())
+    }
+
+    fn close_current(&mut self) -> io::Result<()> {
+        let Some(mut v) = self.current.take() else { return Ok(()) };
+        if v.in_stripe > 0 {
+            v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
+        }
+        let trailer: Vec<u8> = v.crcs.iter().flat_map(|c| c.to_le_bytes()).collect();
+        v.file.write_all_at(&trailer, HEADER_BYTES as u64 + v.payload).map_err(|e| at(&v.path, e))?;
+        self.closed.push((v.path, v.payload, crc32fast::hash(&trailer)));
+        Ok(())
+    }
+
+    /// Writes the data volumes' headers and the parity volumes, and syncs them all.
+    pub fn finish(mut self) -> Result<SetWritten, VolumeError> {
+        if self.current.is_none() && self.closed.is_empty() {
+            self.open_next().map_err(VolumeError::Io)?;
+        }
+        self.close_current().map_err(VolumeError::Io)?;
+        let data_count = u32::try_from(self.closed.len()).map_err(|_| VolumeError::Spec("too many volumes".to_owned()))?;
+        let stripe = self.spec.stripe();
+        let header = |kind, index, payload, trailer_crc| Header {
+            kind,
+            index,
+            data_count,
+            parity_count: self.spec.parity,
+            volume_size: self.spec.volume_size,
+            payload,
+            stream: self.stream,
+            stripe,
+            trailer_crc,
+            set: self.set,
+        };
+        for (i, (path, payload, crc)) in self.closed.iter().enumerate() {
+            let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| VolumeError::Io(at(path, e)))?;
+            file.write_all_at(&header(Kind::Data, i as u32 + 1, *payload, *crc).encode(), 0).map_err(|e| VolumeError::Io(at(path, e)))?;
+            file.sync_all().map_err(|e| VolumeError::Io(at(path, e)))?;
+        }
+        let data: Vec<PathBuf> = self.closed.iter().map(|(p, _, _)| p.clone()).collect();
+        let mut parity_paths = Vec::new();
+        if self.spec.parity > 0 {
+            let sources: Vec<(File, u64)> = self
+                .closed
+                .iter()
+                .map(|(p, payload, _)| File::open(p).map(|f| (f, *payload)).map_err(|e| VolumeError::Io(at(p, e))))
+                .collect::<Result<_, _>>()?;
+            let outputs = parity::write_parity(&self.base, &sources, self.spec.parity, stripe)?;
+            for (j, (path, payload, crc)) in outputs.into_iter().enumerate() {
+                let file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| VolumeError::Io(at(&path, e)))?;
+                file.write_all_at(&header(Kind::Parity, j as u32 + 1, payload, crc).encode(), 0)
+                    .map_err(|e| VolumeError::Io(at(&path, e)))?;
+                file.sync_all().map_err(|e| VolumeError::Io(at(&path, e)))?;
+                parity_paths.push(path);
+            }
+        }
+        Ok(SetWritten { data, parity: parity_paths, stream: self.stream })
+    }
+}
+
+impl Write for SetWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.current.as_ref().is_none_or(|v| v.payload == self.capacity) {
+            self.close_current()?;
+            self.open_next()?;
+        }
+        let stripe = self.spec.stripe();
+        let capacity = self.capacity;
+        let v = self.current.as_mut().ok_or_else(|| io::Error::other("no open volume"))?;
+        // Up to the end of the volume and of the stripe, so each stripe's CRC is its own.
+        let n = buf.len().min((capacity - v.payload) as usize).min((stripe - v.in_stripe) as usize);
+        v.file.write_all_at(&buf[..n], HEADER_BYTES as u64 + v.payload).map_err(|e| at(&v.path, e))?;
+        v.stripe_crc.update(&buf[..n]);
+        v.payload += n as u64;
+        v.in_stripe += n as u32;
+        if v.in_stripe == stripe {
+            v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
+            v.in_stripe = 0;
+        }
+        self.stream += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// An I/O error naming the volume.
+pub(crate) fn at(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// A [`SetWriter`] shared between the thread that writes the stream (the block buffer's) and
+/// the caller that finishes the set once that thread is done.
+#[derive(Clone)]
+pub struct SharedSet(Arc<Mutex<Option<SetWriter>>>);
+
+impl SharedSet {
+    /// Shares `writer`.
+    pub fn new(writer: SetWriter) -> SharedSet {
+        SharedSet(Arc::new(Mutex::new(Some(writer))))
+    }
+
+    /// Finishes the set (once; later calls are errors).
+    pub fn finish(&self) -> Result<SetWritten, VolumeError> {
+        let writer = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+        writer.ok_or_else(|| VolumeError::Spec("the set was already finished".to_owned()))?.finish()
+    }
+}
+
+impl Write for SharedSet {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+            Some(w) => w.write(buf),
+            None => Err(io::Error::other("the set is finished")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

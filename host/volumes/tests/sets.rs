@@ -1,0 +1,186 @@
+//! Sets written and read back through real files: every way of losing or damaging up to
+//! `N` volumes joins to the same bytes, more is refused by name, and repair writes the lost
+//! volumes back byte for byte.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ferry_volumes::{Condition, Kind, SetId, SetSpec, SetWriter, survey, volume_path};
+
+const MIB: u64 = 1 << 20;
+
+fn stream(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn write_set(dir: &Path, data: &[u8], volume_size: u64, parity: u32, run: u8) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let base = dir.join("w49.tar");
+    let mut w = SetWriter::create(&base, SetSpec { volume_size, parity }, SetId { root: [7; 32], run: [run; 16] }).unwrap();
+    // Uneven writes, as the block buffer's last block is.
+    for chunk in data.chunks(300_001) {
+        w.write_all(chunk).unwrap();
+    }
+    let set = w.finish().unwrap();
+    for v in set.data.iter().chain(&set.parity) {
+        assert!(std::fs::metadata(v).unwrap().len() <= volume_size, "{} within the size", v.display());
+    }
+    (set.data, set.parity)
+}
+
+fn joined(paths: &[PathBuf]) -> Result<Vec<u8>, String> {
+    let survey = survey(paths, false).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    survey.reader().read_to_end(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+#[test]
+fn every_way_of_losing_two_volumes_joins_to_the_same_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = stream((5 * MIB + 12_345) as usize, 1);
+    let (d, p) = write_set(dir.path(), &data, MIB, 2, 1);
+    assert_eq!(d.len(), 6);
+    assert_eq!(p.len(), 2);
+    let all: Vec<PathBuf> = d.iter().chain(&p).cloned().collect();
+    assert_eq!(joined(&all).unwrap(), data, "whole");
+    for a in 0..all.len() {
+        for b in a + 1..all.len() {
+            let kept: Vec<PathBuf> = all.iter().enumerate().filter(|(i, _)| *i != a && *i != b).map(|(_, p)| p.clone()).collect();
+            assert_eq!(joined(&kept).unwrap(), data, "without {a} and {b}");
+        }
+    }
+    // Three lost: refused, naming them.
+    let kept: Vec<PathBuf> = all[3..].to_vec();
+    let e = joined(&kept).unwrap_err();
+    for lost in &all[..3] {
+        assert!(e.contains(&lost.display().to_string()), "{e}");
+    }
+    assert!(e.contains("2 parity volumes rebuild at most 2: bring back 1 of them"), "{e}");
+}
+
+#[test]
+fn damaged_bytes_inside_volumes_are_found_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = stream((3 * MIB + 999) as usize, 2);
+    let (d, p) = write_set(dir.path(), &data, MIB, 2, 1);
+    let all: Vec<PathBuf> = d.iter().chain(&p).cloned().collect();
+    // A byte in a data volume's payload, one in the last volume, and one in a parity volume.
+    for (path, at) in [(&d[0], 5_000u64), (&d[3], 700), (&p[1], 80_000)] {
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[at as usize] ^= 0xff;
+        std::fs::write(path, bytes).unwrap();
+    }
+    assert_eq!(joined(&all).unwrap(), data);
+    let checked = survey(&all, true).unwrap();
+    let damaged: Vec<&Path> =
+        checked.reports.iter().filter(|r| matches!(r.condition, Condition::Damaged { stripes: 1 })).map(|r| r.path.as_path()).collect();
+    assert_eq!(damaged, vec![d[0].as_path(), d[3].as_path(), p[1].as_path()]);
+    assert!(checked.rebuildable().is_ok(), "each stripe has at most two bad shards");
+    // A damaged header is a volume lost whole.
+    let mut bytes = std::fs::read(&d[1]).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&d[1], bytes).unwrap();
+    let s = survey(&all, true).unwrap();
+    assert!(matches!(s.reports.iter().find(|r| r.path == d[1]).unwrap().condition, Condition::Unreadable(_) | Condition::Missing));
+}
+
+#[test]
+fn shuffled_sets_directories_and_volumes_of_other_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = stream((2 * MIB + 77) as usize, 3);
+    let (d, p) = write_set(dir.path(), &data, MIB, 1, 1);
+    let other = tempfile::tempdir().unwrap();
+    let (od, _) = write_set(other.path(), &stream(1_000, 9), MIB, 1, 2);
+    let mut shuffled: Vec<PathBuf> = p.iter().chain(d.iter().rev()).cloned().collect();
+    shuffled.insert(1, od[0].clone());
+    let s = survey(&shuffled, false).unwrap();
+    assert!(s.reports.iter().any(|r| r.path == od[0] && matches!(r.condition, Condition::OtherSet(_))));
+    let mut out = Vec::new();
+    s.reader().read_to_end(&mut out).unwrap();
+    assert_eq!(out, data);
+    assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), data, "a directory of volumes");
+    // A duplicate is reported and does no harm.
+    let copy = dir.path().join("copy-of-002");
+    std::fs::copy(&d[1], &copy).unwrap();
+    let s = survey(&[dir.path().to_owned(), copy.clone()], false).unwrap();
+    assert!(s.reports.iter().any(|r| r.path == copy && r.condition == Condition::Duplicate), "{:?}", s.reports);
+}
+
+#[test]
+fn repair_writes_lost_volumes_back_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = stream((4 * MIB + 4_321) as usize, 4);
+    let (d, p) = write_set(dir.path(), &data, MIB, 2, 1);
+    let originals: Vec<Vec<u8>> = [&d[2], &p[0]].iter().map(|v| std::fs::read(v).unwrap()).collect();
+    std::fs::remove_file(&d[2]).unwrap();
+    std::fs::remove_file(&p[0]).unwrap();
+    let s = survey(&[dir.path().to_owned()], true).unwrap();
+    let missing: Vec<PathBuf> = s.reports.iter().filter(|r| r.condition == Condition::Missing).map(|r| r.path.clone()).collect();
+    assert_eq!(missing, vec![d[2].clone(), p[0].clone()]);
+    let out = tempfile::tempdir().unwrap();
+    let written = s.repair(out.path()).unwrap();
+    assert_eq!(written.len(), 2);
+    for (w, original) in written.iter().zip(&originals) {
+        assert_eq!(&std::fs::read(w).unwrap(), original, "{}", w.display());
+    }
+    assert_eq!(volume_path(&dir.path().join("w49.tar"), Kind::Parity, 1), p[0]);
+}
+
+#[test]
+fn a_set_without_parity_and_a_single_volume_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = stream(1_000, 5);
+    let (d, p) = write_set(dir.path(), &data, MIB, 0, 1);
+    assert_eq!((d.len(), p.len()), (1, 0));
+    assert_eq!(joined(&d).unwrap(), data);
+    // A stream a little over one volume: the short last volume rebuilt from parity.
+    let data = stream((MIB + 4_000) as usize, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let (d, p) = write_set(dir.path(), &data, MIB, 1, 1);
+    assert_eq!(d.len(), 2);
+    assert_eq!(joined(&[d[0].clone(), p[0].clone()]).unwrap(), data, "the last volume rebuilt");
+    let e = joined(&[d[0].clone()]).unwrap_err();
+    assert!(e.contains("w49.tar.002") && e.contains("w49.tar.p01"), "{e}");
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Any stream, any volume size, any loss within the parity: the same bytes back.
+        #[test]
+        fn any_loss_within_the_parity_joins_back(len in 0usize..3_500_000, extra in 0u64..300_000, parity in 1u32..4, seed in any::<u64>(), lose in proptest::collection::vec(0usize..16, 0..4)) {
+            let dir = tempfile::tempdir().unwrap();
+            let data = stream(len, seed);
+            let (d, p) = write_set(dir.path(), &data, MIB + extra, parity, 1);
+            let all: Vec<PathBuf> = d.iter().chain(&p).cloned().collect();
+            let mut gone: Vec<usize> = lose.iter().map(|i| i % all.len()).collect();
+            gone.sort_unstable();
+            gone.dedup();
+            gone.truncate(parity as usize);
+            let kept: Vec<PathBuf> = all.iter().enumerate().filter(|(i, _)| !gone.contains(i)).map(|(_, p)| p.clone()).collect();
+            prop_assert_eq!(joined(&kept).unwrap(), data);
+        }
+
+        /// Garbage where a header should be never panics and is never taken for a volume.
+        #[test]
+        fn garbage_headers_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let mut b = bytes.clone();
+            if b.len() >= 8 {
+                b[..8].copy_from_slice(b"FERRYVS\0");
+            }
+            let _ = ferry_volumes::Header::decode(&b);
+        }
+    }
+}
