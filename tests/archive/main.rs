@@ -12,6 +12,7 @@ mod layouts;
 mod options;
 mod receipt;
 mod signed;
+mod volumes;
 
 use ferry_testkit::{Registry, TestHome, images};
 use ferry_tests::{ferry, sha256, write_file};

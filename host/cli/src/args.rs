@@ -305,9 +305,17 @@ pub(crate) enum MirrorCommand {
         after_help = "Examples:\n  ferry mirror receipt registry.high:5000/incoming:week49 -o week49.receipt.json\n  ferry mirror receipt --sign high.key registry.high:5000/incoming:week48 registry.high:5000/incoming:week49 -o held.json"
     )]
     Receipt(ReceiptArgs),
-    /// Check an archive offline: every blob's digest and size, the manifest graph, both index.json copies
-    #[command(after_help = "Examples:\n  ferry mirror verify week49.tar.zst\n  ferry mirror verify --complete -o json week49.tar")]
+    /// Check an archive offline: every blob's digest and size, the manifest graph, both index.json copies; for a media set, every volume too
+    #[command(
+        after_help = "Examples:\n  ferry mirror verify week49.tar.zst\n  ferry mirror verify --complete -o json week49.tar\n  ferry mirror verify /media/dvd*/week49.tar.*"
+    )]
     Verify(VerifyArgs),
+    /// Join a media set's volumes (in any order, or directories of them) into the plain archive, rebuilding lost ones from parity first
+    #[command(after_help = "Examples:\n  ferry mirror join /media/dvd*/w49.tar.* -o w49.tar\n  ferry mirror join incoming/ -o w49.tar")]
+    Join(JoinArgs),
+    /// Write the missing or damaged volumes of a media set back into DIR, rebuilt from parity
+    #[command(after_help = "Examples:\n  ferry mirror repair /media/usb/w49.tar.* -o /media/usb/")]
+    Repair(RepairArgs),
     /// Write IMAGE's graph to DEST as an archive, leaving out what EXISTING-IMAGEs already carried
     #[command(
         after_help = "Examples:\n  ferry mirror serialize registry.local:5000/gather:week49 week49.tar registry.local:5000/gather:week48\n  ferry mirror serialize --compression zstd --checkpoint week49.ledger registry.local:5000/gather:week49 /dev/nst0\n  ferry mirror serialize registry.local:5000/gather:week49 week49.rest.tar --existing-from-archive week49.tar"
@@ -349,6 +357,8 @@ impl MirrorCommand {
             MirrorCommand::Archive(_) => "archive",
             MirrorCommand::Deserialize(_) => "deserialize",
             MirrorCommand::Verify(_) => "verify",
+            MirrorCommand::Join(_) => "join",
+            MirrorCommand::Repair(_) => "repair",
             MirrorCommand::Receipt(_) => "receipt",
             MirrorCommand::Serialize(_) => "serialize",
             MirrorCommand::Scatter(_) => "scatter",
@@ -641,8 +651,8 @@ pub(crate) struct DeserializeArgs {
 pub(crate) struct VerifyArgs {
     /// The archive (plain, gzip or zstd), or - for standard input: ferry's, an OCI layout
     /// archive, or a docker archive (each layer checked against its diff_id)
-    #[arg(value_name = "ARCHIVE")]
-    pub(crate) archive: String,
+    #[arg(value_name = "ARCHIVE", required = true, num_args = 1..)]
+    pub(crate) archives: Vec<String>,
     /// The archive must carry every blob it references (made without EXISTING-IMAGE or checkpoints)
     #[arg(long)]
     pub(crate) complete: bool,
@@ -695,8 +705,37 @@ pub(crate) struct SerializeFlags {
     pub(crate) sign: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) catalog: CatalogFlags,
+    /// Write a media set: volumes DEST.001, DEST.002, … of at most SIZE bytes each (e.g. 4480M for a DVD, 100MiB), each with a header naming its set
+    #[arg(long = "volume-size", value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) volume_size: Option<u64>,
+    /// With --volume-size, N parity volumes DEST.p01, …: any N lost or damaged volumes of the set can be rebuilt
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "volume_size")]
+    pub(crate) parity: u32,
     #[command(flatten)]
     pub(crate) block: BlockFlags,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct JoinArgs {
+    /// The set's volumes, in any order (data and parity), or directories holding them
+    #[arg(value_name = "VOLUME", required = true, num_args = 1..)]
+    pub(crate) volumes: Vec<PathBuf>,
+    /// The plain archive to write
+    #[arg(short = 'o', long = "output", value_name = "FILE", required = true)]
+    pub(crate) output: PathBuf,
+    /// Overwrite FILE even when it exists
+    #[arg(long)]
+    pub(crate) force: bool,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RepairArgs {
+    /// The set's volumes, in any order (data and parity), or directories holding them
+    #[arg(value_name = "VOLUME", required = true, num_args = 1..)]
+    pub(crate) volumes: Vec<PathBuf>,
+    /// Where to write the rebuilt volumes
+    #[arg(short = 'o', long = "output", value_name = "DIR", required = true)]
+    pub(crate) dir: PathBuf,
 }
 
 /// `--catalog` and `--resend-after`; shared by `serialize`, `archive` and `batch-serialize`.

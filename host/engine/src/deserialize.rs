@@ -288,6 +288,56 @@ impl ArchiveSource {
         let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).map_err(failed)?;
         Ok(ArchiveSource { name: name.to_owned(), input: ArchiveInput::Stream(stream) })
     }
+
+    /// Opens the archives `names`, as [`ArchiveSource::open`] does, except that the volumes
+    /// of a media set among them (files, or directories of them, in any order) become one
+    /// source: their joined stream.
+    pub fn open_all(names: &[String], buffer: usize) -> Result<Vec<ArchiveSource>, Error> {
+        let mut sources = Vec::new();
+        let mut volumes = Vec::new();
+        for name in names {
+            let path = std::path::Path::new(name);
+            if name != "-" && is_set_member(path) {
+                volumes.push(path.to_owned());
+            } else {
+                sources.push(ArchiveSource::open(name, buffer)?);
+            }
+        }
+        if !volumes.is_empty() {
+            sources.insert(0, ArchiveSource::open_set(&volumes, buffer)?);
+        }
+        Ok(sources)
+    }
+
+    /// The joined stream of the media set whose volumes (or directories of them) are
+    /// `paths`. A volume of another set is refused; missing volumes beyond what the parity
+    /// rebuilds are refused naming them, before anything is read; damage is found and
+    /// rebuilt stripe by stripe as the stream is read.
+    pub fn open_set(paths: &[std::path::PathBuf], buffer: usize) -> Result<ArchiveSource, Error> {
+        let first = paths.first().map(|p| p.display().to_string()).unwrap_or_default();
+        let volumes = |what: String| move |source| Error::Volumes { what, source };
+        let paths = ferry_volumes::with_siblings(paths);
+        let survey = ferry_volumes::survey(&paths, false).map_err(volumes(format!("media set {first}")))?;
+        let name = survey.base().display().to_string();
+        survey.refuse_strangers().map_err(volumes(format!("media set {name}")))?;
+        survey.rebuildable().map_err(volumes(format!("media set {name}")))?;
+        let buffer = if buffer == 0 { ferry_archive::reader::READ_BUFFER } else { buffer };
+        let reader: Box<dyn Read + Send> = Box::new(survey.reader());
+        let (_, stream) =
+            ferry_archive::reader::open_with_buffer(reader, buffer).map_err(|source| Error::ReadArchive { name: name.clone(), source })?;
+        Ok(ArchiveSource { name, input: ArchiveInput::Stream(stream) })
+    }
+}
+
+/// A volume of a media set, or a directory with one in it.
+pub fn is_set_member(path: &std::path::Path) -> bool {
+    ferry_volumes::is_volume(path) || holds_volumes(path)
+}
+
+/// A directory with at least one volume of a media set in it.
+fn holds_volumes(path: &std::path::Path) -> bool {
+    path.is_dir()
+        && std::fs::read_dir(path).is_ok_and(|entries| entries.flatten().any(|e| e.path().is_file() && ferry_volumes::is_volume(&e.path())))
 }
 
 /// Everything read so far from the sources of one deserialize.

@@ -15,6 +15,15 @@ pub enum Error {
     /// The delivery catalog could not be read or written.
     #[error(transparent)]
     Catalog(#[from] ferry_catalog::CatalogError),
+    /// A media set could not be written, read or rebuilt.
+    #[error("{what}")]
+    Volumes {
+        /// The set (its base name) and what was being done.
+        what: String,
+        /// Why.
+        #[source]
+        source: ferry_volumes::VolumeError,
+    },
     /// A blob stream failed or did not verify (names where its bytes came from; boxed: it
     /// is large).
     #[error(transparent)]
@@ -399,6 +408,7 @@ impl Error {
             Error::Source { source, .. } | Error::Existing { source, .. } | Error::Resolve { source, .. } | Error::Batch { source, .. } => {
                 source.is_bad_input()
             }
+            Error::Volumes { source, .. } => source.is_bad_input(),
             _ => false,
         }
     }

@@ -62,6 +62,8 @@ pub struct SerializeOptions {
     /// manifests) the high side confirmed or an archive on its way carries; send again what
     /// is overdue.
     pub catalog: Option<Arc<crate::catalog::Planning>>,
+    /// Write a media set at DEST (`--volume-size`, `--parity`) instead of one file.
+    pub volumes: Option<ferry_volumes::SetSpec>,
 }
 
 /// A delivery's signature: the signature manifest (its descriptor marked with
@@ -103,6 +105,8 @@ pub struct SerializeOutcome {
     pub entries: Vec<WrittenEntry>,
     /// What planning against the catalog did.
     pub catalog: CatalogTally,
+    /// The media set written, when one was asked for.
+    pub volumes: Option<ferry_volumes::SetWritten>,
 }
 
 /// An entry written: digest, size, offset of its tar header in the uncompressed stream.
@@ -630,6 +634,9 @@ pub enum DestinationProblem {
     /// Standard output is a terminal.
     #[error("DEST -: standard output is a terminal; redirect it to a file or a pipe, or name a file")]
     Terminal,
+    /// A media set goes to files, not to standard output or a tape (yet).
+    #[error("DEST {0}: --volume-size writes a set of files (DEST.001, …); name a file path")]
+    SetNeedsFile(String),
     /// An existing file that is not an archive.
     #[error("DEST {} exists and is not an archive (tar, gzip or zstd); pass --force to overwrite it", .0.display())]
     NotAnArchive(PathBuf),
@@ -684,8 +691,83 @@ pub async fn serialize_image(client: &Client, request: SerializeRequest<'_>, eve
         .resolve(&image.reference_or_default())
         .await
         .map_err(|e| Error::Resolve { reference: image.to_string(), source: Box::new(e) })?;
+    if let Some(spec) = options.volumes {
+        return serialize_set(src.as_ref(), root, dest, spec, geometry, overwrite, &options, events).await;
+    }
     let out = dest.open(geometry)?;
     let (outcome, out) = serialize(src.as_ref(), root, out, &options, events).await?;
     out.finish().map_err(|source| Error::Output { what: format!("writing {dest}"), source })?;
     Ok(outcome)
+}
+
+/// Serializes into a media set at `dest`: `DEST.001`, … through the block buffer, then the
+/// headers and the parity volumes.
+#[allow(clippy::too_many_arguments, reason = "serialize_image's request, taken apart")]
+async fn serialize_set(
+    src: &dyn Store,
+    root: Descriptor,
+    dest: &ArchiveDest,
+    spec: ferry_volumes::SetSpec,
+    geometry: Geometry,
+    overwrite: Overwrite,
+    options: &SerializeOptions,
+    events: Events,
+) -> Result<SerializeOutcome, Error> {
+    let base = match dest {
+        ArchiveDest::Path(p) if !dest.is_device() => p.clone(),
+        _ => return Err(Error::Destination(DestinationProblem::SetNeedsFile(dest.to_string()))),
+    };
+    let volumes = |source| Error::Volumes { what: format!("media set {}", base.display()), source };
+    clear_stale_volumes(&base, overwrite)?;
+    let mut run = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut run);
+    let set = ferry_volumes::SetId { root: root_bytes(&root.digest), run };
+    let writer = ferry_volumes::SetWriter::create(&base, spec, set).map_err(volumes)?;
+    let shared = ferry_volumes::SharedSet::new(writer);
+    let out = BlockWriter::new(shared.clone(), geometry);
+    let (mut outcome, out) = serialize(src, root, out, options, events).await?;
+    out.finish().map_err(|source| Error::Output { what: format!("writing {dest}"), source })?;
+    // Parity reads every data volume back: off the async threads.
+    let written = tokio::task::spawn_blocking(move || shared.finish())
+        .await
+        .map_err(|e| Error::Output { what: format!("writing {dest}"), source: io::Error::other(e.to_string()) })?
+        .map_err(volumes)?;
+    outcome.volumes = Some(written);
+    Ok(outcome)
+}
+
+/// The root's sha256 as the volume header holds it (the sha256 of the digest's text for
+/// another algorithm).
+fn root_bytes(digest: &Digest) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    match hex::decode(digest.hex()) {
+        Ok(raw) if raw.len() == 32 => out.copy_from_slice(&raw),
+        _ => out.copy_from_slice(&hex::decode(Digest::sha256(digest.to_string().as_bytes()).hex()).unwrap_or_default()),
+    }
+    out
+}
+
+/// Removes the volumes of an earlier set at `base` (`DEST.001`, `DEST.p01`, …), so a
+/// directory read finds only the new set; a file of such a name that is not a volume is
+/// refused unless `overwrite` allows anything.
+fn clear_stale_volumes(base: &std::path::Path, overwrite: Overwrite) -> Result<(), Error> {
+    let (Some(dir), Some(name)) = (base.parent(), base.file_name()) else { return Ok(()) };
+    let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(suffix) = file.strip_prefix(&prefix) else { continue };
+        let numbered = suffix.strip_prefix('p').unwrap_or(suffix);
+        if numbered.is_empty() || !numbered.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let path = entry.path();
+        if ferry_volumes::is_volume(&path) || overwrite == Overwrite::Any {
+            std::fs::remove_file(&path).map_err(|source| Error::Output { what: format!("removing {}", path.display()), source })?;
+        } else {
+            return Err(Error::Destination(DestinationProblem::NotAnArchive(path)));
+        }
+    }
+    Ok(())
 }

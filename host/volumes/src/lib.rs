@@ -16,7 +16,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 pub use header::{HEADER_BYTES, Header, HeaderError, Kind, SetId};
-pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey};
+pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey, with_siblings};
 pub use writer::{SetSpec, SetWriter, SetWritten, SharedSet};
 
 /// Why a set cannot be written, read or rebuilt.
@@ -38,6 +38,22 @@ pub enum VolumeError {
     /// More volumes lost or damaged than the parity can rebuild.
     #[error("{0}")]
     Unrecoverable(String),
+    /// Volumes of another set among those given.
+    #[error("not of this set ({set}): {volumes}")]
+    Foreign {
+        /// The set the others belong to.
+        set: String,
+        /// The strangers.
+        volumes: String,
+    },
+}
+
+impl VolumeError {
+    /// Whether the files given are at fault (not the machine): no set, too few volumes, a
+    /// stranger among them, a size that cannot be cut.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, VolumeError::Spec(_) | VolumeError::NoSet(_) | VolumeError::Unrecoverable(_) | VolumeError::Foreign { .. })
+    }
 }
 
 /// `DEST.001` for data volume 1, `DEST.p01` for parity volume 1.

@@ -211,6 +211,40 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     Ok(survey)
 }
 
+/// `paths` and, beside each volume file among them, the other files of its set's naming
+/// (`DEST.001` brings `DEST.002`, …, `DEST.p01`, … from the same directory).
+pub fn with_siblings(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = paths.to_vec();
+    for p in paths {
+        if !p.is_file() || !crate::is_volume(p) {
+            continue;
+        }
+        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else { continue };
+        let name = name.to_string_lossy();
+        let Some(dot) = name.rfind('.') else { continue };
+        let prefix = &name[..=dot];
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut found: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|f| {
+                f.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n.strip_prefix(prefix).is_some_and(|rest| {
+                        let digits = rest.strip_prefix('p').unwrap_or(rest);
+                        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+                    })
+                })
+            })
+            .filter(|f| !out.contains(f) && crate::is_volume(f))
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
 /// `DEST` from `DEST.003` or `DEST.p01`.
 fn base_of(path: &Path, kind: Kind) -> PathBuf {
     let text = path.as_os_str().to_string_lossy();
@@ -228,6 +262,27 @@ fn parity_payload(longest: u64, stripe: u32) -> u64 {
 }
 
 impl Survey {
+    /// `DEST`: the set's volumes are `DEST.001`, …, `DEST.p01`, ….
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// Refuses volumes of another set among those given.
+    pub fn refuse_strangers(&self) -> Result<(), VolumeError> {
+        let strangers: Vec<String> = self
+            .reports
+            .iter()
+            .filter_map(|r| match &r.condition {
+                Condition::OtherSet(other) => Some(format!("{} (of {other})", r.path.display())),
+                _ => None,
+            })
+            .collect();
+        if strangers.is_empty() {
+            return Ok(());
+        }
+        Err(VolumeError::Foreign { set: self.set.to_string(), volumes: strangers.join(", ") })
+    }
+
     fn stripe(&self) -> u32 {
         self.template.stripe
     }
@@ -329,7 +384,8 @@ impl Survey {
     fn unrecoverable(&self, lost: &[PathBuf], stripe: Option<u64>) -> VolumeError {
         let names: Vec<String> = lost.iter().map(|p| p.display().to_string()).collect();
         let more = lost.len() - self.parity_count as usize;
-        let at = stripe.map(|s| format!(" at byte {} of each volume", s * u64::from(self.stripe()))).unwrap_or_default();
+        let at =
+            stripe.map(|s| format!(" in the stripe at byte {} of each volume's payload", s * u64::from(self.stripe()))).unwrap_or_default();
         VolumeError::Unrecoverable(format!(
             "{} of the set are missing or damaged{at} and {} parity volumes rebuild at most {}: bring back {more} of them",
             names.join(", "),

@@ -19,7 +19,7 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
         return Err(BadInput("SOURCE-FILE: standard input (-) can be read only once".to_owned()).into());
     }
     let wanted = Wanted::from_flags(&args.receipt, args.dry_run.then_some("--dry-run"))?;
-    let sources = args.sources.iter().map(|s| ArchiveSource::open(s, args.block_size)).collect::<Result<Vec<_>, _>>()?;
+    let sources = ArchiveSource::open_all(&args.sources, args.block_size)?;
     let access = if args.dry_run { Access::Read } else { Access::Create };
     let dst = open_store(session.client(), &args.image, access)?;
     let tag = args.image.reference_or_default();

@@ -19,6 +19,7 @@ mod serialize;
 mod unarchive;
 pub(crate) mod util;
 mod verify;
+mod volumes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,8 @@ async fn command(session: &Session, m: Mirror) -> anyhow::Result<()> {
         MirrorCommand::Gather(args) => gather::run(session, m.recursive, args).await,
         MirrorCommand::Serialize(args) => serialize::run(session, m.recursive, args).await,
         MirrorCommand::Verify(args) => verify::run(session, args).await,
+        MirrorCommand::Join(args) => volumes::join(session, args).await,
+        MirrorCommand::Repair(args) => volumes::repair(session, args).await,
         MirrorCommand::Receipt(args) => receipt::run(session, args).await,
         MirrorCommand::Deserialize(args) => deserialize::run(session, args).await,
         MirrorCommand::Archive(args) => archive::run(session, m.recursive, args).await,

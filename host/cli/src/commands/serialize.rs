@@ -95,12 +95,27 @@ impl Stopped {
 
 /// `Serialized IMAGE to DEST: …`.
 pub(super) fn summary(image: &impl std::fmt::Display, dest: &ArchiveDest, outcome: &SerializeOutcome) -> String {
+    let set = outcome.volumes.as_ref().map(|v| {
+        let name = |p: &std::path::PathBuf| p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let parity = match (v.parity.first(), v.parity.last()) {
+            (Some(a), Some(b)) if a == b => format!(" and parity volume {}", name(a)),
+            (Some(a), Some(b)) => format!(" and parity volumes {} to {}", name(a), name(b)),
+            _ => String::new(),
+        };
+        let data = match (v.data.first(), v.data.last()) {
+            (Some(a), Some(b)) if a != b => format!("{} to {}", name(a), name(b)),
+            (Some(a), _) => name(a),
+            _ => String::new(),
+        };
+        format!(", in volumes {data}{parity}")
+    });
     format!(
-        "Serialized {image} to {dest}: {} blobs ({}), {} manifests, {} in all",
+        "Serialized {image} to {dest}: {} blobs ({}), {} manifests, {} in all{}",
         outcome.blobs,
         crate::output::bytes(outcome.bytes),
         outcome.manifests,
-        crate::output::bytes(outcome.archive_bytes)
+        crate::output::bytes(outcome.archive_bytes),
+        set.unwrap_or_default()
     )
 }
 
@@ -124,6 +139,7 @@ pub(super) fn options(flags: &SerializeFlags, ref_name: String, recursive: bool)
         Some(path) => Some(std::sync::Arc::new(super::bundle::private_key("--sign", path)?)),
         None => None,
     };
+    let volumes = flags.volume_size.map(|volume_size| ferry_volumes::SetSpec { volume_size, parity: flags.parity });
     Ok(SerializeOptions {
         ref_name,
         recursive,
@@ -131,6 +147,7 @@ pub(super) fn options(flags: &SerializeFlags, ref_name: String, recursive: bool)
         compression: compression(flags.compression),
         manifest_json: flags.manifest_json,
         sign,
+        volumes,
         ..SerializeOptions::default()
     })
 }

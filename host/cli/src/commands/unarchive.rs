@@ -31,7 +31,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
     routing.options.images = session.image_trust(&args.route.require_signed_images, policy.is_some())?;
     routing.policy = policy.as_ref().map(|p| p as &dyn ferry_engine::components::Policy);
     let request = UnarchiveRequest {
-        source: ArchiveSource::open(&args.source, args.block_size)?,
+        source: ArchiveSource::open_all(std::slice::from_ref(&args.source), args.block_size)?.remove(0),
         cache: &cache,
         reference: &args.reference,
         strict: args.strict,

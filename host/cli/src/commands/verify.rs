@@ -37,10 +37,28 @@ pub(crate) async fn run(session: &Session, args: VerifyArgs) -> anyhow::Result<(
 
 fn check(output: &Arc<Output>, args: &VerifyArgs) -> anyhow::Result<()> {
     let keys = args.keys.iter().map(|path| super::bundle::public_key("--key", path)).collect::<anyhow::Result<Vec<_>>>()?;
-    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if args.archive == "-" {
+    let is_set = args.archives.iter().all(|a| a != "-" && ferry_engine::deserialize::is_set_member(std::path::Path::new(a)));
+    if args.archives.len() > 1 && !is_set {
+        return Err(crate::exit::BadInput("verify takes one archive, or the volumes of one media set".to_owned()).into());
+    }
+    let mut volumes = None;
+    let mut archive = args.archives[0].clone();
+    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if is_set {
+        let paths: Vec<std::path::PathBuf> = args.archives.iter().map(std::path::PathBuf::from).collect();
+        let survey = ferry_volumes::survey(&ferry_volumes::with_siblings(&paths), true)
+            .map_err(|e| anyhow::Error::new(e).context(format!("media set {archive}")))?;
+        archive = survey.base().display().to_string();
+        let set = SetCheck::of(&survey);
+        let stream = survey.stream;
+        if set.unrecoverable.is_some() {
+            return finish_set(output, args, &archive, &set);
+        }
+        volumes = Some(set);
+        (Box::new(survey.reader()), Some(stream))
+    } else if archive == "-" {
         (Box::new(std::io::stdin()), None)
     } else {
-        let file = std::fs::File::open(&args.archive).with_context(|| format!("opening {}", args.archive))?;
+        let file = std::fs::File::open(&archive).with_context(|| format!("opening {archive}"))?;
         let size = file.metadata().ok().filter(std::fs::Metadata::is_file).map(|m| m.len());
         (Box::new(file), size)
     };
@@ -50,7 +68,7 @@ fn check(output: &Arc<Output>, args: &VerifyArgs) -> anyhow::Result<()> {
         events(&Event::Expected { bytes });
     }
     let metered = ProgressRead { inner: input, events: events.clone(), total: 0 };
-    let opened = ferry_archive::reader::open(metered).with_context(|| format!("reading {}", args.archive));
+    let opened = ferry_archive::reader::open(metered).with_context(|| format!("reading {archive}"));
     let (compression, stream) = match opened {
         Ok(o) => o,
         Err(e) => {
@@ -65,19 +83,32 @@ fn check(output: &Arc<Output>, args: &VerifyArgs) -> anyhow::Result<()> {
         report.faults.extend(absent.iter().map(|d| format!("{d} is referenced but not in the archive (--complete)")));
     }
     let signature = signature(&mut report, &keys);
+    if let Some(set) = &volumes {
+        report.faults.extend(set.faults.iter().cloned());
+    }
     let kind = match compression {
         Compression::None => "tar",
         Compression::Gzip => "gzip tar",
         Compression::Zstd => "zstd tar",
     };
     if args.output == PrintFormat::Json {
-        outln!("{}", json(&args.archive, kind, &report, &signature));
+        let mut doc = json(&archive, kind, &report, &signature);
+        if let Some(set) = &volumes {
+            doc["volumes"] = set.json();
+            doc["rebuildable"] = serde_json::json!(true);
+        }
+        outln!("{doc}");
     } else {
+        if let Some(set) = &volumes
+            && !output.quiet()
+        {
+            set.print();
+        }
         for fault in &report.faults {
-            eprintln!("fault: {}: {fault}", args.archive);
+            eprintln!("fault: {archive}: {fault}");
         }
         if !output.quiet() {
-            text(output, &args.archive, kind, &report, &signature);
+            text(output, &archive, kind, &report, &signature);
         }
     }
     if report.faults.is_empty() { Ok(()) } else { Err(Faulty(report.faults.len()).into()) }
@@ -148,8 +179,79 @@ fn text(output: &Output, archive: &str, kind: &str, report: &Report, signature: 
     ));
 }
 
+/// What a media set's volumes are, for the operator.
+struct SetCheck {
+    lines: Vec<(String, String, &'static str, String)>,
+    faults: Vec<String>,
+    unrecoverable: Option<String>,
+}
+
+impl SetCheck {
+    fn of(survey: &ferry_volumes::Survey) -> SetCheck {
+        use ferry_volumes::Condition;
+        let mut lines = Vec::new();
+        let mut faults = Vec::new();
+        for r in &survey.reports {
+            let slot = match r.slot {
+                Some((ferry_volumes::Kind::Data, i)) => format!("data {i}/{}", survey.data_count),
+                Some((ferry_volumes::Kind::Parity, j)) => format!("parity {j}/{}", survey.parity_count),
+                None => "?".to_owned(),
+            };
+            let detail = match &r.condition {
+                Condition::Damaged { stripes } => format!("{stripes} damaged stripes"),
+                Condition::OtherSet(other) => format!("of {other}"),
+                Condition::Unreadable(why) => why.clone(),
+                _ => String::new(),
+            };
+            if r.condition != Condition::Good {
+                let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+                faults.push(format!("volume {} is {}{detail}", r.path.display(), r.condition.word()));
+            }
+            lines.push((r.path.display().to_string(), slot, r.condition.word(), detail));
+        }
+        let unrecoverable = survey.rebuildable().err().map(|e| e.to_string());
+        SetCheck { lines, faults, unrecoverable }
+    }
+
+    fn print(&self) {
+        for (path, slot, word, detail) in &self.lines {
+            let detail = if detail.is_empty() { String::new() } else { format!(": {detail}") };
+            outln!("  volume {path} ({slot}): {word}{detail}");
+        }
+        if !self.faults.is_empty() && self.unrecoverable.is_none() {
+            outln!("  the set can be rebuilt: `ferry mirror repair` writes the lost volumes back");
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!(
+            self.lines
+                .iter()
+                .map(|(path, slot, word, detail)| serde_json::json!({ "path": path, "slot": slot, "condition": word, "detail": detail }))
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
+/// A set that cannot be rebuilt: its volumes and why, and a fault for each.
+fn finish_set(output: &Arc<Output>, args: &VerifyArgs, archive: &str, set: &SetCheck) -> anyhow::Result<()> {
+    let why = set.unrecoverable.clone().unwrap_or_default();
+    if args.output == PrintFormat::Json {
+        outln!(
+            "{}",
+            serde_json::json!({ "archive": archive, "ok": false, "rebuildable": false, "volumes": set.json(), "faults": [why.clone()] })
+        );
+    } else {
+        if !output.quiet() {
+            set.print();
+        }
+        eprintln!("fault: {archive}: {why}");
+    }
+    Err(Faulty(set.faults.len().max(1)).into())
+}
+
 /// The whole check as one JSON document.
-fn json(archive: &str, kind: &str, report: &Report, signature: &Signature) -> String {
+fn json(archive: &str, kind: &str, report: &Report, signature: &Signature) -> serde_json::Value {
     let signature = match signature {
         Signature::Absent => serde_json::json!({ "present": false }),
         Signature::Unchecked(by) => serde_json::json!({ "present": true, "checked": false, "claimedKey": by }),
@@ -173,5 +275,4 @@ fn json(archive: &str, kind: &str, report: &Report, signature: &Signature) -> St
         "absent": report.absent.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "faults": report.faults,
     })
-    .to_string()
 }

@@ -1,0 +1,203 @@
+//! Media sets through the command line: `serialize --volume-size --parity` cuts the archive
+//! into volumes; deserialize, verify, join and repair read them in any order, rebuilding what
+//! is lost or damaged within the parity, and refuse (naming them) what is beyond it or of
+//! another set.
+
+use std::path::{Path, PathBuf};
+
+use ferry_testkit::{Registry, TestHome, images};
+use ferry_tests::{Run, ferry, write_file};
+
+const MIB: u64 = 1 << 20;
+
+struct Case {
+    _low: Registry,
+    high: Registry,
+    home: TestHome,
+    config: String,
+    index: String,
+}
+
+impl Case {
+    /// A gather of one image of about 6 MiB on the low registry.
+    fn new() -> Case {
+        let (low, high) = (Registry::start(), Registry::start());
+        images::big_image(&low.pusher(), "apps/big", "v1", &[3 * MIB, 2 * MIB, MIB + 12_345], 11);
+        let home = TestHome::new();
+        let config = ferry_tests::config_for(&[&low, &high]);
+        let r = low.addr();
+        let index = format!("{r}/low/mirror:w49");
+        ferry(&home, &config, &["mirror", "gather", &write_file(&home, "s.list", &format!("{r}/apps/big:v1\n")), &index]).expect_code(0);
+        Case { _low: low, high, home, config, index }
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        ferry(&self.home, &self.config, args)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.home.path().join(name)
+    }
+
+    /// Serializes into a set `DIR/w49.tar.*`: its data and parity volumes.
+    fn set(&self, dir: &str, parity: u32) -> (Vec<PathBuf>, Vec<PathBuf>) {
+        std::fs::create_dir_all(self.path(dir)).unwrap();
+        let base = self.path(dir).join("w49.tar");
+        let run = self.run(&["mirror", "serialize", "--volume-size", "1MiB", "--parity", &parity.to_string(), &self.index, s(&base)]);
+        run.expect_code(0);
+        assert!(run.stdout.contains(", in volumes w49.tar.001 to w49.tar.007"), "{}", run.stdout);
+        let volumes = |prefix: &str| {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(self.path(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+                .collect();
+            v.sort();
+            v
+        };
+        let (data, parity) = (volumes("w49.tar.0"), volumes("w49.tar.p"));
+        for v in data.iter().chain(&parity) {
+            assert!(std::fs::metadata(v).unwrap().len() <= MIB, "{} is within the volume size", v.display());
+        }
+        (data, parity)
+    }
+
+    /// The digest the high side tagged `tag` with, if any.
+    fn tagged(&self, tag: &str) -> Option<String> {
+        let p = self.high.pusher();
+        p.has_manifest("in/w49", tag).then(|| ferry_tests::sha256(&p.manifest("in/w49", tag).unwrap().1))
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_set_joins_to_the_plain_archive_byte_for_byte_and_loads_in_any_order() {
+    let c = Case::new();
+    let (data, parity) = c.set("set", 2);
+    assert_eq!((data.len(), parity.len()), (7, 2));
+    let plain = c.path("plain.tar");
+    c.run(&["mirror", "serialize", &c.index, s(&plain)]).expect_code(0);
+    let joined = c.path("joined.tar");
+    let run = c.run(&["mirror", "join", s(&data[3]), "-o", s(&joined)]);
+    run.expect_code(0);
+    assert_eq!(std::fs::read(&joined).unwrap(), std::fs::read(&plain).unwrap(), "the joined data volumes are the plain archive");
+    // The one-line shell equivalent in docs/volumes.md gives the same bytes.
+    let line = "for v in w49.tar.[0-9]*; do n=$(od -An -tu8 -j32 -N8 \"$v\"); tail -c +513 \"$v\" | head -c $((n)); done > ../shell.tar";
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/volumes.md")).unwrap();
+    assert!(doc.contains(&line.replace("../shell.tar", "w49.tar")), "the documented line is the one tested");
+    let shell = std::process::Command::new("bash").arg("-c").arg(line).current_dir(c.path("set")).output().unwrap();
+    assert!(shell.status.success(), "{}", String::from_utf8_lossy(&shell.stderr));
+    assert_eq!(std::fs::read(c.path("shell.tar")).unwrap(), std::fs::read(&plain).unwrap());
+    let again = c.run(&["mirror", "join", s(&data[0]), "-o", s(&joined)]);
+    again.expect_code(2);
+    assert!(again.stderr.contains("pass --force"), "{}", again.stderr);
+
+    // Shuffled, parity first: the same root is tagged.
+    let mut shuffled: Vec<String> = parity.iter().chain(data.iter().rev()).map(|p| s(p).to_owned()).collect();
+    shuffled.swap(2, 5);
+    let dest = format!("{}/in/w49:shuffled", c.high.addr());
+    let args: Vec<&str> = ["mirror", "deserialize"].into_iter().chain(shuffled.iter().map(String::as_str)).chain([dest.as_str()]).collect();
+    c.run(&args).expect_code(0);
+    c.run(&["mirror", "deserialize", s(&plain), &format!("{}/in/w49:plain", c.high.addr())]).expect_code(0);
+    assert_eq!(c.tagged("shuffled"), c.tagged("plain"));
+    assert!(c.tagged("plain").is_some());
+}
+
+#[test]
+fn lost_and_damaged_volumes_within_the_parity_are_rebuilt_and_beyond_it_named() {
+    let c = Case::new();
+    let (data, parity) = c.set("set", 2);
+    c.run(&["mirror", "deserialize", s(&c.path("set")), &format!("{}/in/w49:whole", c.high.addr())]).expect_code(0);
+    let whole = c.tagged("whole").unwrap();
+
+    // One data volume lost and bytes damaged inside another: loaded from the directory.
+    std::fs::remove_file(&data[1]).unwrap();
+    let mut bytes = std::fs::read(&data[4]).unwrap();
+    for b in &mut bytes[20_000..20_100] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&data[4], bytes).unwrap();
+    let verify = c.run(&["mirror", "verify", s(&data[0])]);
+    verify.expect_code(1);
+    assert!(verify.stdout.contains(&format!("volume {} (data 2/7): missing", s(&data[1]))), "{}", verify.stdout);
+    assert!(verify.stdout.contains(&format!("volume {} (data 5/7): damaged: 1 damaged stripes", s(&data[4]))), "{}", verify.stdout);
+    assert!(verify.stdout.contains("the set can be rebuilt"), "{}", verify.stdout);
+    c.run(&["mirror", "deserialize", s(&c.path("set")), &format!("{}/in/w49:rebuilt", c.high.addr())]).expect_code(0);
+    assert_eq!(c.tagged("rebuilt").as_ref(), Some(&whole));
+
+    // repair writes both back as they were written.
+    let fixed = c.path("fixed");
+    std::fs::create_dir(&fixed).unwrap();
+    let repair = c.run(&["mirror", "repair", s(&c.path("set")), "-o", s(&fixed)]);
+    repair.expect_code(0);
+    assert!(repair.stdout.contains("Rebuilt ") && repair.stdout.contains("w49.tar.002") && repair.stdout.contains("w49.tar.005"));
+    std::fs::copy(fixed.join("w49.tar.002"), &data[1]).unwrap();
+    std::fs::copy(fixed.join("w49.tar.005"), &data[4]).unwrap();
+    let verify = c.run(&["mirror", "verify", s(&c.path("set"))]);
+    verify.expect_code(0);
+
+    // Three lost: refused before anything is written, naming them.
+    for v in [&data[0], &data[6], &parity[1]] {
+        std::fs::remove_file(v).unwrap();
+    }
+    let refused = c.run(&["mirror", "deserialize", s(&c.path("set")), &format!("{}/in/w49:three", c.high.addr())]);
+    refused.expect_code(2);
+    for v in [&data[0], &data[6], &parity[1]] {
+        assert!(refused.stderr.contains(s(v)), "{}", refused.stderr);
+    }
+    assert!(refused.stderr.contains("2 parity volumes rebuild at most 2: bring back 1 of them"), "{}", refused.stderr);
+    assert!(c.tagged("three").is_none());
+    let verify = c.run(&["mirror", "verify", "-o", "json", s(&c.path("set"))]);
+    verify.expect_code(1);
+    let doc: serde_json::Value = serde_json::from_str(&verify.stdout).unwrap();
+    assert_eq!(doc["rebuildable"], false);
+    assert_eq!(doc["volumes"].as_array().unwrap().iter().filter(|v| v["condition"] == "missing").count(), 3);
+}
+
+#[test]
+fn a_volume_of_another_set_is_refused_by_name() {
+    let c = Case::new();
+    let (data, _) = c.set("a", 1);
+    let (other, _) = c.set("b", 1);
+    let mut mixed: Vec<String> = data.iter().map(|p| s(p).to_owned()).collect();
+    mixed[2] = s(&other[2]).to_owned();
+    let dest = format!("{}/in/w49:mixed", c.high.addr());
+    let args: Vec<&str> = ["mirror", "deserialize"].into_iter().chain(mixed.iter().map(String::as_str)).chain([dest.as_str()]).collect();
+    let run = c.run(&args);
+    run.expect_code(2);
+    assert!(run.stderr.contains("not of this set") && run.stderr.contains(s(&other[2])), "{}", run.stderr);
+    assert!(c.tagged("mixed").is_none());
+}
+
+#[test]
+fn sets_are_refused_where_they_cannot_go_and_an_old_set_is_replaced() {
+    let c = Case::new();
+    let stdout = c.run(&["mirror", "serialize", "--volume-size", "1MiB", &c.index, "-"]);
+    assert_eq!(stdout.code, 2, "{}", stdout.stderr);
+    assert!(stdout.stderr.contains("--volume-size writes a set of files"), "{}", stdout.stderr);
+    let small = c.run(&["mirror", "serialize", "--volume-size", "1000", &c.index, s(&c.path("x.tar"))]);
+    small.expect_code(2);
+    assert!(small.stderr.contains("at least 1048576 bytes"), "{}", small.stderr);
+    let parity = c.run(&["mirror", "serialize", "--parity", "2", &c.index, s(&c.path("x.tar"))]);
+    parity.expect_code(2);
+    assert!(parity.stderr.contains("--volume-size"), "{}", parity.stderr);
+
+    // A second set at the same DEST with bigger volumes: the first set's extra volumes go,
+    // so the directory holds one set.
+    c.set("d", 2);
+    let base = c.path("d").join("w49.tar");
+    c.run(&["mirror", "serialize", "--volume-size", "4MiB", &c.index, s(&base)]).expect_code(0);
+    let mut names: Vec<String> =
+        std::fs::read_dir(c.path("d")).unwrap().map(|e| e.unwrap().file_name().to_str().unwrap().to_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["w49.tar.001", "w49.tar.002"]);
+    c.run(&["mirror", "verify", s(&c.path("d"))]).expect_code(0);
+    // A file of a volume's name that is not one is never removed without --force.
+    std::fs::write(c.path("d").join("w49.tar.003"), b"notes").unwrap();
+    let kept = c.run(&["mirror", "serialize", "--volume-size", "4MiB", &c.index, s(&base)]);
+    kept.expect_code(2);
+    assert!(kept.stderr.contains("w49.tar.003 exists and is not an archive"), "{}", kept.stderr);
+}
