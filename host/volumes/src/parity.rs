@@ -3,7 +3,6 @@
 //! of parity volume `j` is recovery shard `j`. Any `N` shards of a stripe can be rebuilt
 //! from the others, so any `N` lost or damaged volumes can be.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -26,9 +25,16 @@ pub(crate) fn stripe_range(payload: u64, stripe: u32, s: u64) -> (u64, usize) {
     (HEADER_BYTES as u64 + start, payload.saturating_sub(start).min(u64::from(stripe)) as usize)
 }
 
+/// A stripe and the CRC of its shard in each parity volume.
+type RowCrcs = (u64, Vec<u32>);
+
+/// Threads that encode stripes at once (each with its own encoder and one row of shards).
+const WORKERS: usize = 4;
+
 /// Writes `parity` parity volumes beside `base` from the data volumes `sources` (file and
 /// payload length), each with a zeroed header for the caller to fill; returns each one's path,
-/// payload length and trailer CRC.
+/// payload length and trailer CRC. Stripes are independent: up to [`WORKERS`] threads (as
+/// many as there are cores) encode them, memory staying one row of shards per thread.
 pub(crate) fn write_parity(
     base: &Path,
     sources: &[(File, u64)],
@@ -42,11 +48,48 @@ pub(crate) fn write_parity(
         let path = volume_path(base, Kind::Parity, j);
         let file = File::create(&path).map_err(|e| VolumeError::Io(at(&path, e)))?;
         file.write_all_at(&[0u8; HEADER_BYTES], 0).map_err(|e| VolumeError::Io(at(&path, e)))?;
-        outputs.push((path, file, 0u64, Vec::new()));
+        outputs.push((path, file));
     }
+    let workers = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, WORKERS);
+    // crcs[s][j]: the CRC of parity volume j's stripe s.
+    let rows: Vec<Result<Vec<RowCrcs>, VolumeError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let outputs = &outputs;
+                scope.spawn(move || encode_rows(sources, outputs, parity, stripe, longest, (w as u64..stripes).step_by(workers)))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(VolumeError::Coder("a parity thread panicked".to_owned())))).collect()
+    });
+    let mut crcs = vec![Vec::new(); stripes as usize];
+    for row in rows {
+        for (s, c) in row? {
+            crcs[s as usize] = c;
+        }
+    }
+    let payload: u64 = (0..stripes).map(|s| shard_len(longest, stripe, s) as u64).sum();
+    let mut done = Vec::new();
+    for (j, (path, file)) in outputs.into_iter().enumerate() {
+        let trailer: Vec<u8> = crcs.iter().flat_map(|row| row[j].to_le_bytes()).collect();
+        file.write_all_at(&trailer, HEADER_BYTES as u64 + payload).map_err(|e| VolumeError::Io(at(&path, e)))?;
+        done.push((path, payload, crc32fast::hash(&trailer)));
+    }
+    Ok(done)
+}
+
+/// Encodes the stripes `rows` and writes their recovery shards in place; each row's CRCs.
+fn encode_rows(
+    sources: &[(File, u64)],
+    outputs: &[(PathBuf, File)],
+    parity: u32,
+    stripe: u32,
+    longest: u64,
+    rows: impl Iterator<Item = u64>,
+) -> Result<Vec<RowCrcs>, VolumeError> {
     let mut encoder = None::<reed_solomon_simd::ReedSolomonEncoder>;
     let mut shard = Vec::new();
-    for s in 0..stripes {
+    let mut out = Vec::new();
+    for s in rows {
         let len = shard_len(longest, stripe, s);
         let encoder = match encoder.as_mut() {
             Some(e) => {
@@ -63,40 +106,45 @@ pub(crate) fn write_parity(
             encoder.add_original_shard(&shard).map_err(coder)?;
         }
         let result = encoder.encode().map_err(coder)?;
-        for ((path, file, payload, crcs), recovery) in outputs.iter_mut().zip(result.recovery_iter()) {
-            file.write_all_at(recovery, HEADER_BYTES as u64 + *payload).map_err(|e| VolumeError::Io(at(path, e)))?;
-            *payload += recovery.len() as u64;
+        // Every stripe but the last is whole: stripe s starts at s × stripe.
+        let at_offset = HEADER_BYTES as u64 + s * u64::from(stripe);
+        let mut crcs = Vec::with_capacity(parity as usize);
+        for ((path, file), recovery) in outputs.iter().zip(result.recovery_iter()) {
+            file.write_all_at(recovery, at_offset).map_err(|e| VolumeError::Io(at(path, e)))?;
             crcs.push(crc32fast::hash(recovery));
         }
+        out.push((s, crcs));
     }
-    let mut done = Vec::new();
-    for (path, file, payload, crcs) in outputs {
-        let trailer: Vec<u8> = crcs.iter().flat_map(|c| c.to_le_bytes()).collect();
-        file.write_all_at(&trailer, HEADER_BYTES as u64 + payload).map_err(|e| VolumeError::Io(at(&path, e)))?;
-        done.push((path, payload, crc32fast::hash(&trailer)));
-    }
-    Ok(done)
+    Ok(out)
 }
 
-/// Rebuilds the original shards of one stripe that are missing from `originals` (index →
-/// shard, all `len` bytes) using `recovery` (parity index from 0 → shard).
+/// Rebuilds original shard `wanted` of one stripe from `originals` (index → shard) and
+/// `recovery` (parity index from 0 → shard), all `len` bytes; `decoder` is kept between
+/// stripes so its buffers are allocated once.
 pub(crate) fn rebuild(
-    data_count: usize,
-    parity_count: usize,
+    decoder: &mut Option<reed_solomon_simd::ReedSolomonDecoder>,
+    counts: (usize, usize),
+    len: usize,
     originals: &[(usize, Vec<u8>)],
     recovery: &[(usize, Vec<u8>)],
-) -> Result<BTreeMap<usize, Vec<u8>>, VolumeError> {
-    if originals.len() == data_count {
-        return Ok(BTreeMap::new());
+    wanted: usize,
+) -> Result<Vec<u8>, VolumeError> {
+    let (data_count, parity_count) = counts;
+    let decoder = match decoder.as_mut() {
+        Some(d) => {
+            d.reset(data_count, parity_count, len).map_err(coder)?;
+            d
+        }
+        None => decoder.insert(reed_solomon_simd::ReedSolomonDecoder::new(data_count, parity_count, len).map_err(coder)?),
+    };
+    for (i, shard) in originals {
+        decoder.add_original_shard(*i, shard).map_err(coder)?;
     }
-    let restored = reed_solomon_simd::decode(
-        data_count,
-        parity_count,
-        originals.iter().map(|(i, s)| (*i, s.as_slice())),
-        recovery.iter().map(|(i, s)| (*i, s.as_slice())),
-    )
-    .map_err(coder)?;
-    Ok(restored)
+    for (j, shard) in recovery {
+        decoder.add_recovery_shard(*j, shard).map_err(coder)?;
+    }
+    let result = decoder.decode().map_err(coder)?;
+    result.restored_original(wanted).map(<[u8]>::to_vec).ok_or_else(|| VolumeError::Coder(format!("shard {wanted} was not rebuilt")))
 }
 
 fn coder(e: reed_solomon_simd::Error) -> VolumeError {

@@ -86,6 +86,8 @@ pub struct Survey {
     members: HashMap<(Kind, u32), Member>,
     /// Stripes found damaged by a full check, per volume.
     bad: HashMap<(Kind, u32), BTreeSet<u64>>,
+    /// The decoder, kept between stripes.
+    decoder: std::sync::Mutex<Option<reed_solomon_simd::ReedSolomonDecoder>>,
 }
 
 /// Surveys the files at `paths` (volumes in any order, or directories of them). With
@@ -185,6 +187,7 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
         base,
         members,
         bad: HashMap::new(),
+        decoder: std::sync::Mutex::new(None),
     };
     let slots: Vec<(Kind, u32)> = survey.slots().collect();
     for slot in slots {
@@ -342,14 +345,14 @@ impl Survey {
             return Ok(bytes);
         }
         let len = stripe_range(self.data_payload(index), self.stripe(), s).1;
-        let mut restored = self.rebuild_stripe(s)?;
-        let mut shard = restored.remove(&(index as usize - 1)).ok_or_else(|| VolumeError::Coder("a shard was not rebuilt".to_owned()))?;
+        let mut shard = self.rebuild_stripe(s, index as usize - 1)?;
         shard.truncate(len);
         Ok(shard)
     }
 
-    /// Every original shard of stripe `s` that is missing or damaged, rebuilt.
-    fn rebuild_stripe(&self, s: u64) -> Result<std::collections::BTreeMap<usize, Vec<u8>>, VolumeError> {
+    /// Original shard `wanted` of stripe `s`, rebuilt from the data shards there and as many
+    /// parity shards as make up for the rest.
+    fn rebuild_stripe(&self, s: u64, wanted: usize) -> Result<Vec<u8>, VolumeError> {
         let len = shard_len(self.longest(), self.stripe(), s);
         let mut originals = Vec::new();
         let mut lost = Vec::new();
@@ -370,15 +373,19 @@ impl Survey {
         }
         let mut recovery = Vec::new();
         for j in 1..=self.parity_count {
+            if originals.len() + recovery.len() == self.data_count as usize {
+                break;
+            }
             match self.read_stripe((Kind::Parity, j), s)? {
                 Some(bytes) => recovery.push((j as usize - 1, bytes)),
                 None => lost.push(volume_path(&self.base, Kind::Parity, j)),
             }
         }
-        if lost.len() > self.parity_count as usize {
+        if originals.len() + recovery.len() < self.data_count as usize {
             return Err(self.unrecoverable(&lost, Some(s)));
         }
-        rebuild(self.data_count as usize, self.parity_count as usize, &originals, &recovery)
+        let mut decoder = self.decoder.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rebuild(&mut decoder, (self.data_count as usize, self.parity_count as usize), len, &originals, &recovery, wanted)
     }
 
     fn unrecoverable(&self, lost: &[PathBuf], stripe: Option<u64>) -> VolumeError {

@@ -99,7 +99,9 @@ impl SetWriter {
         Ok(())
     }
 
-    /// Writes the data volumes' headers and the parity volumes, and syncs them all.
+    /// Writes the data volumes' headers and the parity volumes. Like a plain archive, the
+    /// volumes are left to the page cache; a volume cut short by a crash has no header and
+    /// is not taken for one.
     pub fn finish(mut self) -> Result<SetWritten, VolumeError> {
         if self.current.is_none() && self.closed.is_empty() {
             self.open_next().map_err(VolumeError::Io)?;
@@ -122,7 +124,6 @@ impl SetWriter {
         for (i, (path, payload, crc)) in self.closed.iter().enumerate() {
             let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| VolumeError::Io(at(path, e)))?;
             file.write_all_at(&header(Kind::Data, i as u32 + 1, *payload, *crc).encode(), 0).map_err(|e| VolumeError::Io(at(path, e)))?;
-            file.sync_all().map_err(|e| VolumeError::Io(at(path, e)))?;
         }
         let data: Vec<PathBuf> = self.closed.iter().map(|(p, _, _)| p.clone()).collect();
         let mut parity_paths = Vec::new();
@@ -137,7 +138,6 @@ impl SetWriter {
                 let file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| VolumeError::Io(at(&path, e)))?;
                 file.write_all_at(&header(Kind::Parity, j as u32 + 1, payload, crc).encode(), 0)
                     .map_err(|e| VolumeError::Io(at(&path, e)))?;
-                file.sync_all().map_err(|e| VolumeError::Io(at(&path, e)))?;
                 parity_paths.push(path);
             }
         }
