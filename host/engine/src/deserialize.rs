@@ -316,8 +316,7 @@ impl ArchiveSource {
     pub fn open_set(paths: &[std::path::PathBuf], buffer: usize) -> Result<ArchiveSource, Error> {
         let first = paths.first().map(|p| p.display().to_string()).unwrap_or_default();
         let volumes = |what: String| move |source| Error::Volumes { what, source };
-        let paths = ferry_volumes::with_siblings(paths);
-        let survey = ferry_volumes::survey(&paths, false).map_err(volumes(format!("media set {first}")))?;
+        let survey = ferry_volumes::survey(paths, false).map_err(volumes(format!("media set {first}")))?;
         let name = survey.base().display().to_string();
         survey.refuse_strangers().map_err(volumes(format!("media set {name}")))?;
         survey.rebuildable().map_err(volumes(format!("media set {name}")))?;

@@ -16,7 +16,7 @@ pub mod writer;
 use std::path::{Path, PathBuf};
 
 pub use header::{HEADER_BYTES, Header, HeaderError, Kind, SetId};
-pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey, with_siblings};
+pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey};
 pub use writer::{SetSpec, SetWriter, SetWritten, SharedSet};
 
 /// Why a set cannot be written, read or rebuilt.

@@ -90,7 +90,8 @@ pub struct Survey {
     decoder: std::sync::Mutex<Option<reed_solomon_simd::ReedSolomonDecoder>>,
 }
 
-/// Surveys the files at `paths` (volumes in any order, or directories of them). With
+/// Surveys the files at `paths` (volumes in any order, or directories of them; the other
+/// volumes of the set beside a volume named are found too). With
 /// `check`, every stripe of every volume is read and checked (`verify`); otherwise only the
 /// headers and checksum tables, and damage is found as the stream is read.
 pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
@@ -110,28 +111,33 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     }
     let mut headers = Vec::new();
     let mut reports = Vec::new();
-    for path in files {
-        let read = File::open(&path).and_then(|f| {
-            let mut b = [0u8; HEADER_BYTES];
-            f.read_exact_at(&mut b, 0).map(|()| (f, b))
-        });
-        match read {
-            Err(e) => reports.push(VolumeReport { path, slot: None, condition: Condition::Unreadable(e.to_string()) }),
-            Ok((file, b)) => match Header::decode(&b) {
-                Ok(h) => headers.push((path, file, h)),
-                Err(e) => reports.push(VolumeReport { path, slot: None, condition: Condition::Unreadable(e.to_string()) }),
-            },
+    for path in files.iter().cloned() {
+        match read_header(&path) {
+            Ok((file, h)) => headers.push((path, file, h)),
+            Err(why) => reports.push(VolumeReport { path, slot: None, condition: Condition::Unreadable(why) }),
         }
     }
-    // The set is the one most of the volumes belong to.
-    let mut counts: HashMap<SetId, usize> = HashMap::new();
-    for (_, _, h) in &headers {
-        *counts.entry(h.set).or_default() += 1;
+    // The set is the one most of the volumes named belong to; on a tie, the first named.
+    let mut counts: HashMap<SetId, (usize, std::cmp::Reverse<usize>)> = HashMap::new();
+    for (i, (_, _, h)) in headers.iter().enumerate() {
+        counts.entry(h.set).or_insert((0, std::cmp::Reverse(i))).0 += 1;
     }
-    let Some(set) = counts.iter().max_by_key(|(id, n)| (**n, id.run)).map(|(id, _)| *id) else {
+    let Some(set) = counts.iter().max_by_key(|(_, rank)| **rank).map(|(id, _)| *id) else {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(VolumeError::NoSet(names.join(", ")));
     };
+    // The rest of the set beside the volumes named (volumes of other sets there are not
+    // the operator's concern).
+    for path in with_siblings(&files) {
+        if files.contains(&path) {
+            continue;
+        }
+        if let Ok((file, h)) = read_header(&path)
+            && h.set == set
+        {
+            headers.push((path, file, h));
+        }
+    }
     let template = headers.iter().find(|(_, _, h)| h.set == set).map(|(_, _, h)| h.clone()).ok_or(VolumeError::NoSet(String::new()))?;
     let base = headers.iter().find(|(_, _, h)| h.set == set).map(|(p, _, h)| base_of(p, h.kind)).unwrap_or_default();
     let capacity = payload_capacity(template.volume_size, template.stripe);
@@ -214,9 +220,18 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     Ok(survey)
 }
 
+/// A volume's file and header, or why it has none.
+fn read_header(path: &Path) -> Result<(File, Header), String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let mut b = [0u8; HEADER_BYTES];
+    file.read_exact_at(&mut b, 0).map_err(|e| e.to_string())?;
+    let h = Header::decode(&b).map_err(|e| e.to_string())?;
+    Ok((file, h))
+}
+
 /// `paths` and, beside each volume file among them, the other files of its set's naming
 /// (`DEST.001` brings `DEST.002`, …, `DEST.p01`, … from the same directory).
-pub fn with_siblings(paths: &[PathBuf]) -> Vec<PathBuf> {
+fn with_siblings(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = paths.to_vec();
     for p in paths {
         if !p.is_file() || !crate::is_volume(p) {

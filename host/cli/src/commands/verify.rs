@@ -45,8 +45,7 @@ fn check(output: &Arc<Output>, args: &VerifyArgs) -> anyhow::Result<()> {
     let mut archive = args.archives[0].clone();
     let (input, size): (Box<dyn Read + Send>, Option<u64>) = if is_set {
         let paths: Vec<std::path::PathBuf> = args.archives.iter().map(std::path::PathBuf::from).collect();
-        let survey = ferry_volumes::survey(&ferry_volumes::with_siblings(&paths), true)
-            .map_err(|e| anyhow::Error::new(e).context(format!("media set {archive}")))?;
+        let survey = ferry_volumes::survey(&paths, true).map_err(|e| anyhow::Error::new(e).context(format!("media set {archive}")))?;
         archive = survey.base().display().to_string();
         let set = SetCheck::of(&survey);
         let stream = survey.stream;

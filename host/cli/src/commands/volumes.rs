@@ -65,8 +65,7 @@ pub(crate) async fn repair(_session: &Session, args: RepairArgs) -> anyhow::Resu
 /// Surveys the set (`check`: every stripe read), refusing volumes of another set and a set
 /// that cannot be rebuilt.
 fn open(volumes: &[PathBuf], check: bool) -> anyhow::Result<Survey> {
-    let paths = ferry_volumes::with_siblings(volumes);
-    let survey = ferry_volumes::survey(&paths, check).map_err(|e| wrap(volumes.first().map(PathBuf::as_path), e))?;
+    let survey = ferry_volumes::survey(volumes, check).map_err(|e| wrap(volumes.first().map(PathBuf::as_path), e))?;
     for r in &survey.reports {
         if let Condition::Unreadable(why) = &r.condition {
             eprintln!("warning: {}: {why}; left out", r.path.display());
