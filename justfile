@@ -53,11 +53,11 @@ docs:
 # Nightly and cargo-fuzz are installed when missing; not part of `just test`. New inputs go
 # to fuzz/corpus, seeds are in fuzz/seeds, crashes in fuzz/artifacts.
 
-# Fuzz archive reader, references, sources lists, CSV and run reports for SECONDS each (`just fuzz 300`)
+# Fuzz archive reader, references, sources lists, CSV, run reports, receipts and media sets for SECONDS each (`just fuzz 300`)
 fuzz seconds="60":
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-    for target in archive_reader reference sources_list csv run_report receipt; do \
+    for target in archive_reader reference sources_list csv run_report receipt volume_set; do \
         mkdir -p fuzz/corpus/$target; \
         cargo +nightly fuzz run -O $target fuzz/corpus/$target fuzz/seeds/$target -- -max_total_time={{seconds}} -rss_limit_mb=1024 -malloc_limit_mb=512; \
     done

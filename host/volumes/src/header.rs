@@ -28,6 +28,8 @@ pub const HEADER_BYTES: usize = 512;
 pub const MAGIC: &[u8; 8] = b"FERRYVS\0";
 /// The format this ferry writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
+/// The most data (or parity) volumes in a set: the Reed-Solomon coder's limit.
+pub const MAX_VOLUMES: u32 = 32_768;
 
 /// A data volume (a piece of the archive stream) or a parity volume.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -175,7 +177,12 @@ impl Header {
         if h.stripe == 0 || !h.stripe.is_multiple_of(64) {
             return Err(HeaderError::Inconsistent("stripe size"));
         }
-        if h.data_count == 0 || h.payload > h.volume_size {
+        // The coder's limits, which also bound what a reader lists for a forged header.
+        if h.data_count == 0 || h.data_count > MAX_VOLUMES || h.parity_count > MAX_VOLUMES {
+            return Err(HeaderError::Inconsistent("volume counts"));
+        }
+        let capacity = payload_capacity(h.volume_size, h.stripe);
+        if capacity == 0 || h.payload > capacity || h.stream > capacity.saturating_mul(u64::from(h.data_count)) {
             return Err(HeaderError::Inconsistent("lengths"));
         }
         Ok(h)

@@ -175,12 +175,14 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
             continue;
         }
         let stripes = h.stripes();
-        let mut table = vec![0u8; (stripes * 4) as usize];
-        let crcs = file
-            .read_exact_at(&mut table, h.trailer_offset())
-            .ok()
-            .filter(|()| crc32fast::hash(&table) == h.trailer_crc)
-            .map(|()| table.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
+        // A table the file cannot hold is not read (nor allocated): the volume is damaged.
+        let fits = file.metadata().is_ok_and(|m| m.len() >= h.trailer_offset().saturating_add(stripes * 4));
+        let crcs = fits.then(|| vec![0u8; (stripes * 4) as usize]).and_then(|mut table| {
+            file.read_exact_at(&mut table, h.trailer_offset())
+                .ok()
+                .filter(|()| crc32fast::hash(&table) == h.trailer_crc)
+                .map(|()| table.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        });
         members.insert(slot, Member { path, file, payload: h.payload, crcs });
     }
     let mut survey = Survey {

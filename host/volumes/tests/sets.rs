@@ -197,3 +197,13 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn the_fuzz_seed_is_a_whole_one_volume_set() {
+    let seed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/volume_set/one-volume")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("set.tar.001");
+    std::fs::write(&path, &seed[1..]).unwrap();
+    let expected: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+    assert_eq!(joined(&[path]).unwrap(), expected);
+}
