@@ -186,6 +186,23 @@ mod properties {
             prop_assert_eq!(joined_without(&all, &gone).unwrap(), data);
         }
 
+        /// A volume cut or with bytes changed anywhere: an error, or the very bytes written.
+        #[test]
+        fn a_damaged_volume_never_passes_as_other_bytes(cut in 0usize..4000, at in 0usize..4000, flip in 1u8..=255) {
+            let seed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/volume_set/one-volume")).unwrap();
+            let mut bytes = seed[1..].to_vec();
+            let at = at % bytes.len();
+            bytes[at] ^= flip;
+            bytes.truncate(cut.max(1).min(bytes.len()));
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("set.tar.001");
+            std::fs::write(&path, &bytes).unwrap();
+            let expected: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+            if let Ok(out) = joined(&[path]) {
+                prop_assert_eq!(out, expected);
+            }
+        }
+
         /// Garbage where a header should be never panics and is never taken for a volume.
         #[test]
         fn garbage_headers_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
