@@ -11,7 +11,7 @@ use ferry_tests::{Run, ferry, write_file};
 const MIB: u64 = 1 << 20;
 
 struct Case {
-    _low: Registry,
+    low: Registry,
     high: Registry,
     home: TestHome,
     config: String,
@@ -28,7 +28,7 @@ impl Case {
         let r = low.addr();
         let index = format!("{r}/low/mirror:w49");
         ferry(&home, &config, &["mirror", "gather", &write_file(&home, "s.list", &format!("{r}/apps/big:v1\n")), &index]).expect_code(0);
-        Case { _low: low, high, home, config, index }
+        Case { low, high, home, config, index }
     }
 
     fn run(&self, args: &[&str]) -> Run {
@@ -200,4 +200,40 @@ fn sets_are_refused_where_they_cannot_go_and_an_old_set_is_replaced() {
     let kept = c.run(&["mirror", "serialize", "--volume-size", "4MiB", &c.index, s(&base)]);
     kept.expect_code(2);
     assert!(kept.stderr.contains("w49.tar.003 exists and is not an archive"), "{}", kept.stderr);
+}
+
+#[test]
+fn batch_serialize_writes_sets_and_batch_deserialize_loads_them() {
+    let c = Case::new();
+    let r = c.low.addr();
+    let list = write_file(&c.home, "batch.csv", &format!("one,{r}/apps/big:v1\ntwo,{}\n", c.index));
+    let sync = c.path("sync");
+    let run = c.run(&["mirror", "batch-serialize", "--volume-size", "2MiB", "--parity", "1", &list, s(&sync)]);
+    run.expect_code(0);
+    let mut names: Vec<String> = std::fs::read_dir(&sync).unwrap().map(|e| e.unwrap().file_name().to_str().unwrap().to_owned()).collect();
+    names.sort();
+    assert!(names.contains(&"000001-one.tar.001".to_owned()) && names.contains(&"000001-one.tar.p01".to_owned()), "{names:?}");
+    assert!(names.contains(&"000002-two.tar.001".to_owned()), "{names:?}");
+    assert!(!names.iter().any(|n| n.contains("partial")), "{names:?}");
+    let tracker = std::fs::read_to_string(sync.join("record-keeping.csv")).unwrap();
+    assert!(tracker.contains("000001-one.tar,") && tracker.contains("000002-two.tar,"), "{tracker}");
+
+    // A lost volume of the first set: rebuilt; both sets load, each tagged by its name.
+    std::fs::remove_file(sync.join("000001-one.tar.002")).unwrap();
+    let dest = format!("{}/in/w49", c.high.addr());
+    let loaded = c.run(&["mirror", "batch-deserialize", s(&sync), &dest]);
+    loaded.expect_code(0);
+    assert!(
+        loaded.stdout.contains("Loaded 000001-one.tar as ") && loaded.stdout.contains("Loaded 000002-two.tar as "),
+        "{}",
+        loaded.stdout
+    );
+    assert!(!loaded.stderr.contains("skipped"), "no volume is taken for a stray file: {}", loaded.stderr);
+    assert!(c.tagged("one").is_some() && c.tagged("two").is_some());
+    let synced = std::fs::read_to_string(sync.join("successful-syncs.csv")).unwrap();
+    assert!(synced.contains("000001-one.tar,") && synced.contains("000002-two.tar,"), "{synced}");
+    // Loaded once: a second run has nothing to do.
+    let again = c.run(&["mirror", "batch-deserialize", s(&sync), &dest]);
+    again.expect_code(0);
+    assert!(!again.stdout.contains("Loaded "), "{}", again.stdout);
 }

@@ -396,6 +396,12 @@ pub(crate) struct BatchSerializeArgs {
     pub(crate) sign: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) catalog: CatalogFlags,
+    /// Write each archive as a media set: NNNNNN-NAME.tar.001, … of at most SIZE bytes each
+    #[arg(long = "volume-size", value_name = "SIZE", value_parser = parse_size)]
+    pub(crate) volume_size: Option<u64>,
+    /// With --volume-size, N parity volumes per archive (NNNNNN-NAME.tar.p01, …)
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "volume_size")]
+    pub(crate) parity: u32,
 }
 
 #[derive(Args, Debug)]

@@ -48,6 +48,8 @@ pub struct BatchSerializeRequest<'a> {
     pub record: Option<std::sync::Arc<ferry_catalog::Catalog>>,
     /// Plan each archive against the catalog (`--catalog`).
     pub planning: Option<std::sync::Arc<crate::catalog::Planning>>,
+    /// Write each archive as a media set (`--volume-size`, `--parity`).
+    pub volumes: Option<ferry_volumes::SetSpec>,
 }
 
 /// What a `batch-serialize` did.
@@ -137,6 +139,7 @@ pub async fn batch_serialize(
             manifest_json: request.manifest_json,
             sign: request.sign.clone(),
             catalog: request.planning.clone(),
+            volumes: request.volumes,
             ..SerializeOptions::default()
         };
         let geometry = Geometry::from_flags(0, 1 << 20, 90).map_err(|e| within(Error::Geometry(e)))?;
@@ -144,8 +147,24 @@ pub async fn batch_serialize(
         let serialize = SerializeRequest { image: &pinned, dest: &partial, geometry, delta: &delta, options, overwrite: Overwrite::Any };
         let written = serialize_image(client, serialize, events.clone()).await.map_err(within)?;
         let partial = partial.path().unwrap_or(&path);
-        std::fs::rename(partial, &path)
-            .map_err(|source| Error::Output { what: format!("renaming {} to {}", partial.display(), path.display()), source })?;
+        let renames: Vec<(PathBuf, PathBuf)> = match &written.volumes {
+            // Each volume `NAME.partial.001` becomes `NAME.001`.
+            Some(set) => set
+                .data
+                .iter()
+                .chain(&set.parity)
+                .map(|v| {
+                    let suffix =
+                        v.file_name().map(|n| n.to_string_lossy().rsplit('.').next().unwrap_or_default().to_owned()).unwrap_or_default();
+                    (v.clone(), dir.join(format!("{sync_name}.{suffix}")))
+                })
+                .collect(),
+            None => vec![(partial.to_owned(), path.clone())],
+        };
+        for (from, to) in renames {
+            std::fs::rename(&from, &to)
+                .map_err(|source| Error::Output { what: format!("renaming {} to {}", from.display(), to.display()), source })?;
+        }
         outcome.catalog.add(&written.catalog);
         if let Some(catalog) = &request.record {
             let location = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
@@ -203,12 +222,20 @@ pub async fn batch_deserialize(
     let loaded: HashSet<String> = tracker.read_loaded(&tracker_path, &text)?.into_iter().map(|r| r.file_name).collect();
 
     let mut pending = Vec::new();
+    let mut sets = HashSet::new();
     for file_name in file_names(dir)? {
+        // The volumes of a media set are one sync file: `NNNNNN-NAME.tar.001`, … as `NNNNNN-NAME.tar`.
+        let volume = volume_base(&file_name).filter(|_| ferry_volumes::is_volume(&dir.join(&file_name)));
+        let (file_name, is_set) = match volume {
+            Some(base) if !sets.insert(base.to_owned()) => continue,
+            Some(base) => (base.to_owned(), true),
+            None => (file_name, false),
+        };
         if file_name.ends_with(".csv") || loaded.contains(&file_name) {
             continue;
         }
         match parse_sync_name(&file_name) {
-            Some((number, name)) => pending.push((number, name, file_name)),
+            Some((number, name)) => pending.push((number, name, file_name, is_set)),
             None => {
                 let reason = if file_name.ends_with(".partial") { Stray::Partial } else { Stray::NotASyncFile };
                 events(&Event::StrayFile { file_name, reason });
@@ -218,13 +245,19 @@ pub async fn batch_deserialize(
     pending.sort();
     let mut new_file = text.trim().is_empty();
     let mut archives = Vec::new();
-    for (_, name, file_name) in &pending {
+    for (_, name, file_name, is_set) in &pending {
         let within = |e: Error| Error::Batch {
             what: format!("{file_name} (the files before it are recorded in {})", tracker_path.display()),
             source: Box::new(e),
         };
         let target = destination.with_tag(name);
-        let source = ArchiveSource::open(&dir.join(file_name).display().to_string(), 0).map_err(within)?;
+        let source = if *is_set {
+            // Any volume of the set names it; the others are found beside it.
+            let first = file_names(dir)?.into_iter().find(|n| volume_base(n) == Some(file_name.as_str())).unwrap_or_default();
+            ArchiveSource::open_set(&[dir.join(first)], 0).map_err(within)?
+        } else {
+            ArchiveSource::open(&dir.join(file_name).display().to_string(), 0).map_err(within)?
+        };
         let store = open_store(client, &target, Access::Create).map_err(within)?;
         let outcome = deserialize(
             vec![source],
@@ -295,7 +328,20 @@ fn file_names(dir: &Path) -> Result<Vec<String>, Error> {
 /// The highest archive number among the files in `dir` (0 if none), so a new archive never
 /// overwrites one the tracker does not list.
 fn highest_number(dir: &Path) -> Result<u64, Error> {
-    Ok(file_names(dir)?.iter().filter_map(|n| parse_sync_name(n.strip_suffix(".partial").unwrap_or(n))).map(|(n, _)| n).max().unwrap_or(0))
+    Ok(file_names(dir)?
+        .iter()
+        .map(|n| volume_base(n).unwrap_or(n))
+        .filter_map(|n| parse_sync_name(n.strip_suffix(".partial").unwrap_or(n)))
+        .map(|(n, _)| n)
+        .max()
+        .unwrap_or(0))
+}
+
+/// `NAME` of a volume's file name `NAME.001` or `NAME.p01`.
+fn volume_base(file_name: &str) -> Option<&str> {
+    let (base, suffix) = file_name.rsplit_once('.')?;
+    let digits = suffix.strip_prefix('p').unwrap_or(suffix);
+    (digits.len() >= 2 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(base)
 }
 
 /// A tracker row's artifact at its recorded digest, as an EXISTING-IMAGE.
