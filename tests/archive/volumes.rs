@@ -237,3 +237,35 @@ fn batch_serialize_writes_sets_and_batch_deserialize_loads_them() {
     again.expect_code(0);
     assert!(!again.stdout.contains("Loaded "), "{}", again.stdout);
 }
+
+#[test]
+fn compressed_and_signed_deliveries_go_into_sets_too() {
+    let c = Case::new();
+    c.run(&["plugin", "keygen", "low"]).expect_code(0);
+    std::fs::create_dir(c.path("z")).unwrap();
+    let base = c.path("z").join("w49.tar.zst");
+    let key = c.path("low.key");
+    let run = c.run(&[
+        "mirror",
+        "serialize",
+        "--compression",
+        "zstd",
+        "--sign",
+        s(&key),
+        "--volume-size",
+        "1MiB",
+        "--parity",
+        "1",
+        &c.index,
+        s(&base),
+    ]);
+    run.expect_code(0);
+    let verify = c.run(&["mirror", "verify", "--key", s(&c.path("low.pub")), s(&c.path("z"))]);
+    verify.expect_code(0);
+    assert!(verify.stdout.contains("zstd tar") && verify.stdout.contains("a good signature by key"), "{}", verify.stdout);
+    let policy = format!("{}deliveries:\n  requireSigned: true\n  trustedKeys: [low.pub]\n", c.config);
+    std::fs::remove_file(c.path("z").join("w49.tar.zst.002")).unwrap();
+    let loaded = ferry(&c.home, &policy, &["mirror", "deserialize", s(&c.path("z")), &format!("{}/in/w49:signed", c.high.addr())]);
+    loaded.expect_code(0);
+    assert!(c.tagged("signed").is_some());
+}
