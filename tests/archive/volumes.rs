@@ -269,3 +269,38 @@ fn compressed_and_signed_deliveries_go_into_sets_too() {
     loaded.expect_code(0);
     assert!(c.tagged("signed").is_some());
 }
+
+#[test]
+fn a_serialize_that_died_resumes_from_its_first_unfinished_volume() {
+    use ferry_testkit::{Fault, FaultProxy, Rule};
+    let reg = Registry::start();
+    let img = images::big_image(&reg.pusher(), "low/big", "v1", &[3 * MIB, MIB, 2 * MIB], 75);
+    let home = TestHome::new();
+    // The last layer's bodies come short: serialize gives up on it after writing the others.
+    let last = img.layers[2].digest.to_string();
+    let proxy = FaultProxy::start(reg.addr(), vec![Rule::always("GET", &format!("/blobs/{last}"), Fault::ShortBody(100_000))]);
+    let image = format!("{}/low/big:v1", proxy.addr());
+    let config = ferry_tests::config_for_addrs(&[proxy.addr()]);
+    std::fs::create_dir(home.path().join("set")).unwrap();
+    let base = home.path().join("set").join("big.tar");
+    let args = ["mirror", "serialize", "--volume-size", "1MiB", "--parity", "1", &image, s(&base)];
+    let died = ferry(&home, &config, &args);
+    died.expect_code(1);
+    assert!(proxy.count("GET", &format!("/blobs/{last}")) >= 3, "the fault fired");
+    assert!(died.stderr.contains("to continue: run the same command again"), "{}", died.stderr);
+    assert!(ferry_volumes::is_volume(&base.with_extension("tar.001")), "whole volumes carry a provisional header");
+
+    // The same command once the registry answers: the whole volumes are kept.
+    let healed = FaultProxy::start(reg.addr(), vec![]);
+    let config = ferry_tests::config_for_addrs(&[healed.addr()]);
+    let image = format!("{}/low/big:v1", healed.addr());
+    let args = ["mirror", "serialize", "--volume-size", "1MiB", "--parity", "1", &image, s(&base)];
+    let resumed = ferry(&home, &config, &args);
+    resumed.expect_code(0);
+    assert!(resumed.stdout.contains("whole volumes of an interrupted run are kept"), "{}", resumed.stdout);
+    let plain = home.path().join("plain.tar");
+    ferry(&home, &config, &["mirror", "serialize", &image, s(&plain)]).expect_code(0);
+    let joined = home.path().join("joined.tar");
+    ferry(&home, &config, &["mirror", "join", s(&home.path().join("set")), "-o", s(&joined)]).expect_code(0);
+    assert_eq!(std::fs::read(&joined).unwrap(), std::fs::read(&plain).unwrap());
+}

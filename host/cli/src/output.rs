@@ -277,6 +277,9 @@ impl Output {
                 format!("{name}: {artifact} ({digest}) was sent in {sync_name}; skipped")
             }
             Event::BatchWritten { sync_name } => format!("Wrote {sync_name}"),
+            Event::SetResumed { base, volumes } => {
+                format!("{}: {volumes} whole volumes of an interrupted run are kept where the archive matches them", base.display())
+            }
             Event::Recorded { location, id } => format!("Recorded {location} in the delivery catalog as {id}"),
             Event::BlobResent { digest, size, reason } => format!("Sending again {digest} ({}): {reason}", bytes(*size)),
             Event::NotRecorded { location, reason } => {

@@ -115,6 +115,14 @@ pub enum Event {
         /// Where it was sent and why it goes again.
         reason: String,
     },
+    /// serialize `--volume-size`: an interrupted run of the same set left whole volumes,
+    /// kept as long as the stream matches them.
+    SetResumed {
+        /// `DEST`.
+        base: std::path::PathBuf,
+        /// Whole data volumes found.
+        volumes: usize,
+    },
     /// serialize, archive, batch-serialize: an archive written is recorded in the delivery
     /// catalog.
     Recorded {

@@ -718,11 +718,23 @@ async fn serialize_set(
         _ => return Err(Error::Destination(DestinationProblem::SetNeedsFile(dest.to_string()))),
     };
     let volumes = |source| Error::Volumes { what: format!("media set {}", base.display()), source };
-    clear_stale_volumes(&base, overwrite)?;
-    let mut run = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut run);
-    let set = ferry_volumes::SetId { root: root_bytes(&root.digest), run };
-    let writer = ferry_volumes::SetWriter::create(&base, spec, set).map_err(volumes)?;
+    let root_raw = root_bytes(&root.digest);
+    // An interrupted run of this set: its whole volumes are kept where the stream matches.
+    let resumable = ferry_volumes::SetWriter::resumable(&base, spec, root_raw);
+    let keep = resumable.as_ref().map_or(0, ferry_volumes::Resumable::volumes);
+    clear_stale_volumes(&base, overwrite, keep)?;
+    let writer = match resumable {
+        Some(r) => {
+            events(&Event::SetResumed { base: base.clone(), volumes: keep });
+            ferry_volumes::SetWriter::resume(&base, spec, root_raw, r)
+        }
+        None => {
+            let mut run = [0u8; 16];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut run);
+            ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_raw, run })
+        }
+    }
+    .map_err(volumes)?;
     let shared = ferry_volumes::SharedSet::new(writer);
     let out = BlockWriter::new(shared.clone(), geometry);
     let (mut outcome, out) = serialize(src, root, out, options, events).await?;
@@ -736,6 +748,14 @@ async fn serialize_set(
     Ok(outcome)
 }
 
+/// A volume whose writing was cut short: its header block is still the zeros ferry writes
+/// first.
+fn unfinished_volume(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileExt as _;
+    let mut head = [1u8; ferry_volumes::HEADER_BYTES];
+    std::fs::File::open(path).is_ok_and(|f| f.read_exact_at(&mut head, 0).is_ok()) && head.iter().all(|b| *b == 0)
+}
+
 /// The root's sha256 as the volume header holds it (the sha256 of the digest's text for
 /// another algorithm).
 fn root_bytes(digest: &Digest) -> [u8; 32] {
@@ -747,10 +767,10 @@ fn root_bytes(digest: &Digest) -> [u8; 32] {
     out
 }
 
-/// Removes the volumes of an earlier set at `base` (`DEST.001`, `DEST.p01`, …), so a
-/// directory read finds only the new set; a file of such a name that is not a volume is
-/// refused unless `overwrite` allows anything.
-fn clear_stale_volumes(base: &std::path::Path, overwrite: Overwrite) -> Result<(), Error> {
+/// Removes the volumes of an earlier set at `base` (`DEST.001`, `DEST.p01`, …), but for the
+/// first `keep` data volumes, so a directory read finds only the new set; a file of such a
+/// name that is not a volume is refused unless `overwrite` allows anything.
+fn clear_stale_volumes(base: &std::path::Path, overwrite: Overwrite, keep: usize) -> Result<(), Error> {
     let (Some(dir), Some(name)) = (base.parent(), base.file_name()) else { return Ok(()) };
     let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
     let prefix = format!("{}.", name.to_string_lossy());
@@ -762,8 +782,11 @@ fn clear_stale_volumes(base: &std::path::Path, overwrite: Overwrite) -> Result<(
         if numbered.is_empty() || !numbered.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
+        if !suffix.starts_with('p') && numbered.parse::<usize>().is_ok_and(|i| i >= 1 && i <= keep) {
+            continue;
+        }
         let path = entry.path();
-        if ferry_volumes::is_volume(&path) || overwrite == Overwrite::Any {
+        if ferry_volumes::is_volume(&path) || unfinished_volume(&path) || overwrite == Overwrite::Any {
             std::fs::remove_file(&path).map_err(|source| Error::Output { what: format!("removing {}", path.display()), source })?;
         } else {
             return Err(Error::Destination(DestinationProblem::NotAnArchive(path)));

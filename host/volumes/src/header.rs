@@ -9,7 +9,7 @@
 //! | 10 | 1 | kind: 0 data, 1 parity |
 //! | 11 | 1 | reserved (0) |
 //! | 12 | 4 | index within its kind, from 1 |
-//! | 16 | 4 | data volumes in the set |
+//! | 16 | 4 | data volumes in the set (0 until the set is finished) |
 //! | 20 | 4 | parity volumes in the set |
 //! | 24 | 8 | the size limit each volume was cut to (header and trailer included) |
 //! | 32 | 8 | this volume's payload length |
@@ -168,6 +168,8 @@ impl Header {
             set: SetId { root, run },
         };
         let count = match kind {
+            // A provisional data volume: its set's count is not known yet.
+            Kind::Data if h.data_count == 0 => MAX_VOLUMES,
             Kind::Data => h.data_count,
             Kind::Parity => h.parity_count,
         };
@@ -178,14 +180,19 @@ impl Header {
             return Err(HeaderError::Inconsistent("stripe size"));
         }
         // The coder's limits, which also bound what a reader lists for a forged header.
-        if h.data_count == 0 || h.data_count > MAX_VOLUMES || h.parity_count > MAX_VOLUMES {
+        if (h.data_count == 0 && (kind == Kind::Parity || h.stream != 0)) || h.data_count > MAX_VOLUMES || h.parity_count > MAX_VOLUMES {
             return Err(HeaderError::Inconsistent("volume counts"));
         }
         let capacity = payload_capacity(h.volume_size, h.stripe);
-        if capacity == 0 || h.payload > capacity || h.stream > capacity.saturating_mul(u64::from(h.data_count)) {
+        if capacity == 0 || h.payload > capacity || h.stream > capacity.saturating_mul(u64::from(h.data_count.max(1))) {
             return Err(HeaderError::Inconsistent("lengths"));
         }
         Ok(h)
+    }
+
+    /// A data volume of a set whose writing has not finished (its count is 0 until then).
+    pub fn is_provisional(&self) -> bool {
+        self.data_count == 0
     }
 
     /// Stripes in this volume's payload.

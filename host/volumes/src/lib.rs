@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use header::{HEADER_BYTES, Header, HeaderError, Kind, SetId};
 pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey};
-pub use writer::{SetSpec, SetWriter, SetWritten, SharedSet};
+pub use writer::{Resumable, SetSpec, SetWriter, SetWritten, SharedSet};
 
 /// Why a set cannot be written, read or rebuilt.
 #[derive(Debug, thiserror::Error)]

@@ -113,6 +113,11 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     let mut reports = Vec::new();
     for path in files.iter().cloned() {
         match read_header(&path) {
+            Ok((_, h)) if h.is_provisional() => reports.push(VolumeReport {
+                path,
+                slot: None,
+                condition: Condition::Unreadable("a volume of a set whose writing did not finish".to_owned()),
+            }),
             Ok((file, h)) => headers.push((path, file, h)),
             Err(why) => reports.push(VolumeReport { path, slot: None, condition: Condition::Unreadable(why) }),
         }

@@ -63,6 +63,37 @@ pub struct SetWriter {
     /// Each closed data volume: path, payload, trailer CRC.
     closed: Vec<(PathBuf, u64, u32)>,
     stream: u64,
+    /// Whole volumes an interrupted run left, checked against the stream before they are
+    /// kept (see [`SetWriter::resume`]).
+    kept: Vec<Kept>,
+    /// The stripe of the stream being compared with a kept volume, and where it starts.
+    pending: Vec<u8>,
+    kept_offset: u64,
+}
+
+/// A whole data volume of an interrupted run of the same set.
+#[derive(Clone, Debug)]
+pub struct Kept {
+    path: PathBuf,
+    payload: u64,
+    crcs: Vec<u32>,
+    trailer_crc: u32,
+}
+
+/// What an interrupted run of a set left to resume from: its run id and its whole data
+/// volumes, in order.
+#[derive(Clone, Debug)]
+pub struct Resumable {
+    /// The interrupted run's id, which the set keeps.
+    pub run: [u8; 16],
+    kept: Vec<Kept>,
+}
+
+impl Resumable {
+    /// Whole data volumes that may be kept.
+    pub fn volumes(&self) -> usize {
+        self.kept.len()
+    }
 }
 
 impl SetWriter {
@@ -75,7 +106,56 @@ impl SetWriter {
             return Err(VolumeError::Spec("at most 255 parity volumes".to_owned()));
         }
         let capacity = payload_capacity(spec.volume_size, spec.stripe());
-        Ok(SetWriter { base: base.to_owned(), spec, set, capacity, current: None, closed: Vec::new(), stream: 0 })
+        Ok(SetWriter {
+            base: base.to_owned(),
+            spec,
+            set,
+            capacity,
+            current: None,
+            closed: Vec::new(),
+            stream: 0,
+            kept: Vec::new(),
+            pending: Vec::new(),
+            kept_offset: 0,
+        })
+    }
+
+    /// The whole data volumes `DEST.001`, … that an interrupted run of the same set (this
+    /// root, volume size and parity) left, each read and checked stripe by stripe; `None`
+    /// when there are none.
+    pub fn resumable(base: &Path, spec: SetSpec, root: [u8; 32]) -> Option<Resumable> {
+        let capacity = payload_capacity(spec.volume_size, spec.stripe());
+        let mut kept = Vec::new();
+        let mut run = None;
+        for index in 1.. {
+            let path = volume_path(base, Kind::Data, index);
+            let Ok(file) = File::open(&path) else { break };
+            let mut b = [0u8; HEADER_BYTES];
+            let Ok(h) = file.read_exact_at(&mut b, 0).ok().map_or(Err(()), |()| Header::decode(&b).map_err(|_| ())) else { break };
+            let same = h.is_provisional()
+                && h.set.root == root
+                && run.is_none_or(|r| r == h.set.run)
+                && h.volume_size == spec.volume_size
+                && h.parity_count == spec.parity
+                && h.stripe == spec.stripe()
+                && h.index == index
+                && h.payload == capacity;
+            let Some(crcs) = same.then(|| whole_volume_crcs(&file, &h)).flatten() else { break };
+            run = Some(h.set.run);
+            kept.push(Kept { path, payload: h.payload, crcs, trailer_crc: h.trailer_crc });
+        }
+        Some(Resumable { run: run?, kept })
+    }
+
+    /// Starts the set again over what `resumable` found: the stream is compared with the
+    /// kept volumes stripe by stripe and not written while it matches; from the first stripe
+    /// that differs (another registry state, another option, a new signature), it is written
+    /// there and on, as a fresh set would be.
+    pub fn resume(base: &Path, spec: SetSpec, root: [u8; 32], resumable: Resumable) -> Result<SetWriter, VolumeError> {
+        let mut w = SetWriter::create(base, spec, SetId { root, run: resumable.run })?;
+        w.kept = resumable.kept;
+        w.kept.reverse();
+        Ok(w)
     }
 
     fn open_next(&mut self) -> io::Result<()> {
@@ -94,8 +174,86 @@ impl SetWriter {
             v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
         }
         let trailer: Vec<u8> = v.crcs.iter().flat_map(|c| c.to_le_bytes()).collect();
-        v.file.write_all_at(&trailer, HEADER_BYTES as u64 + v.payload).map_err(|e| at(&v.path, e))?;
-        self.closed.push((v.path, v.payload, crc32fast::hash(&trailer)));
+        let end = HEADER_BYTES as u64 + v.payload;
+        v.file.write_all_at(&trailer, end).map_err(|e| at(&v.path, e))?;
+        // A volume written over one of an earlier run may have been longer.
+        v.file.set_len(end + trailer.len() as u64).map_err(|e| at(&v.path, e))?;
+        let trailer_crc = crc32fast::hash(&trailer);
+        // Provisional until the set is finished: an interrupted run is resumed from here.
+        let index = self.closed.len() as u32 + 1;
+        let provisional = Header {
+            kind: Kind::Data,
+            index,
+            data_count: 0,
+            parity_count: self.spec.parity,
+            volume_size: self.spec.volume_size,
+            payload: v.payload,
+            stream: 0,
+            stripe: self.spec.stripe(),
+            trailer_crc,
+            set: self.set,
+        };
+        v.file.write_all_at(&provisional.encode(), 0).map_err(|e| at(&v.path, e))?;
+        self.closed.push((v.path, v.payload, trailer_crc));
+        Ok(())
+    }
+
+    /// Compares the stream with the next kept volume; how much of `buf` it took.
+    fn compare(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let stripe = u64::from(self.spec.stripe());
+        let Some(k) = self.kept.last() else { return Ok(0) };
+        let len = (k.payload - self.kept_offset).min(stripe) as usize;
+        let n = buf.len().min(len - self.pending.len());
+        self.pending.extend_from_slice(&buf[..n]);
+        if self.pending.len() < len {
+            return Ok(n);
+        }
+        let s = (self.kept_offset / stripe) as usize;
+        if k.crcs.get(s) != Some(&crc32fast::hash(&self.pending)) {
+            self.diverge()?;
+            return Ok(n);
+        }
+        self.stream += len as u64;
+        self.kept_offset += len as u64;
+        self.pending.clear();
+        if self.kept_offset == k.payload {
+            let k = self.kept.pop().ok_or_else(|| io::Error::other("no kept volume"))?;
+            self.closed.push((k.path, k.payload, k.trailer_crc));
+            self.kept_offset = 0;
+        }
+        Ok(n)
+    }
+
+    /// The stream left the kept volumes: the volume being compared is written from the
+    /// stripe that differs, and the rest are written as new.
+    fn diverge(&mut self) -> io::Result<()> {
+        let Some(k) = self.kept.pop() else { return Ok(()) };
+        self.kept.clear();
+        let stripe = u64::from(self.spec.stripe());
+        let file = std::fs::OpenOptions::new().write(true).open(&k.path).map_err(|e| at(&k.path, e))?;
+        // Its header goes until it is closed again: it is no longer whole.
+        file.write_all_at(&[0u8; HEADER_BYTES], 0).map_err(|e| at(&k.path, e))?;
+        let s = (self.kept_offset / stripe) as usize;
+        let mut v = Open {
+            file,
+            path: k.path,
+            payload: self.kept_offset,
+            crcs: k.crcs[..s].to_vec(),
+            stripe_crc: crc32fast::Hasher::new(),
+            in_stripe: 0,
+        };
+        let pending = std::mem::take(&mut self.pending);
+        v.file.write_all_at(&pending, HEADER_BYTES as u64 + v.payload).map_err(|e| at(&v.path, e))?;
+        v.stripe_crc.update(&pending);
+        v.payload += pending.len() as u64;
+        v.in_stripe = pending.len() as u32;
+        if u64::from(v.in_stripe) == stripe {
+            v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
+            v.in_stripe = 0;
+        }
+        self.stream += pending.len() as u64;
+        self.kept_offset = 0;
+        self.current = Some(v);
         Ok(())
     }
 
@@ -103,6 +261,14 @@ impl SetWriter {
     /// volumes are left to the page cache; a volume cut short by a crash has no header and
     /// is not taken for one.
     pub fn finish(mut self) -> Result<SetWritten, VolumeError> {
+        // A stream that ended inside the kept volumes: what was compared is written.
+        if !self.kept.is_empty() && (self.kept_offset > 0 || !self.pending.is_empty()) {
+            self.diverge().map_err(VolumeError::Io)?;
+        }
+        // Kept volumes the shorter stream never reached are not part of the set.
+        for k in std::mem::take(&mut self.kept) {
+            std::fs::remove_file(&k.path).map_err(|e| VolumeError::Io(at(&k.path, e)))?;
+        }
         if self.current.is_none() && self.closed.is_empty() {
             self.open_next().map_err(VolumeError::Io)?;
         }
@@ -150,6 +316,9 @@ impl Write for SetWriter {
         if buf.is_empty() {
             return Ok(0);
         }
+        if !self.kept.is_empty() {
+            return self.compare(buf);
+        }
         if self.current.as_ref().is_none_or(|v| v.payload == self.capacity) {
             self.close_current()?;
             self.open_next()?;
@@ -174,6 +343,27 @@ impl Write for SetWriter {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The stripe checksums of a whole volume, if its table is intact and every stripe matches.
+fn whole_volume_crcs(file: &File, h: &Header) -> Option<Vec<u32>> {
+    let stripes = h.stripes();
+    let mut table = vec![0u8; (stripes * 4) as usize];
+    file.read_exact_at(&mut table, h.trailer_offset()).ok()?;
+    if crc32fast::hash(&table) != h.trailer_crc {
+        return None;
+    }
+    let crcs: Vec<u32> = table.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let mut buf = vec![0u8; h.stripe as usize];
+    for (s, crc) in crcs.iter().enumerate() {
+        let start = s as u64 * u64::from(h.stripe);
+        let len = (h.payload - start).min(u64::from(h.stripe)) as usize;
+        file.read_exact_at(&mut buf[..len], HEADER_BYTES as u64 + start).ok()?;
+        if crc32fast::hash(&buf[..len]) != *crc {
+            return None;
+        }
+    }
+    Some(crcs)
 }
 
 /// An I/O error naming the volume.

@@ -224,3 +224,65 @@ fn the_fuzz_seed_is_a_whole_one_volume_set() {
     let expected: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
     assert_eq!(joined(&[path]).unwrap(), expected);
 }
+
+mod resume {
+    use super::*;
+    use ferry_volumes::{Condition, SetWriter};
+
+    const ROOT: [u8; 32] = [7; 32];
+
+    /// Writes the first `cut` bytes of `data` and stops without finishing, as a run that died.
+    fn interrupted(base: &Path, data: &[u8], cut: usize) {
+        let mut w = SetWriter::create(base, SetSpec { volume_size: MIB, parity: 1 }, SetId { root: ROOT, run: [3; 16] }).unwrap();
+        w.write_all(&data[..cut]).unwrap();
+        drop(w);
+    }
+
+    fn resumed(base: &Path, data: &[u8]) -> usize {
+        let spec = SetSpec { volume_size: MIB, parity: 1 };
+        let r = SetWriter::resumable(base, spec, ROOT).unwrap();
+        let kept = r.volumes();
+        let mut w = SetWriter::resume(base, spec, ROOT, r).unwrap();
+        for chunk in data.chunks(77_777) {
+            w.write_all(chunk).unwrap();
+        }
+        w.finish().unwrap();
+        kept
+    }
+
+    #[test]
+    fn a_run_that_died_keeps_its_whole_volumes_and_writes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("w.tar");
+        let data = stream((5 * MIB + 3_000) as usize, 21);
+        interrupted(&base, &data, (3 * MIB + 500_000) as usize);
+        // An unfinished set is not read as one.
+        let e = survey(&[dir.path().to_owned()], false).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("no volume of a set"), "{e}");
+        assert_eq!(resumed(&base, &data), 3, "three whole volumes were written before it died");
+        assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), data);
+        let checked = survey(&[dir.path().to_owned()], true).unwrap();
+        assert!(checked.reports.iter().all(|r| r.condition == Condition::Good), "{:?}", checked.reports);
+    }
+
+    #[test]
+    fn a_stream_that_differs_is_written_from_where_it_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("w.tar");
+        let old = stream((4 * MIB) as usize, 22);
+        interrupted(&base, &old, (3 * MIB + 10) as usize);
+        let mut new = old.clone();
+        new[(MIB + 300_000) as usize] ^= 1;
+        new.truncate((2 * MIB + 5) as usize);
+        assert_eq!(resumed(&base, &new), 3);
+        assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), new, "the second volume rewritten from the change, the third gone");
+        assert_eq!(survey(&[dir.path().to_owned()], true).unwrap().data_count, 3);
+        // A stream that is shorter and the same: ends inside a kept volume.
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("w.tar");
+        interrupted(&base, &old, (3 * MIB + 10) as usize);
+        let short = old[..(MIB + 7) as usize].to_vec();
+        resumed(&base, &short);
+        assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), short);
+    }
+}

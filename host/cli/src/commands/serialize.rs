@@ -86,11 +86,18 @@ impl Stopped {
         flags: &SerializeFlags,
         dest: &ArchiveDest,
     ) -> anyhow::Error {
-        if code_for(&self.error) == USAGE || !self.wrote {
+        // A set is written as DEST.001, …: DEST itself is never there.
+        let set_begun = flags.volume_size.is_some() && dest.path().is_some_and(|p| p.with_file_name(set_first_volume(p)).exists());
+        if code_for(&self.error) == USAGE || !(self.wrote || set_begun) {
             return self.error;
         }
         self.error.context(Hint(continuation(recursive, command, existing, flags, dest)))
     }
+}
+
+/// `DEST.001`'s file name.
+fn set_first_volume(dest: &std::path::Path) -> String {
+    format!("{}.001", dest.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
 }
 
 /// `Serialized IMAGE to DEST: …`.
@@ -170,6 +177,11 @@ pub(super) fn continuation(
     flags: &SerializeFlags,
     dest: &ArchiveDest,
 ) -> String {
+    if flags.volume_size.is_some() {
+        return format!(
+            "to continue: run the same command again; the whole volumes {dest}.001, … it wrote are checked and kept where the archive matches them"
+        );
+    }
     let mut cmd: Vec<String> = vec!["ferry".into(), "mirror".into()];
     if recursive {
         cmd.push("-r".into());
