@@ -304,3 +304,23 @@ fn a_serialize_that_died_resumes_from_its_first_unfinished_volume() {
     ferry(&home, &config, &["mirror", "join", s(&home.path().join("set")), "-o", s(&joined)]).expect_code(0);
     assert_eq!(std::fs::read(&joined).unwrap(), std::fs::read(&plain).unwrap());
 }
+
+#[test]
+fn the_checkpoint_ledger_names_the_volume_of_each_record() {
+    let c = Case::new();
+    std::fs::create_dir(c.path("l")).unwrap();
+    let base = c.path("l").join("w49.tar");
+    let ledger = c.path("ledger.jsonl");
+    c.run(&["mirror", "serialize", "--checkpoint", s(&ledger), "--volume-size", "1MiB", &c.index, s(&base)]).expect_code(0);
+    let capacity = ferry_volumes::header::payload_capacity(MIB, 64 << 10);
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let mut volumes = Vec::new();
+    for line in text.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let offset: u64 = record["annotations"]["vnd.act3-ace.data.offset"].as_str().unwrap().parse().unwrap();
+        let volume: u64 = record["annotations"]["vnd.ferry.volume"].as_str().unwrap().parse().unwrap();
+        assert_eq!(volume, (offset - 1) / capacity + 1, "{line}");
+        volumes.push(volume);
+    }
+    assert!(volumes.len() >= 5 && volumes.windows(2).all(|w| w[0] <= w[1]) && volumes.last() == Some(&7), "{volumes:?}");
+}

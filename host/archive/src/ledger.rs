@@ -9,6 +9,8 @@ use ferry_oci::{Descriptor, Digest, gojson};
 
 /// The annotation holding a ledger record's offset.
 pub const OFFSET: &str = "vnd.act3-ace.data.offset";
+/// ferry's annotation holding, in a media set, the data volume the record's entry ends in.
+pub const VOLUME: &str = "vnd.ferry.volume";
 
 /// Appends ledger records.
 pub struct LedgerWriter<W: Write> {
@@ -23,8 +25,17 @@ impl<W: Write> LedgerWriter<W> {
 
     /// Records that `desc` was fully written once the output reached `offset` bytes.
     pub fn record(&mut self, desc: &Descriptor, offset: u64) -> io::Result<()> {
+        self.record_in(desc, offset, None)
+    }
+
+    /// As [`LedgerWriter::record`], in a media set: `volume` is the data volume holding the
+    /// entry's last byte ([`VOLUME`]).
+    pub fn record_in(&mut self, desc: &Descriptor, offset: u64, volume: Option<u32>) -> io::Result<()> {
         let mut line = desc.clone();
         line.annotations.insert(OFFSET.to_owned(), offset.to_string());
+        if let Some(v) = volume {
+            line.annotations.insert(VOLUME.to_owned(), v.to_string());
+        }
         let mut bytes = gojson::to_vec(&line);
         bytes.push(b'\n');
         self.out.write_all(&bytes)?;

@@ -221,7 +221,9 @@ pub async fn serialize<W: Write + Send + 'static>(
     let walk_skip = skip.clone();
     let compression = options.compression.unwrap_or(Compression::None);
     let walk_events = events.clone();
-    let writer = std::thread::spawn(move || write_archive(out, compression, rx, ledger, skip, &events));
+    // In a set, each ledger record names the data volume its entry ends in.
+    let capacity = options.volumes.map(|spec| ferry_volumes::header::payload_capacity(spec.volume_size, spec.stripe()));
+    let writer = std::thread::spawn(move || write_archive(out, compression, rx, (ledger, capacity), skip, &events));
 
     let (plan_tx, plan_rx) = mpsc::channel::<Planned>(PLAN_AHEAD);
     let walk = Walk {
@@ -511,7 +513,7 @@ fn write_archive<W: Write>(
     out: W,
     compression: Compression,
     mut rx: mpsc::Receiver<Entry>,
-    mut ledger: Option<LedgerWriter<std::fs::File>>,
+    (mut ledger, capacity): (Option<LedgerWriter<std::fs::File>>, Option<u64>),
     skip: HashSet<Digest>,
     events: &Events,
 ) -> Result<(u64, W, Vec<WrittenEntry>), Error> {
@@ -526,7 +528,9 @@ fn write_archive<W: Write>(
             Entry::Blob(desc, chunks) => {
                 if let Some(offset) = w.write_blob(&desc, ChannelReader { rx: chunks, current: Bytes::new(), events }).map_err(fail)? {
                     if let Some(l) = ledger.as_mut() {
-                        l.record(&desc, offset).map_err(|e| Error::Output { what: "checkpoint file".to_owned(), source: e })?;
+                        let volume =
+                            capacity.filter(|c| *c > 0).map(|c| u32::try_from(offset.saturating_sub(1) / c + 1).unwrap_or(u32::MAX));
+                        l.record_in(&desc, offset, volume).map_err(|e| Error::Output { what: "checkpoint file".to_owned(), source: e })?;
                     }
                     events(&Event::BlobWritten { digest: desc.digest.clone(), size: desc.size });
                     entries.push((desc.digest.clone(), desc.size, w.last_entry_start()));

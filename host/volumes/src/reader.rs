@@ -129,7 +129,17 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     }
     let Some(set) = counts.iter().max_by_key(|(_, rank)| **rank).map(|(id, _)| *id) else {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        return Err(VolumeError::NoSet(names.join(", ")));
+        // Say why, for the first few files that looked like volumes.
+        let why: Vec<String> = reports
+            .iter()
+            .take(3)
+            .filter_map(|r| match &r.condition {
+                Condition::Unreadable(why) => Some(format!("{}: {why}", r.path.display())),
+                _ => None,
+            })
+            .collect();
+        let why = if why.is_empty() { String::new() } else { format!(" ({})", why.join("; ")) };
+        return Err(VolumeError::NoSet(format!("{}{why}", names.join(", "))));
     };
     // The rest of the set beside the volumes named (volumes of other sets there are not
     // the operator's concern).

@@ -258,7 +258,7 @@ mod resume {
         interrupted(&base, &data, (3 * MIB + 500_000) as usize);
         // An unfinished set is not read as one.
         let e = survey(&[dir.path().to_owned()], false).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("no volume of a set"), "{e}");
+        assert!(e.contains("no volume of a set") && e.contains("a volume of a set whose writing did not finish"), "{e}");
         assert_eq!(resumed(&base, &data), 3, "three whole volumes were written before it died");
         assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), data);
         let checked = survey(&[dir.path().to_owned()], true).unwrap();
