@@ -1,6 +1,6 @@
 //! Media sets: an archive stream cut into volumes that fit the media crossing the gap (DVDs,
 //! USB disks with a size cap, transfer systems with a file-size limit), each self-describing
-//! ([`header`]), with Reed-Solomon parity volumes ([`parity`]) so any `N` lost or damaged
+//! ([`header`]), with Reed-Solomon parity volumes (module `parity`) so any `N` lost or damaged
 //! volumes can be rebuilt. [`writer`] cuts a stream into a set as it is written; [`reader`]
 //! surveys a set (good, damaged, missing, of another set), joins its data volumes back into
 //! the plain archive stream, rebuilding what it must on the fly, and repairs a set.

@@ -1,6 +1,6 @@
 //! Reading a set: which volumes are there and in what condition ([`survey`]), the archive
 //! stream joined from the data volumes with lost or damaged stripes rebuilt from parity as
-//! they are reached ([`JoinedReader`]), and [`repair`] that writes missing volumes back.
+//! they are reached ([`JoinedReader`]), and [`Survey::repair`] that writes missing volumes back.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;

@@ -287,11 +287,8 @@ impl SetWriter {
             trailer_crc,
             set: self.set,
         };
-        for (i, (path, payload, crc)) in self.closed.iter().enumerate() {
-            let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| VolumeError::Io(at(path, e)))?;
-            file.write_all_at(&header(Kind::Data, i as u32 + 1, *payload, *crc).encode(), 0).map_err(|e| VolumeError::Io(at(path, e)))?;
-        }
-        let data: Vec<PathBuf> = self.closed.iter().map(|(p, _, _)| p.clone()).collect();
+        // Parity first, the final headers last: a run that dies before the end leaves whole
+        // data volumes with provisional headers, which the same command resumes from.
         let mut parity_paths = Vec::new();
         if self.spec.parity > 0 {
             let sources: Vec<(File, u64)> = self
@@ -307,6 +304,11 @@ impl SetWriter {
                 parity_paths.push(path);
             }
         }
+        for (i, (path, payload, crc)) in self.closed.iter().enumerate() {
+            let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| VolumeError::Io(at(path, e)))?;
+            file.write_all_at(&header(Kind::Data, i as u32 + 1, *payload, *crc).encode(), 0).map_err(|e| VolumeError::Io(at(path, e)))?;
+        }
+        let data: Vec<PathBuf> = self.closed.iter().map(|(p, _, _)| p.clone()).collect();
         Ok(SetWritten { data, parity: parity_paths, stream: self.stream })
     }
 }
