@@ -187,6 +187,10 @@ impl Header {
         if capacity == 0 || h.payload > capacity || h.stream > capacity.saturating_mul(u64::from(h.data_count.max(1))) {
             return Err(HeaderError::Inconsistent("lengths"));
         }
+        // Every data volume but the last is full, and the last holds something.
+        if h.data_count > 1 && h.stream <= capacity.saturating_mul(u64::from(h.data_count - 1)) {
+            return Err(HeaderError::Inconsistent("lengths"));
+        }
         Ok(h)
     }
 

@@ -156,7 +156,7 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     let template = headers.iter().find(|(_, _, h)| h.set == set).map(|(_, _, h)| h.clone()).ok_or(VolumeError::NoSet(String::new()))?;
     let base = headers.iter().find(|(_, _, h)| h.set == set).map(|(p, _, h)| base_of(p, h.kind)).unwrap_or_default();
     let capacity = payload_capacity(template.volume_size, template.stripe);
-    let last = template.stream.saturating_sub(capacity * u64::from(template.data_count - 1));
+    let last = template.stream.saturating_sub(capacity.saturating_mul(u64::from(template.data_count - 1)));
     let longest = if template.data_count == 1 { last } else { capacity };
     let expected = |kind: Kind, index: u32| match kind {
         Kind::Data if index == template.data_count => last,
@@ -330,7 +330,11 @@ impl Survey {
 
     fn data_payload(&self, index: u32) -> u64 {
         let capacity = payload_capacity(self.template.volume_size, self.stripe());
-        if index == self.data_count { self.stream - capacity * u64::from(self.data_count - 1) } else { capacity }
+        if index == self.data_count {
+            self.stream.saturating_sub(capacity.saturating_mul(u64::from(self.data_count - 1)))
+        } else {
+            capacity
+        }
     }
 
     /// Reads every stripe of a volume; the stripes that do not match.
@@ -439,7 +443,11 @@ impl Survey {
         let stripes = self.longest().div_ceil(u64::from(self.stripe()));
         // Volumes lost whole: missing, or their checksum table damaged.
         let whole: Vec<(Kind, u32)> = self.slots().filter(|slot| self.members.get(slot).is_none_or(|m| m.crcs.is_none())).collect();
-        for s in 0..stripes {
+        // Only these rows can differ: the first, the first past the short last volume, and
+        // every row with a damaged stripe (a header may claim any size: never walk them all).
+        let last_end = self.data_payload(self.data_count).div_ceil(u64::from(self.stripe()));
+        let rows: BTreeSet<u64> = [0, last_end].into_iter().chain(self.bad.values().flatten().copied()).filter(|s| *s < stripes).collect();
+        for s in rows {
             let lost: BTreeSet<(Kind, u32)> = whole
                 .iter()
                 .copied()

@@ -286,3 +286,23 @@ mod resume {
         assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), short);
     }
 }
+
+#[test]
+fn a_forged_header_claiming_a_vast_set_is_answered_at_once() {
+    let seed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/volume_set/one-volume")).unwrap();
+    let mut bytes = seed[1..].to_vec();
+    let mut h = ferry_volumes::Header::decode(&bytes[..512]).unwrap();
+    h.volume_size = 1 << 50;
+    h.data_count = 3;
+    h.parity_count = 1;
+    h.stream = (1 << 50) * 2 + 5;
+    bytes[..512].copy_from_slice(&h.encode());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v.tar.001");
+    std::fs::write(&path, &bytes).unwrap();
+    // Answered from the rows that can differ, not by walking 2^32 stripes.
+    let s = survey(&[path.clone()], true).unwrap();
+    let e = s.rebuildable().unwrap_err().to_string();
+    assert!(e.contains("v.tar.002") && e.contains("v.tar.003"), "{e}");
+    assert!(joined(&[path]).is_err());
+}
