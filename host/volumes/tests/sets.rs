@@ -301,7 +301,7 @@ fn a_forged_header_claiming_a_vast_set_is_answered_at_once() {
     let path = dir.path().join("v.tar.001");
     std::fs::write(&path, &bytes).unwrap();
     // Answered from the rows that can differ, not by walking 2^32 stripes.
-    let s = survey(&[path.clone()], true).unwrap();
+    let s = survey(std::slice::from_ref(&path), true).unwrap();
     let e = s.rebuildable().unwrap_err().to_string();
     assert!(e.contains("v.tar.002") && e.contains("v.tar.003"), "{e}");
     assert!(joined(&[path]).is_err());
