@@ -228,7 +228,10 @@ impl SetWriter {
     /// stripe that differs, and the rest are written as new.
     fn diverge(&mut self) -> io::Result<()> {
         let Some(k) = self.kept.pop() else { return Ok(()) };
-        self.kept.clear();
+        // The interrupted run's later volumes hold a stream that is no longer this one.
+        for stale in self.kept.drain(..) {
+            std::fs::remove_file(&stale.path).map_err(|e| at(&stale.path, e))?;
+        }
         let stripe = u64::from(self.spec.stripe());
         let file = std::fs::OpenOptions::new().write(true).open(&k.path).map_err(|e| at(&k.path, e))?;
         // Its header goes until it is closed again: it is no longer whole.

@@ -277,6 +277,20 @@ mod resume {
         assert_eq!(resumed(&base, &new), 3);
         assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), new, "the second volume rewritten from the change, the third gone");
         assert_eq!(survey(&[dir.path().to_owned()], true).unwrap().data_count, 3);
+        // A stream that differs in the first volume and ends in the second: the interrupted
+        // run's third volume goes, so the directory holds one finished set.
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("w.tar");
+        interrupted(&base, &old, (3 * MIB + 10) as usize);
+        let mut early = old[..(MIB + MIB / 2) as usize].to_vec();
+        early[1_000] ^= 1;
+        resumed(&base, &early);
+        assert!(!volume_path(&base, Kind::Data, 3).exists());
+        let checked = survey(&[dir.path().to_owned()], true).unwrap();
+        assert!(checked.reports.iter().all(|r| r.condition == Condition::Good), "{:?}", checked.reports);
+        let mut out = Vec::new();
+        checked.reader().read_to_end(&mut out).unwrap();
+        assert_eq!(out, early);
         // A stream that is shorter and the same: ends inside a kept volume.
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path().join("w.tar");
