@@ -396,12 +396,8 @@ pub(crate) struct BatchSerializeArgs {
     pub(crate) sign: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) catalog: CatalogFlags,
-    /// Write each archive as a media set: NNNNNN-NAME.tar.001, … of at most SIZE bytes each
-    #[arg(long = "volume-size", value_name = "SIZE", value_parser = parse_size)]
-    pub(crate) volume_size: Option<u64>,
-    /// With --volume-size, N parity volumes per archive (NNNNNN-NAME.tar.p01, …)
-    #[arg(long, value_name = "N", default_value_t = 0, requires = "volume_size")]
-    pub(crate) parity: u32,
+    #[command(flatten)]
+    pub(crate) volumes: VolumeFlags,
 }
 
 #[derive(Args, Debug)]
@@ -711,14 +707,28 @@ pub(crate) struct SerializeFlags {
     pub(crate) sign: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) catalog: CatalogFlags,
-    /// Write a media set: volumes DEST.001, DEST.002, … of at most SIZE bytes each (e.g. 4480M for a DVD, 100MiB), each with a header naming its set
+    #[command(flatten)]
+    pub(crate) volumes: VolumeFlags,
+    #[command(flatten)]
+    pub(crate) block: BlockFlags,
+}
+
+/// `--volume-size` and `--parity`; shared by `serialize`, `archive` and `batch-serialize`.
+#[derive(Args, Debug, Clone)]
+pub(crate) struct VolumeFlags {
+    /// Write a media set: volumes DEST.001, DEST.002, … (batch-serialize: NNNNNN-NAME.tar.001, …) of at most SIZE bytes each (e.g. 4480M for a DVD, 100MiB), each with a header naming its set
     #[arg(long = "volume-size", value_name = "SIZE", value_parser = parse_size)]
     pub(crate) volume_size: Option<u64>,
     /// With --volume-size, N parity volumes DEST.p01, …: any N lost or damaged volumes of the set can be rebuilt
     #[arg(long, value_name = "N", default_value_t = 0, requires = "volume_size")]
     pub(crate) parity: u32,
-    #[command(flatten)]
-    pub(crate) block: BlockFlags,
+}
+
+impl VolumeFlags {
+    /// The set the flags ask for, if any.
+    pub(crate) fn spec(&self) -> Option<ferry_volumes::SetSpec> {
+        self.volume_size.map(|volume_size| ferry_volumes::SetSpec { volume_size, parity: self.parity })
+    }
 }
 
 #[derive(Args, Debug)]

@@ -222,7 +222,7 @@ pub async fn serialize<W: Write + Send + 'static>(
     let compression = options.compression.unwrap_or(Compression::None);
     let walk_events = events.clone();
     // In a set, each ledger record names the data volume its entry ends in.
-    let capacity = options.volumes.map(|spec| ferry_volumes::header::payload_capacity(spec.volume_size, spec.stripe()));
+    let capacity = options.volumes.map(|spec| spec.capacity());
     let writer = std::thread::spawn(move || write_archive(out, compression, rx, (ledger, capacity), skip, &events));
 
     let (plan_tx, plan_rx) = mpsc::channel::<Planned>(PLAN_AHEAD);
@@ -752,14 +752,6 @@ async fn serialize_set(
     Ok(outcome)
 }
 
-/// A volume whose writing was cut short: its header block is still the zeros ferry writes
-/// first.
-fn unfinished_volume(path: &std::path::Path) -> bool {
-    use std::os::unix::fs::FileExt as _;
-    let mut head = [1u8; ferry_volumes::HEADER_BYTES];
-    std::fs::File::open(path).is_ok_and(|f| f.read_exact_at(&mut head, 0).is_ok()) && head.iter().all(|b| *b == 0)
-}
-
 /// The root's sha256 as the volume header holds it (the sha256 of the digest's text for
 /// another algorithm).
 fn root_bytes(digest: &Digest) -> [u8; 32] {
@@ -777,20 +769,16 @@ fn root_bytes(digest: &Digest) -> [u8; 32] {
 fn clear_stale_volumes(base: &std::path::Path, overwrite: Overwrite, keep: usize) -> Result<(), Error> {
     let (Some(dir), Some(name)) = (base.parent(), base.file_name()) else { return Ok(()) };
     let dir = if dir.as_os_str().is_empty() { std::path::Path::new(".") } else { dir };
-    let prefix = format!("{}.", name.to_string_lossy());
+    let name = name.to_string_lossy();
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
-        let Some(suffix) = file.strip_prefix(&prefix) else { continue };
-        let numbered = suffix.strip_prefix('p').unwrap_or(suffix);
-        if numbered.is_empty() || !numbered.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        if !suffix.starts_with('p') && numbered.parse::<usize>().is_ok_and(|i| i >= 1 && i <= keep) {
-            continue;
+        match ferry_volumes::split_volume_name(&file) {
+            Some((b, kind, i)) if b == name && !(kind == ferry_volumes::Kind::Data && (1..=keep).contains(&(i as usize))) => {}
+            _ => continue,
         }
         let path = entry.path();
-        if ferry_volumes::is_volume(&path) || unfinished_volume(&path) || overwrite == Overwrite::Any {
+        if ferry_volumes::is_volume(&path) || ferry_volumes::is_unfinished(&path) || overwrite == Overwrite::Any {
             std::fs::remove_file(&path).map_err(|source| Error::Output { what: format!("removing {}", path.display()), source })?;
         } else {
             return Err(Error::Destination(DestinationProblem::NotAnArchive(path)));

@@ -8,13 +8,13 @@
 //! Without their headers and trailers, the data volumes joined are exactly the stream that
 //! serialize writes without `--volume-size`.
 
+mod files;
 pub mod header;
 mod parity;
 pub mod reader;
 pub mod writer;
 
-use std::path::{Path, PathBuf};
-
+pub use files::{is_unfinished, is_volume, split_volume_name, volume_path};
 pub use header::{HEADER_BYTES, Header, HeaderError, Kind, SetId};
 pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey};
 pub use writer::{Resumable, SetSpec, SetWriter, SetWritten, SharedSet};
@@ -54,22 +54,4 @@ impl VolumeError {
     pub fn is_bad_input(&self) -> bool {
         matches!(self, VolumeError::Spec(_) | VolumeError::NoSet(_) | VolumeError::Unrecoverable(_) | VolumeError::Foreign { .. })
     }
-}
-
-/// `DEST.001` for data volume 1, `DEST.p01` for parity volume 1.
-pub fn volume_path(base: &Path, kind: Kind, index: u32) -> PathBuf {
-    let mut name = base.as_os_str().to_owned();
-    name.push(match kind {
-        Kind::Data => format!(".{index:03}"),
-        Kind::Parity => format!(".p{index:02}"),
-    });
-    PathBuf::from(name)
-}
-
-/// Whether the file at `path` starts with a volume header's magic.
-pub fn is_volume(path: &Path) -> bool {
-    use std::os::unix::fs::FileExt as _;
-    let Ok(file) = std::fs::File::open(path) else { return false };
-    let mut magic = [0u8; 8];
-    file.read_exact_at(&mut magic, 0).is_ok() && &magic == header::MAGIC
 }

@@ -7,9 +7,9 @@ use std::fs::File;
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 
+use crate::VolumeError;
+use crate::files::{at, volume_path, write_table};
 use crate::header::{HEADER_BYTES, Kind};
-use crate::writer::at;
-use crate::{VolumeError, volume_path};
 
 /// The length of stripe `s`'s shards, for data volumes whose longest payload is `longest`:
 /// the stripe's bytes rounded up to 64 (the coder's unit).
@@ -70,9 +70,8 @@ pub(crate) fn write_parity(
     let payload: u64 = (0..stripes).map(|s| shard_len(longest, stripe, s) as u64).sum();
     let mut done = Vec::new();
     for (j, (path, file)) in outputs.into_iter().enumerate() {
-        let trailer: Vec<u8> = crcs.iter().flat_map(|row| row[j].to_le_bytes()).collect();
-        file.write_all_at(&trailer, HEADER_BYTES as u64 + payload).map_err(|e| VolumeError::Io(at(&path, e)))?;
-        done.push((path, payload, crc32fast::hash(&trailer)));
+        let table_crc = write_table(&file, &path, payload, crcs.iter().map(|row| row[j]))?;
+        done.push((path, payload, table_crc));
     }
     Ok(done)
 }

@@ -9,10 +9,10 @@ use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::VolumeError;
+use crate::files::{at, read_header, read_table, split_volume_name, volume_path, write_table};
 use crate::header::{HEADER_BYTES, Header, Kind, SetId, payload_capacity};
 use crate::parity::{rebuild, shard_len, stripe_range};
-use crate::writer::at;
-use crate::{VolumeError, volume_path};
 
 /// A volume's condition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,7 +154,7 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
         }
     }
     let template = headers.iter().find(|(_, _, h)| h.set == set).map(|(_, _, h)| h.clone()).ok_or(VolumeError::NoSet(String::new()))?;
-    let base = headers.iter().find(|(_, _, h)| h.set == set).map(|(p, _, h)| base_of(p, h.kind)).unwrap_or_default();
+    let base = headers.iter().find(|(_, _, h)| h.set == set).map(|(p, _, _)| base_of(p)).unwrap_or_default();
     let capacity = payload_capacity(template.volume_size, template.stripe);
     let last = template.stream.saturating_sub(capacity.saturating_mul(u64::from(template.data_count - 1)));
     let longest = if template.data_count == 1 { last } else { capacity };
@@ -189,15 +189,8 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
             });
             continue;
         }
-        let stripes = h.stripes();
-        // A table the file cannot hold is not read (nor allocated): the volume is damaged.
-        let fits = file.metadata().is_ok_and(|m| m.len() >= h.trailer_offset().saturating_add(stripes * 4));
-        let crcs = fits.then(|| vec![0u8; (stripes * 4) as usize]).and_then(|mut table| {
-            file.read_exact_at(&mut table, h.trailer_offset())
-                .ok()
-                .filter(|()| crc32fast::hash(&table) == h.trailer_crc)
-                .map(|()| table.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-        });
+        // No table (damaged, or more than the file holds): the volume is lost whole.
+        let crcs = read_table(&file, &h);
         members.insert(slot, Member { path, file, payload: h.payload, crcs });
     }
     let mut survey = Survey {
@@ -237,15 +230,6 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     Ok(survey)
 }
 
-/// A volume's file and header, or why it has none.
-fn read_header(path: &Path) -> Result<(File, Header), String> {
-    let file = File::open(path).map_err(|e| e.to_string())?;
-    let mut b = [0u8; HEADER_BYTES];
-    file.read_exact_at(&mut b, 0).map_err(|e| e.to_string())?;
-    let h = Header::decode(&b).map_err(|e| e.to_string())?;
-    Ok((file, h))
-}
-
 /// `paths` and, beside each volume file among them, the other files of its set's naming
 /// (`DEST.001` brings `DEST.002`, …, `DEST.p01`, … from the same directory).
 fn with_siblings(paths: &[PathBuf]) -> Vec<PathBuf> {
@@ -254,24 +238,15 @@ fn with_siblings(paths: &[PathBuf]) -> Vec<PathBuf> {
         if !p.is_file() || !crate::is_volume(p) {
             continue;
         }
-        let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else { continue };
+        let Some((dir, name)) = p.parent().zip(p.file_name()) else { continue };
         let name = name.to_string_lossy();
-        let Some(dot) = name.rfind('.') else { continue };
-        let prefix = &name[..=dot];
+        let Some((base, _, _)) = split_volume_name(&name) else { continue };
         let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
         let Ok(entries) = std::fs::read_dir(dir) else { continue };
         let mut found: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
-            .filter(|f| {
-                f.file_name().is_some_and(|n| {
-                    let n = n.to_string_lossy();
-                    n.strip_prefix(prefix).is_some_and(|rest| {
-                        let digits = rest.strip_prefix('p').unwrap_or(rest);
-                        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-                    })
-                })
-            })
+            .filter(|f| f.file_name().is_some_and(|n| split_volume_name(&n.to_string_lossy()).is_some_and(|(b, _, _)| b == base)))
             .filter(|f| !out.contains(f) && crate::is_volume(f))
             .collect();
         found.sort();
@@ -280,14 +255,14 @@ fn with_siblings(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// `DEST` from `DEST.003` or `DEST.p01`.
-fn base_of(path: &Path, kind: Kind) -> PathBuf {
+/// `DEST` from `DEST.003` or `DEST.p01` (a renamed volume gives its whole path).
+fn base_of(path: &Path) -> PathBuf {
     let text = path.as_os_str().to_string_lossy();
-    let cut = match kind {
-        Kind::Data => text.rfind('.'),
-        Kind::Parity => text.rfind(".p"),
-    };
-    PathBuf::from(cut.map_or(text.as_ref(), |i| &text[..i]))
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    match split_volume_name(&name) {
+        Some((base, _, _)) => PathBuf::from(&text[..text.len() - name.len() + base.len()]),
+        None => PathBuf::from(text.as_ref()),
+    }
 }
 
 /// A parity volume's payload: one shard per stripe of the longest data volume.
@@ -507,9 +482,8 @@ impl Survey {
                 payload += bytes.len() as u64;
                 crcs.push(crc32fast::hash(&bytes));
             }
-            let trailer: Vec<u8> = crcs.iter().flat_map(|c| c.to_le_bytes()).collect();
-            file.write_all_at(&trailer, HEADER_BYTES as u64 + payload).map_err(|e| VolumeError::Io(at(&path, e)))?;
-            let header = Header { kind: slot.0, index: slot.1, payload, trailer_crc: crc32fast::hash(&trailer), ..self.template.clone() };
+            let trailer_crc = write_table(&file, &path, payload, crcs)?;
+            let header = Header { kind: slot.0, index: slot.1, payload, trailer_crc, ..self.template.clone() };
             file.write_all_at(&header.encode(), 0).map_err(|e| VolumeError::Io(at(&path, e)))?;
             file.sync_all().map_err(|e| VolumeError::Io(at(&path, e)))?;
             written.push(path);

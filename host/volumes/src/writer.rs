@@ -9,9 +9,10 @@ use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::VolumeError;
+use crate::files::{at, read_header, read_table, volume_path, write_table};
 use crate::header::{HEADER_BYTES, Header, Kind, SetId, payload_capacity};
 use crate::parity;
-use crate::{VolumeError, volume_path};
 
 /// The smallest volume ferry cuts: a header, a stripe and its checksum.
 pub const MIN_VOLUME: u64 = 1 << 20;
@@ -29,6 +30,11 @@ impl SetSpec {
     /// The stripe size: 256 KiB, or 64 KiB for volumes under 16 MiB.
     pub fn stripe(&self) -> u32 {
         if self.volume_size >= 16 << 20 { 256 << 10 } else { 64 << 10 }
+    }
+
+    /// The payload bytes of every data volume but the last.
+    pub fn capacity(&self) -> u64 {
+        payload_capacity(self.volume_size, self.stripe())
     }
 }
 
@@ -51,6 +57,22 @@ struct Open {
     crcs: Vec<u32>,
     stripe_crc: crc32fast::Hasher,
     in_stripe: u32,
+}
+
+impl Open {
+    /// Appends `bytes` (no more than the rest of the current stripe) to the payload,
+    /// closing the stripe's checksum when it is whole.
+    fn append(&mut self, bytes: &[u8], stripe: u32) -> io::Result<()> {
+        self.file.write_all_at(bytes, HEADER_BYTES as u64 + self.payload).map_err(|e| at(&self.path, e))?;
+        self.stripe_crc.update(bytes);
+        self.payload += bytes.len() as u64;
+        self.in_stripe += bytes.len() as u32;
+        if self.in_stripe == stripe {
+            self.crcs.push(std::mem::take(&mut self.stripe_crc).finalize());
+            self.in_stripe = 0;
+        }
+        Ok(())
+    }
 }
 
 /// Writes the archive stream into a set of volumes beside `base`.
@@ -105,7 +127,7 @@ impl SetWriter {
         if spec.parity > 255 {
             return Err(VolumeError::Spec("at most 255 parity volumes".to_owned()));
         }
-        let capacity = payload_capacity(spec.volume_size, spec.stripe());
+        let capacity = spec.capacity();
         Ok(SetWriter {
             base: base.to_owned(),
             spec,
@@ -124,14 +146,12 @@ impl SetWriter {
     /// root, volume size and parity) left, each read and checked stripe by stripe; `None`
     /// when there are none.
     pub fn resumable(base: &Path, spec: SetSpec, root: [u8; 32]) -> Option<Resumable> {
-        let capacity = payload_capacity(spec.volume_size, spec.stripe());
+        let capacity = spec.capacity();
         let mut kept = Vec::new();
         let mut run = None;
         for index in 1.. {
             let path = volume_path(base, Kind::Data, index);
-            let Ok(file) = File::open(&path) else { break };
-            let mut b = [0u8; HEADER_BYTES];
-            let Ok(h) = file.read_exact_at(&mut b, 0).ok().map_or(Err(()), |()| Header::decode(&b).map_err(|_| ())) else { break };
+            let Ok((file, h)) = read_header(&path) else { break };
             let same = h.is_provisional()
                 && h.set.root == root
                 && run.is_none_or(|r| r == h.set.run)
@@ -173,12 +193,9 @@ impl SetWriter {
         if v.in_stripe > 0 {
             v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
         }
-        let trailer: Vec<u8> = v.crcs.iter().flat_map(|c| c.to_le_bytes()).collect();
-        let end = HEADER_BYTES as u64 + v.payload;
-        v.file.write_all_at(&trailer, end).map_err(|e| at(&v.path, e))?;
+        let trailer_crc = write_table(&v.file, &v.path, v.payload, v.crcs.iter().copied())?;
         // A volume written over one of an earlier run may have been longer.
-        v.file.set_len(end + trailer.len() as u64).map_err(|e| at(&v.path, e))?;
-        let trailer_crc = crc32fast::hash(&trailer);
+        v.file.set_len(HEADER_BYTES as u64 + v.payload + 4 * v.crcs.len() as u64).map_err(|e| at(&v.path, e))?;
         // Provisional until the set is finished: an interrupted run is resumed from here.
         let index = self.closed.len() as u32 + 1;
         let provisional = Header {
@@ -232,11 +249,11 @@ impl SetWriter {
         for stale in self.kept.drain(..) {
             std::fs::remove_file(&stale.path).map_err(|e| at(&stale.path, e))?;
         }
-        let stripe = u64::from(self.spec.stripe());
+        let stripe = self.spec.stripe();
         let file = std::fs::OpenOptions::new().write(true).open(&k.path).map_err(|e| at(&k.path, e))?;
         // Its header goes until it is closed again: it is no longer whole.
         file.write_all_at(&[0u8; HEADER_BYTES], 0).map_err(|e| at(&k.path, e))?;
-        let s = (self.kept_offset / stripe) as usize;
+        let s = (self.kept_offset / u64::from(stripe)) as usize;
         let mut v = Open {
             file,
             path: k.path,
@@ -246,14 +263,7 @@ impl SetWriter {
             in_stripe: 0,
         };
         let pending = std::mem::take(&mut self.pending);
-        v.file.write_all_at(&pending, HEADER_BYTES as u64 + v.payload).map_err(|e| at(&v.path, e))?;
-        v.stripe_crc.update(&pending);
-        v.payload += pending.len() as u64;
-        v.in_stripe = pending.len() as u32;
-        if u64::from(v.in_stripe) == stripe {
-            v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
-            v.in_stripe = 0;
-        }
+        v.append(&pending, stripe)?;
         self.stream += pending.len() as u64;
         self.kept_offset = 0;
         self.current = Some(v);
@@ -333,14 +343,7 @@ impl Write for SetWriter {
         let v = self.current.as_mut().ok_or_else(|| io::Error::other("no open volume"))?;
         // Up to the end of the volume and of the stripe, so each stripe's CRC is its own.
         let n = buf.len().min((capacity - v.payload) as usize).min((stripe - v.in_stripe) as usize);
-        v.file.write_all_at(&buf[..n], HEADER_BYTES as u64 + v.payload).map_err(|e| at(&v.path, e))?;
-        v.stripe_crc.update(&buf[..n]);
-        v.payload += n as u64;
-        v.in_stripe += n as u32;
-        if v.in_stripe == stripe {
-            v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
-            v.in_stripe = 0;
-        }
+        v.append(&buf[..n], stripe)?;
         self.stream += n as u64;
         Ok(n)
     }
@@ -352,13 +355,7 @@ impl Write for SetWriter {
 
 /// The stripe checksums of a whole volume, if its table is intact and every stripe matches.
 fn whole_volume_crcs(file: &File, h: &Header) -> Option<Vec<u32>> {
-    let stripes = h.stripes();
-    let mut table = vec![0u8; (stripes * 4) as usize];
-    file.read_exact_at(&mut table, h.trailer_offset()).ok()?;
-    if crc32fast::hash(&table) != h.trailer_crc {
-        return None;
-    }
-    let crcs: Vec<u32> = table.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let crcs = read_table(file, h)?;
     let mut buf = vec![0u8; h.stripe as usize];
     for (s, crc) in crcs.iter().enumerate() {
         let start = s as u64 * u64::from(h.stripe);
@@ -369,11 +366,6 @@ fn whole_volume_crcs(file: &File, h: &Header) -> Option<Vec<u32>> {
         }
     }
     Some(crcs)
-}
-
-/// An I/O error naming the volume.
-pub(crate) fn at(path: &Path, e: io::Error) -> io::Error {
-    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// A [`SetWriter`] shared between the thread that writes the stream (the block buffer's) and

@@ -25,7 +25,7 @@ pub(crate) async fn serialize(session: &Session, recursive: bool, args: BatchSer
         },
         record: delivery.record.clone(),
         planning: delivery.planning.clone(),
-        volumes: args.volume_size.map(|volume_size| ferry_volumes::SetSpec { volume_size, parity: args.parity }),
+        volumes: args.volumes.spec(),
     };
     let output = session.output(Stdout::Status);
     let result = batch_serialize(session.client(), &request, &mut tracker, output.events()).await;

@@ -87,17 +87,13 @@ impl Stopped {
         dest: &ArchiveDest,
     ) -> anyhow::Error {
         // A set is written as DEST.001, …: DEST itself is never there.
-        let set_begun = flags.volume_size.is_some() && dest.path().is_some_and(|p| p.with_file_name(set_first_volume(p)).exists());
+        let set_begun = flags.volumes.volume_size.is_some()
+            && dest.path().is_some_and(|p| ferry_volumes::volume_path(p, ferry_volumes::Kind::Data, 1).exists());
         if code_for(&self.error) == USAGE || !(self.wrote || set_begun) {
             return self.error;
         }
         self.error.context(Hint(continuation(recursive, command, existing, flags, dest)))
     }
-}
-
-/// `DEST.001`'s file name.
-fn set_first_volume(dest: &std::path::Path) -> String {
-    format!("{}.001", dest.file_name().map(|n| n.to_string_lossy()).unwrap_or_default())
 }
 
 /// `Serialized IMAGE to DEST: …`.
@@ -146,7 +142,6 @@ pub(super) fn options(flags: &SerializeFlags, ref_name: String, recursive: bool)
         Some(path) => Some(std::sync::Arc::new(super::bundle::private_key("--sign", path)?)),
         None => None,
     };
-    let volumes = flags.volume_size.map(|volume_size| ferry_volumes::SetSpec { volume_size, parity: flags.parity });
     Ok(SerializeOptions {
         ref_name,
         recursive,
@@ -154,7 +149,7 @@ pub(super) fn options(flags: &SerializeFlags, ref_name: String, recursive: bool)
         compression: compression(flags.compression),
         manifest_json: flags.manifest_json,
         sign,
-        volumes,
+        volumes: flags.volumes.spec(),
         ..SerializeOptions::default()
     })
 }
@@ -177,7 +172,7 @@ pub(super) fn continuation(
     flags: &SerializeFlags,
     dest: &ArchiveDest,
 ) -> String {
-    if flags.volume_size.is_some() {
+    if flags.volumes.volume_size.is_some() {
         return format!(
             "to continue: run the same command again; the whole volumes {dest}.001, … it wrote are checked and kept where the archive matches them"
         );

@@ -149,16 +149,13 @@ pub async fn batch_serialize(
         let partial = partial.path().unwrap_or(&path);
         let renames: Vec<(PathBuf, PathBuf)> = match &written.volumes {
             // Each volume `NAME.partial.001` becomes `NAME.001`.
-            Some(set) => set
-                .data
-                .iter()
-                .chain(&set.parity)
-                .map(|v| {
-                    let suffix =
-                        v.file_name().map(|n| n.to_string_lossy().rsplit('.').next().unwrap_or_default().to_owned()).unwrap_or_default();
-                    (v.clone(), dir.join(format!("{sync_name}.{suffix}")))
-                })
-                .collect(),
+            Some(set) => {
+                let data =
+                    set.data.iter().zip(1..).map(|(v, i)| (v.clone(), ferry_volumes::volume_path(&path, ferry_volumes::Kind::Data, i)));
+                let parity =
+                    set.parity.iter().zip(1..).map(|(v, j)| (v.clone(), ferry_volumes::volume_path(&path, ferry_volumes::Kind::Parity, j)));
+                data.chain(parity).collect()
+            }
             None => vec![(partial.to_owned(), path.clone())],
         };
         for (from, to) in renames {
@@ -224,18 +221,19 @@ pub async fn batch_deserialize(
     let mut pending = Vec::new();
     let mut sets = HashSet::new();
     for file_name in file_names(dir)? {
-        // The volumes of a media set are one sync file: `NNNNNN-NAME.tar.001`, … as `NNNNNN-NAME.tar`.
+        // The volumes of a media set are one sync file: `NNNNNN-NAME.tar.001`, … as
+        // `NNNNNN-NAME.tar`, read from its first volume listed (the others are found beside it).
         let volume = volume_base(&file_name).filter(|_| ferry_volumes::is_volume(&dir.join(&file_name)));
-        let (file_name, is_set) = match volume {
+        let (file_name, first_volume) = match volume {
             Some(base) if !sets.insert(base.to_owned()) => continue,
-            Some(base) => (base.to_owned(), true),
-            None => (file_name, false),
+            Some(base) => (base.to_owned(), Some(file_name)),
+            None => (file_name, None),
         };
         if file_name.ends_with(".csv") || loaded.contains(&file_name) {
             continue;
         }
         match parse_sync_name(&file_name) {
-            Some((number, name)) => pending.push((number, name, file_name, is_set)),
+            Some((number, name)) => pending.push((number, name, file_name, first_volume)),
             None => {
                 let reason = if file_name.ends_with(".partial") { Stray::Partial } else { Stray::NotASyncFile };
                 events(&Event::StrayFile { file_name, reason });
@@ -245,18 +243,15 @@ pub async fn batch_deserialize(
     pending.sort();
     let mut new_file = text.trim().is_empty();
     let mut archives = Vec::new();
-    for (_, name, file_name, is_set) in &pending {
+    for (_, name, file_name, first_volume) in &pending {
         let within = |e: Error| Error::Batch {
             what: format!("{file_name} (the files before it are recorded in {})", tracker_path.display()),
             source: Box::new(e),
         };
         let target = destination.with_tag(name);
-        let source = if *is_set {
-            // Any volume of the set names it; the others are found beside it.
-            let first = file_names(dir)?.into_iter().find(|n| volume_base(n) == Some(file_name.as_str())).unwrap_or_default();
-            ArchiveSource::open_set(&[dir.join(first)], 0).map_err(within)?
-        } else {
-            ArchiveSource::open(&dir.join(file_name).display().to_string(), 0).map_err(within)?
+        let source = match first_volume {
+            Some(volume) => ArchiveSource::open_set(&[dir.join(volume)], 0).map_err(within)?,
+            None => ArchiveSource::open(&dir.join(file_name).display().to_string(), 0).map_err(within)?,
         };
         let store = open_store(client, &target, Access::Create).map_err(within)?;
         let outcome = deserialize(
@@ -339,9 +334,7 @@ fn highest_number(dir: &Path) -> Result<u64, Error> {
 
 /// `NAME` of a volume's file name `NAME.001` or `NAME.p01`.
 fn volume_base(file_name: &str) -> Option<&str> {
-    let (base, suffix) = file_name.rsplit_once('.')?;
-    let digits = suffix.strip_prefix('p').unwrap_or(suffix);
-    (digits.len() >= 2 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(base)
+    ferry_volumes::split_volume_name(file_name).map(|(base, _, _)| base)
 }
 
 /// A tracker row's artifact at its recorded digest, as an EXISTING-IMAGE.
