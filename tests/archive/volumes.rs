@@ -354,3 +354,118 @@ fn the_checkpoint_ledger_names_the_volume_of_each_record() {
     }
     assert!(volumes.len() >= 5 && volumes.windows(2).all(|w| w[0] <= w[1]) && volumes.last() == Some(&7), "{volumes:?}");
 }
+
+/// A volume's header fields a test needs: kind (0 data), index, payload length.
+fn header_of(tape: &[u8]) -> (u8, u32, usize) {
+    assert_eq!(&tape[..8], b"FERRYVS\0", "a tape starts with a volume header");
+    let index = u32::from_le_bytes(tape[12..16].try_into().unwrap());
+    let payload = u64::from_le_bytes(tape[32..40].try_into().unwrap()) as usize;
+    (tape[10], index, payload)
+}
+
+#[test]
+fn a_set_goes_onto_tapes_one_volume_each_and_comes_back_with_a_tape_lost() {
+    use ferry_testkit::tape::TapeDrive;
+    let c = Case::new();
+    let plain = c.path("plain.tar");
+    c.run(&["mirror", "serialize", &c.index, s(&plain)]).expect_code(0);
+    let plain = std::fs::read(&plain).unwrap();
+
+    // Without a command and off a terminal, nobody could load the second tape: refused first.
+    let blank = || -> ferry_testkit::tape::Library { Box::new(|_| Some(Vec::new())) };
+    std::fs::create_dir_all(c.path("w")).unwrap();
+    let drive = TapeDrive::new(&c.path("w"), Vec::new(), blank());
+    let device = s(drive.device()).to_owned();
+    let refused = c.run(&["mirror", "serialize", "--volume-size", "2MiB", &c.index, &device]);
+    refused.expect_code(2);
+    assert!(refused.stderr.contains("needs the next tape loaded: pass --next-volume CMD"), "{}", refused.stderr);
+
+    // Written: 2 MiB volumes with a parity volume, one per tape, in 64 KiB blocks.
+    let next = drive.next_volume();
+    let args = ["mirror", "serialize", "--volume-size", "2MiB", "--parity", "1", "-b", "64KiB", "--next-volume", &next, &c.index, &device];
+    let run = c.run(&args);
+    run.expect_code(0);
+    assert!(run.stdout.contains("on 5 tapes: 4 data and 1 parity"), "{}", run.stdout);
+    assert!(run.stdout.contains("Staging the media set in"), "the space it needs is stated first: {}", run.stdout);
+    assert_eq!(drive.asked(), ["2", "3", "4", "p1"]);
+    let tapes = drive.tapes();
+    assert_eq!(tapes.len(), 5);
+    let mut joined = Vec::new();
+    for (i, (_, tape)) in tapes.iter().enumerate() {
+        assert_eq!(tape.len() % (64 << 10), 0, "tape {i} is written in whole blocks");
+        assert!(tape.len() as u64 <= 2 * MIB, "tape {i} holds one volume within the size");
+        let (kind, index, payload) = header_of(tape);
+        if i < 4 {
+            assert_eq!((kind, index), (0, i as u32 + 1), "data volumes in order");
+            joined.extend_from_slice(&tape[512..512 + payload]);
+        } else {
+            assert_eq!((kind, index), (1, 1), "the parity volume last");
+        }
+    }
+    assert!(joined == plain, "the data volumes on the tapes join to the plain archive");
+    drop(drive);
+
+    // Read back with tape 3 lost: the autoloader is asked for the parity tape, then tape 4.
+    let by_volume: std::collections::HashMap<String, Vec<u8>> =
+        tapes.into_iter().map(|(label, bytes)| (if label == "first" { "1".to_owned() } else { label }, bytes)).collect();
+    std::fs::create_dir_all(c.path("r")).unwrap();
+    let library = by_volume.clone();
+    let drive =
+        TapeDrive::new(&c.path("r"), by_volume["1"].clone(), Box::new(move |v| if v == "3" { None } else { library.get(v).cloned() }));
+    let device = s(drive.device()).to_owned();
+    let dest = format!("{}/in/w49:tapes", c.high.addr());
+    let run = c.run(&["mirror", "deserialize", "--next-volume", &drive.next_volume(), &device, &dest]);
+    run.expect_code(0);
+    assert_eq!(drive.asked(), ["2", "3", "p1", "4"]);
+    assert!(run.stdout.contains("Volume 3 cannot be had"), "{}", run.stdout);
+    c.run(&["mirror", "deserialize", s(&c.path("plain.tar")), &format!("{}/in/w49:plain", c.high.addr())]).expect_code(0);
+    assert_eq!(c.tagged("tapes"), c.tagged("plain"));
+    assert!(c.tagged("tapes").is_some());
+    drop(drive);
+
+    // verify from the tapes; tape 1 loaded again by mistake is named and tape 2 asked for
+    // again. No parity tape is needed: every data tape is whole.
+    std::fs::create_dir_all(c.path("v")).unwrap();
+    let library = by_volume.clone();
+    let mut mistakes = 1;
+    let drive = TapeDrive::new(
+        &c.path("v"),
+        by_volume["1"].clone(),
+        Box::new(move |v| {
+            if v == "2" && mistakes > 0 {
+                mistakes -= 1;
+                return library.get("1").cloned();
+            }
+            library.get(v).cloned()
+        }),
+    );
+    let run = c.run(&["mirror", "verify", s(drive.device()), "--next-volume", &drive.next_volume()]);
+    run.expect_code(0);
+    assert!(run.stderr.contains("volume 1, already read; volume 2 is asked for again"), "{}", run.stderr);
+    assert_eq!(drive.asked(), ["2", "2", "3", "4", "p1"], "verify reads every tape, parity included");
+    drop(drive);
+
+    // Bytes damaged in the first stripe of tape 2 and tape 4 lost: more than the one parity
+    // volume rebuilds (tape 4 has a first stripe too), so
+    // join names what is needed and writes nothing.
+    let mut damaged = by_volume["2"].clone();
+    for b in &mut damaged[1_000..1_050] {
+        *b ^= 0x33;
+    }
+    std::fs::create_dir_all(c.path("j")).unwrap();
+    let library = by_volume.clone();
+    let drive = TapeDrive::new(
+        &c.path("j"),
+        by_volume["1"].clone(),
+        Box::new(move |v| match v {
+            "2" => Some(damaged.clone()),
+            "4" => None,
+            _ => library.get(v).cloned(),
+        }),
+    );
+    let out = c.path("joined.tar");
+    let run = c.run(&["mirror", "join", s(drive.device()), "-o", s(&out), "--next-volume", &drive.next_volume()]);
+    run.expect_code(2);
+    assert!(run.stderr.contains("volume 2, volume 4 of the set are missing or damaged"), "the volumes are named: {}", run.stderr);
+    assert!(!out.exists());
+}

@@ -596,6 +596,8 @@ pub(crate) struct UnarchiveArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) cache: Option<PathBuf>,
     #[command(flatten)]
+    pub(crate) tape: TapeFlags,
+    #[command(flatten)]
     pub(crate) receipt: ReceiptFlags,
     #[command(flatten)]
     pub(crate) route: RouteFlags,
@@ -646,6 +648,8 @@ pub(crate) struct DeserializeArgs {
     #[arg(long = "block-size", value_name = "BYTES", default_value = "0", value_parser = parse_buffer)]
     pub(crate) block_size: usize,
     #[command(flatten)]
+    pub(crate) tape: TapeFlags,
+    #[command(flatten)]
     pub(crate) receipt: ReceiptFlags,
 }
 
@@ -664,6 +668,8 @@ pub(crate) struct VerifyArgs {
     /// text, or json (one document on standard output)
     #[arg(short = 'o', long = "output", value_enum, default_value = "text", value_name = "FORMAT")]
     pub(crate) output: PrintFormat,
+    #[command(flatten)]
+    pub(crate) tape: TapeFlags,
 }
 
 #[derive(Args, Debug)]
@@ -710,6 +716,8 @@ pub(crate) struct SerializeFlags {
     #[command(flatten)]
     pub(crate) volumes: VolumeFlags,
     #[command(flatten)]
+    pub(crate) tape: TapeFlags,
+    #[command(flatten)]
     pub(crate) block: BlockFlags,
 }
 
@@ -731,6 +739,18 @@ impl VolumeFlags {
     }
 }
 
+/// `--next-volume` and `--staging-dir`: a media set on tapes, one volume per tape; shared by
+/// the commands that write or read archives.
+#[derive(Args, Debug, Clone, Default)]
+pub(crate) struct TapeFlags {
+    /// A media set on tapes: run CMD (with sh) to load the next tape, e.g. an autoloader command; FERRY_DEVICE, FERRY_VOLUME (3, p1), FERRY_VOLUME_KIND (data|parity), FERRY_VOLUME_INDEX and FERRY_OPERATION (write|read) say which; reading, a non-zero exit means that volume is lost. Without it, ferry asks on the terminal
+    #[arg(long = "next-volume", value_name = "CMD")]
+    pub(crate) next_volume: Option<String>,
+    /// A media set on tapes is staged here, a volume at a time (the whole set with parity, or when read back); default: the temporary directory
+    #[arg(long = "staging-dir", value_name = "DIR")]
+    pub(crate) staging: Option<PathBuf>,
+}
+
 #[derive(Args, Debug)]
 pub(crate) struct JoinArgs {
     /// The set's volumes, in any order (data and parity), or directories holding them
@@ -742,6 +762,8 @@ pub(crate) struct JoinArgs {
     /// Overwrite FILE even when it exists
     #[arg(long)]
     pub(crate) force: bool,
+    #[command(flatten)]
+    pub(crate) tape: TapeFlags,
 }
 
 #[derive(Args, Debug)]
@@ -752,6 +774,8 @@ pub(crate) struct RepairArgs {
     /// Where to write the rebuilt volumes
     #[arg(short = 'o', long = "output", value_name = "DIR", required = true)]
     pub(crate) dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) tape: TapeFlags,
 }
 
 /// `--catalog` and `--resend-after`; shared by `serialize`, `archive` and `batch-serialize`.

@@ -7,6 +7,7 @@
 
 mod args;
 mod argv;
+mod changer;
 mod commands;
 pub mod exit;
 mod mapping;

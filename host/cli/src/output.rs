@@ -120,6 +120,15 @@ impl Output {
         }
     }
 
+    /// Runs `f` with the progress bar out of the way (a question to the operator).
+    pub(crate) fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        let bar = self.lock().bar.clone();
+        match bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
     /// A status line (not printed with `--quiet`).
     pub(crate) fn line(&self, text: &str) {
         if self.quiet {
@@ -280,6 +289,17 @@ impl Output {
             Event::SetResumed { base, volumes } => {
                 format!("{}: {volumes} whole volumes of an interrupted run are kept where the archive matches them", base.display())
             }
+            Event::SetStaging { dir, volume_size, parity } => {
+                let per = if *volume_size > 0 { format!(" (up to {} each)", bytes(*volume_size)) } else { String::new() };
+                let held = if *parity > 0 {
+                    "every volume of the set stays there until the set is complete: as much free space as the whole set".to_owned()
+                } else {
+                    "one volume at a time while writing; the whole set while reading".to_owned()
+                };
+                format!("Staging the media set in {}{per}: {held}", dir.display())
+            }
+            Event::VolumeOnMedium { volume, device, bytes: n } => format!("Wrote volume {volume} to {} ({})", device.display(), bytes(*n)),
+            Event::VolumeLost { volume } => format!("Volume {volume} cannot be had; going on without it"),
             Event::Recorded { location, id } => format!("Recorded {location} in the delivery catalog as {id}"),
             Event::BlobResent { digest, size, reason } => format!("Sending again {digest} ({}): {reason}", bytes(*size)),
             Event::NotRecorded { location, reason } => {

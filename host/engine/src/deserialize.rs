@@ -291,22 +291,39 @@ impl ArchiveSource {
 
     /// Opens the archives `names`, as [`ArchiveSource::open`] does, except that the volumes
     /// of a media set among them (files, or directories of them, in any order) become one
-    /// source: their joined stream.
-    pub fn open_all(names: &[String], buffer: usize) -> Result<Vec<ArchiveSource>, Error> {
+    /// source: their joined stream; and a tape holding a set's volume is staged with the set's
+    /// other tapes, which `media`'s changer loads.
+    pub fn open_all(names: &[String], media: &crate::tape::Media) -> Result<Vec<ArchiveSource>, Error> {
         let mut sources = Vec::new();
         let mut volumes = Vec::new();
         for name in names {
             let path = std::path::Path::new(name);
-            if name != "-" && is_set_member(path) {
+            if name != "-" && crate::tape::is_device(path) {
+                sources.push(match crate::tape::open_device(path, media)? {
+                    crate::tape::DeviceContent::Set(staged) => {
+                        let paths = staged.volumes.clone();
+                        ArchiveSource::open_set_holding(&paths, media.buffer, Some(staged))?
+                    }
+                    crate::tape::DeviceContent::Stream(stream) => ArchiveSource::stream(name, stream, media.buffer)?,
+                });
+            } else if name != "-" && is_set_member(path) {
                 volumes.push(path.to_owned());
             } else {
-                sources.push(ArchiveSource::open(name, buffer)?);
+                sources.push(ArchiveSource::open(name, media.buffer)?);
             }
         }
         if !volumes.is_empty() {
-            sources.insert(0, ArchiveSource::open_set(&volumes, buffer)?);
+            sources.insert(0, ArchiveSource::open_set(&volumes, media.buffer)?);
         }
         Ok(sources)
+    }
+
+    /// A stream read in order through a read buffer of `buffer` bytes.
+    fn stream(name: &str, input: Box<dyn Read + Send>, buffer: usize) -> Result<ArchiveSource, Error> {
+        let buffer = if buffer == 0 { ferry_archive::reader::READ_BUFFER } else { buffer };
+        let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer)
+            .map_err(|source| Error::ReadArchive { name: name.to_owned(), source })?;
+        Ok(ArchiveSource { name: name.to_owned(), input: ArchiveInput::Stream(stream) })
     }
 
     /// The joined stream of the media set whose volumes (or directories of them) are
@@ -314,21 +331,37 @@ impl ArchiveSource {
     /// rebuilds are refused naming them, before anything is read; damage is found and
     /// rebuilt stripe by stripe as the stream is read.
     pub fn open_set(paths: &[std::path::PathBuf], buffer: usize) -> Result<ArchiveSource, Error> {
+        ArchiveSource::open_set_holding(paths, buffer, None)
+    }
+
+    /// [`ArchiveSource::open_set`], keeping the staging directory of a set read from tapes
+    /// until the stream is dropped.
+    fn open_set_holding(
+        paths: &[std::path::PathBuf],
+        buffer: usize,
+        staged: Option<crate::tape::StagedSet>,
+    ) -> Result<ArchiveSource, Error> {
         let first = paths.first().map(|p| p.display().to_string()).unwrap_or_default();
         let volumes = |what: String| move |source| Error::Volumes { what, source };
-        let survey = ferry_volumes::survey(paths, false).map_err(volumes(format!("media set {first}")))?;
-        let name = survey.base().display().to_string();
+        // A set staged from tapes is on local disk: every stripe is checked first, so what
+        // cannot be rebuilt is refused before anything is written.
+        let survey = ferry_volumes::survey(paths, staged.is_some()).map_err(volumes(format!("media set {first}")))?;
+        let survey = match &staged {
+            Some(staged) => survey.from_tapes(&staged.device),
+            None => survey,
+        };
+        let name = survey.name();
         survey.refuse_strangers().map_err(volumes(format!("media set {name}")))?;
         survey.rebuildable().map_err(volumes(format!("media set {name}")))?;
-        let buffer = if buffer == 0 { ferry_archive::reader::READ_BUFFER } else { buffer };
-        let reader: Box<dyn Read + Send> = Box::new(survey.reader());
-        let (_, stream) =
-            ferry_archive::reader::open_with_buffer(reader, buffer).map_err(|source| Error::ReadArchive { name: name.clone(), source })?;
-        Ok(ArchiveSource { name, input: ArchiveInput::Stream(stream) })
+        let reader: Box<dyn Read + Send> = match staged {
+            Some(staged) => staged.holding(survey.reader()),
+            None => Box::new(survey.reader()),
+        };
+        ArchiveSource::stream(&name, reader, buffer)
     }
 }
 
-/// A volume of a media set, or a directory with one in it.
+/// Whether `path` is a volume of a media set, or a directory holding one.
 pub fn is_set_member(path: &std::path::Path) -> bool {
     ferry_volumes::is_volume(path) || holds_volumes(path)
 }

@@ -123,6 +123,31 @@ pub enum Event {
         /// Whole data volumes found.
         volumes: usize,
     },
+    /// A media set on tapes is staged in `dir`: each volume there whole before it goes to
+    /// (or after it comes from) its tape.
+    SetStaging {
+        /// The staging directory.
+        dir: std::path::PathBuf,
+        /// Each volume's size limit (0: unknown).
+        volume_size: u64,
+        /// Parity volumes in the set.
+        parity: u32,
+    },
+    /// A volume of a set was written to its tape.
+    VolumeOnMedium {
+        /// `3`, `p1`.
+        volume: String,
+        /// The tape drive.
+        device: std::path::PathBuf,
+        /// Bytes written.
+        bytes: u64,
+    },
+    /// Reading a set from tapes: a volume cannot be had; the set goes on without it if its
+    /// parity allows.
+    VolumeLost {
+        /// `3`, `p1`.
+        volume: String,
+    },
     /// serialize, archive, batch-serialize: an archive written is recorded in the delivery
     /// catalog.
     Recorded {

@@ -38,6 +38,7 @@ pub mod selector;
 pub mod serialize;
 pub mod sources;
 pub mod store;
+pub mod tape;
 pub mod trust;
 
 pub use error::Error;

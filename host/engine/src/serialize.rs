@@ -64,6 +64,10 @@ pub struct SerializeOptions {
     pub catalog: Option<Arc<crate::catalog::Planning>>,
     /// Write a media set at DEST (`--volume-size`, `--parity`) instead of one file.
     pub volumes: Option<ferry_volumes::SetSpec>,
+    /// For a set on tapes: who loads the next tape.
+    pub changer: Option<Arc<dyn crate::tape::VolumeChanger>>,
+    /// For a set on tapes: where its volumes are staged (default: the temporary directory).
+    pub staging: Option<PathBuf>,
 }
 
 /// A delivery's signature: the signature manifest (its descriptor marked with
@@ -638,9 +642,14 @@ pub enum DestinationProblem {
     /// Standard output is a terminal.
     #[error("DEST -: standard output is a terminal; redirect it to a file or a pipe, or name a file")]
     Terminal,
-    /// A media set goes to files, not to standard output or a tape (yet).
-    #[error("DEST {0}: --volume-size writes a set of files (DEST.001, …); name a file path")]
+    /// A media set goes to files or tapes, not to standard output.
+    #[error("DEST {0}: --volume-size writes a set of files (DEST.001, …) or tapes; name a file path or a tape drive")]
     SetNeedsFile(String),
+    /// A set on tapes with no one to load the next tape.
+    #[error(
+        "{0}: a media set on tapes needs the next tape loaded: pass --next-volume CMD (an autoloader command), or run on a terminal to be asked"
+    )]
+    SetNeedsChanger(String),
     /// An existing file that is not an archive.
     #[error("DEST {} exists and is not an archive (tar, gzip or zstd); pass --force to overwrite it", .0.display())]
     NotAnArchive(PathBuf),
@@ -717,9 +726,12 @@ async fn serialize_set(
     options: &SerializeOptions,
     events: Events,
 ) -> Result<SerializeOutcome, Error> {
+    if dest.is_device() {
+        return serialize_set_to_tape(src, root, dest, spec, geometry, options, events).await;
+    }
     let base = match dest {
-        ArchiveDest::Path(p) if !dest.is_device() => p.clone(),
-        _ => return Err(Error::Destination(DestinationProblem::SetNeedsFile(dest.to_string()))),
+        ArchiveDest::Path(p) => p.clone(),
+        ArchiveDest::Stdout => return Err(Error::Destination(DestinationProblem::SetNeedsFile(dest.to_string()))),
     };
     let volumes = |source| Error::Volumes { what: format!("media set {}", base.display()), source };
     let root_raw = root_bytes(&root.digest);
@@ -749,6 +761,44 @@ async fn serialize_set(
         .map_err(|e| Error::Output { what: format!("writing {dest}"), source: io::Error::other(e.to_string()) })?
         .map_err(volumes)?;
     outcome.volumes = Some(written);
+    Ok(outcome)
+}
+
+/// Serializes into a media set on the tape at `dest`, one volume per tape: each volume is
+/// staged whole, then copied to the tape loaded, and the changer loads the next.
+async fn serialize_set_to_tape(
+    src: &dyn Store,
+    root: Descriptor,
+    dest: &ArchiveDest,
+    spec: ferry_volumes::SetSpec,
+    geometry: Geometry,
+    options: &SerializeOptions,
+    events: Events,
+) -> Result<SerializeOutcome, Error> {
+    let Some(changer) = options.changer.clone() else {
+        return Err(Error::Destination(DestinationProblem::SetNeedsChanger(dest.to_string())));
+    };
+    let staging = crate::tape::staging_dir(options.staging.as_deref())?;
+    events(&Event::SetStaging { dir: staging.path().to_owned(), volume_size: spec.volume_size, parity: spec.parity });
+    let base = staging.path().join("set");
+    let volumes = |source| Error::Volumes { what: format!("media set on {dest}"), source };
+    let mut run = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut run);
+    let handoff = crate::tape::hand_off_to(dest.clone(), geometry, changer, events.clone());
+    let writer = ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_bytes(&root.digest), run })
+        .map_err(volumes)?
+        .handing_off(handoff);
+    let shared = ferry_volumes::SharedSet::new(writer);
+    // The staged stream is cut as a file set is; the tape's own blocks come at hand-off.
+    let out = BlockWriter::new(shared.clone(), Geometry { pad_last: false, ..geometry });
+    let (mut outcome, out) = serialize(src, root, out, options, events).await?;
+    out.finish().map_err(|source| Error::Output { what: format!("writing {dest}"), source })?;
+    let written = tokio::task::spawn_blocking(move || shared.finish())
+        .await
+        .map_err(|e| Error::Output { what: format!("writing {dest}"), source: io::Error::other(e.to_string()) })?
+        .map_err(volumes)?;
+    outcome.volumes = Some(written);
+    drop(staging);
     Ok(outcome)
 }
 

@@ -25,6 +25,7 @@ pub mod proxy;
 pub mod push;
 pub mod registry;
 pub mod rng;
+pub mod tape;
 pub mod token;
 
 pub use forward::Forwarder;

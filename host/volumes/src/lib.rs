@@ -3,7 +3,8 @@
 //! ([`header`]), with Reed-Solomon parity volumes (module `parity`) so any `N` lost or damaged
 //! volumes can be rebuilt. [`writer`] cuts a stream into a set as it is written; [`reader`]
 //! surveys a set (good, damaged, missing, of another set), joins its data volumes back into
-//! the plain archive stream, rebuilding what it must on the fly, and repairs a set.
+//! the plain archive stream, rebuilding what it must on the fly, and repairs a set. [`tape`]
+//! puts a set on media that take one volume each (tapes) and stages it back from them.
 //!
 //! Without their headers and trailers, the data volumes joined are exactly the stream that
 //! serialize writes without `--volume-size`.
@@ -12,12 +13,13 @@ mod files;
 pub mod header;
 mod parity;
 pub mod reader;
+pub mod tape;
 pub mod writer;
 
 pub use files::{is_unfinished, is_volume, split_volume_name, volume_path};
 pub use header::{HEADER_BYTES, Header, HeaderError, Kind, SetId};
 pub use reader::{Condition, JoinedReader, Survey, VolumeReport, survey};
-pub use writer::{Resumable, SetSpec, SetWriter, SetWritten, SharedSet};
+pub use writer::{Handed, Handoff, Resumable, SetSpec, SetWriter, SetWritten, SharedSet};
 
 /// Why a set cannot be written, read or rebuilt.
 #[derive(Debug, thiserror::Error)]

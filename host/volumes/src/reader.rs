@@ -88,6 +88,8 @@ pub struct Survey {
     bad: HashMap<(Kind, u32), BTreeSet<u64>>,
     /// The decoder, kept between stripes.
     decoder: std::sync::Mutex<Option<reed_solomon_simd::ReedSolomonDecoder>>,
+    /// Staged from tapes (the drive): messages name the drive and the volumes by number.
+    from_tapes: Option<PathBuf>,
 }
 
 /// Surveys the files at `paths` (volumes in any order, or directories of them; the other
@@ -204,6 +206,7 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
         members,
         bad: HashMap::new(),
         decoder: std::sync::Mutex::new(None),
+        from_tapes: None,
     };
     let slots: Vec<(Kind, u32)> = survey.slots().collect();
     for slot in slots {
@@ -399,8 +402,39 @@ impl Survey {
         rebuild(&mut decoder, (self.data_count as usize, self.parity_count as usize), len, &originals, &recovery, wanted)
     }
 
+    /// Marks the set as staged from tapes: messages name its volumes (`volume 3`), not the
+    /// staging directory's files, which are gone once the command ends.
+    pub fn from_tapes(mut self, device: &Path) -> Survey {
+        self.from_tapes = Some(device.to_owned());
+        self
+    }
+
+    /// Whether the set was staged from tapes.
+    pub fn is_from_tapes(&self) -> bool {
+        self.from_tapes.is_some()
+    }
+
+    /// How messages name the set: `DEST`, or the tape drive it was read from.
+    pub fn name(&self) -> String {
+        match &self.from_tapes {
+            Some(device) => format!("on {}", device.display()),
+            None => self.base.display().to_string(),
+        }
+    }
+
+    /// How messages name the volume at `path`: its path, or for a set staged from tapes its
+    /// number.
+    pub fn shown(&self, path: &Path) -> String {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        match split_volume_name(&name).filter(|_| self.from_tapes.is_some()) {
+            Some((_, Kind::Data, i)) => format!("volume {i}"),
+            Some((_, Kind::Parity, j)) => format!("parity volume {j}"),
+            None => path.display().to_string(),
+        }
+    }
+
     fn unrecoverable(&self, lost: &[PathBuf], stripe: Option<u64>) -> VolumeError {
-        let names: Vec<String> = lost.iter().map(|p| p.display().to_string()).collect();
+        let names: Vec<String> = lost.iter().map(|p| self.shown(p)).collect();
         let more = lost.len() - self.parity_count as usize;
         let at =
             stripe.map(|s| format!(" in the stripe at byte {} of each volume's payload", s * u64::from(self.stripe()))).unwrap_or_default();

@@ -91,7 +91,26 @@ pub struct SetWriter {
     /// The stripe of the stream being compared with a kept volume, and where it starts.
     pending: Vec<u8>,
     kept_offset: u64,
+    /// Where each whole volume goes on (a tape), and how many of the first data volumes
+    /// were handed off and removed.
+    handoff: Option<Handoff>,
+    discarded: usize,
 }
+
+/// A volume whole on disk, handed off to go on (to a tape) in set order: each data volume,
+/// all but the last with a provisional header, then the parity volumes.
+#[derive(Clone, Copy, Debug)]
+pub struct Handed<'a> {
+    /// Its file.
+    pub path: &'a Path,
+    /// Data or parity.
+    pub kind: Kind,
+    /// Its index within its kind.
+    pub index: u32,
+}
+
+/// What takes each volume once it is whole ([`SetWriter::handing_off`]).
+pub type Handoff = Box<dyn FnMut(Handed<'_>) -> io::Result<()> + Send>;
 
 /// A whole data volume of an interrupted run of the same set.
 #[derive(Clone, Debug)]
@@ -139,7 +158,29 @@ impl SetWriter {
             kept: Vec::new(),
             pending: Vec::new(),
             kept_offset: 0,
+            handoff: None,
+            discarded: 0,
         })
+    }
+
+    /// Hands each volume to `handoff` once it is whole, in set order, for media that take
+    /// one volume at a time (tapes): data volumes as they fill (all but the last with a
+    /// provisional header), the last with its final header, then the parity volumes. Without
+    /// parity, a data volume handed off is removed at once, so the disk holds one volume.
+    pub fn handing_off(mut self, handoff: Handoff) -> SetWriter {
+        self.handoff = Some(handoff);
+        self
+    }
+
+    /// Hands a volume off; a data volume no parity needs is removed after.
+    fn hand_off(&mut self, path: &Path, kind: Kind, index: u32) -> io::Result<()> {
+        let Some(handoff) = self.handoff.as_mut() else { return Ok(()) };
+        handoff(Handed { path, kind, index })?;
+        if kind == Kind::Data && self.spec.parity == 0 {
+            std::fs::remove_file(path).map_err(|e| at(path, e))?;
+            self.discarded += 1;
+        }
+        Ok(())
     }
 
     /// The whole data volumes `DEST.001`, … that an interrupted run of the same set (this
@@ -188,7 +229,9 @@ impl SetWriter {
         Ok(())
     }
 
-    fn close_current(&mut self) -> io::Result<()> {
+    /// Closes the volume being written; `more` when the stream goes on (it is then handed
+    /// off, if the set is handing off).
+    fn close_current(&mut self, more: bool) -> io::Result<()> {
         let Some(mut v) = self.current.take() else { return Ok(()) };
         if v.in_stripe > 0 {
             v.crcs.push(std::mem::take(&mut v.stripe_crc).finalize());
@@ -211,6 +254,10 @@ impl SetWriter {
             set: self.set,
         };
         v.file.write_all_at(&provisional.encode(), 0).map_err(|e| at(&v.path, e))?;
+        drop(v.file);
+        if more {
+            self.hand_off(&v.path, Kind::Data, index)?;
+        }
         self.closed.push((v.path, v.payload, trailer_crc));
         Ok(())
     }
@@ -285,7 +332,7 @@ impl SetWriter {
         if self.current.is_none() && self.closed.is_empty() {
             self.open_next().map_err(VolumeError::Io)?;
         }
-        self.close_current().map_err(VolumeError::Io)?;
+        self.close_current(false).map_err(VolumeError::Io)?;
         let data_count = u32::try_from(self.closed.len()).map_err(|_| VolumeError::Spec("too many volumes".to_owned()))?;
         let stripe = self.spec.stripe();
         let header = |kind, index, payload, trailer_crc| Header {
@@ -317,11 +364,18 @@ impl SetWriter {
                 parity_paths.push(path);
             }
         }
-        for (i, (path, payload, crc)) in self.closed.iter().enumerate() {
+        for (i, (path, payload, crc)) in self.closed.iter().enumerate().skip(self.discarded) {
             let file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| VolumeError::Io(at(path, e)))?;
             file.write_all_at(&header(Kind::Data, i as u32 + 1, *payload, *crc).encode(), 0).map_err(|e| VolumeError::Io(at(path, e)))?;
         }
         let data: Vec<PathBuf> = self.closed.iter().map(|(p, _, _)| p.clone()).collect();
+        if self.handoff.is_some() {
+            let last = data.last().cloned().unwrap_or_default();
+            self.hand_off(&last, Kind::Data, data_count).map_err(VolumeError::Io)?;
+            for (j, path) in parity_paths.iter().enumerate() {
+                self.hand_off(path, Kind::Parity, j as u32 + 1).map_err(VolumeError::Io)?;
+            }
+        }
         Ok(SetWritten { data, parity: parity_paths, stream: self.stream })
     }
 }
@@ -335,7 +389,7 @@ impl Write for SetWriter {
             return self.compare(buf);
         }
         if self.current.as_ref().is_none_or(|v| v.payload == self.capacity) {
-            self.close_current()?;
+            self.close_current(true)?;
             self.open_next()?;
         }
         let stripe = self.spec.stripe();

@@ -26,6 +26,9 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
     let delivery = Delivery::open(session, &args.serialize.catalog).await?;
     let mut serialize = options(&args.serialize, args.reference.clone(), recursive)?;
     serialize.catalog = delivery.planning.clone();
+    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
+    serialize.changer = crate::changer::changer(&args.serialize.tape, Some(&output));
+    serialize.staging = args.serialize.tape.staging.clone();
     let request = ArchiveRequest {
         sources_file: &args.sources,
         sources: &sources,
@@ -39,7 +42,6 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
         serialize,
         overwrite: overwrite(&args.serialize),
     };
-    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
     let what = format!("archiving {} to {dest} through the cache {}", args.sources.display(), cache.display());
     let command = ["archive".to_owned(), args.sources.display().to_string()];
     let (gathered, serialized) = write(&output, &dest, what, archive(session.client(), request, output.events()))

@@ -19,14 +19,17 @@ pub(crate) async fn run(session: &Session, args: DeserializeArgs) -> anyhow::Res
         return Err(BadInput("SOURCE-FILE: standard input (-) can be read only once".to_owned()).into());
     }
     let wanted = Wanted::from_flags(&args.receipt, args.dry_run.then_some("--dry-run"))?;
-    let sources = ArchiveSource::open_all(&args.sources, args.block_size)?;
+    let output = session.output(Stdout::Status);
+    let media = crate::changer::media(&args.tape, args.block_size, Some(&output));
+    let names = args.sources.clone();
+    // Staging a set from tapes reads them all: off the async threads.
+    let sources = tokio::task::spawn_blocking(move || ArchiveSource::open_all(&names, &media)).await??;
     let access = if args.dry_run { Access::Read } else { Access::Create };
     let dst = open_store(session.client(), &args.image, access)?;
     let tag = args.image.reference_or_default();
     // A repository alone: the archive's images keep the names it gives them.
     let naming = if args.image.is_bare() { Naming::Own } else { Naming::Given };
     let options = DeserializeOptions { strict: args.strict, dry_run: args.dry_run, naming, trust: session.delivery_trust()? };
-    let output = session.output(Stdout::Status);
     let result = deserialize(sources, dst.as_ref(), &tag, options, output.events()).await;
     output.finish();
     let named = args.sources.join(" ");
@@ -189,6 +192,7 @@ mod tests {
             strict: false,
             dry_run: false,
             block_size: 0,
+            tape: crate::args::TapeFlags::default(),
             receipt: crate::args::ReceiptFlags { receipt: None, sign: None },
         };
         let text = completing_command(&args);

@@ -21,6 +21,9 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
     let delivery = Delivery::open(session, &args.flags.catalog).await?;
     let mut options = options(&args.flags, args.image.reference_or_default(), recursive)?;
     options.catalog = delivery.planning.clone();
+    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
+    options.changer = crate::changer::changer(&args.flags.tape, Some(&output));
+    options.staging = args.flags.tape.staging.clone();
     let request = SerializeRequest {
         image: &args.image,
         dest: &dest,
@@ -30,7 +33,6 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
         overwrite: overwrite(&args.flags),
     };
     let signer = request.options.sign.as_ref().map(|key| key.public_key().fingerprint().to_owned());
-    let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
     let what = format!("serializing {} to {dest}", args.image);
     let command = ["serialize".to_owned(), args.image.to_string()];
     let outcome = write(&output, &dest, what, serialize_image(session.client(), request, output.events()))
@@ -99,6 +101,10 @@ impl Stopped {
 /// `Serialized IMAGE to DEST: …`.
 pub(super) fn summary(image: &impl std::fmt::Display, dest: &ArchiveDest, outcome: &SerializeOutcome) -> String {
     let set = outcome.volumes.as_ref().map(|v| {
+        if dest.is_device() {
+            let parity = if v.parity.is_empty() { String::new() } else { format!(" and {} parity", v.parity.len()) };
+            return format!(", on {} tapes: {} data{parity}", v.data.len() + v.parity.len(), v.data.len());
+        }
         let name = |p: &std::path::PathBuf| p.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let parity = match (v.parity.first(), v.parity.last()) {
             (Some(a), Some(b)) if a == b => format!(" and parity volume {}", name(a)),
@@ -172,6 +178,9 @@ pub(super) fn continuation(
     flags: &SerializeFlags,
     dest: &ArchiveDest,
 ) -> String {
+    if flags.volumes.volume_size.is_some() && dest.is_device() {
+        return "to continue: write the set again from its first tape; a set on tapes is not resumed".to_owned();
+    }
     if flags.volumes.volume_size.is_some() {
         return format!(
             "to continue: run the same command again; the whole volumes {dest}.001, … it wrote are checked and kept where the archive matches them"

@@ -30,15 +30,19 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: UnarchiveArgs)
     let mut routing = routing(&rule, subset.as_ref(), args.subset.as_deref(), &args.route, PlaceOptions { recursive, keep_going: false });
     routing.options.images = session.image_trust(&args.route.require_signed_images, policy.is_some())?;
     routing.policy = policy.as_ref().map(|p| p as &dyn ferry_engine::components::Policy);
+    let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
+    let media = crate::changer::media(&args.tape, args.block_size, Some(&output));
+    let names = vec![args.source.clone()];
+    // Staging a set from tapes reads them all: off the async threads.
+    let source = tokio::task::spawn_blocking(move || ArchiveSource::open_all(&names, &media)).await??.remove(0);
     let request = UnarchiveRequest {
-        source: ArchiveSource::open_all(std::slice::from_ref(&args.source), args.block_size)?.remove(0),
+        source,
         cache: &cache,
         reference: &args.reference,
         strict: args.strict,
         trust: session.delivery_trust()?,
         routing,
     };
-    let output = session.output(Stdout::json_if(args.route.output == PrintFormat::Json));
     let result = unarchive(session.client(), request, output.events()).await;
     output.finish();
     let (loaded, routed) = result.with_context(|| format!("unarchiving {} through the cache {}", args.source, cache.display()))?;

@@ -37,16 +37,31 @@ pub(crate) async fn run(session: &Session, args: VerifyArgs) -> anyhow::Result<(
 
 fn check(output: &Arc<Output>, args: &VerifyArgs) -> anyhow::Result<()> {
     let keys = args.keys.iter().map(|path| super::bundle::public_key("--key", path)).collect::<anyhow::Result<Vec<_>>>()?;
-    let is_set = args.archives.iter().all(|a| a != "-" && ferry_engine::deserialize::is_set_member(std::path::Path::new(a)));
+    let paths: Vec<std::path::PathBuf> = args.archives.iter().map(std::path::PathBuf::from).collect();
+    // A tape is read once: a set on it is staged from its tapes, anything else read as it comes.
+    let (staged, device_stream) = match super::volumes::stage_tape(&paths, &args.tape, Some(output), true)? {
+        Some(ferry_engine::tape::DeviceContent::Set(staged)) => (Some(staged), None),
+        Some(ferry_engine::tape::DeviceContent::Stream(stream)) => (None, Some(stream)),
+        None => (None, None),
+    };
+    let is_set = staged.is_some()
+        || (device_stream.is_none()
+            && args.archives.iter().all(|a| a != "-" && ferry_engine::deserialize::is_set_member(std::path::Path::new(a))));
     if args.archives.len() > 1 && !is_set {
         return Err(crate::exit::BadInput("verify takes one archive, or the volumes of one media set".to_owned()).into());
     }
     let mut volumes = None;
     let mut archive = args.archives[0].clone();
-    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if is_set {
-        let paths: Vec<std::path::PathBuf> = args.archives.iter().map(std::path::PathBuf::from).collect();
+    let (input, size): (Box<dyn Read + Send>, Option<u64>) = if let Some(stream) = device_stream {
+        (stream, None)
+    } else if is_set {
+        let paths = staged.as_ref().map_or(paths, |s| s.volumes.clone());
         let survey = ferry_volumes::survey(&paths, true).map_err(|e| anyhow::Error::new(e).context(format!("media set {archive}")))?;
-        archive = survey.base().display().to_string();
+        let survey = match &staged {
+            Some(staged) => survey.from_tapes(&staged.device),
+            None => survey,
+        };
+        archive = survey.name();
         let set = SetCheck::of(&survey);
         let stream = survey.stream;
         if set.unrecoverable.is_some() {
@@ -204,9 +219,15 @@ impl SetCheck {
             };
             if r.condition != Condition::Good {
                 let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
-                faults.push(format!("volume {} is {}{detail}", r.path.display(), r.condition.word()));
+                faults.push(format!(
+                    "{}{} is {}{detail}",
+                    if survey.is_from_tapes() { "" } else { "volume " },
+                    survey.shown(&r.path),
+                    r.condition.word()
+                ));
             }
-            lines.push((r.path.display().to_string(), slot, r.condition.word(), detail));
+            let named = if survey.is_from_tapes() { survey.shown(&r.path) } else { format!("volume {}", r.path.display()) };
+            lines.push((named, slot, r.condition.word(), detail));
         }
         let unrecoverable = survey.rebuildable().err().map(|e| e.to_string());
         SetCheck { lines, faults, unrecoverable }
@@ -215,7 +236,7 @@ impl SetCheck {
     fn print(&self) {
         for (path, slot, word, detail) in &self.lines {
             let detail = if detail.is_empty() { String::new() } else { format!(": {detail}") };
-            outln!("  volume {path} ({slot}): {word}{detail}");
+            outln!("  {path} ({slot}): {word}{detail}");
         }
         if !self.faults.is_empty() && self.unrecoverable.is_none() {
             outln!("  the set can be rebuilt: `ferry mirror repair` writes the lost volumes back");

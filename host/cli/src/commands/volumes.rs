@@ -2,13 +2,16 @@
 //! back into the plain archive, and its lost volumes written back; both rebuild from parity.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context as _;
+use ferry_engine::tape::{DeviceContent, StagedSet};
 use ferry_volumes::{Condition, Survey, VolumeError};
 
-use crate::args::{JoinArgs, RepairArgs};
+use crate::args::{JoinArgs, RepairArgs, TapeFlags};
 use crate::exit::{BadInput, bad_input};
+use crate::output::Output;
 use crate::session::Session;
 use crate::stdout::outln;
 
@@ -16,12 +19,39 @@ pub(crate) async fn join(_session: &Session, args: JoinArgs) -> anyhow::Result<(
     tokio::task::spawn_blocking(move || join_blocking(&args)).await?
 }
 
+/// What the tape named alone in `paths` holds: a set staged from its tapes (`every` volume,
+/// parity included, or what the set needs), or any other stream from its first byte (a tape
+/// is read once). `None` for files.
+pub(crate) fn stage_tape(
+    paths: &[PathBuf],
+    flags: &TapeFlags,
+    output: Option<&Arc<Output>>,
+    every: bool,
+) -> anyhow::Result<Option<DeviceContent>> {
+    let [path] = paths else { return Ok(None) };
+    if !ferry_engine::tape::is_device(path) {
+        return Ok(None);
+    }
+    let media = ferry_engine::tape::Media { every_volume: every, ..crate::changer::media(flags, 0, output) };
+    Ok(Some(ferry_engine::tape::open_device(path, &media)?))
+}
+
+/// The set's volumes: those named, or those staged from the tape named.
+fn volumes_of(volumes: &[PathBuf], flags: &TapeFlags, every: bool) -> anyhow::Result<(Vec<PathBuf>, Option<StagedSet>)> {
+    match stage_tape(volumes, flags, None, every)? {
+        Some(DeviceContent::Set(staged)) => Ok((staged.volumes.clone(), Some(staged))),
+        Some(DeviceContent::Stream(_)) => Err(BadInput(format!("{}: the tape holds no media set", volumes[0].display())).into()),
+        None => Ok((volumes.to_vec(), None)),
+    }
+}
+
 fn join_blocking(args: &JoinArgs) -> anyhow::Result<()> {
     if args.output.exists() && !args.force {
         return Err(BadInput(format!("{} exists; pass --force to overwrite it", args.output.display())).into());
     }
-    let survey = open(&args.volumes, false)?;
-    let base = survey.base().display().to_string();
+    let (volumes, staged) = volumes_of(&args.volumes, &args.tape, false)?;
+    let survey = open(&volumes, false, staged.as_ref())?;
+    let base = survey.name();
     let lost = lost(&survey);
     let stream = survey.stream;
     let mut reader = survey.reader();
@@ -49,10 +79,12 @@ pub(crate) async fn repair(_session: &Session, args: RepairArgs) -> anyhow::Resu
         if !args.dir.is_dir() {
             return Err(BadInput(format!("-o {}: not a directory", args.dir.display())).into());
         }
-        let survey = open(&args.volumes, true)?;
+        // Every volume: repair writes back whatever is lost or damaged, parity included.
+        let (volumes, staged) = volumes_of(&args.volumes, &args.tape, true)?;
+        let survey = open(&volumes, true, staged.as_ref())?;
         let written = survey.repair(&args.dir).map_err(|e| set_error(&survey, e))?;
         if written.is_empty() {
-            outln!("{}: every volume is good; nothing to repair", survey.base().display());
+            outln!("{}: every volume is good; nothing to repair", survey.name());
         }
         for path in written {
             outln!("Rebuilt {}", path.display());
@@ -62,10 +94,16 @@ pub(crate) async fn repair(_session: &Session, args: RepairArgs) -> anyhow::Resu
     .await?
 }
 
-/// Surveys the set (`check`: every stripe read), refusing volumes of another set and a set
-/// that cannot be rebuilt.
-fn open(volumes: &[PathBuf], check: bool) -> anyhow::Result<Survey> {
-    let survey = ferry_volumes::survey(volumes, check).map_err(|e| wrap(volumes.first().map(PathBuf::as_path), e))?;
+/// Surveys the set (`check`: every stripe read, as for a set staged from tapes), refusing
+/// volumes of another set and a set that cannot be rebuilt.
+fn open(volumes: &[PathBuf], check: bool, staged: Option<&StagedSet>) -> anyhow::Result<Survey> {
+    let named = staged
+        .map_or_else(|| volumes.first().map(|v| v.display().to_string()).unwrap_or_default(), |s| format!("on {}", s.device.display()));
+    let survey = ferry_volumes::survey(volumes, check || staged.is_some()).map_err(|e| wrap(&named, e))?;
+    let survey = match staged {
+        Some(staged) => survey.from_tapes(&staged.device),
+        None => survey,
+    };
     for r in &survey.reports {
         if let Condition::Unreadable(why) = &r.condition {
             eprintln!("warning: {}: {why}; left out", r.path.display());
@@ -87,10 +125,10 @@ fn lost(survey: &Survey) -> Vec<String> {
 }
 
 fn set_error(survey: &Survey, e: VolumeError) -> anyhow::Error {
-    wrap(Some(survey.base()), e)
+    wrap(&survey.name(), e)
 }
 
-fn wrap(base: Option<&Path>, e: VolumeError) -> anyhow::Error {
-    let what = format!("media set {}", base.map(|b| b.display().to_string()).unwrap_or_default());
+fn wrap(name: &str, e: VolumeError) -> anyhow::Error {
+    let what = format!("media set {name}");
     if e.is_bad_input() { bad_input(what)(e) } else { anyhow::Error::new(e).context(what) }
 }

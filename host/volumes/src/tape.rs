@@ -1,0 +1,218 @@
+//! Sets on media that hold one volume each and are read one at a time (tapes): a volume is
+//! written to the medium exactly as it sits in its file (header, payload, trailer), and read
+//! back into a staging directory, where the set is then read as files are. The medium is
+//! read from its start and only as far as its volume goes; whatever follows (a tape's
+//! padding to its block size) is left.
+//!
+//! A tape cannot hold a header rewritten at the end: every data volume but the last carries
+//! a provisional header (its set's count unknown when it was written) and the last one, or
+//! any parity volume, tells the count. Staging fills the count in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+
+use crate::VolumeError;
+use crate::files::{at, volume_path};
+use crate::header::{HEADER_BYTES, Header, Kind};
+
+/// A volume of a set, as an operator is asked to load it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Wanted {
+    /// Data or parity.
+    pub kind: Kind,
+    /// Its index within its kind.
+    pub index: u32,
+}
+
+impl std::fmt::Display for Wanted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            Kind::Data => write!(f, "{}", self.index),
+            Kind::Parity => write!(f, "p{}", self.index),
+        }
+    }
+}
+
+/// Loads volumes one at a time (an operator at a prompt, an autoloader command).
+pub trait Loader {
+    /// Has `wanted` loaded and returns the medium's stream from its start, or `None` when
+    /// that volume cannot be had (lost).
+    fn load(&mut self, wanted: Wanted) -> io::Result<Option<Box<dyn Read>>>;
+
+    /// A loaded medium is not what was asked for (another set, a volume already read).
+    fn refused(&mut self, wanted: Wanted, why: &str);
+}
+
+/// Bytes copied from a medium at a time.
+const COPY_BUFFER: usize = 256 << 10;
+
+/// Wrong media loaded in a row before staging gives up.
+const WRONG_IN_A_ROW: usize = 3;
+
+/// Copies a volume file to a medium as it is.
+pub fn write_to_medium(path: &Path, medium: &mut dyn Write) -> io::Result<u64> {
+    let mut file = File::open(path).map_err(|e| at(path, e))?;
+    io::copy(&mut file, medium)
+}
+
+/// A volume staged: its header as read and whether every stripe matched its checksum.
+struct Staged {
+    header: Header,
+    intact: bool,
+}
+
+/// Reads the set whose first medium is `first` into `dir` (as `dir/set.001`, …), asking
+/// `loader` for the other volumes in order: data volumes until the last, and parity volumes
+/// only while what was read cannot rebuild the set, or every one when `every` (a check of
+/// the whole set). Returns the staged volumes' paths, ready for [`crate::survey`], which
+/// says whether they rebuild the set.
+pub fn stage(first: Box<dyn Read>, loader: &mut dyn Loader, dir: &Path, every: bool) -> Result<Vec<PathBuf>, VolumeError> {
+    let base = dir.join("set");
+    let mut medium = first;
+    let mut head = [0u8; HEADER_BYTES];
+    let h = medium
+        .read_exact(&mut head)
+        .map_err(|e| e.to_string())
+        .and_then(|()| Header::decode(&head).map_err(|e| e.to_string()))
+        .map_err(|e| VolumeError::NoSet(format!("the first medium ({e})")))?;
+    let set = h.set;
+    let mut staged: BTreeMap<Wanted, Staged> = BTreeMap::new();
+    let mut lost: BTreeSet<Wanted> = BTreeSet::new();
+    let first = Wanted { kind: h.kind, index: h.index };
+    let s = copy_volume(h, &mut medium, &base)?;
+    staged.insert(first, s);
+    drop(medium);
+    let mut wrong = 0;
+    while let Some(wanted) = next_wanted(&staged, &lost, every)? {
+        let Some(mut medium) = loader.load(wanted).map_err(VolumeError::Io)? else {
+            lost.insert(wanted);
+            continue;
+        };
+        let mut head = [0u8; HEADER_BYTES];
+        let h = medium.read_exact(&mut head).map_err(|e| e.to_string()).and_then(|()| Header::decode(&head).map_err(|e| e.to_string()));
+        if head.starts_with(crate::header::MAGIC) && h.is_err() {
+            // A volume whose header cannot be read is as good as lost.
+            loader.refused(wanted, &format!("unreadable header ({}); taken as lost", h.err().unwrap_or_default()));
+            lost.insert(wanted);
+            continue;
+        }
+        let why = match &h {
+            Err(e) => Some(format!("not a volume of a set ({e})")),
+            Ok(h) if h.set != set => Some(format!("volume {} of another set ({})", Wanted { kind: h.kind, index: h.index }, h.set)),
+            Ok(h) if staged.contains_key(&Wanted { kind: h.kind, index: h.index }) => {
+                Some(format!("volume {}, already read", Wanted { kind: h.kind, index: h.index }))
+            }
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            wrong += 1;
+            if wrong >= WRONG_IN_A_ROW {
+                return Err(VolumeError::NoSet(format!("volume {wanted} of {set}: {why}, {wrong} times in a row")));
+            }
+            loader.refused(wanted, &why);
+            continue;
+        }
+        wrong = 0;
+        let h = h.map_err(VolumeError::Spec)?;
+        let got = Wanted { kind: h.kind, index: h.index };
+        let s = copy_volume(h, &mut medium, &base)?;
+        lost.remove(&got);
+        staged.insert(got, s);
+    }
+    finish_headers(&staged, &base)?;
+    Ok(staged.keys().map(|w| volume_path(&base, w.kind, w.index)).collect())
+}
+
+/// The set's data count and stream length, once a final header was read.
+fn counts(staged: &BTreeMap<Wanted, Staged>) -> Option<(u32, u64)> {
+    staged.values().map(|s| &s.header).find(|h| !h.is_provisional()).map(|h| (h.data_count, h.stream))
+}
+
+/// The next volume to ask for, or `None` once the set can be read; an error naming the
+/// volumes still needed when none is left to ask for.
+fn next_wanted(staged: &BTreeMap<Wanted, Staged>, lost: &BTreeSet<Wanted>, every: bool) -> Result<Option<Wanted>, VolumeError> {
+    let parity_count = staged.values().next().map_or(0, |s| s.header.parity_count);
+    let tried = |w: &Wanted| staged.contains_key(w) || lost.contains(w);
+    let parity = (1..=parity_count).map(|index| Wanted { kind: Kind::Parity, index });
+    let Some((count, _)) = counts(staged) else {
+        // The count is not known yet: the next data volume, unless one was lost (then a
+        // parity volume tells the count).
+        let highest = staged.keys().chain(lost).filter(|w| w.kind == Kind::Data).map(|w| w.index).max().unwrap_or(0);
+        if lost.iter().all(|w| w.kind == Kind::Parity) {
+            return Ok(Some(Wanted { kind: Kind::Data, index: highest + 1 }));
+        }
+        return match parity.clone().find(|w| !tried(w)) {
+            Some(w) => Ok(Some(w)),
+            None => Err(VolumeError::Unrecoverable(format!(
+                "{} lost and no parity volume read: the set's size is unknown",
+                names(lost.iter().filter(|w| w.kind == Kind::Data))
+            ))),
+        };
+    };
+    let data = (1..=count).map(|index| Wanted { kind: Kind::Data, index });
+    let good = |kind| staged.iter().filter(|(w, s)| w.kind == kind && s.intact).count();
+    let missing = data.clone().filter(|w| !staged.get(w).is_some_and(|s| s.intact)).count();
+    if every {
+        return Ok(data.chain(parity).find(|w| !tried(w)));
+    }
+    if missing == 0 || (missing <= parity_count as usize && good(Kind::Data) + good(Kind::Parity) >= count as usize) {
+        return Ok(None);
+    }
+    // Nothing left to ask for: the survey of what was read says whether it rebuilds the
+    // set, stripe by stripe, and names what is missing if not.
+    Ok(data.chain(parity).find(|w| !tried(w)))
+}
+
+fn names<'a>(volumes: impl Iterator<Item = &'a Wanted>) -> String {
+    volumes.map(|w| format!("volume {w}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Copies a volume whose header `h` was read from `medium` into its file beside `base`,
+/// checking each stripe against the trailer.
+fn copy_volume(h: Header, medium: &mut dyn Read, base: &Path) -> Result<Staged, VolumeError> {
+    let path = volume_path(base, h.kind, h.index);
+    let mut file = File::create(&path).map_err(|e| VolumeError::Io(at(&path, e)))?;
+    file.write_all(&h.encode()).map_err(|e| VolumeError::Io(at(&path, e)))?;
+    // A header may claim any stripe size: the buffer is fixed, each stripe hashed in pieces.
+    let stripe = u64::from(h.stripe);
+    let mut buf = vec![0u8; COPY_BUFFER.min(h.stripe as usize)];
+    let mut crcs = Vec::new();
+    let mut hasher = crc32fast::Hasher::new();
+    let (mut left, mut in_stripe) = (h.payload, 0u64);
+    while left > 0 {
+        let n = left.min(stripe - in_stripe).min(buf.len() as u64) as usize;
+        medium.read_exact(&mut buf[..n]).map_err(|e| VolumeError::Io(short(e, &h)))?;
+        file.write_all(&buf[..n]).map_err(|e| VolumeError::Io(at(&path, e)))?;
+        hasher.update(&buf[..n]);
+        (left, in_stripe) = (left - n as u64, in_stripe + n as u64);
+        if in_stripe == stripe || left == 0 {
+            crcs.push(std::mem::take(&mut hasher).finalize());
+            in_stripe = 0;
+        }
+    }
+    let mut table = vec![0u8; crcs.len() * 4];
+    medium.read_exact(&mut table).map_err(|e| VolumeError::Io(short(e, &h)))?;
+    file.write_all(&table).map_err(|e| VolumeError::Io(at(&path, e)))?;
+    let recorded: Vec<u32> = table.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let intact = crc32fast::hash(&table) == h.trailer_crc && recorded == crcs;
+    Ok(Staged { header: h, intact })
+}
+
+fn short(e: io::Error, h: &Header) -> io::Error {
+    io::Error::new(e.kind(), format!("reading volume {} from the medium: {e}", Wanted { kind: h.kind, index: h.index }))
+}
+
+/// Gives the staged data volumes with a provisional header their set's count and length.
+fn finish_headers(staged: &BTreeMap<Wanted, Staged>, base: &Path) -> Result<(), VolumeError> {
+    let Some((data_count, stream)) = counts(staged) else { return Ok(()) };
+    for (w, s) in staged.iter().filter(|(_, s)| s.header.is_provisional()) {
+        let path = volume_path(base, w.kind, w.index);
+        let header = Header { data_count, stream, ..s.header.clone() };
+        let file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| VolumeError::Io(at(&path, e)))?;
+        file.write_all_at(&header.encode(), 0).map_err(|e| VolumeError::Io(at(&path, e)))?;
+    }
+    Ok(())
+}
