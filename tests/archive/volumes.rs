@@ -469,3 +469,149 @@ fn a_set_goes_onto_tapes_one_volume_each_and_comes_back_with_a_tape_lost() {
     assert!(run.stderr.contains("volume 2, volume 4 of the set are missing or damaged"), "the volumes are named: {}", run.stderr);
     assert!(!out.exists());
 }
+
+/// Runs ferry on a terminal (`script` gives it one) and answers each "Load … then press
+/// Enter" prompt with `answer(volume)`, which loads the drive and says what to type.
+fn prompted(c: &Case, args: &[&str], mut answer: impl FnMut(&str) -> String) -> (i32, String) {
+    use std::io::{Read as _, Write as _};
+    let config = c.path("ferry-config.yaml");
+    std::fs::write(&config, &c.config).unwrap();
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let command = format!("{} --config {} {}", ferry_tests::binary().display(), config.display(), quoted.join(" "));
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("HOME", c.home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut stdin, mut stdout) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let mut text = String::new();
+    let mut answered = 0;
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stdout.read(&mut buf).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        let prompts: Vec<&str> = text.match_indices("then press Enter").map(|(i, _)| &text[..i]).collect();
+        if prompts.len() > answered {
+            let asked = prompts[answered].rsplit("Load ").next().unwrap().split(" of the set").next().unwrap().to_owned();
+            answered += 1;
+            let reply = answer(&asked);
+            stdin.write_all(format!("{reply}\n").as_bytes()).unwrap();
+        }
+    }
+    (child.wait().unwrap().code().unwrap_or(-1), text)
+}
+
+#[test]
+fn an_operator_at_the_prompt_changes_tapes_and_a_stopped_run_leaves_no_staging_behind() {
+    use ferry_testkit::tape::TapeDrive;
+    let c = Case::new();
+    let plain = c.path("plain.tar");
+    c.run(&["mirror", "serialize", &c.index, s(&plain)]).expect_code(0);
+
+    // A plain archive on a tape: written in whole blocks, read back as a stream.
+    std::fs::create_dir_all(c.path("p")).unwrap();
+    let drive = TapeDrive::new(&c.path("p"), Vec::new(), Box::new(|_| None));
+    c.run(&["mirror", "serialize", "-b", "64KiB", &c.index, s(drive.device())]).expect_code(0);
+    let tape = drive.tapes().remove(0).1;
+    let plain_bytes = std::fs::read(&plain).unwrap();
+    assert_eq!(tape.len() % (64 << 10), 0);
+    assert!(tape[..plain_bytes.len()] == plain_bytes[..] && tape[plain_bytes.len()..].iter().all(|b| *b == 0));
+    drop(drive);
+    std::fs::create_dir_all(c.path("p2")).unwrap();
+    let drive = TapeDrive::new(&c.path("p2"), tape, Box::new(|_| None));
+    c.run(&["mirror", "deserialize", s(drive.device()), &format!("{}/in/w49:plaintape", c.high.addr())]).expect_code(0);
+    c.run(&["mirror", "deserialize", s(&plain), &format!("{}/in/w49:plain", c.high.addr())]).expect_code(0);
+    assert_eq!(c.tagged("plaintape"), c.tagged("plain"));
+    drop(drive);
+
+    // Written at the prompt: the operator loads each blank tape and presses Enter.
+    std::fs::create_dir_all(c.path("w")).unwrap();
+    let drive = std::sync::Arc::new(TapeDrive::new(&c.path("w"), Vec::new(), Box::new(|_| None)));
+    let device = s(drive.device()).to_owned();
+    let mut asked = Vec::new();
+    let d = drive.clone();
+    let (code, text) =
+        prompted(&c, &["mirror", "serialize", "--volume-size", "2MiB", "--parity", "1", "-b", "64KiB", &c.index, &device], |v| {
+            asked.push(v.to_owned());
+            d.load(v, Vec::new());
+            String::new()
+        });
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(asked, ["volume 2", "volume 3", "volume 4", "parity volume 1"], "{text}");
+    let tapes: std::collections::HashMap<String, Vec<u8>> =
+        drive.tapes().into_iter().map(|(label, bytes)| (if label == "first" { "volume 1".to_owned() } else { label }, bytes)).collect();
+
+    // Read at the prompt, tape 2 not found: the operator types `lost`.
+    std::fs::create_dir_all(c.path("r")).unwrap();
+    let drive = std::sync::Arc::new(TapeDrive::new(&c.path("r"), tapes["volume 1"].clone(), Box::new(|_| None)));
+    let mut asked = Vec::new();
+    let d = drive.clone();
+    let dest = format!("{}/in/w49:prompted", c.high.addr());
+    let (code, text) = prompted(&c, &["mirror", "deserialize", s(drive.device()), &dest], |v| {
+        asked.push(v.to_owned());
+        if v == "volume 2" {
+            return "lost".to_owned();
+        }
+        d.load(v, tapes[v].clone());
+        String::new()
+    });
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(asked, ["volume 2", "parity volume 1", "volume 3", "volume 4"], "{text}");
+    assert_eq!(c.tagged("prompted"), c.tagged("plain"));
+
+    // Stopped while the autoloader works: the staging directory (a set's worth of space) is
+    // left by the signal, and the next run removes it.
+    let staging = c.path("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::create_dir_all(c.path("k")).unwrap();
+    let drive = TapeDrive::new(&c.path("k"), Vec::new(), Box::new(|_| Some(Vec::new())));
+    let pid_file = c.path("k/cmd.pid");
+    let stall = format!("echo $$ > '{}'; exec sleep 60", pid_file.display());
+    let mut child = std::process::Command::new(ferry_tests::binary())
+        .args(["--config", s(&c.path("ferry-config.yaml")), "--no-term"])
+        .args(["mirror", "serialize", "--volume-size", "2MiB", "--parity", "1", "--staging-dir", s(&staging), "--next-volume", &stall])
+        .args([c.index.as_str(), s(drive.device())])
+        .env("HOME", c.home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !pid_file.exists() {
+        assert!(std::time::Instant::now() < deadline, "the autoloader command was never run");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let cmd_pid = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = std::process::Command::new("kill").arg(cmd_pid.trim()).status();
+    assert!(left[0].exists(), "a signal leaves the staging directory");
+    // A staging directory of a live process is not touched.
+    let live = staging.join(format!("ferry-set-{}-live", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    let next = drive.next_volume();
+    c.run(&[
+        "mirror",
+        "serialize",
+        "--volume-size",
+        "2MiB",
+        "--staging-dir",
+        s(&staging),
+        "--next-volume",
+        &next,
+        &c.index,
+        s(drive.device()),
+    ])
+    .expect_code(0);
+    assert!(!left[0].exists(), "the next run removed what the stopped one left");
+    assert!(live.exists());
+    let remaining: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(remaining.len(), 1, "{remaining:?}");
+}

@@ -72,13 +72,40 @@ pub fn is_device(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_char_device())
 }
 
-/// A staging directory under `staging` (or the temporary directory).
+/// What staging directories are called: `ferry-set-PID-…`.
+const STAGING_PREFIX: &str = "ferry-set-";
+
+/// A staging directory under `staging` (or the temporary directory), named with this
+/// process's id; those a stopped or killed run left there are removed first.
 pub(crate) fn staging_dir(staging: Option<&Path>) -> Result<tempfile::TempDir, Error> {
     let dir = staging.map_or_else(std::env::temp_dir, Path::to_owned);
-    tempfile::Builder::new()
-        .prefix("ferry-set-")
+    let made = tempfile::Builder::new()
+        .prefix(&format!("{STAGING_PREFIX}{}-", std::process::id()))
         .tempdir_in(&dir)
-        .map_err(|source| Error::Output { what: format!("creating a staging directory in {}", dir.display()), source })
+        .map_err(|source| Error::Output { what: format!("creating a staging directory in {}", dir.display()), source })?;
+    clear_abandoned(&dir, made.path());
+    Ok(made)
+}
+
+/// Removes the staging directories in `dir` whose run is gone (no process of its id), which
+/// a run stopped by a signal or killed leaves behind: a set's worth of space. Only this
+/// user's directories (owned as `mine` is) are touched.
+fn clear_abandoned(dir: &Path, mine: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let me = std::fs::metadata(mine).ok().map(|m| m.uid());
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix(STAGING_PREFIX).and_then(|rest| rest.split('-').next()).and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = entry.metadata().is_ok_and(|m| m.is_dir() && Some(m.uid()) == me);
+        if ours && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            tracing::info!("removing {}, left by a run that is gone", entry.path().display());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// What takes each whole volume of a set being written to the tape at `dest`: the first

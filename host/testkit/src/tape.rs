@@ -95,6 +95,11 @@ impl TapeDrive {
         )
     }
 
+    /// Loads a tape by hand (an operator at the prompt): `bytes` to read, or empty to write.
+    pub fn load(&self, volume: &str, bytes: Vec<u8>) {
+        load(&self.device, &self.loaded, &self.written, volume, bytes);
+    }
+
     /// The volumes the command asked for, in order.
     pub fn asked(&self) -> Vec<String> {
         self.asked.lock().unwrap().clone()
