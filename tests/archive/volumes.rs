@@ -615,3 +615,40 @@ fn an_operator_at_the_prompt_changes_tapes_and_a_stopped_run_leaves_no_staging_b
     let remaining: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(remaining.len(), 1, "{remaining:?}");
 }
+
+#[test]
+fn the_catalog_names_the_volume_each_blob_is_in() {
+    let c = Case::new();
+    let (data, _) = c.set("set", 1);
+    let manifest: serde_json::Value = serde_json::from_slice(&c.low.pusher().manifest("apps/big", "v1").unwrap().1).unwrap();
+    let capacity = {
+        // Every data volume but the last is full: its payload length is the capacity.
+        let v = std::fs::read(&data[0]).unwrap();
+        u64::from_le_bytes(v[32..40].try_into().unwrap())
+    };
+    let layers = manifest["layers"].as_array().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for layer in layers {
+        let digest = layer["digest"].as_str().unwrap();
+        let run = c.run(&["catalog", "where", digest, "-o", "json"]);
+        run.expect_code(0);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let h = &doc["holdings"][0];
+        assert_eq!(h["volumes"], 7, "{doc}");
+        assert!(h["location"].as_str().unwrap().ends_with("w49.tar"), "{doc}");
+        let (offset, first, last) = (h["offset"].as_u64().unwrap(), h["volume"].as_u64().unwrap(), h["last_volume"].as_u64().unwrap());
+        let size = layer["size"].as_u64().unwrap();
+        assert_eq!(first, offset / capacity + 1, "{doc}");
+        assert_eq!(last, (offset + 512 + size - 1) / capacity + 1, "{doc}");
+        // The volume named holds the entry's tar header where the catalog says.
+        let volume = std::fs::read(&data[first as usize - 1]).unwrap();
+        let at = 512 + (offset - (first - 1) * capacity) as usize;
+        let name = format!("blobs/sha256/{}", digest.trim_start_matches("sha256:"));
+        assert_eq!(&volume[at..at + name.len()], name.as_bytes(), "{doc}");
+        seen.insert((first, last));
+        let text = c.run(&["catalog", "where", digest]);
+        let expected = if first == last { format!("volume {first} of 7") } else { format!("volumes {first} to {last} of 7") };
+        assert!(text.stdout.contains(&expected), "{}", text.stdout);
+    }
+    assert!(seen.iter().any(|(f, l)| f != l), "a layer spans volumes: {seen:?}");
+}

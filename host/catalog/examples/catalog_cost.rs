@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::time::{Instant, SystemTime};
 
-use ferry_catalog::{ArchiveWritten, Catalog, Loaded, Location};
+use ferry_catalog::{ArchiveWritten, BlobWritten, Catalog, Loaded, Location};
 use ferry_oci::Digest;
 
 const IMAGES: usize = 2_000;
@@ -38,11 +38,11 @@ async fn measure(name: &str, location: &Location) {
     let catalog = Catalog::open(location).await.unwrap();
     let (images, present) = delivery();
     let mut offset = 0;
-    let blobs: Vec<(Digest, u64, u64)> = present
+    let blobs: Vec<BlobWritten> = present
         .iter()
         .map(|d| {
             offset += 2_048;
-            (d.clone(), 1_024, offset)
+            BlobWritten { digest: d.clone(), size: 1_024, offset, volumes: (1, 1) }
         })
         .collect();
     let archive = ArchiveWritten {
@@ -50,6 +50,7 @@ async fn measure(name: &str, location: &Location) {
         root: digest(usize::MAX),
         location: "/media/w49.tar".to_owned(),
         volume: 1,
+        volumes: 1,
         compression: "none".to_owned(),
         written: SystemTime::now(),
         host: "low".to_owned(),

@@ -12,5 +12,6 @@ mod migrations;
 mod store;
 
 pub use store::{
-    ArchiveStatus, ArchiveWritten, Catalog, CatalogError, Gap, Holding, ImportOutcome, Loaded, Location, Sending, Standing, Status,
+    ArchiveStatus, ArchiveWritten, BlobWritten, Catalog, CatalogError, Gap, Holding, ImportOutcome, Loaded, Location, Sending, Standing,
+    Status,
 };

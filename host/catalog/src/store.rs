@@ -104,6 +104,8 @@ pub struct ArchiveWritten {
     pub location: String,
     /// The volume (1 for a single file or tape).
     pub volume: i64,
+    /// Its data volumes: 1 for one file or tape, more for a media set.
+    pub volumes: i64,
     /// `none`, `zstd` or `gzip`.
     pub compression: String,
     /// When it was written.
@@ -112,8 +114,21 @@ pub struct ArchiveWritten {
     pub host: String,
     /// The images it carries: reference and digest.
     pub images: Vec<(String, Digest)>,
-    /// Each blob and manifest it carries: digest, size, offset of its entry in the stream.
-    pub blobs: Vec<(Digest, u64, u64)>,
+    /// Each blob and manifest it carries.
+    pub blobs: Vec<BlobWritten>,
+}
+
+/// A blob or manifest an archive carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobWritten {
+    /// Its digest.
+    pub digest: Digest,
+    /// Its size.
+    pub size: u64,
+    /// Where its entry (the tar header) starts in the uncompressed stream.
+    pub offset: u64,
+    /// The data volumes its entry's bytes lie in, first and last (1 and 1 for one file).
+    pub volumes: (u32, u32),
 }
 
 /// An archive the high side says it loaded.
@@ -194,8 +209,12 @@ pub struct Holding {
     pub archive: String,
     /// Its file or tape.
     pub location: String,
-    /// Its volume.
+    /// The data volume its entry starts in (1 for one file or tape).
     pub volume: i64,
+    /// The data volume its entry ends in.
+    pub last_volume: i64,
+    /// The archive's data volumes (more than 1 for a media set).
+    pub volumes: i64,
     /// The digest.
     pub digest: Digest,
     /// Where the entry starts in the stream.
@@ -358,12 +377,13 @@ impl Catalog {
         let db = self.db("recording an archive");
         let mut tx = self.pool.begin().await.map_err(&db)?;
         sqlx::query(
-            "INSERT INTO archives (id, root, location, volume, compression, written, written_secs, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO archives (id, root, location, volume, volumes, compression, written, written_secs, host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&archive.id)
         .bind(archive.root.to_string())
         .bind(&archive.location)
         .bind(archive.volume)
+        .bind(archive.volumes)
         .bind(&archive.compression)
         .bind(humantime::format_rfc3339_seconds(archive.written).to_string())
         .bind(secs(archive.written))
@@ -383,15 +403,17 @@ impl Catalog {
         }
         for chunk in archive.blobs.chunks(BATCH) {
             let sql = values(
-                "INSERT INTO archive_blobs (archive_id, digest, size, byte_offset) VALUES ",
-                4,
+                "INSERT INTO archive_blobs (archive_id, digest, size, byte_offset, first_volume, last_volume) VALUES ",
+                6,
                 chunk.len(),
                 " ON CONFLICT DO NOTHING",
             );
             // Built only from placeholders; every value is bound.
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (digest, size, offset) in chunk {
-                q = q.bind(&archive.id).bind(digest.to_string()).bind(int(*size)).bind(int(*offset));
+            for b in chunk {
+                let (first, last) = b.volumes;
+                q = q.bind(&archive.id).bind(b.digest.to_string()).bind(int(b.size)).bind(int(b.offset));
+                q = q.bind(i64::from(first)).bind(i64::from(last));
             }
             q.execute(&mut *tx).await.map_err(&db)?;
         }
@@ -526,12 +548,12 @@ impl Catalog {
     pub async fn holdings(&self, digest: &Digest) -> Result<Vec<Holding>, CatalogError> {
         let db = self.db("finding a digest");
         let rows = sqlx::query(
-            "SELECT a.id, a.location, a.volume, b.digest, b.byte_offset, b.size, COUNT(c.digest)
+            "SELECT a.id, a.location, b.first_volume, b.digest, b.byte_offset, b.size, COUNT(c.digest), b.last_volume, a.volumes
              FROM archive_blobs b
              JOIN archives a ON a.id = b.archive_id
              LEFT JOIN confirmed c ON c.digest = b.digest
              WHERE b.digest = $1
-             GROUP BY a.id, a.location, a.volume, b.digest, b.byte_offset, b.size, a.written_secs
+             GROUP BY a.id, a.location, b.first_volume, b.digest, b.byte_offset, b.size, a.written_secs, b.last_volume, a.volumes
              ORDER BY a.written_secs, a.id",
         )
         .bind(digest.to_string())
@@ -548,6 +570,8 @@ impl Catalog {
                     archive: row.try_get(0).map_err(&db)?,
                     location: row.try_get(1).map_err(&db)?,
                     volume: row.try_get(2).map_err(&db)?,
+                    last_volume: row.try_get(7).map_err(&db)?,
+                    volumes: row.try_get(8).map_err(&db)?,
                     digest: self.digest(row, 3)?,
                     offset: n(4)?,
                     size: n(5)?,

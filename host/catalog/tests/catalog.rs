@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
-use ferry_catalog::{ArchiveWritten, Catalog, Loaded, Location, Status};
+use ferry_catalog::{ArchiveWritten, BlobWritten, Catalog, Loaded, Location, Status};
 use ferry_oci::Digest;
 use ferry_testkit::postgres::Postgres;
 
@@ -22,11 +22,16 @@ fn archive(id: &str, root: u32, blobs: &[u32], days_ago: u64) -> ArchiveWritten 
         root: d(root),
         location: format!("/media/{id}.tar"),
         volume: 1,
+        volumes: 1,
         compression: "zstd".to_owned(),
         written: SystemTime::now() - Duration::from_secs(days_ago * 86_400),
         host: "low-1".to_owned(),
         images: vec![(format!("reg.example.com/app-{id}:1"), d(root + 1))],
-        blobs: blobs.iter().enumerate().map(|(i, n)| (d(*n), 1000 + u64::from(*n), 512 * (i as u64 + 1))).collect(),
+        blobs: blobs
+            .iter()
+            .enumerate()
+            .map(|(i, n)| BlobWritten { digest: d(*n), size: 1000 + u64::from(*n), offset: 512 * (i as u64 + 1), volumes: (1, 1) })
+            .collect(),
     }
 }
 
@@ -165,7 +170,38 @@ async fn a_catalog_of_a_newer_ferry_is_refused() {
     sqlx::query("INSERT INTO catalog_migrations (version, applied) VALUES (99, 'later')").execute(&pool).await.unwrap();
     pool.close().await;
     let err = Catalog::open(&location).await.err().unwrap().to_string();
-    assert!(err.ends_with("schema version 99; this ferry knows up to 1"), "{err}");
+    assert!(err.ends_with("schema version 99; this ferry knows up to 2"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_of_the_first_schema_is_brought_up_to_date_and_keeps_its_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::Sqlite(dir.path().join("catalog.db"));
+    let catalog = Catalog::open(&location).await.unwrap();
+    catalog.record_archive(&archive("w1", 1, &[10, 11], 1)).await.unwrap();
+    catalog.close().await;
+    // Back to schema 1, as the ferry before media sets left it.
+    let pool = sqlx::AnyPool::connect(&format!("sqlite://{}", dir.path().join("catalog.db").display())).await.unwrap();
+    for statement in [
+        "ALTER TABLE archives DROP COLUMN volumes",
+        "ALTER TABLE archive_blobs DROP COLUMN first_volume",
+        "ALTER TABLE archive_blobs DROP COLUMN last_volume",
+        "DELETE FROM catalog_migrations WHERE version = 2",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let catalog = Catalog::open(&location).await.unwrap();
+    let held = catalog.holdings(&d(11)).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].volume, held[0].last_volume, held[0].volumes), (1, 1, 1), "an archive of before is one volume");
+    let mut set = archive("w2", 2, &[11], 0);
+    set.volumes = 7;
+    set.blobs[0].volumes = (3, 4);
+    catalog.record_archive(&set).await.unwrap();
+    let held = catalog.holdings(&d(11)).await.unwrap();
+    assert_eq!((held[1].volume, held[1].last_volume, held[1].volumes), (3, 4, 7));
+    catalog.close().await;
 }
 
 #[test]

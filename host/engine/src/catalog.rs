@@ -122,6 +122,7 @@ pub async fn record(
         root,
         location: location.to_owned(),
         volume: 1,
+        volumes: outcome.volumes.as_ref().map_or(1, |v| i64::try_from(v.data.len()).unwrap_or(i64::MAX)),
         compression: match compression {
             None | Some(Compression::None) => "none",
             Some(Compression::Zstd) => "zstd",

@@ -105,7 +105,7 @@ pub struct SerializeOutcome {
     /// and its digest.
     pub images: Vec<(String, Digest)>,
     /// Each blob and manifest entry written: digest, size, offset of its tar header in the
-    /// uncompressed stream (what the catalog records).
+    /// uncompressed stream, the data volumes it lies in (what the catalog records).
     pub entries: Vec<WrittenEntry>,
     /// What planning against the catalog did.
     pub catalog: CatalogTally,
@@ -113,8 +113,9 @@ pub struct SerializeOutcome {
     pub volumes: Option<ferry_volumes::SetWritten>,
 }
 
-/// An entry written: digest, size, offset of its tar header in the uncompressed stream.
-pub type WrittenEntry = (Digest, u64, u64);
+/// An entry written: digest, size, offset of its tar header in the uncompressed stream, and
+/// the data volumes its bytes lie in.
+pub type WrittenEntry = ferry_catalog::BlobWritten;
 
 /// What `--catalog` left out and sent again.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -526,18 +527,23 @@ fn write_archive<W: Write>(
     w.skip(skip);
     let fail = |e: ferry_archive::writer::WriteError| Error::Archive(e);
     let mut entries = Vec::new();
+    // In a set, the data volume an output position falls in.
+    let volume_at = |position: u64| capacity.filter(|c| *c > 0).map_or(1, |c| u32::try_from(position / c + 1).unwrap_or(u32::MAX));
     while let Some(entry) = rx.blocking_recv() {
         match entry {
             Entry::File(path, bytes) => w.file(path, &bytes).map_err(fail)?,
             Entry::Blob(desc, chunks) => {
+                // Compressed, the entry's bytes start at or after what was emitted so far.
+                let before = w.position().map_err(fail)?;
                 if let Some(offset) = w.write_blob(&desc, ChannelReader { rx: chunks, current: Bytes::new(), events }).map_err(fail)? {
+                    let start = if compression == Compression::None { w.last_entry_start() } else { before };
+                    let volumes = (volume_at(start), volume_at(offset.saturating_sub(1)));
                     if let Some(l) = ledger.as_mut() {
-                        let volume =
-                            capacity.filter(|c| *c > 0).map(|c| u32::try_from(offset.saturating_sub(1) / c + 1).unwrap_or(u32::MAX));
+                        let volume = capacity.filter(|c| *c > 0).map(|_| volumes.1);
                         l.record_in(&desc, offset, volume).map_err(|e| Error::Output { what: "checkpoint file".to_owned(), source: e })?;
                     }
                     events(&Event::BlobWritten { digest: desc.digest.clone(), size: desc.size });
-                    entries.push((desc.digest.clone(), desc.size, w.last_entry_start()));
+                    entries.push(WrittenEntry { digest: desc.digest.clone(), size: desc.size, offset: w.last_entry_start(), volumes });
                 }
             }
         }

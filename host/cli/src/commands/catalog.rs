@@ -261,6 +261,8 @@ async fn where_is(session: &Session, args: CatalogWhereArgs) -> anyhow::Result<(
                         "archive": h.archive,
                         "location": h.location,
                         "volume": h.volume,
+                        "last_volume": h.last_volume,
+                        "volumes": h.volumes,
                         "offset": h.offset,
                         "size": h.size,
                         "confirmed": h.confirmed,
@@ -275,12 +277,17 @@ async fn where_is(session: &Session, args: CatalogWhereArgs) -> anyhow::Result<(
         PrintFormat::Text => {
             for h in &holdings {
                 let confirmed = if h.confirmed { "confirmed by the high side" } else { "not confirmed" };
+                // A media set: the volume files (DEST.003) or tapes its bytes are on.
+                let volume = match (h.volume, h.last_volume) {
+                    _ if h.volumes <= 1 => format!("volume {}", h.volume),
+                    (first, last) if first == last => format!("volume {first} of {}", h.volumes),
+                    (first, last) => format!("volumes {first} to {last} of {}", h.volumes),
+                };
                 outln!(
-                    "{} in {} ({}, volume {}) at offset {}, {}; {confirmed}",
+                    "{} in {} ({}, {volume}) at offset {}, {}; {confirmed}",
                     h.digest,
                     h.archive,
                     h.location,
-                    h.volume,
                     h.offset,
                     crate::output::bytes(h.size)
                 );
