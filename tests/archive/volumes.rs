@@ -295,15 +295,16 @@ fn a_serialize_that_died_resumes_from_its_first_unfinished_volume() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Three whole volumes (3 MiB and 1 MiB of layers) carry their provisional headers.
-    let third = PathBuf::from(format!("{}.003", base.display()));
+    // Four whole volumes (the 3 MiB layer and most of the 1 MiB one) carry their provisional
+    // headers.
+    let fourth = PathBuf::from(format!("{}.004", base.display()));
     for _ in 0..600 {
-        if ferry_volumes::is_volume(&third) {
+        if ferry_volumes::is_volume(&fourth) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(ferry_volumes::is_volume(&third), "three volumes written before the stall");
+    assert!(ferry_volumes::is_volume(&fourth), "four volumes written before the stall");
     let stopped = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(stopped.success());
     let died = child.wait_with_output().unwrap();
@@ -314,24 +315,57 @@ fn a_serialize_that_died_resumes_from_its_first_unfinished_volume() {
     assert!(!ferry_volumes::is_volume(&PathBuf::from(format!("{}.005", base.display()))), "stopped at the stalled layer");
     drop(proxy);
 
-    // The same command once the registry answers: the whole volumes are kept.
+    // The whole volumes, as if taken off (burned) as each was done.
+    let early = home.path().join("early");
+    std::fs::create_dir(&early).unwrap();
+    for i in 1..=4 {
+        let name = format!("big.tar.00{i}");
+        std::fs::copy(home.path().join("set").join(&name), early.join(&name)).unwrap();
+    }
     let healed = FaultProxy::start(reg.addr(), vec![]);
     let config = ferry_tests::config_for_addrs(&[healed.addr()]);
     let image = format!("{}/low/big:v1", healed.addr());
+    let plain = home.path().join("plain.tar");
+    ferry(&home, &config, &["mirror", "serialize", &image, s(&plain)]).expect_code(0);
+
+    // A continuation of the volumes taken off: what their whole volumes carry is left out,
+    // and the early volumes with the continuation load whole.
+    let rest = home.path().join("rest.tar");
+    let cont = ferry(&home, &config, &["mirror", "serialize", &image, s(&rest), "--existing-from-archive", s(&early)]);
+    cont.expect_code(0);
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert!(size(&rest) + 3 * MIB <= size(&plain), "the 3 MiB layer is left out: {}", cont.stdout);
+    assert!(cont.stdout.contains("whole blobs to leave out"), "{}", cont.stdout);
+    let mut loaded = Vec::new();
+    for (tag, sources) in [("parts", vec![s(&early), s(&rest)]), ("plain", vec![s(&plain)])] {
+        let dest = format!("{}/in/big:{tag}", healed.addr());
+        let args: Vec<&str> = ["mirror", "deserialize"].into_iter().chain(sources).chain([dest.as_str()]).collect();
+        ferry(&home, &config, &args).expect_code(0);
+        loaded.push(ferry_tests::sha256(&reg.pusher().manifest("in/big", tag).unwrap().1));
+    }
+    assert_eq!(loaded[0], loaded[1], "the early volumes and the continuation load as the plain archive does");
+    // The early volumes alone are a partial archive: what they hold lands, nothing is tagged.
+    let dest = format!("{}/in/big:early", healed.addr());
+    let partial = ferry(&home, &config, &["mirror", "deserialize", s(&early), &dest]);
+    assert_ne!(partial.code, 0, "{}", partial.stderr);
+    assert!(!reg.pusher().has_manifest("in/big", "early"));
+    // Its own DEST as the archive to leave out is refused: this run would write over it.
+    let own =
+        ferry(&home, &config, &["mirror", "serialize", "--volume-size", "1MiB", &image, s(&base), "--existing-from-archive", s(&base)]);
+    own.expect_code(2);
+    assert!(own.stderr.contains("that is DEST"), "{}", own.stderr);
+
+    // The same command once the registry answers: the whole volumes are kept.
     let args = ["mirror", "serialize", "--volume-size", "1MiB", "--parity", "1", &image, s(&base)];
     let resumed = ferry(&home, &config, &args);
     resumed.expect_code(0);
-    // Three or four: the fourth closes as the third does, or just after.
-    assert!(
-        resumed.stdout.contains(": 3 whole volumes of an interrupted run are kept")
-            || resumed.stdout.contains(": 4 whole volumes of an interrupted run are kept"),
-        "{}",
-        resumed.stdout
-    );
-    let plain = home.path().join("plain.tar");
-    ferry(&home, &config, &["mirror", "serialize", &image, s(&plain)]).expect_code(0);
+    assert!(resumed.stdout.contains(": 4 whole volumes of an interrupted run are kept"), "{}", resumed.stdout);
     let joined = home.path().join("joined.tar");
     ferry(&home, &config, &["mirror", "join", s(&home.path().join("set")), "-o", s(&joined)]).expect_code(0);
+    assert_eq!(std::fs::read(&joined).unwrap(), std::fs::read(&plain).unwrap());
+    // A volume burned early (its provisional header) reads with the finished set.
+    std::fs::copy(early.join("big.tar.002"), home.path().join("set").join("big.tar.002")).unwrap();
+    ferry(&home, &config, &["mirror", "join", s(&home.path().join("set")), "-o", s(&joined), "--force"]).expect_code(0);
     assert_eq!(std::fs::read(&joined).unwrap(), std::fs::read(&plain).unwrap());
 }
 

@@ -699,7 +699,7 @@ pub(crate) struct SerializeFlags {
     /// Leave out blobs a previous run's ledger records below OFFSET: FILE:OFFSET (repeatable, comma-separated)
     #[arg(long = "existing-from-checkpoint", value_name = "FILE:OFFSET", value_delimiter = ',', value_parser = parse_checkpoint)]
     pub(crate) existing_from_checkpoint: Vec<(PathBuf, u64)>,
-    /// Leave out every blob a partial archive of an earlier run holds whole and intact (a file or a tape; plain, gzip or zstd; cut anywhere). Repeatable
+    /// Leave out every blob a partial archive of an earlier run holds whole and intact (a file or a tape; plain, gzip or zstd; cut anywhere), or a media set (a volume, a directory of volumes, or its DEST; finished, or the whole volumes of an unfinished one). Repeatable
     #[arg(long = "existing-from-archive", value_name = "PATH")]
     pub(crate) existing_from_archive: Vec<std::path::PathBuf>,
     /// Append a Docker-style manifest.json (one entry per source image) after the final index.json

@@ -43,7 +43,10 @@ pub async fn skip_set(client: &Client, delta: &Delta, dest: Option<&Path>, event
         if dest.is_some_and(|d| same_file(path, d)) {
             return Err(Error::ResumeFromDestination(path.clone()));
         }
-        let held = ferry_archive::scan::blobs_held_at(path)?;
+        let held = match set_volumes(path) {
+            Some(volumes) => blobs_held_in_set(&volumes, dest)?,
+            None => ferry_archive::scan::blobs_held_at(path)?,
+        };
         events(&Event::ResumeScanned { path: path.clone(), blobs: held.blobs.len(), stop: Arc::new(held.stop) });
         skip.extend(held.blobs.into_iter().map(|b| b.digest));
     }
@@ -54,6 +57,36 @@ pub async fn skip_set(client: &Client, delta: &Delta, dest: Option<&Path>, event
         skip.extend(blobs);
     }
     Ok(skip)
+}
+
+/// The media set `path` names: a volume, a directory of volumes, or the set's `DEST` (its
+/// volumes `DEST.001`, … beside it); `None` for anything else.
+fn set_volumes(path: &Path) -> Option<Vec<PathBuf>> {
+    if crate::deserialize::is_set_member(path) {
+        return Some(vec![path.to_owned()]);
+    }
+    let first = ferry_volumes::volume_path(path, ferry_volumes::Kind::Data, 1);
+    (!path.exists() && ferry_volumes::is_volume(&first)).then(|| vec![first])
+}
+
+/// The blobs whole in a media set: all of a finished set's (rebuilt from parity where it
+/// must), or those of an unfinished set's whole volumes. A set that is DEST's own is refused:
+/// the run would write over it.
+fn blobs_held_in_set(volumes: &[PathBuf], dest: Option<&Path>) -> Result<ferry_archive::scan::Held, Error> {
+    let named = volumes.first().map(|v| v.display().to_string()).unwrap_or_default();
+    let failed = |source| Error::Volumes { what: format!("media set {named}"), source };
+    let survey = ferry_volumes::survey(volumes, false).map_err(failed)?;
+    let base = survey.base().to_owned();
+    let first = |base: &Path| ferry_volumes::volume_path(base, ferry_volumes::Kind::Data, 1);
+    if dest.is_some_and(|d| same_file(&first(&base), &first(d))) {
+        return Err(Error::ResumeFromDestination(base));
+    }
+    survey.refuse_strangers().map_err(failed)?;
+    survey.rebuildable().map_err(failed)?;
+    Ok(ferry_archive::scan::blobs_held(survey.reader()).map_err(|e| match e {
+        ferry_archive::scan::ScanError::Io { source, .. } => ferry_archive::scan::ScanError::Io { path: base.clone(), source },
+        e => e,
+    })?)
 }
 
 /// Non-manifest blobs reachable from `image` in `store` (extended successors): what an

@@ -748,13 +748,9 @@ async fn serialize_set(
     let writer = match resumable {
         Some(r) => {
             events(&Event::SetResumed { base: base.clone(), volumes: keep });
-            ferry_volumes::SetWriter::resume(&base, spec, root_raw, r)
+            ferry_volumes::SetWriter::resume(&base, spec, root_raw, r, run_id())
         }
-        None => {
-            let mut run = [0u8; 16];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut run);
-            ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_raw, run })
-        }
+        None => ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_raw, run: run_id() }),
     }
     .map_err(volumes)?;
     let shared = ferry_volumes::SharedSet::new(writer);
@@ -788,10 +784,8 @@ async fn serialize_set_to_tape(
     events(&Event::SetStaging { dir: staging.path().to_owned(), volume_size: spec.volume_size, parity: spec.parity });
     let base = staging.path().join("set");
     let volumes = |source| Error::Volumes { what: format!("media set on {dest}"), source };
-    let mut run = [0u8; 16];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut run);
     let handoff = crate::tape::hand_off_to(dest.clone(), geometry, changer, events.clone());
-    let writer = ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_bytes(&root.digest), run })
+    let writer = ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_bytes(&root.digest), run: run_id() })
         .map_err(volumes)?
         .handing_off(handoff);
     let shared = ferry_volumes::SharedSet::new(writer);
@@ -806,6 +800,13 @@ async fn serialize_set_to_tape(
     outcome.volumes = Some(written);
     drop(staging);
     Ok(outcome)
+}
+
+/// A set's run id: 16 random bytes.
+fn run_id() -> [u8; 16] {
+    let mut run = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut run);
+    run
 }
 
 /// The root's sha256 as the volume header holds it (the sha256 of the digest's text for

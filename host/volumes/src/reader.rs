@@ -90,6 +90,9 @@ pub struct Survey {
     decoder: std::sync::Mutex<Option<reed_solomon_simd::ReedSolomonDecoder>>,
     /// Staged from tapes (the drive): messages name the drive and the volumes by number.
     from_tapes: Option<PathBuf>,
+    /// The set's writing did not finish: its whole data volumes from the first, read as a
+    /// partial archive (no parity: it is made last).
+    pub unfinished: bool,
 }
 
 /// Surveys the files at `paths` (volumes in any order, or directories of them; the other
@@ -112,21 +115,22 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
         }
     }
     let mut headers = Vec::new();
+    let mut provisional = Vec::new();
     let mut reports = Vec::new();
     for path in files.iter().cloned() {
         match read_header(&path) {
-            Ok((_, h)) if h.is_provisional() => reports.push(VolumeReport {
-                path,
-                slot: None,
-                condition: Condition::Unreadable("a volume of a set whose writing did not finish".to_owned()),
-            }),
+            Ok((file, h)) if h.is_provisional() => provisional.push((path, file, h)),
             Ok((file, h)) => headers.push((path, file, h)),
             Err(why) => reports.push(VolumeReport { path, slot: None, condition: Condition::Unreadable(why) }),
         }
     }
+    // A set whose writing did not finish has only provisional volumes: its whole volumes
+    // from the first are read as a partial archive.
+    let unfinished = headers.is_empty() && !provisional.is_empty();
+    let named = if unfinished { &provisional } else { &headers };
     // The set is the one most of the volumes named belong to; on a tie, the first named.
     let mut counts: HashMap<SetId, (usize, std::cmp::Reverse<usize>)> = HashMap::new();
-    for (i, (_, _, h)) in headers.iter().enumerate() {
+    for (i, (_, _, h)) in named.iter().enumerate() {
         counts.entry(h.set).or_insert((0, std::cmp::Reverse(i))).0 += 1;
     }
     let Some(set) = counts.iter().max_by_key(|(_, rank)| **rank).map(|(id, _)| *id) else {
@@ -149,15 +153,38 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
         if files.contains(&path) {
             continue;
         }
-        if let Ok((file, h)) = read_header(&path)
-            && h.set == set
-        {
-            headers.push((path, file, h));
+        match read_header(&path) {
+            Ok((file, h)) if h.set == set && h.is_provisional() => provisional.push((path, file, h)),
+            Ok((file, h)) if h.set == set => headers.push((path, file, h)),
+            _ => {}
         }
     }
-    let template = headers.iter().find(|(_, _, h)| h.set == set).map(|(_, _, h)| h.clone()).ok_or(VolumeError::NoSet(String::new()))?;
-    let base = headers.iter().find(|(_, _, h)| h.set == set).map(|(p, _, _)| base_of(p)).unwrap_or_default();
+    let template = match headers.iter().find(|(_, _, h)| h.set == set) {
+        Some((_, _, h)) => h.clone(),
+        None => unfinished_template(&provisional, set)?,
+    };
+    // Provisional volumes of the set: those of an unfinished set, and those taken off before
+    // the set was finished (a disc burned as its volume was done), are read with the set's
+    // counts; any other is named.
     let capacity = payload_capacity(template.volume_size, template.stripe);
+    for (path, file, h) in provisional {
+        let fits = h.set == set
+            && h.kind == Kind::Data
+            && h.index < template.data_count.max(1)
+            && h.payload == capacity
+            && (h.volume_size, h.stripe) == (template.volume_size, template.stripe)
+            || unfinished && h.set == set && h.index == template.data_count && h.payload == capacity;
+        if fits {
+            let h = Header { data_count: template.data_count, parity_count: template.parity_count, stream: template.stream, ..h };
+            headers.push((path, file, h));
+        } else if h.set != set {
+            reports.push(VolumeReport { path, slot: Some((h.kind, h.index)), condition: Condition::OtherSet(h.set) });
+        } else {
+            let condition = Condition::Unreadable("a volume of a set whose writing did not finish".to_owned());
+            reports.push(VolumeReport { path, slot: None, condition });
+        }
+    }
+    let base = headers.iter().find(|(_, _, h)| h.set == set).map(|(p, _, _)| base_of(p)).unwrap_or_default();
     let last = template.stream.saturating_sub(capacity.saturating_mul(u64::from(template.data_count - 1)));
     let longest = if template.data_count == 1 { last } else { capacity };
     let expected = |kind: Kind, index: u32| match kind {
@@ -207,6 +234,7 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
         bad: HashMap::new(),
         decoder: std::sync::Mutex::new(None),
         from_tapes: None,
+        unfinished,
     };
     let slots: Vec<(Kind, u32)> = survey.slots().collect();
     for slot in slots {
@@ -231,6 +259,28 @@ pub fn survey(paths: &[PathBuf], check: bool) -> Result<Survey, VolumeError> {
     survey.reports.extend(extra);
     survey.reports.extend(reports);
     Ok(survey)
+}
+
+/// The counts an unfinished set is read with: its whole provisional data volumes from the
+/// first, without a gap, and no parity.
+fn unfinished_template(provisional: &[(PathBuf, File, Header)], set: SetId) -> Result<Header, VolumeError> {
+    let mine: Vec<&Header> = provisional.iter().map(|(_, _, h)| h).filter(|h| h.set == set && h.kind == Kind::Data).collect();
+    let first = mine
+        .iter()
+        .find(|h| h.index == 1)
+        .ok_or_else(|| VolumeError::NoSet("a set whose writing did not finish, without its first volume".to_owned()))?;
+    let capacity = payload_capacity(first.volume_size, first.stripe);
+    let mut whole = 0u32;
+    while mine
+        .iter()
+        .any(|h| h.index == whole + 1 && h.payload == capacity && (h.volume_size, h.stripe) == (first.volume_size, first.stripe))
+    {
+        whole += 1;
+    }
+    if whole == 0 {
+        return Err(VolumeError::NoSet("a set whose writing did not finish, without a whole first volume".to_owned()));
+    }
+    Ok(Header { data_count: whole, parity_count: 0, stream: capacity * u64::from(whole), ..(*first).clone() })
 }
 
 /// `paths` and, beside each volume file among them, the other files of its set's naming

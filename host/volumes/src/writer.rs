@@ -95,6 +95,8 @@ pub struct SetWriter {
     /// were handed off and removed.
     handoff: Option<Handoff>,
     discarded: usize,
+    /// The run id a resumed set takes when its stream leaves the kept volumes.
+    fresh_run: Option<[u8; 16]>,
 }
 
 /// A volume whole on disk, handed off to go on (to a tape) in set order: each data volume,
@@ -160,6 +162,7 @@ impl SetWriter {
             kept_offset: 0,
             handoff: None,
             discarded: 0,
+            fresh_run: None,
         })
     }
 
@@ -211,11 +214,14 @@ impl SetWriter {
     /// Starts the set again over what `resumable` found: the stream is compared with the
     /// kept volumes stripe by stripe and not written while it matches; from the first stripe
     /// that differs (another registry state, another option, a new signature), it is written
-    /// there and on, as a fresh set would be.
-    pub fn resume(base: &Path, spec: SetSpec, root: [u8; 32], resumable: Resumable) -> Result<SetWriter, VolumeError> {
+    /// there and on, as a fresh set would be, under the run id `fresh`: a copy of an
+    /// interrupted run's volume taken off early (a disc burned as it was done) is then of
+    /// another set, never read as part of this one.
+    pub fn resume(base: &Path, spec: SetSpec, root: [u8; 32], resumable: Resumable, fresh: [u8; 16]) -> Result<SetWriter, VolumeError> {
         let mut w = SetWriter::create(base, spec, SetId { root, run: resumable.run })?;
         w.kept = resumable.kept;
         w.kept.reverse();
+        w.fresh_run = Some(fresh);
         Ok(w)
     }
 
@@ -292,6 +298,9 @@ impl SetWriter {
     /// stripe that differs, and the rest are written as new.
     fn diverge(&mut self) -> io::Result<()> {
         let Some(k) = self.kept.pop() else { return Ok(()) };
+        if let Some(run) = self.fresh_run.take() {
+            self.set.run = run;
+        }
         // The interrupted run's later volumes hold a stream that is no longer this one.
         for stale in self.kept.drain(..) {
             std::fs::remove_file(&stale.path).map_err(|e| at(&stale.path, e))?;

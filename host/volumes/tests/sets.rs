@@ -242,7 +242,7 @@ mod resume {
         let spec = SetSpec { volume_size: MIB, parity: 1 };
         let r = SetWriter::resumable(base, spec, ROOT).unwrap();
         let kept = r.volumes();
-        let mut w = SetWriter::resume(base, spec, ROOT, r).unwrap();
+        let mut w = SetWriter::resume(base, spec, ROOT, r, [4; 16]).unwrap();
         for chunk in data.chunks(77_777) {
             w.write_all(chunk).unwrap();
         }
@@ -256,11 +256,25 @@ mod resume {
         let base = dir.path().join("w.tar");
         let data = stream((5 * MIB + 3_000) as usize, 21);
         interrupted(&base, &data, (3 * MIB + 500_000) as usize);
-        // An unfinished set is not read as one.
-        let e = survey(&[dir.path().to_owned()], false).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("no volume of a set") && e.contains("a volume of a set whose writing did not finish"), "{e}");
+        // An unfinished set reads as a partial archive: its whole volumes, no more.
+        let partial = survey(&[dir.path().to_owned()], true).unwrap();
+        assert!(partial.unfinished);
+        assert_eq!((partial.data_count, partial.parity_count), (3, 0));
+        let capacity = SetSpec { volume_size: MIB, parity: 1 }.capacity() as usize;
+        assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), data[..3 * capacity]);
+        // Without its first volume it is not a set at all.
+        let first = volume_path(&base, Kind::Data, 1);
+        std::fs::rename(&first, dir.path().join("aside")).unwrap();
+        let e = survey(&[volume_path(&base, Kind::Data, 2)], false).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("without its first volume"), "{e}");
+        std::fs::rename(dir.path().join("aside"), &first).unwrap();
+        // Volume 2 burned to a disc as soon as it was whole: its provisional header.
+        let burned = std::fs::read(volume_path(&base, Kind::Data, 2)).unwrap();
         assert_eq!(resumed(&base, &data), 3, "three whole volumes were written before it died");
         assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), data);
+        // The disc reads with the finished set in place of its volume.
+        std::fs::write(volume_path(&base, Kind::Data, 2), &burned).unwrap();
+        assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), data, "a volume taken off early reads with its set");
         let checked = survey(&[dir.path().to_owned()], true).unwrap();
         assert!(checked.reports.iter().all(|r| r.condition == Condition::Good), "{:?}", checked.reports);
     }
@@ -274,8 +288,16 @@ mod resume {
         let mut new = old.clone();
         new[(MIB + 300_000) as usize] ^= 1;
         new.truncate((2 * MIB + 5) as usize);
+        let burned = std::fs::read(volume_path(&base, Kind::Data, 2)).unwrap();
         assert_eq!(resumed(&base, &new), 3);
         assert_eq!(joined(&[dir.path().to_owned()]).unwrap(), new, "the second volume rewritten from the change, the third gone");
+        // A disc burned of the interrupted run's second volume holds other bytes: the new
+        // run id makes it a volume of another set, refused by name.
+        std::fs::write(dir.path().join("disc.002"), &burned).unwrap();
+        let strangers = survey(&[dir.path().join("w.tar.001"), dir.path().join("disc.002")], false).unwrap();
+        let e = strangers.refuse_strangers().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("disc.002"), "{e}");
+        std::fs::remove_file(dir.path().join("disc.002")).unwrap();
         assert_eq!(survey(&[dir.path().to_owned()], true).unwrap().data_count, 3);
         // A stream that differs in the first volume and ends in the second: the interrupted
         // run's third volume goes, so the directory holds one finished set.

@@ -229,6 +229,12 @@ impl SetCheck {
             let named = if survey.is_from_tapes() { survey.shown(&r.path) } else { format!("volume {}", r.path.display()) };
             lines.push((named, slot, r.condition.word(), detail));
         }
+        if survey.unfinished {
+            faults.push(format!(
+                "the set's writing did not finish: its {} whole data volumes are read as a partial archive (run the same serialize again to finish it)",
+                survey.data_count
+            ));
+        }
         let unrecoverable = survey.rebuildable().err().map(|e| e.to_string());
         SetCheck { lines, faults, unrecoverable }
     }
