@@ -57,7 +57,7 @@ docs:
 fuzz seconds="60":
     rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-    for target in archive_reader reference sources_list csv run_report receipt volume_set; do \
+    for target in archive_reader reference sources_list csv run_report receipt volume_set tape_set; do \
         mkdir -p fuzz/corpus/$target; \
         cargo +nightly fuzz run -O $target fuzz/corpus/$target fuzz/seeds/$target -- -max_total_time={{seconds}} -rss_limit_mb=1024 -malloc_limit_mb=512; \
     done

@@ -161,3 +161,45 @@ fn a_check_of_the_whole_set_reads_every_tape() {
     assert_eq!(read_back(&tapes["2"], &mut op, true).unwrap(), data, "any tape may come first");
     assert_eq!(op.asked, ["1", "p1", "p2"]);
 }
+
+mod properties {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One set of 5 data tapes and 2 parity tapes, written once for every case.
+    fn tapes() -> &'static (Vec<u8>, HashMap<String, Vec<u8>>) {
+        static TAPES: OnceLock<(Vec<u8>, HashMap<String, Vec<u8>>)> = OnceLock::new();
+        TAPES.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let data = stream((9 * MIB + 12_345) as usize, 9);
+            let (tapes, _) = write_tapes(dir.path(), &data, 2, 9);
+            (data, tapes)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Any two tapes lost (data or parity) and any one damaged within what the parity
+        /// rebuilds: the stream comes back.
+        #[test]
+        fn any_loss_within_the_parity_stages_back(lost in proptest::sample::subsequence(vec!["2", "3", "4", "5", "p1", "p2"], 0..=2)) {
+            let (data, tapes) = tapes();
+            let mut op = operator(|v| if lost.contains(&v) { None } else { tapes.get(v).cloned() });
+            prop_assert_eq!(&read_back(&tapes["1"], &mut op, false).unwrap(), data);
+        }
+
+        /// Garbage tapes, first or later, give an error or a set, never a panic.
+        #[test]
+        fn garbage_tapes_are_refused(first in proptest::collection::vec(any::<u8>(), 0..2048), later in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..2048), 0..4), real_first in any::<bool>()) {
+            let (_, tapes) = tapes();
+            let mut later = later.into_iter();
+            let mut op = operator(|_| later.next());
+            let first = if real_first { tapes["1"].clone() } else { first };
+            let _ = read_back(&first, &mut op, real_first);
+        }
+    }
+}
