@@ -169,9 +169,12 @@ mod properties {
 
     use super::*;
 
+    /// The stream and its tapes by volume.
+    type Written = (Vec<u8>, HashMap<String, Vec<u8>>);
+
     /// One set of 5 data tapes and 2 parity tapes, written once for every case.
-    fn tapes() -> &'static (Vec<u8>, HashMap<String, Vec<u8>>) {
-        static TAPES: OnceLock<(Vec<u8>, HashMap<String, Vec<u8>>)> = OnceLock::new();
+    fn tapes() -> &'static Written {
+        static TAPES: OnceLock<Written> = OnceLock::new();
         TAPES.get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();
             let data = stream((9 * MIB + 12_345) as usize, 9);
