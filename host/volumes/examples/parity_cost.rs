@@ -112,6 +112,12 @@ fn main() {
     let (cut, finish, paths) = write(dir.path(), &data, 2);
     // Warm: the volumes are in the page cache, as right after serialize.
     let whole = join(&paths);
+    // Volumes 3 and 8 lost: moved out of the directory, where the survey would find them.
+    let aside = dir.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    for i in [2, 7] {
+        std::fs::rename(&paths[i], aside.join(i.to_string())).unwrap();
+    }
     let kept: Vec<PathBuf> = paths.iter().enumerate().filter(|(i, _)| *i != 2 && *i != 7).map(|(_, p)| p.clone()).collect();
     let lost = join(&kept);
     let rebuilt = (2 * VOLUME) as usize;

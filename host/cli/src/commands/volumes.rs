@@ -54,6 +54,7 @@ fn join_blocking(args: &JoinArgs) -> anyhow::Result<()> {
     let base = survey.name();
     let lost = lost(&survey);
     let stream = survey.stream;
+    let (unfinished, data_count) = (survey.unfinished, survey.data_count);
     let mut reader = survey.reader();
     // Written beside FILE and renamed when whole: FILE is never a part of the archive.
     let partial = PathBuf::from(format!("{}.partial", args.output.display()));
@@ -71,6 +72,14 @@ fn join_blocking(args: &JoinArgs) -> anyhow::Result<()> {
     anyhow::ensure!(copied == stream, "the media set {base} joined to {copied} bytes; its headers say {stream}");
     let rebuilt = if lost.is_empty() { String::new() } else { format!(" (rebuilt from parity: {})", lost.join(", ")) };
     outln!("Joined {base} into {}: {copied} bytes{rebuilt}", args.output.display());
+    if unfinished {
+        // Not an error: a partial archive is what deserialize and a continuation take.
+        eprintln!(
+            "warning: the set's writing did not finish: {} is a partial archive of its {} whole volumes",
+            args.output.display(),
+            data_count
+        );
+    }
     Ok(())
 }
 
