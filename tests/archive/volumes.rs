@@ -439,6 +439,15 @@ fn a_set_goes_onto_tapes_one_volume_each_and_comes_back_with_a_tape_lost() {
     assert!(joined == plain, "the data volumes on the tapes join to the plain archive");
     drop(drive);
 
+    // Read back off a terminal without a command: nobody can load tape 2, said at once.
+    std::fs::create_dir_all(c.path("n")).unwrap();
+    let drive = TapeDrive::new(&c.path("n"), tapes[0].1.clone(), Box::new(|_| None));
+    let alone = c.run(&["mirror", "deserialize", s(drive.device()), &format!("{}/in/w49:alone", c.high.addr())]);
+    alone.expect_code(2);
+    assert!(alone.stderr.contains("the set goes on with volume 2") && alone.stderr.contains("--next-volume CMD"), "{}", alone.stderr);
+    assert!(c.tagged("alone").is_none());
+    drop(drive);
+
     // Read back with tape 3 lost: the autoloader is asked for the parity tape, then tape 4.
     let by_volume: std::collections::HashMap<String, Vec<u8>> =
         tapes.into_iter().map(|(label, bytes)| (if label == "first" { "1".to_owned() } else { label }, bytes)).collect();
@@ -455,6 +464,20 @@ fn a_set_goes_onto_tapes_one_volume_each_and_comes_back_with_a_tape_lost() {
     c.run(&["mirror", "deserialize", s(&c.path("plain.tar")), &format!("{}/in/w49:plain", c.high.addr())]).expect_code(0);
     assert_eq!(c.tagged("tapes"), c.tagged("plain"));
     assert!(c.tagged("tapes").is_some());
+    drop(drive);
+
+    // A set on one tape is read without anyone to change tapes.
+    std::fs::create_dir_all(c.path("o")).unwrap();
+    let drive = TapeDrive::new(&c.path("o"), Vec::new(), blank());
+    let next = drive.next_volume();
+    c.run(&["mirror", "serialize", "--volume-size", "16MiB", "--next-volume", &next, &c.index, s(drive.device())]).expect_code(0);
+    assert!(drive.asked().is_empty());
+    let one = drive.tapes().remove(0).1;
+    drop(drive);
+    std::fs::create_dir_all(c.path("o2")).unwrap();
+    let drive = TapeDrive::new(&c.path("o2"), one, Box::new(|_| None));
+    c.run(&["mirror", "deserialize", s(drive.device()), &format!("{}/in/w49:onetape", c.high.addr())]).expect_code(0);
+    assert_eq!(c.tagged("onetape"), c.tagged("plain"));
     drop(drive);
 
     // verify from the tapes; tape 1 loaded again by mistake is named and tape 2 asked for

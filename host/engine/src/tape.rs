@@ -179,16 +179,15 @@ pub fn open_device(path: &Path, media: &Media) -> Result<DeviceContent, Error> {
         return Ok(DeviceContent::Stream(Box::new(reader)));
     }
     let header = ferry_volumes::Header::decode(head).ok();
-    let Some(changer) = media.changer.clone() else {
-        return Err(Error::Destination(crate::serialize::DestinationProblem::SetNeedsChanger(name)));
-    };
     let dir = staging_dir(media.staging.as_deref())?;
     (media.events)(&Event::SetStaging {
         dir: dir.path().to_owned(),
         volume_size: header.as_ref().map_or(0, |h| h.volume_size),
         parity: header.as_ref().map_or(0, |h| h.parity_count),
     });
-    let mut loader = Loader { device: path.to_owned(), changer, buffer: media.read_buffer(), events: media.events.clone() };
+    // A set on one tape needs nobody to change tapes; the changer is asked for when needed.
+    let mut loader =
+        Loader { device: path.to_owned(), changer: media.changer.clone(), buffer: media.read_buffer(), events: media.events.clone() };
     let volumes = ferry_volumes::tape::stage(Box::new(reader), &mut loader, dir.path(), media.every_volume)
         .map_err(|source| Error::Volumes { what: format!("media set on {name}"), source })?;
     Ok(DeviceContent::Set(StagedSet { device: path.to_owned(), volumes, dir }))
@@ -197,14 +196,22 @@ pub fn open_device(path: &Path, media: &Media) -> Result<DeviceContent, Error> {
 /// Asks the changer for each tape and opens the device once it is loaded.
 struct Loader {
     device: PathBuf,
-    changer: Arc<dyn VolumeChanger>,
+    changer: Option<Arc<dyn VolumeChanger>>,
     buffer: usize,
     events: Events,
 }
 
 impl ferry_volumes::tape::Loader for Loader {
     fn load(&mut self, wanted: Wanted) -> io::Result<Option<Box<dyn Read>>> {
-        if !self.changer.load(&self.device, wanted, true)? {
+        let Some(changer) = &self.changer else {
+            let problem = crate::serialize::DestinationProblem::SetNeedsChanger(format!(
+                "{} (the set goes on with {})",
+                self.device.display(),
+                describe(wanted)
+            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, problem.to_string()));
+        };
+        if !changer.load(&self.device, wanted, true)? {
             (self.events)(&Event::VolumeLost { volume: wanted.to_string() });
             return Ok(None);
         }
@@ -213,7 +220,9 @@ impl ferry_volumes::tape::Loader for Loader {
     }
 
     fn refused(&mut self, wanted: Wanted, why: &str) {
-        self.changer.refused(&self.device, wanted, why);
+        if let Some(changer) = &self.changer {
+            changer.refused(&self.device, wanted, why);
+        }
     }
 }
 

@@ -52,8 +52,12 @@ pub enum VolumeError {
 
 impl VolumeError {
     /// Whether the files given are at fault (not the machine): no set, too few volumes, a
-    /// stranger among them, a size that cannot be cut.
+    /// stranger among them, a size that cannot be cut, a set on tapes with no one to load the
+    /// next one (an I/O error of kind `InvalidInput`).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, VolumeError::Spec(_) | VolumeError::NoSet(_) | VolumeError::Unrecoverable(_) | VolumeError::Foreign { .. })
+        match self {
+            VolumeError::Io(e) => e.kind() == std::io::ErrorKind::InvalidInput,
+            _ => matches!(self, VolumeError::Spec(_) | VolumeError::NoSet(_) | VolumeError::Unrecoverable(_) | VolumeError::Foreign { .. }),
+        }
     }
 }
