@@ -753,6 +753,20 @@ async fn serialize_set(
         None => ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_raw, run: run_id() }),
     }
     .map_err(volumes)?;
+    serialize_into_set(src, root, writer, geometry, dest, options, events).await
+}
+
+/// Serializes through the block buffer into `writer`, then finishes the set: parity, final
+/// headers and, for tapes, the last hand-offs.
+async fn serialize_into_set(
+    src: &dyn Store,
+    root: Descriptor,
+    writer: ferry_volumes::SetWriter,
+    geometry: Geometry,
+    dest: &ArchiveDest,
+    options: &SerializeOptions,
+    events: Events,
+) -> Result<SerializeOutcome, Error> {
     let shared = ferry_volumes::SharedSet::new(writer);
     let out = BlockWriter::new(shared.clone(), geometry);
     let (mut outcome, out) = serialize(src, root, out, options, events).await?;
@@ -761,7 +775,7 @@ async fn serialize_set(
     let written = tokio::task::spawn_blocking(move || shared.finish())
         .await
         .map_err(|e| Error::Output { what: format!("writing {dest}"), source: io::Error::other(e.to_string()) })?
-        .map_err(volumes)?;
+        .map_err(|source| Error::Volumes { what: format!("media set {dest}"), source })?;
     outcome.volumes = Some(written);
     Ok(outcome)
 }
@@ -788,18 +802,10 @@ async fn serialize_set_to_tape(
     let writer = ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_bytes(&root.digest), run: run_id() })
         .map_err(volumes)?
         .handing_off(handoff);
-    let shared = ferry_volumes::SharedSet::new(writer);
     // The staged stream is cut as a file set is; the tape's own blocks come at hand-off.
-    let out = BlockWriter::new(shared.clone(), Geometry { pad_last: false, ..geometry });
-    let (mut outcome, out) = serialize(src, root, out, options, events).await?;
-    out.finish().map_err(|source| Error::Output { what: format!("writing {dest}"), source })?;
-    let written = tokio::task::spawn_blocking(move || shared.finish())
-        .await
-        .map_err(|e| Error::Output { what: format!("writing {dest}"), source: io::Error::other(e.to_string()) })?
-        .map_err(volumes)?;
-    outcome.volumes = Some(written);
+    let outcome = serialize_into_set(src, root, writer, Geometry { pad_last: false, ..geometry }, dest, options, events).await;
     drop(staging);
-    Ok(outcome)
+    outcome
 }
 
 /// A set's run id: 16 random bytes.

@@ -7,19 +7,9 @@ use std::path::{Path, PathBuf};
 
 use ferry_volumes::{Condition, Kind, SetId, SetSpec, SetWriter, survey, volume_path};
 
-const MIB: u64 = 1 << 20;
+mod common;
 
-fn stream(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use common::{MIB, stream};
 
 fn write_set(dir: &Path, data: &[u8], volume_size: u64, parity: u32, run: u8) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let base = dir.join("w49.tar");

@@ -9,19 +9,9 @@ use std::path::Path;
 use ferry_volumes::tape::{Loader, Wanted, stage, write_to_medium};
 use ferry_volumes::{Handed, SetId, SetSpec, SetWriter, survey};
 
-const MIB: u64 = 1 << 20;
+mod common;
 
-fn stream(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use common::{MIB, stream};
 
 /// A set written volume by volume to "tapes", keyed `1`, `2`, …, `p1`, …, with what the
 /// staging directory held at each hand-off.
