@@ -217,16 +217,12 @@ impl SetCheck {
                 Condition::Unreadable(why) => why.clone(),
                 _ => String::new(),
             };
+            // `volume PATH`, or `volume 3` for a set read from tapes.
+            let named = if survey.is_from_tapes() { survey.shown(&r.path) } else { format!("volume {}", r.path.display()) };
             if r.condition != Condition::Good {
                 let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
-                faults.push(format!(
-                    "{}{} is {}{detail}",
-                    if survey.is_from_tapes() { "" } else { "volume " },
-                    survey.shown(&r.path),
-                    r.condition.word()
-                ));
+                faults.push(format!("{named} is {}{detail}", r.condition.word()));
             }
-            let named = if survey.is_from_tapes() { survey.shown(&r.path) } else { format!("volume {}", r.path.display()) };
             lines.push((named, slot, r.condition.word(), detail));
         }
         if survey.unfinished {
