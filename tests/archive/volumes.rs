@@ -125,6 +125,7 @@ fn lost_and_damaged_volumes_within_the_parity_are_rebuilt_and_beyond_it_named() 
     assert!(verify.stdout.contains(&format!("volume {} (data 2/7): missing", s(&data[1]))), "{}", verify.stdout);
     assert!(verify.stdout.contains(&format!("volume {} (data 5/7): damaged: 1 damaged stripes", s(&data[4]))), "{}", verify.stdout);
     assert!(verify.stdout.contains("the set can be rebuilt"), "{}", verify.stdout);
+    assert!(verify.stderr.contains(&format!("volume {} is missing", s(&data[1]))), "{}", verify.stderr);
     c.run(&["mirror", "deserialize", s(&c.path("set")), &format!("{}/in/w49:rebuilt", c.high.addr())]).expect_code(0);
     assert_eq!(c.tagged("rebuilt").as_ref(), Some(&whole));
 
