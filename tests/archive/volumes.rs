@@ -415,8 +415,16 @@ fn a_set_goes_onto_tapes_one_volume_each_and_comes_back_with_a_tape_lost() {
     refused.expect_code(2);
     assert!(refused.stderr.contains("needs the next tape loaded: pass --next-volume CMD"), "{}", refused.stderr);
 
-    // Written: 2 MiB volumes with a parity volume, one per tape, in 64 KiB blocks.
+    // A volume bigger than the staging directory's free space is said before anything is
+    // written, not when the disk fills.
     let next = drive.next_volume();
+    let big = c.run(&["mirror", "serialize", "--volume-size", "900P", "--next-volume", &next, &c.index, &device]);
+    assert_eq!(big.code, 1, "{}", big.stderr);
+    assert!(big.stderr.contains("bytes free and volume 1 needs up to 900000000000000000"), "{}", big.stderr);
+    assert!(big.stderr.contains("--staging-dir"), "{}", big.stderr);
+    assert!(drive.asked().is_empty());
+
+    // Written: 2 MiB volumes with a parity volume, one per tape, in 64 KiB blocks.
     let args = ["mirror", "serialize", "--volume-size", "2MiB", "--parity", "1", "-b", "64KiB", "--next-volume", &next, &c.index, &device];
     let run = c.run(&args);
     run.expect_code(0);

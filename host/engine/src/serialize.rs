@@ -798,7 +798,9 @@ async fn serialize_set_to_tape(
     events(&Event::SetStaging { dir: staging.path().to_owned(), volume_size: spec.volume_size, parity: spec.parity });
     let base = staging.path().join("set");
     let volumes = |source| Error::Volumes { what: format!("media set on {dest}"), source };
-    let handoff = crate::tape::hand_off_to(dest.clone(), geometry, changer, events.clone());
+    crate::tape::ensure_room(staging.path(), spec.volume_size, "volume 1")
+        .map_err(|source| Error::Output { what: format!("writing {dest}"), source })?;
+    let handoff = crate::tape::hand_off_to(dest.clone(), geometry, changer, spec.volume_size, events.clone());
     let writer = ferry_volumes::SetWriter::create(&base, spec, ferry_volumes::SetId { root: root_bytes(&root.digest), run: run_id() })
         .map_err(volumes)?
         .handing_off(handoff);

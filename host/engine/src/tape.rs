@@ -108,12 +108,32 @@ fn clear_abandoned(dir: &Path, mine: &Path) {
     }
 }
 
+/// Fails unless `dir` has room for `need` more bytes, so a staging directory that would fill
+/// is said before the volume that would fill it; `what` names that volume. When the space
+/// cannot be read, the writes say.
+pub(crate) fn ensure_room(dir: &Path, need: u64, what: &str) -> io::Result<()> {
+    let Ok(fs) = rustix::fs::statvfs(dir) else { return Ok(()) };
+    let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+    if free >= need {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!(
+            "the staging directory {} has {free} bytes free and {what} needs up to {need}: make room there, or name another with --staging-dir",
+            dir.display()
+        ),
+    ))
+}
+
 /// What takes each whole volume of a set being written to the tape at `dest`: the first
-/// goes on the tape loaded now, each later one after `changer` loads the next.
+/// goes on the tape loaded now, each later one after `changer` loads the next; room for the
+/// next volume (`volume_size`) is checked before it is made.
 pub(crate) fn hand_off_to(
     dest: ArchiveDest,
     geometry: Geometry,
     changer: Arc<dyn VolumeChanger>,
+    volume_size: u64,
     events: Events,
 ) -> ferry_volumes::Handoff {
     let mut first = true;
@@ -127,6 +147,10 @@ pub(crate) fn hand_off_to(
         let bytes = ferry_volumes::tape::write_to_medium(handed.path, &mut medium)?;
         medium.finish().map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", device.display())))?;
         events(&Event::VolumeOnMedium { volume: wanted.to_string(), device, bytes });
+        if handed.more {
+            let next = describe(Wanted { kind: handed.kind, index: handed.index + 1 });
+            ensure_room(handed.path.parent().unwrap_or(Path::new(".")), volume_size, &next)?;
+        }
         Ok(())
     })
 }
@@ -180,14 +204,19 @@ pub fn open_device(path: &Path, media: &Media) -> Result<DeviceContent, Error> {
     }
     let header = ferry_volumes::Header::decode(head).ok();
     let dir = staging_dir(media.staging.as_deref())?;
-    (media.events)(&Event::SetStaging {
-        dir: dir.path().to_owned(),
-        volume_size: header.as_ref().map_or(0, |h| h.volume_size),
-        parity: header.as_ref().map_or(0, |h| h.parity_count),
-    });
+    let volume_size = header.as_ref().map_or(0, |h| h.volume_size);
+    let first = header.as_ref().map_or_else(|| "the first volume".to_owned(), |h| describe(Wanted { kind: h.kind, index: h.index }));
+    ensure_room(dir.path(), volume_size, &first).map_err(|source| Error::Output { what: format!("reading {name}"), source })?;
+    (media.events)(&Event::SetStaging { dir: dir.path().to_owned(), volume_size, parity: header.as_ref().map_or(0, |h| h.parity_count) });
     // A set on one tape needs nobody to change tapes; the changer is asked for when needed.
-    let mut loader =
-        Loader { device: path.to_owned(), changer: media.changer.clone(), buffer: media.read_buffer(), events: media.events.clone() };
+    let mut loader = Loader {
+        device: path.to_owned(),
+        changer: media.changer.clone(),
+        buffer: media.read_buffer(),
+        staging: dir.path().to_owned(),
+        volume_size,
+        events: media.events.clone(),
+    };
     let volumes = ferry_volumes::tape::stage(Box::new(reader), &mut loader, dir.path(), media.every_volume)
         .map_err(|source| Error::Volumes { what: format!("media set on {name}"), source })?;
     Ok(DeviceContent::Set(StagedSet { device: path.to_owned(), volumes, dir }))
@@ -198,6 +227,9 @@ struct Loader {
     device: PathBuf,
     changer: Option<Arc<dyn VolumeChanger>>,
     buffer: usize,
+    /// Where each volume is copied, and how much room one needs there.
+    staging: PathBuf,
+    volume_size: u64,
     events: Events,
 }
 
@@ -211,6 +243,7 @@ impl ferry_volumes::tape::Loader for Loader {
             ));
             return Err(io::Error::new(io::ErrorKind::InvalidInput, problem.to_string()));
         };
+        ensure_room(&self.staging, self.volume_size, &describe(wanted))?;
         if !changer.load(&self.device, wanted, true)? {
             (self.events)(&Event::VolumeLost { volume: wanted.to_string() });
             return Ok(None);

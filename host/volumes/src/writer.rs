@@ -109,6 +109,8 @@ pub struct Handed<'a> {
     pub kind: Kind,
     /// Its index within its kind.
     pub index: u32,
+    /// Another volume is written after this one.
+    pub more: bool,
 }
 
 /// What takes each volume once it is whole ([`SetWriter::handing_off`]).
@@ -176,9 +178,9 @@ impl SetWriter {
     }
 
     /// Hands a volume off; a data volume no parity needs is removed after.
-    fn hand_off(&mut self, path: &Path, kind: Kind, index: u32) -> io::Result<()> {
+    fn hand_off(&mut self, path: &Path, kind: Kind, index: u32, more: bool) -> io::Result<()> {
         let Some(handoff) = self.handoff.as_mut() else { return Ok(()) };
-        handoff(Handed { path, kind, index })?;
+        handoff(Handed { path, kind, index, more })?;
         if kind == Kind::Data && self.spec.parity == 0 {
             std::fs::remove_file(path).map_err(|e| at(path, e))?;
             self.discarded += 1;
@@ -262,7 +264,7 @@ impl SetWriter {
         v.file.write_all_at(&provisional.encode(), 0).map_err(|e| at(&v.path, e))?;
         drop(v.file);
         if more {
-            self.hand_off(&v.path, Kind::Data, index)?;
+            self.hand_off(&v.path, Kind::Data, index, true)?;
         }
         self.closed.push((v.path, v.payload, trailer_crc));
         Ok(())
@@ -380,9 +382,10 @@ impl SetWriter {
         let data: Vec<PathBuf> = self.closed.iter().map(|(p, _, _)| p.clone()).collect();
         if self.handoff.is_some() {
             let last = data.last().cloned().unwrap_or_default();
-            self.hand_off(&last, Kind::Data, data_count).map_err(VolumeError::Io)?;
+            // The parity volumes are already made: nothing more is written.
+            self.hand_off(&last, Kind::Data, data_count, false).map_err(VolumeError::Io)?;
             for (j, path) in parity_paths.iter().enumerate() {
-                self.hand_off(path, Kind::Parity, j as u32 + 1).map_err(VolumeError::Io)?;
+                self.hand_off(path, Kind::Parity, j as u32 + 1, false).map_err(VolumeError::Io)?;
             }
         }
         Ok(SetWritten { data, parity: parity_paths, stream: self.stream })
