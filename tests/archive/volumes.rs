@@ -662,24 +662,46 @@ fn an_operator_at_the_prompt_changes_tapes_and_a_stopped_run_leaves_no_staging_b
     // A staging directory of a live process is not touched.
     let live = staging.join(format!("ferry-set-{}-live", std::process::id()));
     std::fs::create_dir_all(&live).unwrap();
+    drop(drive);
+    std::fs::create_dir_all(c.path("k2")).unwrap();
+    let drive = TapeDrive::new(&c.path("k2"), Vec::new(), Box::new(|_| Some(Vec::new())));
     let next = drive.next_volume();
-    c.run(&[
-        "mirror",
-        "serialize",
-        "--volume-size",
-        "2MiB",
-        "--staging-dir",
-        s(&staging),
-        "--next-volume",
-        &next,
-        &c.index,
-        s(drive.device()),
-    ])
-    .expect_code(0);
+    let device = s(drive.device()).to_owned();
+    c.run(&["mirror", "serialize", "--volume-size", "2MiB", "--staging-dir", s(&staging), "--next-volume", &next, &c.index, &device])
+        .expect_code(0);
     assert!(!left[0].exists(), "the next run removed what the stopped one left");
     assert!(live.exists());
     let remaining: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(remaining.len(), 1, "{remaining:?}");
+
+    // A set without parity is read one tape at a time: the autoloader sees the staging
+    // directory hold nothing of the set when it is asked for the next tape.
+    let tapes: std::collections::HashMap<String, Vec<u8>> =
+        drive.tapes().into_iter().map(|(label, bytes)| (if label == "first" { "1".to_owned() } else { label }, bytes)).collect();
+    assert_eq!(tapes.len(), 4);
+    drop(drive);
+    std::fs::create_dir_all(c.path("k3")).unwrap();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (h, staged_in) = (held.clone(), staging.clone());
+    let library = tapes.clone();
+    let drive = TapeDrive::new(
+        &c.path("k3"),
+        tapes["1"].clone(),
+        Box::new(move |v| {
+            // The files in the staging directories there (the run's, and the live one's).
+            let dirs = std::fs::read_dir(&staged_in).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir());
+            let files: usize = dirs.map(|d| std::fs::read_dir(d).unwrap().count()).sum();
+            h.lock().unwrap().push(files);
+            library.get(v).cloned()
+        }),
+    );
+    let dest = format!("{}/in/w49:streamed", c.high.addr());
+    let args = ["mirror", "deserialize", "--staging-dir", s(&staging), "--next-volume", &drive.next_volume(), s(drive.device()), &dest];
+    let run = c.run(&args);
+    run.expect_code(0);
+    assert_eq!(drive.asked(), ["2", "3", "4"]);
+    assert_eq!(*held.lock().unwrap(), [0, 0, 0], "no volume staged when the next is asked for");
+    assert_eq!(c.tagged("streamed"), c.tagged("plain"));
 }
 
 #[test]

@@ -294,7 +294,7 @@ impl Output {
                 let held = if *parity > 0 {
                     "every volume of the set stays there until the set is complete: as much free space as the whole set".to_owned()
                 } else {
-                    "one volume at a time while writing; the whole set while reading".to_owned()
+                    "one volume at a time (verify, join and repair of a set on tapes: the whole set)".to_owned()
                 };
                 format!("Staging the media set in {}{per}: {held}", dir.display())
             }

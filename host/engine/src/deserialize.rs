@@ -299,7 +299,7 @@ impl ArchiveSource {
         for name in names {
             let path = std::path::Path::new(name);
             if name != "-" && crate::tape::is_device(path) {
-                sources.push(match crate::tape::open_device(path, media)? {
+                sources.push(match crate::tape::open_device(path, media, true)? {
                     crate::tape::DeviceContent::Set(staged) => {
                         let paths = staged.volumes.clone();
                         ArchiveSource::open_set_holding(&paths, media.buffer, Some(staged))?

@@ -192,7 +192,9 @@ impl<R: Read> Read for Holding<R> {
 
 /// Opens the device at `path`: a set's first volume is staged with the rest of its tapes,
 /// anything else is handed back as a stream from its first byte (nothing is read twice).
-pub fn open_device(path: &Path, media: &Media) -> Result<DeviceContent, Error> {
+/// With `stream`, a set without parity comes back as its archive stream instead, read one
+/// tape at a time, so staging holds one volume (there is nothing to rebuild it from).
+pub fn open_device(path: &Path, media: &Media, stream: bool) -> Result<DeviceContent, Error> {
     use std::io::BufRead as _;
     let name = path.display().to_string();
     let failed = |source| Error::ReadArchive { name: name.clone(), source };
@@ -217,6 +219,11 @@ pub fn open_device(path: &Path, media: &Media) -> Result<DeviceContent, Error> {
         volume_size,
         events: media.events.clone(),
     };
+    if stream && !media.every_volume && header.as_ref().is_some_and(|h| h.parity_count == 0) {
+        let one = ferry_volumes::tape::OneAtATime::new(Box::new(reader), loader, dir.path())
+            .map_err(|source| Error::Volumes { what: format!("media set on {name}"), source })?;
+        return Ok(DeviceContent::Stream(Box::new(Holding { reader: one, _dir: dir })));
+    }
     let volumes = ferry_volumes::tape::stage(Box::new(reader), &mut loader, dir.path(), media.every_volume)
         .map_err(|source| Error::Volumes { what: format!("media set on {name}"), source })?;
     Ok(DeviceContent::Set(StagedSet { device: path.to_owned(), volumes, dir }))

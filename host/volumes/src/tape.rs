@@ -46,6 +46,16 @@ pub trait Loader {
     fn refused(&mut self, wanted: Wanted, why: &str);
 }
 
+impl<L: Loader + ?Sized> Loader for &mut L {
+    fn load(&mut self, wanted: Wanted) -> io::Result<Option<Box<dyn Read>>> {
+        (**self).load(wanted)
+    }
+
+    fn refused(&mut self, wanted: Wanted, why: &str) {
+        (**self).refused(wanted, why);
+    }
+}
+
 /// Bytes copied from a medium at a time.
 const COPY_BUFFER: usize = 256 << 10;
 
@@ -215,4 +225,108 @@ fn finish_headers(staged: &BTreeMap<Wanted, Staged>, base: &Path) -> Result<(), 
         file.write_all_at(&header.encode(), 0).map_err(|e| VolumeError::Io(at(&path, e)))?;
     }
     Ok(())
+}
+
+/// A set without parity, read one tape at a time: each volume is staged, checked, read and
+/// removed before the next is asked for, so the staging directory holds one volume. There is
+/// nothing to rebuild from: a lost or damaged volume ends the stream with an error naming it.
+pub struct OneAtATime<L: Loader> {
+    loader: L,
+    base: PathBuf,
+    set: crate::header::SetId,
+    /// The data volume read now: its staged file, the payload bytes left, whether it is the
+    /// set's last.
+    current: Option<(PathBuf, File, u64, bool)>,
+    index: u32,
+}
+
+impl<L: Loader> OneAtATime<L> {
+    /// Starts with the medium `first`, which must hold data volume 1 of a set without parity.
+    pub fn new(mut first: Box<dyn Read>, loader: L, dir: &Path) -> Result<OneAtATime<L>, VolumeError> {
+        let mut head = [0u8; HEADER_BYTES];
+        let h = first
+            .read_exact(&mut head)
+            .map_err(|e| e.to_string())
+            .and_then(|()| Header::decode(&head).map_err(|e| e.to_string()))
+            .map_err(|e| VolumeError::NoSet(format!("the first medium ({e})")))?;
+        if (h.kind, h.index) != (Kind::Data, 1) {
+            return Err(VolumeError::NoSet(format!(
+                "volume {} is loaded; a set without parity volumes is read from volume 1",
+                Wanted { kind: h.kind, index: h.index }
+            )));
+        }
+        let mut reader = OneAtATime { loader, base: dir.join("set"), set: h.set, current: None, index: 1 };
+        reader.stage_current(h, &mut first)?;
+        Ok(reader)
+    }
+
+    /// Stages the volume whose header `h` was read from `medium` and makes it the current one.
+    fn stage_current(&mut self, h: Header, medium: &mut dyn Read) -> Result<(), VolumeError> {
+        let index = h.index;
+        let last = !h.is_provisional() && h.index == h.data_count;
+        let payload = h.payload;
+        let staged = copy_volume(h, medium, &self.base)?;
+        let path = volume_path(&self.base, Kind::Data, index);
+        if !staged.intact {
+            let _ = std::fs::remove_file(&path);
+            return Err(VolumeError::Unrecoverable(format!("volume {index} is damaged and the set has no parity volumes to rebuild it")));
+        }
+        let mut file = File::open(&path).map_err(|e| VolumeError::Io(at(&path, e)))?;
+        io::Seek::seek(&mut file, io::SeekFrom::Start(HEADER_BYTES as u64)).map_err(|e| VolumeError::Io(at(&path, e)))?;
+        self.current = Some((path, file, payload, last));
+        Ok(())
+    }
+
+    /// Asks for the next data volume and stages it; a wrong one is named and asked for again.
+    fn next_volume(&mut self) -> Result<(), VolumeError> {
+        let wanted = Wanted { kind: Kind::Data, index: self.index + 1 };
+        for _ in 0..WRONG_IN_A_ROW {
+            let Some(mut medium) = self.loader.load(wanted).map_err(VolumeError::Io)? else {
+                return Err(VolumeError::Unrecoverable(format!(
+                    "volume {wanted} cannot be had and the set has no parity volumes to rebuild it"
+                )));
+            };
+            let mut head = [0u8; HEADER_BYTES];
+            let h = medium.read_exact(&mut head).map_err(|e| e.to_string()).and_then(|()| Header::decode(&head).map_err(|e| e.to_string()));
+            match h {
+                Ok(h) if h.set == self.set && (h.kind, h.index) == (wanted.kind, wanted.index) => {
+                    self.index = wanted.index;
+                    return self.stage_current(h, &mut medium);
+                }
+                Ok(h) if h.set == self.set => self.loader.refused(wanted, &format!("volume {}", Wanted { kind: h.kind, index: h.index })),
+                Ok(h) => {
+                    self.loader.refused(wanted, &format!("volume {} of another set ({})", Wanted { kind: h.kind, index: h.index }, h.set))
+                }
+                Err(e) => self.loader.refused(wanted, &format!("not a volume of a set ({e})")),
+            }
+        }
+        Err(VolumeError::NoSet(format!("volume {wanted} of {}: not loaded after {WRONG_IN_A_ROW} tries", self.set)))
+    }
+}
+
+impl<L: Loader> Read for OneAtATime<L> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some((path, file, left, last)) = self.current.as_mut() else { return Ok(0) };
+            if *left > 0 {
+                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                let n = file.read(&mut buf[..want]).map_err(|e| at(path, e))?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{}: shorter than its header says", path.display())));
+                }
+                *left -= n as u64;
+                return Ok(n);
+            }
+            let last = *last;
+            let _ = std::fs::remove_file(&*path);
+            self.current = None;
+            if last {
+                return Ok(0);
+            }
+            self.next_volume().map_err(|e| match e {
+                VolumeError::Io(e) => e,
+                e => io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+            })?;
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
-use ferry_volumes::tape::{Loader, Wanted, stage, write_to_medium};
+use ferry_volumes::tape::{Loader, OneAtATime, Wanted, stage, write_to_medium};
 use ferry_volumes::{Handed, SetId, SetSpec, SetWriter, survey};
 
 mod common;
@@ -86,6 +86,56 @@ fn without_parity_the_staging_directory_holds_one_volume_at_a_time() {
     let mut op = operator(|v| tapes.get(v).cloned());
     assert_eq!(read_back(&tapes["1"], &mut op, false).unwrap(), data);
     assert_eq!(op.asked, ["2", "3", "4"]);
+}
+
+#[test]
+fn a_set_without_parity_is_read_one_tape_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = stream(7 * MIB as usize, 11);
+    let (tapes, _) = write_tapes(dir.path(), &data, 0, 11);
+    let staging = tempfile::tempdir().unwrap();
+    let held = std::cell::RefCell::new(Vec::new());
+    let count = || std::fs::read_dir(staging.path()).unwrap().count();
+    let op = operator(|v| {
+        held.borrow_mut().push(count());
+        tapes.get(v).cloned()
+    });
+    let mut reader = OneAtATime::new(Box::new(std::io::Cursor::new(tapes["1"].clone())), op, staging.path()).unwrap();
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).unwrap();
+    assert!(out == data, "the stream comes back");
+    assert_eq!(*held.borrow(), [0, 0, 0], "each volume is gone before the next is asked for");
+    assert_eq!(count(), 0);
+
+    // A lost tape, a damaged one: the stream stops naming it (there is no parity).
+    let read = |answer: &dyn Fn(&str) -> Option<Vec<u8>>| {
+        let staging = tempfile::tempdir().unwrap();
+        let op = operator(|v| answer(v));
+        let mut out = Vec::new();
+        OneAtATime::new(Box::new(std::io::Cursor::new(tapes["1"].clone())), op, staging.path())
+            .map_err(|e| e.to_string())
+            .and_then(|mut r| r.read_to_end(&mut out).map_err(|e| e.to_string()))
+            .err()
+            .unwrap_or_default()
+    };
+    let lost = read(&|v| if v == "3" { None } else { tapes.get(v).cloned() });
+    assert!(lost.contains("volume 3 cannot be had and the set has no parity"), "{lost}");
+    let mut bad = tapes["2"].clone();
+    bad[5_000] ^= 1;
+    let damaged = read(&|v| if v == "2" { Some(bad.clone()) } else { tapes.get(v).cloned() });
+    assert!(damaged.contains("volume 2 is damaged"), "{damaged}");
+    // Tape 3 when 2 is asked for: named, asked again.
+    let mut wrong = Some(tapes["3"].clone());
+    let staging = tempfile::tempdir().unwrap();
+    let mut op = operator(|v| if v == "2" { wrong.take().or_else(|| tapes.get(v).cloned()) } else { tapes.get(v).cloned() });
+    let mut out = Vec::new();
+    OneAtATime::new(Box::new(std::io::Cursor::new(tapes["1"].clone())), &mut op, staging.path()).unwrap().read_to_end(&mut out).unwrap();
+    assert!(out == data);
+    assert_eq!(op.refused, ["volume 3"]);
+    // Not volume 1 first.
+    let staging = tempfile::tempdir().unwrap();
+    let e = OneAtATime::new(Box::new(std::io::Cursor::new(tapes["2"].clone())), operator(|_| None), staging.path()).err().unwrap();
+    assert!(e.to_string().contains("read from volume 1"), "{e}");
 }
 
 #[test]
@@ -193,6 +243,12 @@ mod properties {
             let mut op = operator(|_| later.next());
             let first = if real_first { tapes["1"].clone() } else { first };
             let _ = read_back(&first, &mut op, real_first);
+            // Read one at a time as a set without parity would be.
+            let staging = tempfile::tempdir().unwrap();
+            if let Ok(mut one) = OneAtATime::new(Box::new(std::io::Cursor::new(first)), &mut op, staging.path()) {
+                let mut out = Vec::new();
+                let _ = one.read_to_end(&mut out);
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ pub(crate) fn stage_tape(
         return Ok(None);
     }
     let media = ferry_engine::tape::Media { every_volume: every, ..crate::changer::media(flags, 0, output) };
-    Ok(Some(ferry_engine::tape::open_device(path, &media)?))
+    Ok(Some(ferry_engine::tape::open_device(path, &media, false)?))
 }
 
 /// The set's volumes: those named, or those staged from the tape named.
