@@ -3,9 +3,11 @@
 //!
 //! A tape can be neither rewritten nor read in parallel, so a set goes through a staging
 //! directory both ways: serialize writes each volume there and copies it to the tape once it
-//! is whole (with parity, every data volume stays until the parity volumes are made); reading
-//! copies each tape's volume there, checking its stripes, asks for parity tapes only while
-//! what was read cannot rebuild the set, then reads the staged set as files are read.
+//! is whole (with parity, every data volume stays until the parity volumes are made). Reading
+//! a set without parity, each tape's volume is staged, checked, read and removed before the
+//! next is asked for; reading any other set (and checking or joining any), each tape's volume
+//! is staged, parity tapes asked for only while what was read cannot rebuild the set, and the
+//! staged set is read as files are. Room for a whole volume is checked before each.
 
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,9 @@
 //! read from its start and only as far as its volume goes; whatever follows (a tape's
 //! padding to its block size) is left.
 //!
+//! A set without parity can also be read one tape at a time ([`OneAtATime`]): nothing else
+//! is ever needed to read a volume.
+//!
 //! A tape cannot hold a header rewritten at the end: every data volume but the last carries
 //! a provisional header (its set's count unknown when it was written) and the last one, or
 //! any parity volume, tells the count. Staging fills the count in.
