@@ -14,10 +14,10 @@ use libfuzzer_sys::fuzz_target;
 struct Tapes(Vec<Vec<u8>>, usize);
 
 impl Loader for Tapes {
-    fn load(&mut self, _: Wanted) -> std::io::Result<Option<Box<dyn Read>>> {
+    fn load(&mut self, _: Wanted) -> Result<Option<Box<dyn Read>>, ferry_volumes::VolumeError> {
         // Every request is an operator's answer: bounded by the tapes there are.
         self.1 += 1;
-        let Some(tape) = self.0.get(self.1) else { return Err(std::io::Error::other("no more tapes")) };
+        let Some(tape) = self.0.get(self.1) else { return Err(std::io::Error::other("no more tapes").into()) };
         if tape.first() == Some(&0xff) {
             return Ok(None);
         }

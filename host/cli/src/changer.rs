@@ -32,6 +32,12 @@ pub(crate) fn changer(flags: &TapeFlags, output: Option<&Arc<Output>>) -> Option
         .then(|| Arc::new(Changer { command: flags.next_volume.clone(), output: output.cloned() }) as Arc<dyn VolumeChanger>)
 }
 
+/// The tape flags in serialize's options: who loads the next tape, where the set is staged.
+pub(crate) fn apply(options: &mut ferry_engine::serialize::SerializeOptions, flags: &TapeFlags, output: &Arc<Output>) {
+    options.changer = changer(flags, Some(output));
+    options.staging = flags.staging.clone();
+}
+
 /// The engine's view of the tape flags for reading.
 pub(crate) fn media(flags: &TapeFlags, buffer: usize, output: Option<&Arc<Output>>) -> ferry_engine::tape::Media {
     ferry_engine::tape::Media {

@@ -284,9 +284,7 @@ impl ArchiveSource {
             }
             Box::new(file)
         };
-        let buffer = if buffer == 0 { ferry_archive::reader::READ_BUFFER } else { buffer };
-        let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer).map_err(failed)?;
-        Ok(ArchiveSource { name: name.to_owned(), input: ArchiveInput::Stream(stream) })
+        ArchiveSource::stream(name, input, buffer)
     }
 
     /// Opens the archives `names`, as [`ArchiveSource::open`] does, except that the volumes
@@ -320,8 +318,7 @@ impl ArchiveSource {
 
     /// A stream read in order through a read buffer of `buffer` bytes.
     fn stream(name: &str, input: Box<dyn Read + Send>, buffer: usize) -> Result<ArchiveSource, Error> {
-        let buffer = if buffer == 0 { ferry_archive::reader::READ_BUFFER } else { buffer };
-        let (_, stream) = ferry_archive::reader::open_with_buffer(input, buffer)
+        let (_, stream) = ferry_archive::reader::open_with_buffer(input, crate::tape::read_buffer(buffer))
             .map_err(|source| Error::ReadArchive { name: name.to_owned(), source })?;
         Ok(ArchiveSource { name: name.to_owned(), input: ArchiveInput::Stream(stream) })
     }

@@ -64,8 +64,13 @@ impl std::fmt::Debug for Media {
 
 impl Media {
     fn read_buffer(&self) -> usize {
-        if self.buffer == 0 { ferry_archive::reader::READ_BUFFER } else { self.buffer }
+        read_buffer(self.buffer)
     }
+}
+
+/// A read buffer of `buffer` bytes, 0 meaning [`ferry_archive::reader::READ_BUFFER`].
+pub(crate) fn read_buffer(buffer: usize) -> usize {
+    if buffer == 0 { ferry_archive::reader::READ_BUFFER } else { buffer }
 }
 
 /// Whether `path` is a character device (a tape drive).
@@ -243,14 +248,11 @@ struct Loader {
 }
 
 impl ferry_volumes::tape::Loader for Loader {
-    fn load(&mut self, wanted: Wanted) -> io::Result<Option<Box<dyn Read>>> {
+    fn load(&mut self, wanted: Wanted) -> Result<Option<Box<dyn Read>>, ferry_volumes::VolumeError> {
         let Some(changer) = &self.changer else {
-            let problem = crate::serialize::DestinationProblem::SetNeedsChanger(format!(
-                "{} (the set goes on with {})",
-                self.device.display(),
-                describe(wanted)
-            ));
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, problem.to_string()));
+            let device = format!("{} (the set goes on with {})", self.device.display(), describe(wanted));
+            let problem = crate::serialize::DestinationProblem::SetNeedsChanger(device);
+            return Err(ferry_volumes::VolumeError::NoLoader(problem.to_string()));
         };
         ensure_room(&self.staging, self.volume_size, &describe(wanted))?;
         if !changer.load(&self.device, wanted, true)? {

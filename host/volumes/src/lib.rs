@@ -40,6 +40,9 @@ pub enum VolumeError {
     /// More volumes lost or damaged than the parity can rebuild.
     #[error("{0}")]
     Unrecoverable(String),
+    /// A set on tapes goes on, and nobody can load the next tape.
+    #[error("{0}")]
+    NoLoader(String),
     /// Volumes of another set among those given.
     #[error("not of this set ({set}): {volumes}")]
     Foreign {
@@ -53,11 +56,15 @@ pub enum VolumeError {
 impl VolumeError {
     /// Whether the files given are at fault (not the machine): no set, too few volumes, a
     /// stranger among them, a size that cannot be cut, a set on tapes with no one to load the
-    /// next one (an I/O error of kind `InvalidInput`).
+    /// next one.
     pub fn is_bad_input(&self) -> bool {
-        match self {
-            VolumeError::Io(e) => e.kind() == std::io::ErrorKind::InvalidInput,
-            _ => matches!(self, VolumeError::Spec(_) | VolumeError::NoSet(_) | VolumeError::Unrecoverable(_) | VolumeError::Foreign { .. }),
-        }
+        matches!(
+            self,
+            VolumeError::Spec(_)
+                | VolumeError::NoSet(_)
+                | VolumeError::Unrecoverable(_)
+                | VolumeError::Foreign { .. }
+                | VolumeError::NoLoader(_)
+        )
     }
 }

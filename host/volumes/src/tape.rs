@@ -43,14 +43,14 @@ impl std::fmt::Display for Wanted {
 pub trait Loader {
     /// Has `wanted` loaded and returns the medium's stream from its start, or `None` when
     /// that volume cannot be had (lost).
-    fn load(&mut self, wanted: Wanted) -> io::Result<Option<Box<dyn Read>>>;
+    fn load(&mut self, wanted: Wanted) -> Result<Option<Box<dyn Read>>, VolumeError>;
 
     /// A loaded medium is not what was asked for (another set, a volume already read).
     fn refused(&mut self, wanted: Wanted, why: &str);
 }
 
 impl<L: Loader + ?Sized> Loader for &mut L {
-    fn load(&mut self, wanted: Wanted) -> io::Result<Option<Box<dyn Read>>> {
+    fn load(&mut self, wanted: Wanted) -> Result<Option<Box<dyn Read>>, VolumeError> {
         (**self).load(wanted)
     }
 
@@ -71,6 +71,26 @@ pub fn write_to_medium(path: &Path, medium: &mut dyn Write) -> io::Result<u64> {
     io::copy(&mut file, medium)
 }
 
+/// Why a medium does not begin with a volume header.
+struct NoHeader {
+    why: String,
+    /// It begins with the magic: a volume whose header is damaged.
+    damaged: bool,
+}
+
+/// The volume header a medium begins with.
+fn header_of(medium: &mut dyn Read) -> Result<Header, NoHeader> {
+    let mut head = [0u8; HEADER_BYTES];
+    let read = medium.read_exact(&mut head).map_err(|e| e.to_string());
+    read.and_then(|()| Header::decode(&head).map_err(|e| e.to_string()))
+        .map_err(|why| NoHeader { why, damaged: head.starts_with(crate::header::MAGIC) })
+}
+
+/// The header of the first medium loaded; without one there is no set.
+fn first_header(medium: &mut dyn Read) -> Result<Header, VolumeError> {
+    header_of(medium).map_err(|e| VolumeError::NoSet(format!("the first medium ({})", e.why)))
+}
+
 /// A volume staged: its header as read and whether every stripe matched its checksum.
 struct Staged {
     header: Header,
@@ -85,12 +105,7 @@ struct Staged {
 pub fn stage(first: Box<dyn Read>, loader: &mut dyn Loader, dir: &Path, every: bool) -> Result<Vec<PathBuf>, VolumeError> {
     let base = dir.join("set");
     let mut medium = first;
-    let mut head = [0u8; HEADER_BYTES];
-    let h = medium
-        .read_exact(&mut head)
-        .map_err(|e| e.to_string())
-        .and_then(|()| Header::decode(&head).map_err(|e| e.to_string()))
-        .map_err(|e| VolumeError::NoSet(format!("the first medium ({e})")))?;
+    let h = first_header(&mut medium)?;
     let set = h.set;
     let mut staged: BTreeMap<Wanted, Staged> = BTreeMap::new();
     let mut lost: BTreeSet<Wanted> = BTreeSet::new();
@@ -100,20 +115,19 @@ pub fn stage(first: Box<dyn Read>, loader: &mut dyn Loader, dir: &Path, every: b
     drop(medium);
     let mut wrong = 0;
     while let Some(wanted) = next_wanted(&staged, &lost, every)? {
-        let Some(mut medium) = loader.load(wanted).map_err(VolumeError::Io)? else {
+        let Some(mut medium) = loader.load(wanted)? else {
             lost.insert(wanted);
             continue;
         };
-        let mut head = [0u8; HEADER_BYTES];
-        let h = medium.read_exact(&mut head).map_err(|e| e.to_string()).and_then(|()| Header::decode(&head).map_err(|e| e.to_string()));
-        if head.starts_with(crate::header::MAGIC) && h.is_err() {
+        let h = header_of(&mut medium);
+        if let Err(NoHeader { why, damaged: true }) = &h {
             // A volume whose header cannot be read is as good as lost.
-            loader.refused(wanted, &format!("unreadable header ({}); taken as lost", h.err().unwrap_or_default()));
+            loader.refused(wanted, &format!("unreadable header ({why}); taken as lost"));
             lost.insert(wanted);
             continue;
         }
         let why = match &h {
-            Err(e) => Some(format!("not a volume of a set ({e})")),
+            Err(NoHeader { why, .. }) => Some(format!("not a volume of a set ({why})")),
             Ok(h) if h.set != set => Some(format!("volume {} of another set ({})", Wanted { kind: h.kind, index: h.index }, h.set)),
             Ok(h) if staged.contains_key(&Wanted { kind: h.kind, index: h.index }) => {
                 Some(format!("volume {}, already read", Wanted { kind: h.kind, index: h.index }))
@@ -129,7 +143,7 @@ pub fn stage(first: Box<dyn Read>, loader: &mut dyn Loader, dir: &Path, every: b
             continue;
         }
         wrong = 0;
-        let h = h.map_err(VolumeError::Spec)?;
+        let h = h.map_err(|e| VolumeError::Spec(e.why))?;
         let got = Wanted { kind: h.kind, index: h.index };
         let s = copy_volume(h, &mut medium, &base)?;
         lost.remove(&got);
@@ -246,12 +260,7 @@ pub struct OneAtATime<L: Loader> {
 impl<L: Loader> OneAtATime<L> {
     /// Starts with the medium `first`, which must hold data volume 1 of a set without parity.
     pub fn new(mut first: Box<dyn Read>, loader: L, dir: &Path) -> Result<OneAtATime<L>, VolumeError> {
-        let mut head = [0u8; HEADER_BYTES];
-        let h = first
-            .read_exact(&mut head)
-            .map_err(|e| e.to_string())
-            .and_then(|()| Header::decode(&head).map_err(|e| e.to_string()))
-            .map_err(|e| VolumeError::NoSet(format!("the first medium ({e})")))?;
+        let h = first_header(&mut first)?;
         if (h.kind, h.index) != (Kind::Data, 1) {
             return Err(VolumeError::NoSet(format!(
                 "volume {} is loaded; a set without parity volumes is read from volume 1",
@@ -284,14 +293,12 @@ impl<L: Loader> OneAtATime<L> {
     fn next_volume(&mut self) -> Result<(), VolumeError> {
         let wanted = Wanted { kind: Kind::Data, index: self.index + 1 };
         for _ in 0..WRONG_IN_A_ROW {
-            let Some(mut medium) = self.loader.load(wanted).map_err(VolumeError::Io)? else {
+            let Some(mut medium) = self.loader.load(wanted)? else {
                 return Err(VolumeError::Unrecoverable(format!(
                     "volume {wanted} cannot be had and the set has no parity volumes to rebuild it"
                 )));
             };
-            let mut head = [0u8; HEADER_BYTES];
-            let h = medium.read_exact(&mut head).map_err(|e| e.to_string()).and_then(|()| Header::decode(&head).map_err(|e| e.to_string()));
-            match h {
+            match header_of(&mut medium) {
                 Ok(h) if h.set == self.set && (h.kind, h.index) == (wanted.kind, wanted.index) => {
                     self.index = wanted.index;
                     return self.stage_current(h, &mut medium);
@@ -300,7 +307,7 @@ impl<L: Loader> OneAtATime<L> {
                 Ok(h) => {
                     self.loader.refused(wanted, &format!("volume {} of another set ({})", Wanted { kind: h.kind, index: h.index }, h.set))
                 }
-                Err(e) => self.loader.refused(wanted, &format!("not a volume of a set ({e})")),
+                Err(NoHeader { why, .. }) => self.loader.refused(wanted, &format!("not a volume of a set ({why})")),
             }
         }
         Err(VolumeError::NoSet(format!("volume {wanted} of {}: not loaded after {WRONG_IN_A_ROW} tries", self.set)))

@@ -46,7 +46,7 @@ struct Operator<F: FnMut(&str) -> Option<Vec<u8>>> {
 }
 
 impl<F: FnMut(&str) -> Option<Vec<u8>>> Loader for Operator<F> {
-    fn load(&mut self, wanted: Wanted) -> std::io::Result<Option<Box<dyn Read>>> {
+    fn load(&mut self, wanted: Wanted) -> Result<Option<Box<dyn Read>>, ferry_volumes::VolumeError> {
         self.asked.push(wanted.to_string());
         Ok((self.answer)(&wanted.to_string()).map(|t| Box::new(std::io::Cursor::new(t)) as Box<dyn Read>))
     }

@@ -27,8 +27,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: ArchiveArgs) -
     let mut serialize = options(&args.serialize, args.reference.clone(), recursive)?;
     serialize.catalog = delivery.planning.clone();
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
-    serialize.changer = crate::changer::changer(&args.serialize.tape, Some(&output));
-    serialize.staging = args.serialize.tape.staging.clone();
+    crate::changer::apply(&mut serialize, &args.serialize.tape, &output);
     let request = ArchiveRequest {
         sources_file: &args.sources,
         sources: &sources,

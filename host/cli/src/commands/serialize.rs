@@ -22,8 +22,7 @@ pub(crate) async fn run(session: &Session, recursive: bool, args: SerializeArgs)
     let mut options = options(&args.flags, args.image.reference_or_default(), recursive)?;
     options.catalog = delivery.planning.clone();
     let output = session.output(if dest == ArchiveDest::Stdout { Stdout::Data } else { Stdout::Status });
-    options.changer = crate::changer::changer(&args.flags.tape, Some(&output));
-    options.staging = args.flags.tape.staging.clone();
+    crate::changer::apply(&mut options, &args.flags.tape, &output);
     let request = SerializeRequest {
         image: &args.image,
         dest: &dest,
